@@ -1,0 +1,1 @@
+"""Deskpilot shared service library."""

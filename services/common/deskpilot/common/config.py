@@ -1,0 +1,172 @@
+"""Service settings from `DESKPILOT_*` environment variables and command-line flags.
+
+Each service subclasses `ServiceSettings` and names itself in `service_name`. A field is
+read, highest priority first, from:
+
+1. its command-line flag (`--metrics-port 9101`);
+2. `DESKPILOT_<SERVICE>_<FIELD>` (`DESKPILOT_DISPLAY_PORT=50061`);
+3. for the fields every service shares (those of `CommonSettings`), also `DESKPILOT_<FIELD>`
+   (`DESKPILOT_NATS_URL`), so one environment can configure a whole local stack while
+   ports stay per service;
+4. its default.
+
+`load_settings` turns a bad value into one line naming the setting and what is allowed.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from typing import Any, ClassVar, Literal, TypeVar
+
+from pydantic import Field, ValidationError
+from pydantic.fields import FieldInfo
+from pydantic_settings import (
+    BaseSettings,
+    CliSettingsSource,
+    EnvSettingsSource,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
+
+ENV_PREFIX = "DESKPILOT_"
+
+LogLevel = Literal["debug", "info", "warning", "error"]
+LogFormat = Literal["auto", "json", "text"]
+
+
+class CommonSettings(BaseSettings):
+    """Settings every deskpilot process understands."""
+
+    model_config = SettingsConfigDict(extra="ignore", validate_default=True)
+
+    service_name: ClassVar[str] = "common"
+
+    log_level: LogLevel = Field("info", description="Lowest log level written.")
+    log_format: LogFormat = Field(
+        "auto", description="`json`, `text`, or `auto`: text on a terminal, JSON otherwise."
+    )
+    nats_url: str = Field(
+        "nats://127.0.0.1:4222",
+        description="NATS server URL(s), comma separated.",
+        pattern=r"^(nats|tls|ws|wss)://[^\s,]+(,(nats|tls|ws|wss)://[^\s,]+)*$",
+    )
+
+    @classmethod
+    def env_prefix(cls) -> str:
+        """The prefix of this service's own variables, e.g. `DESKPILOT_DISPLAY_`."""
+        return f"{ENV_PREFIX}{cls.service_name.upper()}_"
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings]
+        argv = _pending_argv.get(settings_cls)
+        if argv is not None:
+            sources.append(
+                CliSettingsSource(
+                    settings_cls,
+                    cli_parse_args=list(argv),
+                    cli_kebab_case=True,
+                    cli_prog_name=f"deskpilot-{cls.service_name}",
+                    cli_implicit_flags=True,
+                )
+            )
+        sources.append(EnvSettingsSource(settings_cls, env_prefix=cls.env_prefix()))
+        sources.append(_SharedEnvSource(settings_cls, env_prefix=ENV_PREFIX))
+        return tuple(sources)
+
+
+class ServiceSettings(CommonSettings):
+    """Settings of a process that serves gRPC."""
+
+    host: str = Field(
+        "127.0.0.1", description="Address the gRPC server binds; loopback unless configured."
+    )
+    port: int = Field(0, ge=0, le=65535, description="gRPC port; 0 picks a free one.")
+    metrics_host: str = Field("127.0.0.1", description="Address of the Prometheus endpoint.")
+    metrics_port: int = Field(
+        -1, ge=-1, le=65535, description="Prometheus `/metrics` port; 0 picks one, -1 disables."
+    )
+    grace_seconds: float = Field(
+        10.0, ge=0, le=600, description="How long in-flight RPCs may finish after SIGTERM."
+    )
+    max_message_mb: int = Field(
+        32, ge=1, le=512, description="Largest gRPC message accepted or sent, in MiB."
+    )
+
+
+class _SharedEnvSource(EnvSettingsSource):
+    """`DESKPILOT_<FIELD>` for the fields every service shares, and only those."""
+
+    _shared = frozenset(CommonSettings.model_fields)
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        if field_name not in self._shared:
+            return None, field_name, False
+        return super().get_field_value(field, field_name)
+
+
+_pending_argv: dict[type, Sequence[str]] = {}
+
+SettingsT = TypeVar("SettingsT", bound=CommonSettings)
+
+
+class SettingsError(ValueError):
+    """A setting has a value that is not allowed."""
+
+
+def load_settings(
+    settings_cls: type[SettingsT], argv: Sequence[str] | None = (), **overrides: Any
+) -> SettingsT:
+    """Build settings from flags (`argv`; None reads no flags), the environment and defaults.
+
+    Raises SettingsError with one line naming the setting, its sources and what is allowed.
+    """
+    if argv is not None:
+        _pending_argv[settings_cls] = argv
+    try:
+        return settings_cls(**overrides)
+    except ValidationError as exc:
+        raise SettingsError(describe_validation_error(settings_cls, exc)) from None
+    finally:
+        _pending_argv.pop(settings_cls, None)
+
+
+def describe_validation_error(settings_cls: type[CommonSettings], exc: ValidationError) -> str:
+    """One line per bad setting: flag, variable, what was given, what is allowed."""
+    lines = []
+    for error in exc.errors():
+        field = str(error["loc"][0]) if error["loc"] else "?"
+        flag = "--" + field.replace("_", "-")
+        env = settings_cls.env_prefix() + field.upper()
+        given = error.get("input")
+        lines.append(f"invalid setting {field} ({flag} / {env}): {error['msg']} (got {given!r})")
+    return "; ".join(lines)
+
+
+def settings_or_exit(settings_cls: type[SettingsT], argv: Sequence[str] | None = None) -> SettingsT:
+    """For a service's main(): load settings or stop with one clear line and exit code 2."""
+    try:
+        return load_settings(settings_cls, sys.argv[1:] if argv is None else argv)
+    except SettingsError as exc:
+        print(f"deskpilot-{settings_cls.service_name}: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+def settings_table(settings_cls: type[CommonSettings]) -> list[tuple[str, str, str, str]]:
+    """(flag, variable, default, description) for every setting, for docs and `--help`."""
+    rows = []
+    for name, field in settings_cls.model_fields.items():
+        env = settings_cls.env_prefix() + name.upper()
+        if name in CommonSettings.model_fields:
+            env += f" or {ENV_PREFIX}{name.upper()}"
+        default = "" if field.default is None else repr(field.default)
+        rows.append(("--" + name.replace("_", "-"), env, default, field.description or ""))
+    return rows

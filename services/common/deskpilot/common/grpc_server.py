@@ -1,0 +1,261 @@
+"""gRPC server bootstrap on `grpc.aio`, shared by every service.
+
+A `GrpcServer` always serves the standard health-checking service and server reflection
+(so grpcurl, grpcui and Kubernetes gRPC probes work without .proto files), runs every RPC
+through an interceptor that logs, times and maps exceptions to status codes, and stops
+gracefully: on SIGTERM it reports NOT_SERVING, refuses new RPCs and lets in-flight ones
+finish within the grace period.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import inspect
+import logging
+import signal
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import grpc
+from google.protobuf.descriptor import ServiceDescriptor
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+
+from deskpilot.common.config import ServiceSettings
+from deskpilot.common.errors import ServiceError
+from deskpilot.common.metrics import GRPC_HANDLED, GRPC_LATENCY
+
+log = logging.getLogger("deskpilot.grpc")
+
+_HEALTH_METHODS = ("/grpc.health.v1.Health/", "/grpc.reflection.")
+
+
+def channel_options(max_message_mb: int) -> list[tuple[str, Any]]:
+    """Message limits and keepalive settings both ends must agree on."""
+    limit = max_message_mb * 1024 * 1024
+    return [
+        ("grpc.max_send_message_length", limit),
+        ("grpc.max_receive_message_length", limit),
+        # Clients ping every 30 s to notice dead peers; allow it without active calls.
+        ("grpc.keepalive_permit_without_calls", 1),
+        ("grpc.http2.min_ping_interval_without_data_ms", 10_000),
+        ("grpc.http2.max_pings_without_data", 0),
+    ]
+
+
+@dataclass(frozen=True)
+class ServiceBinding:
+    """A servicer, the generated function that registers it, and its descriptor."""
+
+    descriptor: ServiceDescriptor
+    servicer: object
+    add_to_server: Callable[[object, grpc.aio.Server], None]
+
+
+class GrpcServer:
+    """One service process's gRPC server."""
+
+    def __init__(
+        self,
+        settings: ServiceSettings,
+        bindings: Iterable[ServiceBinding] = (),
+        *,
+        generic_handlers: Iterable[grpc.GenericRpcHandler] = (),
+        extra_service_names: Iterable[str] = (),
+    ) -> None:
+        self.settings = settings
+        self.bindings = list(bindings)
+        self.service_names = [b.descriptor.full_name for b in self.bindings]
+        self.service_names += list(extra_service_names)
+        self.health = health.aio.HealthServicer()
+        self.port = 0
+        self._server = grpc.aio.server(
+            interceptors=[ObservingInterceptor(settings.service_name)],
+            options=channel_options(settings.max_message_mb),
+        )
+        for binding in self.bindings:
+            binding.add_to_server(binding.servicer, self._server)
+        if generic_handlers:
+            self._server.add_generic_rpc_handlers(tuple(generic_handlers))
+        health_pb2_grpc.add_HealthServicer_to_server(self.health, self._server)
+        reflection.enable_server_reflection(
+            [*self.service_names, health.SERVICE_NAME, reflection.SERVICE_NAME], self._server
+        )
+        self._stopping: asyncio.Task[None] | None = None
+
+    @property
+    def address(self) -> str:
+        """host:port clients can dial."""
+        host = self.settings.host
+        if host in ("0.0.0.0", "::", "[::]"):
+            host = "127.0.0.1"
+        return f"{host}:{self.port}"
+
+    async def start(self) -> int:
+        """Bind, start serving and report SERVING; returns the bound port."""
+        bind = f"{self.settings.host}:{self.settings.port}"
+        if ":" in self.settings.host and not self.settings.host.startswith("["):
+            bind = f"[{self.settings.host}]:{self.settings.port}"
+        self.port = self._server.add_insecure_port(bind)
+        if self.port == 0:
+            raise RuntimeError(f"cannot bind gRPC server to {bind}")
+        await self._server.start()
+        await self._set_all(health_pb2.HealthCheckResponse.SERVING)
+        log.info(
+            "serving %s on %s",
+            ", ".join(self.service_names) or "(health only)",
+            self.address,
+            extra={"port": self.port},
+        )
+        return self.port
+
+    async def stop(self, grace: float | None = None) -> None:
+        """Report NOT_SERVING, refuse new RPCs, let in-flight ones finish within `grace`."""
+        if self._stopping is None:
+            self._stopping = asyncio.ensure_future(self._stop(grace))
+        await asyncio.shield(self._stopping)
+
+    async def _stop(self, grace: float | None) -> None:
+        grace = self.settings.grace_seconds if grace is None else grace
+        log.info("stopping; in-flight RPCs have %.1f s to finish", grace)
+        await self._set_all(health_pb2.HealthCheckResponse.NOT_SERVING)
+        await self._server.stop(grace)
+        log.info("stopped")
+
+    async def wait_for_termination(self) -> None:
+        await self._server.wait_for_termination()
+
+    def stop_on_signals(self, signals: Iterable[int] = (signal.SIGTERM, signal.SIGINT)) -> None:
+        """Stop gracefully when the process receives one of `signals`."""
+        loop = asyncio.get_running_loop()
+        for sig in signals:
+            loop.add_signal_handler(sig, lambda s=sig: self._on_signal(s))
+
+    def _on_signal(self, sig: int) -> None:
+        log.info("received %s", signal.Signals(sig).name)
+        if self._stopping is None:
+            self._stopping = asyncio.ensure_future(self._stop(None))
+
+    async def _set_all(self, status: int) -> None:
+        await self.health.set("", status)
+        for name in self.service_names:
+            await self.health.set(name, status)
+
+
+async def serve_forever(server: GrpcServer) -> None:
+    """Start `server`, stop it on SIGTERM/SIGINT, return once it has stopped."""
+    await server.start()
+    server.stop_on_signals()
+    await server.wait_for_termination()
+
+
+class ObservingInterceptor(grpc.aio.ServerInterceptor):
+    """Logs, times and counts every RPC, and maps exceptions to status codes.
+
+    `ServiceError` subclasses carry their own code and message; any other exception is
+    logged with its traceback and reported as INTERNAL without leaking details.
+    """
+
+    def __init__(self, service: str) -> None:
+        self.service = service
+
+    async def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
+        handler_call_details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler:
+        handler = await continuation(handler_call_details)
+        if handler is None:
+            return None
+        method = handler_call_details.method
+        if handler.unary_unary:
+            return grpc.unary_unary_rpc_method_handler(
+                self._wrap_unary(method, handler.unary_unary),
+                handler.request_deserializer,
+                handler.response_serializer,
+            )
+        if handler.stream_unary:
+            return grpc.stream_unary_rpc_method_handler(
+                self._wrap_unary(method, handler.stream_unary),
+                handler.request_deserializer,
+                handler.response_serializer,
+            )
+        if handler.unary_stream:
+            return grpc.unary_stream_rpc_method_handler(
+                self._wrap_stream(method, handler.unary_stream),
+                handler.request_deserializer,
+                handler.response_serializer,
+            )
+        return grpc.stream_stream_rpc_method_handler(
+            self._wrap_stream(method, handler.stream_stream),
+            handler.request_deserializer,
+            handler.response_serializer,
+        )
+
+    def _wrap_unary(self, method: str, behavior: Callable[..., Any]) -> Callable[..., Any]:
+        async def observed(request: Any, context: grpc.aio.ServicerContext) -> Any:
+            async with self._observe(method, context):
+                return await behavior(request, context)
+
+        return observed
+
+    def _wrap_stream(self, method: str, behavior: Callable[..., Any]) -> Callable[..., Any]:
+        async def observed(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
+            async with self._observe(method, context):
+                result = behavior(request, context)
+                if inspect.isasyncgen(result):
+                    async for item in result:
+                        yield item
+                else:  # a handler that writes with context.write() and returns
+                    await result
+
+        return observed
+
+    @contextlib.asynccontextmanager
+    async def _observe(self, method: str, context: grpc.aio.ServicerContext) -> AsyncIterator[None]:
+        """Time the RPC, turn exceptions into a status, record and log the outcome."""
+        started = time.perf_counter()
+        cancelled = False
+        try:
+            yield
+        except asyncio.CancelledError:
+            cancelled = True
+            raise
+        except grpc.aio.AbortError:  # the handler aborted with its own status
+            raise
+        except ServiceError as exc:
+            await context.abort(exc.code, exc.message)
+        except Exception as exc:
+            log.exception("unexpected error in %s", method, extra={"method": method})
+            await context.abort(grpc.StatusCode.INTERNAL, f"internal error ({type(exc).__name__})")
+        finally:
+            code = grpc.StatusCode.CANCELLED if cancelled else _status_of(context)
+            self._record(method, code, time.perf_counter() - started)
+
+    def _record(self, method: str, code: grpc.StatusCode, elapsed: float) -> None:
+        GRPC_LATENCY.labels(self.service, method).observe(elapsed)
+        GRPC_HANDLED.labels(self.service, method, code.name).inc()
+        level = logging.DEBUG if method.startswith(_HEALTH_METHODS) else logging.INFO
+        if code not in (grpc.StatusCode.OK, grpc.StatusCode.CANCELLED) and level == logging.INFO:
+            level = logging.WARNING
+        log.log(
+            level,
+            "%s %s %.1f ms",
+            method,
+            code.name,
+            elapsed * 1000,
+            extra={"method": method, "code": code.name, "ms": round(elapsed * 1000, 2)},
+        )
+
+
+def _status_of(context: grpc.aio.ServicerContext) -> grpc.StatusCode:
+    """The status the handler set (or aborted with); OK when it set none."""
+    code = context.code()
+    if code is None:
+        return grpc.StatusCode.OK
+    if isinstance(code, int):  # some grpc versions report the raw integer
+        return next((c for c in grpc.StatusCode if c.value[0] == code), grpc.StatusCode.UNKNOWN)
+    return code

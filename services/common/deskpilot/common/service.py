@@ -1,0 +1,38 @@
+"""The `main()` of every gRPC service: settings, logs, metrics, server, graceful stop."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+
+from deskpilot.common.config import SettingsT, settings_or_exit
+from deskpilot.common.grpc_server import GrpcServer, ServiceBinding, serve_forever
+from deskpilot.common.logs import configure_logging
+from deskpilot.common.metrics import serve_metrics
+
+log = logging.getLogger("deskpilot.service")
+
+# Builds a service's bindings; resources it opens (NATS, X connections) are pushed on
+# the exit stack and closed after the server has stopped.
+BuildBindings = Callable[[SettingsT, contextlib.AsyncExitStack], Awaitable[list[ServiceBinding]]]
+
+
+async def serve(settings: SettingsT, build: BuildBindings) -> None:
+    """Build the service, serve it until SIGTERM/SIGINT, then release its resources."""
+    async with contextlib.AsyncExitStack() as stack:
+        bindings = await build(settings, stack)
+        if settings.metrics_port >= 0:
+            port = serve_metrics(settings.metrics_host, settings.metrics_port)
+            log.info("metrics on http://%s:%d/metrics", settings.metrics_host, port)
+        await serve_forever(GrpcServer(settings, bindings))
+
+
+def run_service(
+    settings_cls: type[SettingsT], build: BuildBindings, argv: Sequence[str] | None = None
+) -> None:
+    """Entry point: load settings (exit 2 with one line on a bad value) and serve."""
+    settings = settings_or_exit(settings_cls, argv)
+    configure_logging(settings)
+    asyncio.run(serve(settings, build))

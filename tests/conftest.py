@@ -1,0 +1,7 @@
+"""Test fixtures start real dependencies (nats-server, X displays, VNC servers, gRPC
+servers) on free ports in temporary folders and always clean them up. Each kind lives in
+its own module under tests/fixtures/."""
+
+pytest_plugins = [
+    "tests.fixtures.grpc",
+]
