@@ -19,7 +19,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any, ClassVar, Literal, TypeVar
 
-from pydantic import Field, ValidationError
+from pydantic import Field, ValidationError, field_validator
 from pydantic.fields import FieldInfo
 from pydantic_settings import (
     BaseSettings,
@@ -33,6 +33,7 @@ ENV_PREFIX = "DESKPILOT_"
 
 LogLevel = Literal["debug", "info", "warning", "error"]
 LogFormat = Literal["auto", "json", "text"]
+_NATS_SCHEMES = ("nats", "tls", "ws", "wss")
 
 
 class CommonSettings(BaseSettings):
@@ -47,10 +48,18 @@ class CommonSettings(BaseSettings):
         "auto", description="`json`, `text`, or `auto`: text on a terminal, JSON otherwise."
     )
     nats_url: str = Field(
-        "nats://127.0.0.1:4222",
-        description="NATS server URL(s), comma separated.",
-        pattern=r"^(nats|tls|ws|wss)://[^\s,]+(,(nats|tls|ws|wss)://[^\s,]+)*$",
+        "nats://127.0.0.1:4222", description="NATS server URL(s), comma separated."
     )
+
+    @field_validator("nats_url")
+    @classmethod
+    def _check_nats_urls(cls, value: str) -> str:
+        for url in value.split(","):
+            scheme, sep, rest = url.strip().partition("://")
+            if not sep or scheme not in _NATS_SCHEMES or not rest:
+                allowed = ", ".join(f"{s}://host:port" for s in _NATS_SCHEMES)
+                raise ValueError(f"each URL must look like {allowed}")
+        return value
 
     @classmethod
     def env_prefix(cls) -> str:

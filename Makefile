@@ -1,0 +1,86 @@
+# Deskpilot: two commands on a fresh Debian bookworm machine (as root, or with sudo):
+#   make run    install what is missing, then start the local stack (`deskpilot up`)
+#   make test   install what is missing, then run the test suite
+# Both are idempotent: when everything is present they go straight to work.
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMPS := .make
+
+# Debian packages: the NATS server, X servers and VNC servers for sandboxes and tests,
+# input/screenshot tools (the reference-implementation baseline in benchmarks), OCR for
+# the safety gate, a light desktop, and what Python packages need to build.
+APT_PACKAGES := \
+	nats-server \
+	xvfb tigervnc-standalone-server tigervnc-tools x11vnc x11-utils xauth \
+	xdotool scrot imagemagick \
+	tesseract-ocr tesseract-ocr-eng libtesseract-dev libleptonica-dev \
+	openbox tint2 xterm \
+	fonts-dejavu-core \
+	python3-venv python3-dev gcc g++ pkg-config make
+
+# Every package of the workspace, installed editable into one virtualenv.
+PACKAGES := $(patsubst %/pyproject.toml,%,$(wildcard services/*/pyproject.toml sandbox/pyproject.toml))
+PY_INPUTS := requirements-dev.txt $(foreach p,$(PACKAGES),$(p)/pyproject.toml)
+
+SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
+
+.PHONY: help run test lint format protos bench deps system-deps python-deps clean
+
+help:
+	@echo "make run      install what is missing, start the local stack (Ctrl-C stops it)"
+	@echo "make test     install what is missing, run the tests"
+	@echo "make lint     ruff check and format check"
+	@echo "make protos   regenerate the Python stubs from protos/"
+	@echo "make bench    run the benchmarks (not part of the tests)"
+
+deps: system-deps python-deps
+
+# Install only the Debian packages that are missing (dpkg-query is fast; apt is not).
+system-deps:
+	@missing=$$(for p in $(APT_PACKAGES); do \
+		dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; \
+	done); \
+	if [ -n "$$missing" ]; then \
+		echo "installing Debian packages:" $$missing; \
+		$(SUDO) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+
+python-deps: $(STAMPS)/python-deps
+
+$(STAMPS)/python-deps: $(PY_INPUTS)
+	@mkdir -p $(STAMPS)
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements-dev.txt \
+		$(foreach p,$(PACKAGES),-e ./$(p))
+	@touch $@
+
+run: deps
+	$(BIN)/deskpilot up
+
+test: deps
+	$(BIN)/pytest
+
+lint: python-deps
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: python-deps
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+protos: python-deps
+	$(BIN)/python -m grpc_tools.protoc -I protos \
+		--python_out=services/common --pyi_out=services/common --grpc_python_out=services/common \
+		protos/deskpilot/v1/*.proto
+
+bench: deps
+	@for b in bench/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+
+clean:
+	rm -rf $(VENV) $(STAMPS) var

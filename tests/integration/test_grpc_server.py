@@ -1,0 +1,140 @@
+"""The shared gRPC bootstrap against real servers and channels: health, reflection,
+status mapping, metrics, and graceful stop with an RPC in flight."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import sys
+import urllib.request
+from collections.abc import AsyncIterator
+
+import grpc
+import pytest
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
+
+from deskpilot.common import errors
+from deskpilot.common.grpc_client import open_channel
+from deskpilot.common.grpc_server import GrpcServer
+from deskpilot.common.metrics import serve_metrics
+from tests.fixtures.grpc import running_server
+
+
+async def _echo(request: bytes, context: grpc.aio.ServicerContext) -> bytes:
+    failures = {
+        b"invalid": errors.InvalidArgument("coordinate (2000, 5) is outside 1280x800"),
+        b"missing": errors.NotFound("session s-1 not found"),
+        b"state": errors.FailedPrecondition("session is finished"),
+        b"crash": KeyError("secret-internal-detail"),
+    }
+    if request in failures:
+        raise failures[request]
+    return b"echo:" + request
+
+
+async def _count(request: bytes, context: grpc.aio.ServicerContext) -> AsyncIterator[bytes]:
+    for i in range(int(request.decode())):
+        yield str(i).encode()
+    raise errors.ResourceExhausted("stream limit reached")
+
+
+ECHO = grpc.method_handlers_generic_handler(
+    "test.Echo",
+    {
+        "Echo": grpc.unary_unary_rpc_method_handler(_echo),
+        "Count": grpc.unary_stream_rpc_method_handler(_count),
+    },
+)
+
+
+@pytest.fixture
+async def echo() -> AsyncIterator[tuple[GrpcServer, grpc.aio.Channel]]:
+    async with running_server(generic_handlers=[ECHO], extra_service_names=["test.Echo"]) as pair:
+        yield pair
+
+
+async def test_health_reports_serving_for_the_server_and_each_service(echo) -> None:
+    _server, channel = echo
+    stub = health_pb2_grpc.HealthStub(channel)
+    for service in ("", "test.Echo"):
+        reply = await stub.Check(health_pb2.HealthCheckRequest(service=service))
+        assert reply.status == health_pb2.HealthCheckResponse.SERVING
+    with pytest.raises(grpc.aio.AioRpcError) as info:
+        await stub.Check(health_pb2.HealthCheckRequest(service="no.Such"))
+    assert info.value.code() == grpc.StatusCode.NOT_FOUND
+
+
+async def test_reflection_lists_the_services_over_a_real_channel(echo) -> None:
+    _server, channel = echo
+    stub = reflection_pb2_grpc.ServerReflectionStub(channel)
+    request = reflection_pb2.ServerReflectionRequest(list_services="")
+    replies = [reply async for reply in stub.ServerReflectionInfo(iter([request]))]
+    names = {service.name for service in replies[0].list_services_response.service}
+    assert {"test.Echo", "grpc.health.v1.Health"} <= names
+
+
+async def test_service_errors_become_their_status_codes(echo) -> None:
+    _server, channel = echo
+    call = channel.unary_unary("/test.Echo/Echo")
+    assert await call(b"hi") == b"echo:hi"
+    expected = {
+        b"invalid": (grpc.StatusCode.INVALID_ARGUMENT, "coordinate (2000, 5) is outside 1280x800"),
+        b"missing": (grpc.StatusCode.NOT_FOUND, "session s-1 not found"),
+        b"state": (grpc.StatusCode.FAILED_PRECONDITION, "session is finished"),
+        b"crash": (grpc.StatusCode.INTERNAL, "internal error (KeyError)"),
+    }
+    for request, (code, details) in expected.items():
+        with pytest.raises(grpc.aio.AioRpcError) as info:
+            await call(request)
+        assert (info.value.code(), info.value.details()) == (code, details)
+    assert "secret" not in info.value.details()
+
+
+async def test_streams_deliver_items_then_the_mapped_error(echo) -> None:
+    _server, channel = echo
+    items = []
+    with pytest.raises(grpc.aio.AioRpcError) as info:
+        async for item in channel.unary_stream("/test.Echo/Count")(b"3"):
+            items.append(item)
+    assert items == [b"0", b"1", b"2"]
+    assert info.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+
+
+async def test_metrics_endpoint_counts_rpcs_by_status(echo) -> None:
+    _server, channel = echo
+    call = channel.unary_unary("/test.Echo/Echo")
+    await call(b"x")
+    with pytest.raises(grpc.aio.AioRpcError):
+        await call(b"invalid")
+    port = serve_metrics("127.0.0.1", 0)
+    body = await asyncio.to_thread(
+        lambda: urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics").read().decode()
+    )
+    assert 'method="/test.Echo/Echo"' in body
+    assert 'code="INVALID_ARGUMENT"' in body
+    assert "deskpilot_grpc_server_handling_seconds_bucket" in body
+
+
+async def test_sigterm_lets_the_in_flight_rpc_finish_and_refuses_new_ones() -> None:
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "tests.helpers.slow_service", "--grace-seconds", "20",
+        stdout=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    try:
+        port_line = await process.stdout.readline()
+        address = f"127.0.0.1:{int(port_line.split()[1])}"
+        async with open_channel(address, retry=False) as channel:
+            sleep = channel.unary_unary("/test.Slow/Sleep")
+            in_flight = asyncio.ensure_future(sleep(b"1.5"))
+            assert (await process.stdout.readline()).strip() == b"started"
+            process.send_signal(signal.SIGTERM)
+            assert await in_flight == b"done"
+            with pytest.raises(grpc.aio.AioRpcError) as info:
+                await sleep(b"0")
+            assert info.value.code() == grpc.StatusCode.UNAVAILABLE
+        assert await asyncio.wait_for(process.wait(), 20) == 0
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()

@@ -1,0 +1,75 @@
+"""Settings come from flags, service variables, shared variables and defaults, in that
+order; a bad value is one clear line naming the setting."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from typing import ClassVar
+
+import pytest
+from pydantic import Field
+
+from deskpilot.common.config import ServiceSettings, SettingsError, load_settings, settings_table
+
+
+class DemoSettings(ServiceSettings):
+    service_name: ClassVar[str] = "demo"
+    depth: int = Field(3, ge=1, le=10, description="How deep.")
+
+
+def test_precedence_flag_over_service_variable_over_shared(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DESKPILOT_LOG_LEVEL", "warning")
+    monkeypatch.setenv("DESKPILOT_DEMO_LOG_LEVEL", "error")
+    monkeypatch.setenv("DESKPILOT_DEMO_DEPTH", "4")
+    assert load_settings(DemoSettings).log_level == "error"
+    assert load_settings(DemoSettings, ["--log-level", "debug"]).log_level == "debug"
+    assert load_settings(DemoSettings).depth == 4
+    monkeypatch.delenv("DESKPILOT_DEMO_LOG_LEVEL")
+    assert load_settings(DemoSettings).log_level == "warning"
+
+
+def test_ports_are_never_shared(monkeypatch: pytest.MonkeyPatch) -> None:
+    # One environment configures a whole stack; a global port would make services clash.
+    monkeypatch.setenv("DESKPILOT_PORT", "5555")
+    monkeypatch.setenv("DESKPILOT_DEPTH", "9")
+    settings = load_settings(DemoSettings)
+    assert settings.port == 0
+    assert settings.depth == 3
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (["--port", "70000"], "invalid setting port (--port / DESKPILOT_DEMO_PORT)"),
+        (["--depth", "0"], "greater than or equal to 1"),
+        (["--log-format", "xml"], "'auto', 'json' or 'text'"),
+        (["--nats-url", "http://x"], "each URL must look like nats://host:port"),
+    ],
+)
+def test_bad_value_names_the_setting(argv: list[str], expected: str) -> None:
+    with pytest.raises(SettingsError) as info:
+        load_settings(DemoSettings, argv)
+    assert expected in str(info.value)
+    assert "\n" not in str(info.value)
+
+
+def test_a_service_with_a_bad_setting_stops_with_one_line() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "tests.helpers.slow_service", "--grace-seconds", "-1"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("deskpilot-slow: invalid setting grace_seconds")
+    assert "DESKPILOT_SLOW_GRACE_SECONDS" in lines[0]
+
+
+def test_settings_table_lists_every_field() -> None:
+    rows = {flag: env for flag, env, _default, _doc in settings_table(DemoSettings)}
+    assert rows["--depth"] == "DESKPILOT_DEMO_DEPTH"
+    assert rows["--nats-url"] == "DESKPILOT_DEMO_NATS_URL or DESKPILOT_NATS_URL"
+    assert set(rows) == {"--" + name.replace("_", "-") for name in DemoSettings.model_fields}
