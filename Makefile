@@ -29,7 +29,7 @@ PY_INPUTS := requirements-dev.txt $(foreach p,$(PACKAGES),$(p)/pyproject.toml)
 
 SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 
-.PHONY: help run test lint format protos bench deps system-deps python-deps clean
+.PHONY: help run test lint format protos docs bench deps system-deps python-deps clean
 
 help:
 	@echo "make run      install what is missing, start the local stack (Ctrl-C stops it)"
@@ -37,6 +37,7 @@ help:
 	@echo "make lint     ruff check and format check"
 	@echo "make protos   regenerate the Python stubs from protos/"
 	@echo "make bench    run the benchmarks (not part of the tests)"
+	@echo "make docs     regenerate the settings table in the README"
 
 deps: system-deps python-deps
 
@@ -84,3 +85,6 @@ bench: deps
 
 clean:
 	rm -rf $(VENV) $(STAMPS) var
+
+docs: python-deps
+	$(BIN)/deskpilot settings --update-readme README.md

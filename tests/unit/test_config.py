@@ -10,10 +10,16 @@ from typing import ClassVar
 import pytest
 from pydantic import Field
 
-from deskpilot.common.config import ServiceSettings, SettingsError, load_settings, settings_table
+from deskpilot.common.config import (
+    NatsClientSettings,
+    ServiceSettings,
+    SettingsError,
+    load_settings,
+    settings_table,
+)
 
 
-class DemoSettings(ServiceSettings):
+class DemoSettings(ServiceSettings, NatsClientSettings):
     service_name: ClassVar[str] = "demo"
     depth: int = Field(3, ge=1, le=10, description="How deep.")
 

@@ -6,7 +6,9 @@ import argparse
 import asyncio
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
+from deskpilot.cli import settings_doc
 from deskpilot.cli.stack import UpSettings, build_stack, missing_services
 from deskpilot.cli.supervisor import Supervisor
 from deskpilot.common.config import SettingsError, load_settings, settings_table
@@ -47,9 +49,24 @@ def main(argv: Sequence[str] | None = None) -> int:
         formatter_class=argparse.RawDescriptionHelpFormatter,
         add_help=True,
     )
+    settings_cmd = commands.add_parser(
+        "settings", help="print every setting of every installed component"
+    )
+    settings_cmd.add_argument(
+        "--update-readme", metavar="PATH", help="rewrite the settings table in this README"
+    )
     args, rest = parser.parse_known_args(argv)
     if args.command == "up":
         return up(rest)
+    if args.command == "settings":
+        if rest:
+            parser.error(f"unrecognized arguments: {' '.join(rest)}")
+        if args.update_readme:
+            changed = settings_doc.update_readme(Path(args.update_readme))
+            print(f"{args.update_readme}: {'updated' if changed else 'already current'}")
+        else:
+            print(settings_doc.markdown())
+        return 0
     parser.error(f"unknown command {args.command}")
     return 2
 

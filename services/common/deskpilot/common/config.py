@@ -5,9 +5,9 @@ read, highest priority first, from:
 
 1. its command-line flag (`--metrics-port 9101`);
 2. `DESKPILOT_<SERVICE>_<FIELD>` (`DESKPILOT_DISPLAY_PORT=50061`);
-3. for the fields every service shares (those of `CommonSettings`), also `DESKPILOT_<FIELD>`
-   (`DESKPILOT_NATS_URL`), so one environment can configure a whole local stack while
-   ports stay per service;
+3. for the fields components share (log level and format, NATS URL), also
+   `DESKPILOT_<FIELD>` (`DESKPILOT_NATS_URL`), so one environment can configure a whole
+   local stack while ports stay per service;
 4. its default.
 
 `load_settings` turns a bad value into one line naming the setting and what is allowed.
@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any, ClassVar, Literal, TypeVar
 
 from pydantic import Field, ValidationError, field_validator
@@ -47,19 +48,6 @@ class CommonSettings(BaseSettings):
     log_format: LogFormat = Field(
         "auto", description="`json`, `text`, or `auto`: text on a terminal, JSON otherwise."
     )
-    nats_url: str = Field(
-        "nats://127.0.0.1:4222", description="NATS server URL(s), comma separated."
-    )
-
-    @field_validator("nats_url")
-    @classmethod
-    def _check_nats_urls(cls, value: str) -> str:
-        for url in value.split(","):
-            scheme, sep, rest = url.strip().partition("://")
-            if not sep or scheme not in _NATS_SCHEMES or not rest:
-                allowed = ", ".join(f"{s}://host:port" for s in _NATS_SCHEMES)
-                raise ValueError(f"each URL must look like {allowed}")
-        return value
 
     @classmethod
     def env_prefix(cls) -> str:
@@ -92,6 +80,24 @@ class CommonSettings(BaseSettings):
         return tuple(sources)
 
 
+class NatsClientSettings(CommonSettings):
+    """Mixin for components that talk to NATS."""
+
+    nats_url: str = Field(
+        "nats://127.0.0.1:4222", description="NATS server URL(s), comma separated."
+    )
+
+    @field_validator("nats_url")
+    @classmethod
+    def _check_nats_urls(cls, value: str) -> str:
+        for url in value.split(","):
+            scheme, sep, rest = url.strip().partition("://")
+            if not sep or scheme not in _NATS_SCHEMES or not rest:
+                allowed = ", ".join(f"{s}://host:port" for s in _NATS_SCHEMES)
+                raise ValueError(f"each URL must look like {allowed}")
+        return value
+
+
 class ServiceSettings(CommonSettings):
     """Settings of a process that serves gRPC."""
 
@@ -114,13 +120,14 @@ class ServiceSettings(CommonSettings):
 class _SharedEnvSource(EnvSettingsSource):
     """`DESKPILOT_<FIELD>` for the fields every service shares, and only those."""
 
-    _shared = frozenset(CommonSettings.model_fields)
-
     def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
-        if field_name not in self._shared:
+        if field_name not in SHARED_FIELDS:
             return None, field_name, False
         return super().get_field_value(field, field_name)
 
+
+# Settings a whole local stack may set once as DESKPILOT_<FIELD>.
+SHARED_FIELDS = frozenset({*CommonSettings.model_fields, *NatsClientSettings.model_fields})
 
 _pending_argv: dict[type, Sequence[str]] = {}
 
@@ -174,8 +181,14 @@ def settings_table(settings_cls: type[CommonSettings]) -> list[tuple[str, str, s
     rows = []
     for name, field in settings_cls.model_fields.items():
         env = settings_cls.env_prefix() + name.upper()
-        if name in CommonSettings.model_fields:
+        if name in SHARED_FIELDS:
             env += f" or {ENV_PREFIX}{name.upper()}"
-        default = "" if field.default is None else repr(field.default)
-        rows.append(("--" + name.replace("_", "-"), env, default, field.description or ""))
+        flag = "--" + name.replace("_", "-")
+        rows.append((flag, env, _show(field.default), field.description or ""))
     return rows
+
+
+def _show(default: Any) -> str:
+    if default is None:
+        return ""
+    return str(default) if isinstance(default, Path) else repr(default)
