@@ -4,4 +4,5 @@ its own module under tests/fixtures/."""
 
 pytest_plugins = [
     "tests.fixtures.grpc",
+    "tests.fixtures.nats",
 ]

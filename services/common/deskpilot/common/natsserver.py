@@ -18,7 +18,6 @@ import socket
 import subprocess
 import tempfile
 import time
-from collections import deque
 from pathlib import Path
 from types import TracebackType
 from typing import IO, Self
@@ -26,6 +25,8 @@ from typing import IO, Self
 # Debian installs the binary in /usr/sbin, which is not on a normal user's PATH.
 _FALLBACK_BINARIES = ("/usr/sbin/nats-server", "/usr/local/bin/nats-server", "/usr/bin/nats-server")
 _LOG_TAIL_LINES = 40
+_LOG_TAIL_BYTES = 64 * 1024
+_SECRET_FLAGS = frozenset({"--pass", "--auth"})
 
 
 def find_nats_server(binary: str | os.PathLike[str] | None = None) -> str:
@@ -172,7 +173,7 @@ class NatsServer:
         args += self._extra_args
 
         self._log_file = open(self.log_path, "ab")  # noqa: SIM115 - kept open for the child's lifetime
-        self._log_file.write(f"==== starting: {' '.join(args)}\n".encode())
+        self._log_file.write(f"==== starting: {' '.join(_redact_args(args))}\n".encode())
         self._log_file.flush()
         self._proc = subprocess.Popen(
             args,
@@ -280,10 +281,23 @@ class NatsServer:
         """The last `lines` lines of the server log (empty if there is none yet)."""
         try:
             with open(self.log_path, "rb") as f:
-                tail = deque(f, maxlen=lines)
+                # Read only the end: the log is appended to across restarts and may be large.
+                size = f.seek(0, os.SEEK_END)
+                f.seek(max(0, size - _LOG_TAIL_BYTES))
+                data = f.read()
         except OSError:
             return ""
-        return b"".join(tail).decode(errors="replace").rstrip("\n")
+        tail = data.decode(errors="replace").splitlines()[-lines:]
+        return "\n".join(tail)
+
+
+def _redact_args(args: list[str]) -> list[str]:
+    """`args` with the values of secret-bearing flags (passwords, tokens) replaced."""
+    out: list[str] = []
+    for i, arg in enumerate(args):
+        secret = i > 0 and args[i - 1] in _SECRET_FLAGS
+        out.append("***" if secret else arg)
+    return out
 
 
 def _port_of(urls: list[str]) -> int | None:

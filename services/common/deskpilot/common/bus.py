@@ -1,0 +1,630 @@
+"""The deskpilot event bus on NATS JetStream (see ARCHITECTURE.md, "Events (NATS)").
+
+- Session events: one protobuf `Event` per message on `deskpilot.sessions.<id>.events`, kept
+  in the `DESKPILOT_EVENTS` stream. Each is published with the message id
+  `<session_id>:<sequence>`, so a retried publish is stored once (within the duplicate window).
+  `replay_events` reads a session's history with an ordered consumer and can keep following.
+- Session records and ownership leases live in KV buckets, written only by compare-and-set
+  (helpers in `deskpilot.common.kv`).
+- Screenshots go to an object store and are referenced from events by `ObjectRef`.
+- Commands for whichever replica owns a session travel as requests on
+  `deskpilot.sessions.<id>.control`.
+
+The first connect is bounded and raises BusUnavailable; once connected, the client reconnects
+forever, and `publish_event` retries through outages until its deadline.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import logging
+import re
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from types import TracebackType
+from typing import Self
+from urllib.parse import urlsplit, urlunsplit
+
+import nats.errors
+import nats.js.errors
+from google.protobuf.message import DecodeError
+from nats.aio.client import Client
+from nats.aio.msg import Msg
+from nats.aio.subscription import Subscription
+from nats.js import JetStreamContext, api
+from nats.js.kv import KeyValue
+from nats.js.object_store import ObjectStore
+
+from deskpilot.common import kv as kvops
+from deskpilot.common.kv import LeaseHandle
+from deskpilot.v1 import common_pb2, events_pb2
+
+log = logging.getLogger(__name__)
+
+EVENTS_STREAM = "DESKPILOT_EVENTS"
+EVENTS_SUBJECTS = "deskpilot.sessions.*.events"
+SESSIONS_BUCKET = "deskpilot-sessions"
+LEASES_BUCKET = "deskpilot-leases"
+SCREENSHOTS_BUCKET = "deskpilot-screenshots"
+
+# nats-server's default max_payload; events carry object references, never images, so a
+# larger event is a bug worth failing loudly on.
+EVENT_MAX_BYTES = 1024 * 1024
+# Retried publishes are deduplicated by message id within this window; it must exceed any
+# publish deadline.
+DUPLICATE_WINDOW_SECONDS = 120.0
+# Longest wait for one publish acknowledgement before the publish is sent again.
+PUBLISH_ATTEMPT_TIMEOUT_SECONDS = 2.0
+# Replay consumers send heartbeats at this interval; two missed ones (e.g. the server
+# restarted and lost the ephemeral consumer) make the ordered consumer recreate itself.
+REPLAY_IDLE_HEARTBEAT_SECONDS = 1.0
+
+_SESSION_ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
+# Errors after which a publish may simply be sent again: the message id makes it idempotent.
+_RETRYABLE_PUBLISH_ERRORS: tuple[type[BaseException], ...] = (
+    nats.errors.TimeoutError,  # no ack: server down, restarting or slow
+    nats.errors.NoRespondersError,
+    nats.js.errors.NoStreamResponseError,  # no stream listening (yet) after a restart
+    nats.js.errors.ServiceUnavailableError,  # JetStream not ready yet
+    nats.errors.ConnectionReconnectingError,
+    nats.errors.OutboundBufferLimitError,  # reconnect buffer full while disconnected
+    nats.errors.StaleConnectionError,
+)
+
+
+class BusUnavailable(RuntimeError):
+    """NATS could not be reached (first connect) or did not accept a publish in time."""
+
+
+class BusConfigError(RuntimeError):
+    """A JetStream resource exists with a configuration deskpilot cannot use."""
+
+
+class NoResponders(RuntimeError):
+    """Nobody serves the subject a request was sent to."""
+
+
+class ObjectNotFound(LookupError):
+    """The object store has no object with that name."""
+
+
+def check_session_id(session_id: str) -> str:
+    """Return `session_id` if it is one safe NATS subject token, else raise ValueError."""
+    if not isinstance(session_id, str) or not _SESSION_ID_RE.match(session_id):
+        raise ValueError(
+            f"invalid session id {session_id!r}: use 1-256 letters, digits, '-' or '_'"
+        )
+    return session_id
+
+
+def events_subject(session_id: str) -> str:
+    """`deskpilot.sessions.<id>.events`."""
+    return f"deskpilot.sessions.{check_session_id(session_id)}.events"
+
+
+def control_subject(session_id: str) -> str:
+    """`deskpilot.sessions.<id>.control`."""
+    return f"deskpilot.sessions.{check_session_id(session_id)}.control"
+
+
+def redact_url(url: str) -> str:
+    """`url` (possibly comma-separated) with passwords and tokens replaced by `***`."""
+    parts = []
+    for part in url.split(","):
+        split = urlsplit(part.strip())
+        if "@" in split.netloc:
+            host = split.netloc.rpartition("@")[2]
+            # NATS reads a user-only userinfo as a token, which is a secret too.
+            secret = f"{split.username}:***" if split.password is not None else "***"
+            split = split._replace(netloc=f"{secret}@{host}")
+        parts.append(urlunsplit(split))
+    return ",".join(parts)
+
+
+def event_msg_id(session_id: str, sequence: int) -> str:
+    """The JetStream message id (`Nats-Msg-Id`) of a session's event."""
+    return f"{session_id}:{sequence}"
+
+
+class Bus:
+    """A NATS connection with deskpilot's JetStream resources. Create with `Bus.connect`."""
+
+    def __init__(self, nc: Client, url: str, name: str) -> None:
+        """Wrap a connected client; `url` (passwords redacted) is used in messages."""
+        self._nc = nc
+        self._js: JetStreamContext = nc.jetstream()
+        self._url = url
+        self._name = name
+        self._kv_handles: dict[str, KeyValue] = {}
+        self._object_stores: dict[str, ObjectStore] = {}
+
+    # -- connection ---------------------------------------------------------------------------
+
+    @classmethod
+    async def connect(
+        cls,
+        url: str,
+        name: str,
+        *,
+        connect_timeout: float = 5.0,
+        reconnect_wait: float = 1.0,
+    ) -> Bus:
+        """Connect to `url` (comma-separated URLs for a cluster) as client `name`.
+
+        Tries for at most `connect_timeout` seconds and raises BusUnavailable if the server
+        cannot be reached. Afterwards the client reconnects forever, every `reconnect_wait`
+        seconds, replaying its subscriptions.
+        """
+        nc = Client()
+        servers = [u.strip() for u in url.split(",") if u.strip()]
+        shown = redact_url(url)  # for messages and logs: no passwords
+        connected = False
+        last_error: BaseException | None = None
+
+        async def on_error(err: Exception) -> None:
+            nonlocal last_error
+            if not connected:
+                last_error = err  # reported by BusUnavailable; not worth a log line per attempt
+                return
+            log.warning("NATS client %s: %s", name, err or type(err).__name__)
+
+        async def on_disconnected() -> None:
+            if connected and not nc.is_closed:  # closing also reports a disconnect
+                log.warning("NATS client %s disconnected from %s; reconnecting", name, shown)
+
+        async def on_reconnected() -> None:
+            log.info("NATS client %s reconnected to %s", name, _server_of(nc))
+
+        try:
+            # nats-py retries the first connect forever when max_reconnect_attempts is -1, so
+            # the deadline comes from outside.
+            async with asyncio.timeout(connect_timeout):
+                await nc.connect(
+                    servers=servers,
+                    name=name,
+                    connect_timeout=connect_timeout,
+                    allow_reconnect=True,
+                    max_reconnect_attempts=-1,
+                    reconnect_time_wait=reconnect_wait,
+                    error_cb=on_error,
+                    disconnected_cb=on_disconnected,
+                    reconnected_cb=on_reconnected,
+                )
+        except (TimeoutError, OSError, nats.errors.Error) as err:
+            await _close_quietly(nc)
+            reason = last_error if last_error is not None else err
+            if reason is err and isinstance(err, TimeoutError):
+                detail = f"no NATS handshake within {connect_timeout:g}s"
+            else:
+                detail = str(reason) or type(reason).__name__
+                if isinstance(err, TimeoutError):
+                    detail = f"{detail} (gave up after {connect_timeout:g}s)"
+            raise BusUnavailable(f"cannot reach NATS at {shown}: {detail}") from reason
+        except BaseException:  # cancelled: do not leave a half-open client behind
+            await _close_quietly(nc)
+            raise
+        connected = True
+        log.info("NATS client %s connected to %s", name, _server_of(nc))
+        return cls(nc, shown, name)
+
+    async def close(self) -> None:
+        """Flush and close the connection (idempotent)."""
+        await _close_quietly(self._nc)
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    @property
+    def nc(self) -> Client:
+        """The underlying nats-py client."""
+        return self._nc
+
+    @property
+    def js(self) -> JetStreamContext:
+        """The JetStream context of the connection."""
+        return self._js
+
+    @property
+    def url(self) -> str:
+        return self._url
+
+    # -- resources ----------------------------------------------------------------------------
+
+    async def ensure_resources(self) -> None:
+        """Create deskpilot's stream, KV buckets and object store, or verify existing ones.
+
+        Idempotent and safe to run from several processes at once. Raises BusConfigError if
+        an existing resource cannot be used (e.g. the events stream has other subjects).
+        """
+        await self._ensure_events_stream()
+        await self._ensure_kv(SESSIONS_BUCKET, history=1)
+        await self._ensure_kv(LEASES_BUCKET, history=1)
+        await self._ensure_object_store(SCREENSHOTS_BUCKET)
+
+    def _events_stream_config(self) -> api.StreamConfig:
+        return api.StreamConfig(
+            name=EVENTS_STREAM,
+            description="deskpilot session events (protobuf deskpilot.v1.Event)",
+            subjects=[EVENTS_SUBJECTS],
+            storage=api.StorageType.FILE,
+            retention=api.RetentionPolicy.LIMITS,
+            discard=api.DiscardPolicy.OLD,
+            max_age=0,  # unlimited: histories are kept until an operator purges them
+            max_msgs=-1,
+            max_bytes=-1,
+            max_msg_size=EVENT_MAX_BYTES,
+            duplicate_window=DUPLICATE_WINDOW_SECONDS,
+            num_replicas=1,
+            allow_direct=True,
+        )
+
+    async def _ensure_events_stream(self) -> None:
+        want = self._events_stream_config()
+        info = await self._stream_info(EVENTS_STREAM)
+        if info is None:
+            try:
+                info = await self._js.add_stream(want)
+            except nats.js.errors.BadRequestError as err:
+                # Either another process created it first (then verify it below) or the
+                # subjects overlap another stream.
+                info = await self._stream_info(EVENTS_STREAM)
+                if info is None:
+                    raise BusConfigError(
+                        f"cannot create stream {EVENTS_STREAM} on {EVENTS_SUBJECTS}: "
+                        f"{err.description or err}"
+                    ) from err
+        have = info.config
+        if sorted(have.subjects or []) != [EVENTS_SUBJECTS]:
+            raise BusConfigError(
+                f"stream {EVENTS_STREAM} exists with subjects {have.subjects}, expected "
+                f"[{EVENTS_SUBJECTS!r}]; fix or delete it (`nats stream rm {EVENTS_STREAM}`)"
+            )
+        if have.storage != api.StorageType.FILE:
+            raise BusConfigError(
+                f"stream {EVENTS_STREAM} uses {have.storage} storage, expected file storage"
+            )
+        # Limits we own may be changed in place; keep everything else as found.
+        if (
+            abs((have.duplicate_window or 0) - DUPLICATE_WINDOW_SECONDS) > 1e-6
+            or have.max_msg_size != EVENT_MAX_BYTES
+        ):
+            have.duplicate_window = DUPLICATE_WINDOW_SECONDS
+            have.max_msg_size = EVENT_MAX_BYTES
+            log.info("updating stream %s limits", EVENTS_STREAM)
+            await self._js.update_stream(have)
+
+    async def _stream_info(self, stream: str) -> api.StreamInfo | None:
+        try:
+            return await self._js.stream_info(stream)
+        except nats.js.errors.NotFoundError:
+            return None
+
+    async def _ensure_kv(self, bucket: str, *, history: int) -> KeyValue:
+        stream = f"KV_{bucket}"
+        info = await self._stream_info(stream)
+        if info is None:
+            try:
+                await self._js.create_key_value(
+                    bucket=bucket, history=history, storage=api.StorageType.FILE
+                )
+            except nats.js.errors.BadRequestError as err:
+                if await self._stream_info(stream) is None:  # not a lost creation race
+                    raise BusConfigError(f"cannot create KV bucket {bucket}: {err}") from err
+            info = await self._stream_info(stream)
+            if info is None:
+                raise BusConfigError(f"KV bucket {bucket} vanished right after creation")
+        if info.config.max_msgs_per_subject != history:
+            raise BusConfigError(
+                f"KV bucket {bucket} keeps history {info.config.max_msgs_per_subject}, "
+                f"expected {history}"
+            )
+        handle = await self._js.key_value(bucket)
+        self._kv_handles[bucket] = handle
+        return handle
+
+    async def _ensure_object_store(self, bucket: str) -> ObjectStore:
+        try:
+            store = await self._js.object_store(bucket)
+        except nats.js.errors.BucketNotFoundError:
+            try:
+                store = await self._js.create_object_store(bucket, storage=api.StorageType.FILE)
+            except nats.js.errors.BadRequestError:
+                store = await self._js.object_store(bucket)  # lost a creation race
+        self._object_stores[bucket] = store
+        return store
+
+    async def _kv(self, bucket: str) -> KeyValue:
+        handle = self._kv_handles.get(bucket)
+        if handle is None:
+            try:
+                handle = await self._js.key_value(bucket)
+            except nats.js.errors.BucketNotFoundError as err:
+                raise BusConfigError(
+                    f"KV bucket {bucket} does not exist; run ensure_resources() first"
+                ) from err
+            self._kv_handles[bucket] = handle
+        return handle
+
+    async def _object_store(self, bucket: str) -> ObjectStore:
+        store = self._object_stores.get(bucket)
+        if store is None:
+            try:
+                store = await self._js.object_store(bucket)
+            except nats.js.errors.BucketNotFoundError as err:
+                raise BusConfigError(
+                    f"object store {bucket} does not exist; run ensure_resources() first"
+                ) from err
+            self._object_stores[bucket] = store
+        return store
+
+    # -- events -------------------------------------------------------------------------------
+
+    async def publish_event(self, event: events_pb2.Event, *, deadline: float = 30.0) -> int:
+        """Store `event` in the events stream and return its stream sequence.
+
+        Retries with backoff on timeouts, missing responders and while reconnecting, for at
+        most `deadline` seconds; the message id `<session_id>:<sequence>` makes the retries
+        (and any re-publish of the same event) land exactly once. Publish a session's events
+        one at a time in sequence order: replays drop an event that is not newer than the one
+        before it. Raises BusUnavailable when
+        the deadline passes and ValueError for an event without session id or sequence.
+        """
+        check_session_id(event.session_id)
+        if event.sequence < 1:
+            raise ValueError(f"event sequence must be >= 1, got {event.sequence}")
+        if deadline > DUPLICATE_WINDOW_SECONDS:
+            # Retries after the window could be stored twice.
+            raise ValueError(f"deadline must not exceed {DUPLICATE_WINDOW_SECONDS:g}s")
+        data = event.SerializeToString()
+        if len(data) > EVENT_MAX_BYTES - 1024:  # leave room for headers
+            raise ValueError(
+                f"event {event.session_id}:{event.sequence} is {len(data)} bytes; events must "
+                f"stay under {EVENT_MAX_BYTES - 1024} bytes (put large data in the object store)"
+            )
+        subject = events_subject(event.session_id)
+        msg_id = event_msg_id(event.session_id, event.sequence)
+        give_up_at = time.monotonic() + deadline
+        backoff = 0.05
+        while True:
+            remaining = give_up_at - time.monotonic()
+            try:
+                ack = await self._js.publish(
+                    subject,
+                    data,
+                    timeout=max(0.05, min(PUBLISH_ATTEMPT_TIMEOUT_SECONDS, remaining)),
+                    stream=EVENTS_STREAM,
+                    headers={api.Header.MSG_ID: msg_id},
+                )
+            except _RETRYABLE_PUBLISH_ERRORS as err:
+                remaining = give_up_at - time.monotonic()
+                if remaining <= 0:
+                    hint = ""
+                    if isinstance(err, nats.js.errors.NoStreamResponseError):
+                        hint = " (no stream answered: has ensure_resources() run?)"
+                    raise BusUnavailable(
+                        f"could not publish event {msg_id} to {self._url} within "
+                        f"{deadline:g}s: {err!r}{hint}"
+                    ) from err
+                log.debug("publish of %s failed (%r); retrying", msg_id, err)
+                await asyncio.sleep(min(backoff, remaining))
+                backoff = min(backoff * 2, 1.0)
+                continue
+            if ack.duplicate:
+                log.debug("event %s was already stored at stream sequence %d", msg_id, ack.seq)
+            return ack.seq
+
+    async def replay_events(
+        self, session_id: str, from_sequence: int = 1, follow: bool = False
+    ) -> AsyncIterator[events_pb2.Event]:
+        """Yield the session's events with `sequence >= from_sequence`, in order.
+
+        Without `follow`, stops after the last event stored when the replay started; with
+        `follow`, keeps yielding new events until the caller stops iterating or cancels. Uses
+        an ordered consumer, which recreates itself from the last delivered position after a
+        server restart; events not newer than the last one yielded are dropped, so the output
+        has no duplicates. Undecodable messages are logged and skipped.
+        """
+        subject = events_subject(session_id)
+        if from_sequence < 1:
+            raise ValueError(f"from_sequence must be >= 1, got {from_sequence}")
+
+        last_stream_seq: int | None = None
+        if not follow:
+            # Where "caught up" is: the stream sequence of the subject's newest message.
+            try:
+                last = await self._js.get_last_msg(EVENTS_STREAM, subject)
+            except nats.js.errors.NotFoundError:
+                return
+            last_stream_seq = last.seq or 0
+
+        # Event sequences are per session while the consumer can only start at a stream
+        # sequence, so the replay reads the session from its start and skips older events.
+        sub = await self._js.subscribe(
+            subject,
+            stream=EVENTS_STREAM,
+            ordered_consumer=True,
+            idle_heartbeat=REPLAY_IDLE_HEARTBEAT_SECONDS,
+            deliver_policy=api.DeliverPolicy.ALL,
+        )
+        try:
+            last_yielded = from_sequence - 1
+            while True:
+                msg = await sub.next_msg(timeout=None)
+                stream_seq = msg.metadata.sequence.stream
+                event = _decode_event(msg, session_id)
+                if event is not None and event.sequence > last_yielded:
+                    if last_yielded >= from_sequence and event.sequence != last_yielded + 1:
+                        log.warning(
+                            "session %s: event %d follows event %d (gap in the stored history)",
+                            session_id,
+                            event.sequence,
+                            last_yielded,
+                        )
+                    last_yielded = event.sequence
+                    yield event
+                if last_stream_seq is not None and stream_seq >= last_stream_seq:
+                    return
+        finally:
+            await _unsubscribe_quietly(sub)
+
+    # -- KV -----------------------------------------------------------------------------------
+
+    async def kv_get(self, bucket: str, key: str) -> tuple[bytes, int] | None:
+        """The value and revision of `key`, or None if absent."""
+        return await kvops.kv_get(await self._kv(bucket), key)
+
+    async def kv_create(self, bucket: str, key: str, value: bytes) -> int:
+        """Create `key`; raises KeyExists if present. Returns the revision."""
+        return await kvops.kv_create(await self._kv(bucket), key, value)
+
+    async def kv_update(self, bucket: str, key: str, value: bytes, expected_revision: int) -> int:
+        """Compare-and-set; raises StaleRevision if `key` is not at `expected_revision`."""
+        return await kvops.kv_update(await self._kv(bucket), key, value, expected_revision)
+
+    async def kv_delete(self, bucket: str, key: str, expected_revision: int | None = None) -> None:
+        """Delete `key` (only at `expected_revision` if given; else StaleRevision)."""
+        await kvops.kv_delete(await self._kv(bucket), key, expected_revision)
+
+    # -- leases -------------------------------------------------------------------------------
+
+    async def acquire_lease(self, key: str, owner: str, ttl_seconds: float) -> LeaseHandle | None:
+        """Take the lease `key` in the leases bucket; None if another owner holds it."""
+        return await kvops.acquire_lease(await self._kv(LEASES_BUCKET), key, owner, ttl_seconds)
+
+    async def renew_lease(
+        self, handle: LeaseHandle, ttl_seconds: float | None = None
+    ) -> LeaseHandle:
+        """Extend a held lease; raises LeaseLost if someone else took it."""
+        return await kvops.renew_lease(await self._kv(LEASES_BUCKET), handle, ttl_seconds)
+
+    async def release_lease(self, handle: LeaseHandle) -> bool:
+        """Give a lease up; False if it was no longer ours."""
+        return await kvops.release_lease(await self._kv(LEASES_BUCKET), handle)
+
+    # -- objects ------------------------------------------------------------------------------
+
+    async def put_object(
+        self, bucket: str, name: str, data: bytes, content_type: str
+    ) -> common_pb2.ObjectRef:
+        """Store `data` as object `name` (replacing any previous one); return its reference."""
+        store = await self._object_store(bucket)
+        # Headers use the Go client's multi-value form so every client can read the metadata.
+        meta = api.ObjectMeta(name=name, headers={"Content-Type": [content_type]})
+        info = await store.put(name, data, meta=meta)
+        return common_pb2.ObjectRef(
+            bucket=bucket,
+            name=name,
+            size=info.size if info.size is not None else len(data),
+            sha256=hashlib.sha256(data).hexdigest(),
+            content_type=content_type,
+        )
+
+    async def get_object(self, bucket: str, name: str) -> bytes:
+        """The bytes of object `name` (digest-checked by nats-py); ObjectNotFound if absent."""
+        store = await self._object_store(bucket)
+        try:
+            result = await store.get(name)
+        except nats.js.errors.NotFoundError as err:  # ObjectNotFoundError, ObjectDeletedError
+            raise ObjectNotFound(f"no object {name!r} in bucket {bucket!r}") from err
+        return bytes(result.data or b"")
+
+    # -- request / reply ----------------------------------------------------------------------
+
+    async def request(self, subject: str, data: bytes, timeout: float = 5.0) -> bytes:
+        """Send a request and return the reply's payload.
+
+        Raises NoResponders if nobody serves `subject` and TimeoutError if no reply came
+        within `timeout` seconds.
+        """
+        try:
+            msg = await self._nc.request(subject, data, timeout=timeout)
+        except nats.errors.NoRespondersError as err:
+            raise NoResponders(f"nobody serves {subject}") from err
+        return msg.data
+
+    async def serve_requests(
+        self,
+        subject: str,
+        handler: Callable[[bytes], Awaitable[bytes]],
+        *,
+        queue: str = "",
+    ) -> Subscription:
+        """Answer requests on `subject` with `await handler(payload)`.
+
+        Requests are handled one at a time, in arrival order. If the handler raises, the error
+        is logged and no reply is sent (the requester times out), so handlers should encode
+        expected failures in their reply. Call `unsubscribe()` on the result to stop.
+        """
+
+        async def on_request(msg: Msg) -> None:
+            if not msg.reply:
+                log.warning("ignoring message without reply subject on %s", msg.subject)
+                return
+            try:
+                reply = await handler(msg.data)
+            except Exception:
+                log.exception("request handler for %s failed", msg.subject)
+                return
+            try:
+                await msg.respond(reply)
+            except nats.errors.Error as err:
+                log.warning("could not reply on %s: %s", msg.subject, err)
+
+        return await self._nc.subscribe(subject, queue=queue, cb=on_request)
+
+
+def _decode_event(msg: Msg, session_id: str) -> events_pb2.Event | None:
+    event = events_pb2.Event()
+    try:
+        event.ParseFromString(msg.data)
+    except DecodeError as err:
+        log.error(
+            "skipping undecodable event on %s (stream seq %s): %s", msg.subject, _seq(msg), err
+        )
+        return None
+    if event.session_id != session_id:
+        log.error(
+            "skipping event for session %r found on %s (stream seq %s)",
+            event.session_id,
+            msg.subject,
+            _seq(msg),
+        )
+        return None
+    return event
+
+
+def _seq(msg: Msg) -> int | None:
+    try:
+        return msg.metadata.sequence.stream
+    except (nats.errors.Error, ValueError, IndexError):
+        return None
+
+
+def _server_of(nc: Client) -> str:
+    parsed = nc.connected_url
+    return parsed.netloc if parsed is not None else "?"
+
+
+async def _unsubscribe_quietly(sub: Subscription) -> None:
+    # A closed or draining connection has nothing left to unsubscribe from.
+    with contextlib.suppress(nats.errors.Error):
+        await sub.unsubscribe()
+
+
+async def _close_quietly(nc: Client) -> None:
+    if nc.is_closed:
+        return
+    try:
+        await nc.close()
+    except (nats.errors.Error, OSError) as err:
+        log.debug("closing NATS connection: %s", err)

@@ -1,0 +1,142 @@
+"""`deskpilot up`'s supervisor against real processes: dependency order, readiness,
+clean stop of everything, and failure handling."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import os
+import signal
+import socket
+import sys
+from pathlib import Path
+
+import pytest
+
+from deskpilot.cli.supervisor import (
+    NatsComponent,
+    ProcessComponent,
+    Supervisor,
+    order_by_dependencies,
+)
+from deskpilot.common.grpc_client import wait_until_serving
+from deskpilot.common.natsserver import NatsServer
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def _slow_service(name: str = "slow", depends_on: tuple[str, ...] = ("nats",)) -> ProcessComponent:
+    port = _free_port()
+    return ProcessComponent(
+        name=name,
+        argv=[sys.executable, "-m", "tests.helpers.slow_service", "--port", str(port)],
+        address=f"127.0.0.1:{port}",
+        health_service="test.Slow",
+        depends_on=depends_on,
+    )
+
+
+async def _until(out: io.StringIO, text: str, task: asyncio.Task[int]) -> None:
+    """Wait until the supervisor has printed `text` (or has ended)."""
+    while text not in out.getvalue() and not task.done():
+        await asyncio.sleep(0.05)
+
+
+async def test_starts_in_dependency_order_and_stops_everything(tmp_path: Path) -> None:
+    nats = NatsComponent(NatsServer(tmp_path / "nats"))
+    slow = _slow_service()
+    out, stop = io.StringIO(), asyncio.Event()
+    supervisor = Supervisor([slow, nats], out=out, grace_seconds=5)  # deliberately unordered
+    task = asyncio.ensure_future(supervisor.run(stop))
+    await asyncio.wait_for(_until(out, "all components ready", task), 60)
+
+    log = out.getvalue()
+    assert log.index("nats ready at") < log.index("starting slow")
+    await wait_until_serving(slow.address, service="test.Slow", timeout=5)
+    nats_pid, slow_pid = nats.server.pid, slow._process.pid
+    assert _alive(nats_pid) and _alive(slow_pid)
+
+    stop.set()
+    assert await asyncio.wait_for(task, 30) == 0
+    assert not _alive(slow_pid) and not _alive(nats_pid)
+    assert out.getvalue().index("stopping slow") < out.getvalue().index("stopping nats")
+
+
+async def test_a_component_that_fails_to_start_stops_the_rest(tmp_path: Path) -> None:
+    nats = NatsComponent(NatsServer(tmp_path / "nats"))
+    broken = ProcessComponent(
+        name="broken",
+        argv=[sys.executable, "-c", "import sys; print('bad config'); sys.exit(3)"],
+        address=f"127.0.0.1:{_free_port()}",
+        depends_on=("nats",),
+    )
+    out = io.StringIO()
+    code = await asyncio.wait_for(Supervisor([nats, broken], out=out).run(asyncio.Event()), 60)
+    assert code == 1
+    assert "broken exited with code 3 while starting" in out.getvalue()
+    assert "broken | bad config" in out.getvalue()
+    assert not nats.server.is_running
+
+
+async def test_a_component_that_dies_later_stops_the_rest(tmp_path: Path) -> None:
+    nats = NatsComponent(NatsServer(tmp_path / "nats"))
+    slow = _slow_service()
+    out = io.StringIO()
+    task = asyncio.ensure_future(Supervisor([nats, slow], out=out).run(asyncio.Event()))
+    await asyncio.wait_for(_until(out, "all components ready", task), 60)
+    os.kill(slow._process.pid, signal.SIGKILL)
+    assert await asyncio.wait_for(task, 30) == 1
+    assert "slow exited unexpectedly" in out.getvalue()
+    assert not nats.server.is_running
+
+
+def test_dependency_problems_are_reported() -> None:
+    a = _slow_service("a", depends_on=("b",))
+    b = _slow_service("b", depends_on=("a",))
+    with pytest.raises(ValueError, match="cycle"):
+        order_by_dependencies([a, b])
+    with pytest.raises(ValueError, match="unknown component nats"):
+        order_by_dependencies([_slow_service()])
+
+
+async def test_deskpilot_up_runs_until_sigterm(tmp_path: Path) -> None:
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "deskpilot.cli", "up",
+        "--nats-port", "0", "--data-dir", str(tmp_path / "var"),
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT, cwd=ROOT,
+    )  # fmt: skip
+    lines: list[str] = []
+    try:
+        while not any("all components ready" in line for line in lines):
+            line = await asyncio.wait_for(process.stdout.readline(), 60)
+            assert line, "deskpilot up ended early:\n" + "".join(lines)
+            lines.append(line.decode())
+        nats_url = next(line for line in lines if "nats ready at" in line).split()[-1]
+        host, port = nats_url.removeprefix("nats://").split(":")
+        reader, writer = await asyncio.open_connection(host, int(port))
+        assert (await reader.readline()).startswith(b"INFO ")  # a real NATS server answers
+        writer.close()
+        process.send_signal(signal.SIGTERM)
+        rest = (await asyncio.wait_for(process.stdout.read(), 30)).decode()
+        assert await process.wait() == 0
+        assert "stopped" in rest
+        with pytest.raises(OSError):
+            await asyncio.open_connection(host, int(port))
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
