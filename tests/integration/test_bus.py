@@ -215,6 +215,14 @@ async def test_kv_compare_and_set_refuses_stale_revision(bus: Bus) -> None:
     assert await bus.kv_get(SESSIONS_BUCKET, "never-written") is None
 
 
+async def test_kv_keys_lists_live_keys_only(bus: Bus) -> None:
+    assert await bus.kv_keys(SESSIONS_BUCKET) == []
+    for key in ("b", "a", "c"):
+        await bus.kv_create(SESSIONS_BUCKET, key, b"x")
+    await bus.kv_delete(SESSIONS_BUCKET, "c")
+    assert await bus.kv_keys(SESSIONS_BUCKET) == ["a", "b"]
+
+
 async def test_lease_has_one_winner_and_expires(bus: Bus) -> None:
     owners = [f"replica-{i}" for i in range(12)]
     # A long TTL first, so the lease cannot expire before the loser's attempt below.

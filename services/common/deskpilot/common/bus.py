@@ -495,6 +495,10 @@ class Bus:
         """Delete `key` (only at `expected_revision` if given; else StaleRevision)."""
         await kvops.kv_delete(await self._kv(bucket), key, expected_revision)
 
+    async def kv_keys(self, bucket: str) -> list[str]:
+        """Every live key of `bucket`, sorted."""
+        return await kvops.kv_keys(await self._kv(bucket))
+
     # -- leases -------------------------------------------------------------------------------
 
     async def acquire_lease(self, key: str, owner: str, ttl_seconds: float) -> LeaseHandle | None:

@@ -131,6 +131,14 @@ async def kv_delete(kv: KeyValue, key: str, expected_revision: int | None = None
         raise
 
 
+async def kv_keys(kv: KeyValue) -> list[str]:
+    """Every live key of the bucket (deleted and purged keys left out); [] when empty."""
+    try:
+        return sorted(await kv.keys())
+    except nats.js.errors.NoKeysError:
+        return []
+
+
 def _lease_value(owner: str, expires_at: float) -> bytes:
     return json.dumps({"owner": owner, "expires_at": expires_at}).encode()
 

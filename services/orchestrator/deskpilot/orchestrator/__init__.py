@@ -1,0 +1,1 @@
+"""Deskpilot orchestrator: sessions, the agent loop, sandbox providers."""

@@ -1,0 +1,92 @@
+"""Session records in the NATS KV bucket, changed only by compare-and-set.
+
+Any replica may update a record (a status change, usage after a step); a concurrent
+update makes the compare-and-set fail and the change is re-applied to the fresh record,
+so no update is lost.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+
+from google.protobuf.timestamp_pb2 import Timestamp
+
+from deskpilot.common.bus import SESSIONS_BUCKET, Bus
+from deskpilot.common.errors import AlreadyExists, NotFound
+from deskpilot.common.kv import KeyExists, StaleRevision
+from deskpilot.v1 import session_pb2
+
+_MAX_ATTEMPTS = 20
+
+
+class SessionStore:
+    """Reads and writes SessionRecords."""
+
+    def __init__(self, bus: Bus) -> None:
+        self.bus = bus
+
+    async def create(self, record: session_pb2.SessionRecord) -> None:
+        """Store a new record; AlreadyExists if the id is taken."""
+        _touch(record)
+        try:
+            await self.bus.kv_create(SESSIONS_BUCKET, record.session.id, record.SerializeToString())
+        except KeyExists:
+            raise AlreadyExists(f"session {record.session.id} already exists") from None
+
+    async def get(self, session_id: str) -> session_pb2.SessionRecord:
+        """The record; NotFound if there is none."""
+        record, _ = await self._read(session_id)
+        return record
+
+    async def update(
+        self, session_id: str, change: Callable[[session_pb2.SessionRecord], None]
+    ) -> session_pb2.SessionRecord:
+        """Apply `change` to the current record and store it, retrying on a concurrent write."""
+        for _ in range(_MAX_ATTEMPTS):
+            record, revision = await self._read(session_id)
+            change(record)
+            _touch(record)
+            try:
+                await self.bus.kv_update(
+                    SESSIONS_BUCKET, session_id, record.SerializeToString(), revision
+                )
+            except StaleRevision:
+                continue
+            return record
+        raise RuntimeError(f"session {session_id}: too many concurrent updates")
+
+    async def list(
+        self, statuses: Iterable[session_pb2.SessionStatus.ValueType] = ()
+    ) -> list[session_pb2.Session]:
+        """Sessions, newest first, optionally only those in `statuses`."""
+        wanted = set(statuses)
+        sessions = []
+        for key in await self.bus.kv_keys(SESSIONS_BUCKET):
+            entry = await self.bus.kv_get(SESSIONS_BUCKET, key)
+            if entry is None:  # deleted since the listing
+                continue
+            session = session_pb2.SessionRecord.FromString(entry[0]).session
+            if not wanted or session.status in wanted:
+                sessions.append(session)
+        sessions.sort(key=lambda s: (s.created_at.seconds, s.created_at.nanos), reverse=True)
+        return sessions
+
+    async def delete(self, session_id: str) -> None:
+        """Forget the record; NotFound if there is none."""
+        await self._read(session_id)
+        await self.bus.kv_delete(SESSIONS_BUCKET, session_id)
+
+    async def _read(self, session_id: str) -> tuple[session_pb2.SessionRecord, int]:
+        entry = await self.bus.kv_get(SESSIONS_BUCKET, session_id)
+        if entry is None:
+            raise NotFound(f"session {session_id} not found")
+        data, revision = entry
+        return session_pb2.SessionRecord.FromString(data), revision
+
+
+def _touch(record: session_pb2.SessionRecord) -> None:
+    now = Timestamp()
+    now.GetCurrentTime()
+    record.session.updated_at.CopyFrom(now)
+    if not record.session.HasField("created_at"):
+        record.session.created_at.CopyFrom(now)
