@@ -5,4 +5,6 @@ its own module under tests/fixtures/."""
 pytest_plugins = [
     "tests.fixtures.grpc",
     "tests.fixtures.nats",
+    "tests.fixtures.shell",
+    "tests.fixtures.standin",
 ]

@@ -51,7 +51,7 @@ class Truncation(_message.Message):
     def __init__(self, truncated: _Optional[bool] = ..., total_bytes: _Optional[int] = ..., omitted_bytes: _Optional[int] = ...) -> None: ...
 
 class BashResponse(_message.Message):
-    __slots__ = ("stdout", "stderr", "exit_code", "timed_out", "restarted", "note", "stdout_truncation", "stderr_truncation", "duration_ms", "replayed")
+    __slots__ = ("stdout", "stderr", "exit_code", "timed_out", "restarted", "note", "stdout_truncation", "stderr_truncation", "duration_ms", "replayed", "waited_for_input")
     STDOUT_FIELD_NUMBER: _ClassVar[int]
     STDERR_FIELD_NUMBER: _ClassVar[int]
     EXIT_CODE_FIELD_NUMBER: _ClassVar[int]
@@ -62,6 +62,7 @@ class BashResponse(_message.Message):
     STDERR_TRUNCATION_FIELD_NUMBER: _ClassVar[int]
     DURATION_MS_FIELD_NUMBER: _ClassVar[int]
     REPLAYED_FIELD_NUMBER: _ClassVar[int]
+    WAITED_FOR_INPUT_FIELD_NUMBER: _ClassVar[int]
     stdout: str
     stderr: str
     exit_code: int
@@ -72,7 +73,8 @@ class BashResponse(_message.Message):
     stderr_truncation: Truncation
     duration_ms: float
     replayed: bool
-    def __init__(self, stdout: _Optional[str] = ..., stderr: _Optional[str] = ..., exit_code: _Optional[int] = ..., timed_out: _Optional[bool] = ..., restarted: _Optional[bool] = ..., note: _Optional[str] = ..., stdout_truncation: _Optional[_Union[Truncation, _Mapping]] = ..., stderr_truncation: _Optional[_Union[Truncation, _Mapping]] = ..., duration_ms: _Optional[float] = ..., replayed: _Optional[bool] = ...) -> None: ...
+    waited_for_input: bool
+    def __init__(self, stdout: _Optional[str] = ..., stderr: _Optional[str] = ..., exit_code: _Optional[int] = ..., timed_out: _Optional[bool] = ..., restarted: _Optional[bool] = ..., note: _Optional[str] = ..., stdout_truncation: _Optional[_Union[Truncation, _Mapping]] = ..., stderr_truncation: _Optional[_Union[Truncation, _Mapping]] = ..., duration_ms: _Optional[float] = ..., replayed: _Optional[bool] = ..., waited_for_input: _Optional[bool] = ...) -> None: ...
 
 class BashStreamRequest(_message.Message):
     __slots__ = ("request",)
@@ -163,16 +165,18 @@ class EditCommand(_message.Message):
     def __init__(self, view: _Optional[_Union[ViewCommand, _Mapping]] = ..., create: _Optional[_Union[CreateCommand, _Mapping]] = ..., str_replace: _Optional[_Union[StrReplaceCommand, _Mapping]] = ..., insert: _Optional[_Union[InsertCommand, _Mapping]] = ..., undo_edit: _Optional[_Union[UndoEditCommand, _Mapping]] = ...) -> None: ...
 
 class EditRequest(_message.Message):
-    __slots__ = ("command", "tool_call", "version", "idempotency_key")
+    __slots__ = ("command", "tool_call", "version", "idempotency_key", "max_characters")
     COMMAND_FIELD_NUMBER: _ClassVar[int]
     TOOL_CALL_FIELD_NUMBER: _ClassVar[int]
     VERSION_FIELD_NUMBER: _ClassVar[int]
     IDEMPOTENCY_KEY_FIELD_NUMBER: _ClassVar[int]
+    MAX_CHARACTERS_FIELD_NUMBER: _ClassVar[int]
     command: EditCommand
     tool_call: _common_pb2.ToolCall
     version: _common_pb2.EditorToolVersion
     idempotency_key: str
-    def __init__(self, command: _Optional[_Union[EditCommand, _Mapping]] = ..., tool_call: _Optional[_Union[_common_pb2.ToolCall, _Mapping]] = ..., version: _Optional[_Union[_common_pb2.EditorToolVersion, str]] = ..., idempotency_key: _Optional[str] = ...) -> None: ...
+    max_characters: int
+    def __init__(self, command: _Optional[_Union[EditCommand, _Mapping]] = ..., tool_call: _Optional[_Union[_common_pb2.ToolCall, _Mapping]] = ..., version: _Optional[_Union[_common_pb2.EditorToolVersion, str]] = ..., idempotency_key: _Optional[str] = ..., max_characters: _Optional[int] = ...) -> None: ...
 
 class EditResponse(_message.Message):
     __slots__ = ("output", "path", "changed", "replayed")
