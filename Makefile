@@ -29,7 +29,7 @@ PY_INPUTS := requirements-dev.txt $(foreach p,$(PACKAGES),$(p)/pyproject.toml)
 
 SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 
-.PHONY: help run test lint format protos docs bench deps system-deps python-deps clean
+.PHONY: help run test lint format protos docs bench bench-safety train-safety deps system-deps python-deps clean
 
 help:
 	@echo "make run      install what is missing, start the local stack (Ctrl-C stops it)"
@@ -38,6 +38,7 @@ help:
 	@echo "make protos   regenerate the Python stubs from protos/"
 	@echo "make bench    run the benchmarks (not part of the tests)"
 	@echo "make docs     regenerate the settings table in the README"
+	@echo "make bench-safety / make train-safety   measure / retrain the safety gate"
 
 deps: system-deps python-deps
 
@@ -81,7 +82,20 @@ protos: python-deps
 		protos/deskpilot/v1/*.proto
 
 bench: deps
-	@for b in bench/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+	@for b in bench/bench_*.py; do \
+		[ $$b = bench/bench_safety.py ] && continue; \
+		echo "== $$b"; $(BIN)/python $$b || exit 1; \
+	done
+
+# The safety gate's detection quality and latency on data it was not trained on
+# (needs ../shared/data/safety beside the checkout).
+bench-safety: deps
+	$(BIN)/python bench/bench_safety.py
+
+# Retrain the injection model from ../shared/data/safety; writes the committed model file.
+train-safety: deps
+	$(BIN)/pip install --quiet -e './services/safety[train]'
+	$(BIN)/python -m deskpilot.safety.train
 
 clean:
 	rm -rf $(VENV) $(STAMPS) var

@@ -5,6 +5,7 @@ its own module under tests/fixtures/."""
 pytest_plugins = [
     "tests.fixtures.grpc",
     "tests.fixtures.nats",
+    "tests.fixtures.safety",
     "tests.fixtures.shell",
     "tests.fixtures.standin",
 ]

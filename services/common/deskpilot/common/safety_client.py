@@ -1,0 +1,102 @@
+"""The fail-closed client of the safety gate: anything but a clear verdict is BLOCK.
+
+It lives in the common library so callers (the orchestrator) need none of the gate's own
+dependencies (OCR, the model)."""
+
+from __future__ import annotations
+
+import logging
+
+import grpc
+
+from deskpilot.common.grpc_client import open_channel
+from deskpilot.v1 import common_pb2, safety_pb2, safety_pb2_grpc
+
+log = logging.getLogger("deskpilot.safety_client")
+_VALID = (safety_pb2.DECISION_ALLOW, safety_pb2.DECISION_CONFIRM, safety_pb2.DECISION_BLOCK)
+
+
+def blocked(rule_id: str, message: str) -> safety_pb2.Verdict:
+    """A BLOCK verdict with one reason in category `gate`."""
+    return safety_pb2.Verdict(
+        decision=safety_pb2.DECISION_BLOCK,
+        reasons=[
+            safety_pb2.Reason(
+                rule_id=rule_id,
+                category="gate",
+                decision=safety_pb2.DECISION_BLOCK,
+                message=message,
+            )
+        ],
+    )
+
+
+class SafetyGate:
+    """`await SafetyGate(address).check(call, context)` never raises and never allows by
+    accident: unreachable, slow, erroring or undecided gates all mean BLOCK."""
+
+    def __init__(
+        self, address: str, *, timeout: float = 5.0, channel: grpc.aio.Channel | None = None
+    ) -> None:
+        self.address = address
+        self.timeout = timeout
+        self._own_channel = channel is None
+        # No transparent retries: the deadline bounds the whole call.
+        self._channel = channel or open_channel(address, default_timeout=timeout, retry=False)
+        self._stub = safety_pb2_grpc.SafetyStub(self._channel)
+
+    async def check(
+        self,
+        call: common_pb2.ToolCall,
+        context: safety_pb2.ActionContext | None = None,
+        policy: safety_pb2.SafetyPolicy | None = None,
+    ) -> safety_pb2.Verdict:
+        """The gate's verdict, or BLOCK with a reason saying why there is none."""
+        request = safety_pb2.CheckActionRequest(call=call, context=context, policy=policy)
+        try:
+            response = await self._stub.CheckAction(request, timeout=self.timeout)
+        except grpc.aio.AioRpcError as exc:
+            code = exc.code()
+            log.warning("safety gate %s: %s %s", self.address, code.name, exc.details())
+            if code == grpc.StatusCode.DEADLINE_EXCEEDED:
+                return blocked(
+                    "gate.timeout",
+                    f"The safety gate did not answer within "
+                    f"{self.timeout:g} s, so the action is blocked.",
+                )
+            if code == grpc.StatusCode.UNAVAILABLE:
+                return blocked(
+                    "gate.unavailable", "The safety gate is unreachable, so the action is blocked."
+                )
+            return blocked(
+                "gate.error", f"The safety gate refused the action ({code.name}: {exc.details()})."
+            )
+        except Exception as exc:
+            log.exception("safety gate %s failed", self.address)
+            return blocked("gate.error", f"The safety gate call failed ({type(exc).__name__}).")
+        verdict = response.verdict
+        if verdict.decision not in _VALID:
+            return blocked("gate.undecided", "The safety gate gave no decision.")
+        return verdict
+
+    async def scan(self, request: safety_pb2.ScanContentRequest) -> safety_pb2.ScanContentResponse:
+        """The scan, or — when the gate fails — a CONFIRM-level injection, so the next
+        action waits for a person."""
+        try:
+            return await self._stub.ScanContent(request, timeout=self.timeout)
+        except Exception as exc:  # noqa: BLE001 - fail closed on anything at all
+            log.warning("safety scan via %s failed: %s", self.address, exc)
+            return safety_pb2.ScanContentResponse(
+                injection=True, score=1.0, level=safety_pb2.INJECTION_LEVEL_CONFIRM
+            )
+
+    async def close(self) -> None:
+        """Close the channel if this gate opened it."""
+        if self._own_channel:
+            await self._channel.close()
+
+    async def __aenter__(self) -> SafetyGate:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()

@@ -1,0 +1,1 @@
+"""Deskpilot safety gate: action policy, injection scanning, fail-closed client."""

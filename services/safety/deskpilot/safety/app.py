@@ -1,0 +1,45 @@
+"""Wiring: settings -> policy, OCR engines, checker, scanner, gRPC binding."""
+
+from __future__ import annotations
+
+import contextlib
+
+from deskpilot.common.grpc_server import ServiceBinding
+from deskpilot.safety.action_check import ActionChecker
+from deskpilot.safety.ocr import OcrEngine, ScreenReader, read_label
+from deskpilot.safety.policy import PolicyError, load_policy
+from deskpilot.safety.scanner import ContentScanner
+from deskpilot.safety.servicer import SafetyServicer
+from deskpilot.safety.settings import SafetySettings
+from deskpilot.safety.taint import TaintStore
+from deskpilot.safety.text_scan import TextScanner
+from deskpilot.v1 import safety_pb2, safety_pb2_grpc
+
+
+def build_servicer(settings: SafetySettings, engine: OcrEngine | None = None) -> SafetyServicer:
+    """A servicer with the deployment policy and loaded OCR engines."""
+    policy = load_policy(settings.policy_file)
+    engine = engine or OcrEngine(settings.ocr_workers, tessdata=settings.tessdata)
+    taint = TaintStore()
+    checker = ActionChecker(taint, lambda data, x, y: read_label(engine, data, x, y))
+    scanner = ContentScanner(TextScanner(), ScreenReader(engine), taint)
+    return SafetyServicer(policy, checker, scanner, workers=settings.ocr_workers)
+
+
+def binding(servicer: SafetyServicer) -> ServiceBinding:
+    """The gRPC binding of a servicer."""
+    return ServiceBinding(
+        safety_pb2.DESCRIPTOR.services_by_name["Safety"],
+        servicer,
+        safety_pb2_grpc.add_SafetyServicer_to_server,
+    )
+
+
+async def build(settings: SafetySettings, stack: contextlib.AsyncExitStack) -> list[ServiceBinding]:
+    """run_service's build hook; a bad policy file stops the service with one line."""
+    try:
+        servicer = build_servicer(settings)
+    except PolicyError as exc:
+        raise SystemExit(f"deskpilot-safety: {exc}") from None
+    stack.callback(servicer.close)
+    return [binding(servicer)]

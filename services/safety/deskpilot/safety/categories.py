@@ -1,0 +1,45 @@
+"""The rule categories and the decision each one asks for unless a policy says otherwise."""
+
+from __future__ import annotations
+
+from deskpilot.safety.verdict import Decision
+
+# Never executed: a session override may not relax these (a deployment policy file may).
+BLOCK_CATEGORIES: dict[str, str] = {
+    "destruction": "wholesale destruction of a system or home folder",
+    "fork_bomb": "a fork bomb",
+    "remote_code": "running code fetched from the network",
+    "obfuscation": "running code hidden by encoding",
+    "reverse_shell": "a reverse or bind shell",
+    "exfiltration": "sending credentials or secrets off the machine",
+    "defense_evasion": "disabling security tools or wiping logs",
+    "privilege_escalation": "gaining root through sudoers, setuid or account changes",
+}
+
+# A person approves first.
+CONFIRM_CATEGORIES: dict[str, str] = {
+    "payment": "purchases, payments, typing a card number",
+    "terms": "accepting terms of service or cookie banners",
+    "messaging": "sending messages, posting or publishing on the user's behalf",
+    "deletion": "deleting user files, force-pushing, dropping databases",
+    "install_software": "installing software",
+    "sudo": "running anything as another user (sudo, su, doas)",
+    "network": "reaching a domain outside the session's allow-list",
+    "credential_read": "reading credential files",
+    "persistence": "changing what runs later (crontab, systemd, shell rc files)",
+    "secret_entry": "typing a password or key",
+    "system_config": "editing files under /etc, ~/.ssh or the system's program folders",
+    "power": "shutting down, rebooting or killing every process",
+    "upload": "sending system files or dotfiles to a server",
+    "injection": "acting right after content flagged as a likely prompt injection",
+    "unknown_tool": "a tool the gate does not know",
+    "custom": "rules added by a policy",
+}
+
+DEFAULT_DECISIONS: dict[str, Decision] = {
+    **dict.fromkeys(BLOCK_CATEGORIES, Decision.BLOCK),
+    **dict.fromkeys(CONFIRM_CATEGORIES, Decision.CONFIRM),
+}
+DEFAULT_DECISIONS["custom"] = Decision.ALLOW  # custom rules carry their own decision
+
+ALL_CATEGORIES = frozenset(DEFAULT_DECISIONS)

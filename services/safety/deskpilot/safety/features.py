@@ -1,0 +1,66 @@
+"""Hashed features of text, in numpy alone (training and serving share this code).
+
+Character 3-5-grams come from a vectorised polynomial hash over the UTF-8 bytes; words
+and word pairs from CRC-32. Features are binary and L2-normalised per window.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+import zlib
+
+import numpy as np
+
+N_FEATURES = 1 << 18
+NGRAMS = (3, 4, 5)
+_MIX = np.uint64(0x9E3779B97F4A7C15)
+_BASE = np.uint64(1_000_003)
+_WORD_RE = re.compile(r"[a-z0-9']+")
+
+
+def feature_indices(text: str, n_features: int = N_FEATURES) -> np.ndarray:
+    """Sorted unique feature indices present in (already normalised) `text`."""
+    raw = np.frombuffer(f" {text} ".encode(), dtype=np.uint8).astype(np.uint64)
+    parts = []
+    for n in NGRAMS:
+        if raw.size < n:
+            continue
+        h = np.zeros(raw.size - n + 1, dtype=np.uint64)
+        for k in range(n):
+            h = h * _BASE + raw[k : raw.size - n + 1 + k]
+        h = (h ^ np.uint64(n)) * _MIX
+        parts.append(h >> np.uint64(40))
+    words = _WORD_RE.findall(text)
+    hashed = [zlib.crc32(w.encode()) for w in words]
+    hashed += [zlib.crc32(f"{a} {b}".encode()) for a, b in itertools.pairwise(words)]
+    if hashed:
+        parts.append(np.asarray(hashed, dtype=np.uint64) * _MIX >> np.uint64(40))
+    if not parts:
+        return np.zeros(0, dtype=np.int64)
+    joined = (np.concatenate(parts) % np.uint64(n_features)).astype(np.int64)
+    joined.sort()
+    # Sorted de-duplication: faster than np.unique for the few thousand ids of a window.
+    return joined[np.concatenate(([True], joined[1:] != joined[:-1]))]
+
+
+class LinearModel:
+    """Logistic regression over hashed features, loaded from a .npz (no pickle)."""
+
+    def __init__(self, weights: np.ndarray, bias: float) -> None:
+        self.weights = weights.astype(np.float32)
+        self.bias = float(bias)
+
+    @classmethod
+    def load(cls, path: str) -> LinearModel:
+        """Read weights saved by the training script."""
+        with np.load(path, allow_pickle=False) as data:
+            return cls(data["weights"], float(data["bias"][0]))
+
+    def score(self, text: str) -> float:
+        """Probability that `text` (normalised) is a prompt injection."""
+        indices = feature_indices(text, self.weights.size)
+        if indices.size == 0:
+            return 0.0
+        logit = self.bias + float(self.weights[indices].sum()) / np.sqrt(indices.size)
+        return float(1.0 / (1.0 + np.exp(-logit)))

@@ -1,0 +1,65 @@
+"""Synthetic screenshots for training and measuring: a browser-like page of ordinary
+text, optionally carrying an injection as plain text, faint text or a coloured banner."""
+
+from __future__ import annotations
+
+import io
+import random
+import textwrap
+
+from PIL import Image, ImageDraw, ImageFont
+
+SIZE = (1280, 800)
+_BUTTONS = ("Search", "Next", "Open", "Sign in", "Menu", "Settings", "Back", "Share")
+
+
+def render_screen(
+    body: str, injection: str | None = None, style: str = "plain", seed: int = 0
+) -> Image.Image:
+    """A page showing `body`; `injection` is drawn in `style`: plain, faint or banner."""
+    rng = random.Random(seed)
+    image = Image.new("RGB", SIZE, (250, 250, 250))
+    draw = ImageDraw.Draw(image)
+    size = rng.choice((14, 15, 16, 18))
+    font = ImageFont.load_default(size=size)
+    small = ImageFont.load_default(size=13)
+    draw.rectangle((0, 0, SIZE[0], 40), fill=(228, 228, 234))
+    draw.text((16, 12), "File  Edit  View  History  Bookmarks  Tools  Help", fill="black",
+              font=small)  # fmt: skip
+    draw.rounded_rectangle((360, 6, 1100, 34), 12, fill="white", outline=(190, 190, 200))
+    draw.text((376, 12), f"https://{rng.choice(['news', 'shop', 'docs', 'mail'])}.example.org/",
+              fill=(60, 60, 60), font=small)  # fmt: skip
+    draw.rectangle((0, 40, 200, SIZE[1]), fill=(240, 240, 244))
+    for i, label in enumerate(rng.sample(_BUTTONS, 4)):
+        draw.text((20, 70 + i * 32), label, fill=(40, 40, 90), font=small)
+    lines = []
+    for paragraph in body.split("\n"):
+        lines.extend(textwrap.wrap(paragraph, width=int(1700 / size)) or [""])
+    injected_at = rng.randrange(0, max(1, min(len(lines), 16))) if injection else -1
+    y = 70
+    for index, line in enumerate(lines[:20]):
+        if index == injected_at and style == "plain":
+            for part in textwrap.wrap(injection or "", width=int(1700 / size)):
+                draw.text((230, y), part, fill=(20, 20, 20), font=font)
+                y += size + 10
+        draw.text((230, y), line, fill=(20, 20, 20), font=font)
+        y += size + 10
+        if y > SIZE[1] - 120:
+            break
+    for _ in range(2):
+        x, by = rng.randrange(900, 1100), rng.randrange(90, 500)
+        draw.rounded_rectangle((x, by, x + 140, by + 40), 8, fill=(30, 110, 220))
+        draw.text((x + 30, by + 11), rng.choice(_BUTTONS), fill="white", font=small)
+    if injection and style == "faint":
+        draw.text((230, SIZE[1] - 60), injection[:150], fill=(238, 238, 238), font=font)
+    elif injection and style == "banner":
+        draw.rectangle((200, SIZE[1] - 90, SIZE[0], SIZE[1] - 40), fill=(180, 30, 40))
+        draw.text((230, SIZE[1] - 75), injection[:130], fill="white", font=font)
+    return image
+
+
+def png_bytes(image: Image.Image) -> bytes:
+    """PNG encoding of an image."""
+    buffer = io.BytesIO()
+    image.save(buffer, "PNG")
+    return buffer.getvalue()

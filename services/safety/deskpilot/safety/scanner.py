@@ -1,0 +1,107 @@
+"""ScanContent's logic: text or screenshot in, score, level and spans out."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from deskpilot.safety.ocr import ScreenReader, Word, decode_image, words_to_text
+from deskpilot.safety.policy import Policy
+from deskpilot.safety.taint import TaintStore
+from deskpilot.safety.text_scan import TextScanner
+
+MAX_TEXT_CHARS = 2_000_000
+
+
+@dataclass(frozen=True)
+class SpanResult:
+    """A suspicious stretch; `box` is (x0, y0, x1, y1) for images."""
+
+    start: int
+    end: int
+    text: str
+    score: float
+    box: tuple[int, int, int, int] | None = None
+
+
+@dataclass(frozen=True)
+class ScanResult:
+    """What ScanContent answers."""
+
+    score: float
+    level: str  # "none" | "taint" | "confirm"
+    spans: tuple[SpanResult, ...]
+    text: str = ""
+
+    @property
+    def injection(self) -> bool:
+        """Whether the content is a likely injection."""
+        return self.level != "none"
+
+
+class ContentScanner:
+    """Scores text and screenshots; taints sessions whose content is flagged."""
+
+    def __init__(self, text: TextScanner, screen: ScreenReader | None, taint: TaintStore) -> None:
+        self.text = text
+        self.screen = screen
+        self.taint = taint
+
+    def scan_text(
+        self, text: str, policy: Policy, session_id: str = "", source: str = "text"
+    ) -> ScanResult:
+        """Score text; raises ValueError when it is too long."""
+        if len(text) > MAX_TEXT_CHARS:
+            raise ValueError(f"text is {len(text)} characters; the limit is {MAX_TEXT_CHARS}")
+        scored = self.text.scan(text)
+        spans = tuple(
+            SpanResult(s.start, s.end, text[s.start : s.end], s.score) for s in scored.spans
+        )
+        return self._finish(scored.score, spans, policy, session_id, source, "")
+
+    def scan_image(self, data: bytes, policy: Policy, session_id: str = "") -> ScanResult:
+        """OCR a screenshot (changed tiles only) and score its text."""
+        if self.screen is None:
+            raise RuntimeError("OCR is not available in this gate")
+        image = decode_image(data)
+        words = self.screen.read(image, session_id)
+        text, positions = words_to_text(words)
+        scored = self.text.scan(text)
+        spans = tuple(
+            SpanResult(
+                s.start, s.end, text[s.start : s.end], s.score, _box(positions, s.start, s.end)
+            )
+            for s in scored.spans
+        )
+        return self._finish(scored.score, spans, policy, session_id, "a screenshot", text)
+
+    def _finish(
+        self,
+        score: float,
+        spans: tuple[SpanResult, ...],
+        policy: Policy,
+        session_id: str,
+        source: str,
+        text: str,
+    ) -> ScanResult:
+        level = "none"
+        if score >= policy.confirm_threshold:
+            level = "confirm"
+        elif score >= policy.taint_threshold:
+            level = "taint"
+        if level != "none":
+            self.taint.mark(session_id, score, source, spans[0].text if spans else "")
+        return ScanResult(score, level, spans, text)
+
+
+def _box(
+    positions: list[tuple[int, int, Word]], start: int, end: int
+) -> tuple[int, int, int, int] | None:
+    words = [w for s, e, w in positions if s < end and e > start]
+    if not words:
+        return None
+    return (
+        min(w.x0 for w in words),
+        min(w.y0 for w in words),
+        max(w.x1 for w in words),
+        max(w.y1 for w in words),
+    )
