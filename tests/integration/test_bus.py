@@ -215,6 +215,15 @@ async def test_kv_compare_and_set_refuses_stale_revision(bus: Bus) -> None:
     assert await bus.kv_get(SESSIONS_BUCKET, "never-written") is None
 
 
+async def test_purging_one_session_keeps_the_others(bus: Bus) -> None:
+    for session in ("keep", "drop"):
+        for seq in (1, 2):
+            await bus.publish_event(events_pb2.Event(session_id=session, sequence=seq))
+    await bus.purge_session_events("drop")
+    assert [e.sequence async for e in bus.replay_events("drop")] == []
+    assert [e.sequence async for e in bus.replay_events("keep")] == [1, 2]
+
+
 async def test_kv_keys_lists_live_keys_only(bus: Bus) -> None:
     assert await bus.kv_keys(SESSIONS_BUCKET) == []
     for key in ("b", "a", "c"):

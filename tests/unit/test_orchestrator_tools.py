@@ -47,4 +47,4 @@ def test_tool_use_names_map_to_executors() -> None:
 def test_default_tool_set_follows_the_model() -> None:
     assert tool_set_for_model("claude-3-5-sonnet-20241022") == session_pb2.TOOL_SET_20241022
     assert tool_set_for_model("claude-3-7-sonnet-20250219") == session_pb2.TOOL_SET_20250124
-    assert tool_set_for_model("claude-sonnet-4-5") == session_pb2.TOOL_SET_20251124
+    assert tool_set_for_model("claude-sonnet-4-6") == session_pb2.TOOL_SET_20251124

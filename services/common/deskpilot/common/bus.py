@@ -477,6 +477,10 @@ class Bus:
         finally:
             await _unsubscribe_quietly(sub)
 
+    async def purge_session_events(self, session_id: str) -> None:
+        """Drop every stored event of one session (other sessions are untouched)."""
+        await self._js.purge_stream(EVENTS_STREAM, subject=events_subject(session_id))
+
     # -- KV -----------------------------------------------------------------------------------
 
     async def kv_get(self, bucket: str, key: str) -> tuple[bytes, int] | None:

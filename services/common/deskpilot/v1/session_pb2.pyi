@@ -108,16 +108,18 @@ class Usage(_message.Message):
     def __init__(self, input_tokens: _Optional[int] = ..., output_tokens: _Optional[int] = ..., cache_creation_input_tokens: _Optional[int] = ..., cache_read_input_tokens: _Optional[int] = ..., cost_usd: _Optional[float] = ...) -> None: ...
 
 class SandboxEndpoints(_message.Message):
-    __slots__ = ("display_address", "shell_address", "vnc_address", "sandbox_id")
+    __slots__ = ("display_address", "shell_address", "vnc_address", "sandbox_id", "vnc_password")
     DISPLAY_ADDRESS_FIELD_NUMBER: _ClassVar[int]
     SHELL_ADDRESS_FIELD_NUMBER: _ClassVar[int]
     VNC_ADDRESS_FIELD_NUMBER: _ClassVar[int]
     SANDBOX_ID_FIELD_NUMBER: _ClassVar[int]
+    VNC_PASSWORD_FIELD_NUMBER: _ClassVar[int]
     display_address: str
     shell_address: str
     vnc_address: str
     sandbox_id: str
-    def __init__(self, display_address: _Optional[str] = ..., shell_address: _Optional[str] = ..., vnc_address: _Optional[str] = ..., sandbox_id: _Optional[str] = ...) -> None: ...
+    vnc_password: str
+    def __init__(self, display_address: _Optional[str] = ..., shell_address: _Optional[str] = ..., vnc_address: _Optional[str] = ..., sandbox_id: _Optional[str] = ..., vnc_password: _Optional[str] = ...) -> None: ...
 
 class Session(_message.Message):
     __slots__ = ("id", "config", "status", "status_reason", "created_at", "updated_at", "steps", "usage", "sandbox", "tainted", "pending_confirmation_id", "controlled_by", "last_sequence")

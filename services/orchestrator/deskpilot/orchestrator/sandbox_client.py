@@ -1,0 +1,175 @@
+"""Calling a session's executors and turning their answers into tool outcomes.
+
+The model's tool call goes to the executor verbatim (as a ToolCall), so the executor's
+own parser judges it and a bad call comes back as a precise error the model can fix.
+Every call carries an idempotency key: after a crash the same call is sent again and the
+executor answers from memory instead of acting twice.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import grpc
+
+from deskpilot.common.grpc_client import open_channel
+from deskpilot.orchestrator.tools import Executor, ToolSetSpec
+from deskpilot.v1 import (
+    common_pb2,
+    display_pb2,
+    display_pb2_grpc,
+    session_pb2,
+    shell_pb2,
+    shell_pb2_grpc,
+)
+
+# Errors that mean "your call was wrong", reported to the model as an error result.
+_CALLER_ERRORS = {
+    grpc.StatusCode.INVALID_ARGUMENT,
+    grpc.StatusCode.FAILED_PRECONDITION,
+    grpc.StatusCode.NOT_FOUND,
+    grpc.StatusCode.OUT_OF_RANGE,
+    grpc.StatusCode.PERMISSION_DENIED,
+    grpc.StatusCode.RESOURCE_EXHAUSTED,
+    grpc.StatusCode.ALREADY_EXISTS,
+}
+# A bash command may run this long; the call's deadline leaves room for the executor to
+# kill it and answer.
+BASH_TIMEOUT_SECONDS = 120.0
+_BASH_DEADLINE_MARGIN = 30.0
+# Toolset members answer with a short confirmation, not a screenshot: the model asks for
+# a screenshot when it wants one.
+_TOOLSET_SCREENSHOT_MEMBERS = {"screenshot", "zoom"}
+
+
+class ExecutorUnavailable(RuntimeError):
+    """The executor could not be reached or failed; the action may not have run."""
+
+
+@dataclass
+class ToolOutcome:
+    """What an executor made of one tool call."""
+
+    text: str
+    is_error: bool = False
+    image: common_pb2.Image | None = None
+    latency_ms: float = 0.0
+    replayed: bool = False
+
+
+class SandboxClient:
+    """gRPC clients for one sandbox's display and shell executors."""
+
+    def __init__(
+        self,
+        endpoints: session_pb2.SandboxEndpoints,
+        spec: ToolSetSpec,
+        *,
+        max_characters: int | None = None,
+    ) -> None:
+        self.spec = spec
+        self.max_characters = max_characters
+        self._display_channel = open_channel(endpoints.display_address, default_timeout=120)
+        self._shell_channel = open_channel(endpoints.shell_address, default_timeout=None)
+        self.display = display_pb2_grpc.DisplayStub(self._display_channel)
+        self.shell = shell_pb2_grpc.ShellStub(self._shell_channel)
+
+    async def close(self) -> None:
+        await self._display_channel.close()
+        await self._shell_channel.close()
+
+    async def info(self) -> display_pb2.GetInfoResponse:
+        return await self.display.GetInfo(display_pb2.GetInfoRequest(), timeout=10)
+
+    async def screenshot(self) -> common_pb2.Image:
+        reply = await self.display.Screenshot(display_pb2.ScreenshotRequest(), timeout=30)
+        return reply.image
+
+    async def run(
+        self, executor: Executor, call: common_pb2.ToolCall, idempotency_key: str
+    ) -> ToolOutcome:
+        """Perform `call`; caller errors become error outcomes, outages ExecutorUnavailable."""
+        started = time.perf_counter()
+        try:
+            if executor is Executor.DISPLAY:
+                outcome = await self._act(call, idempotency_key)
+            elif executor is Executor.BASH:
+                outcome = await self._bash(call, idempotency_key)
+            else:
+                outcome = await self._edit(call, idempotency_key)
+        except grpc.aio.AioRpcError as exc:
+            if exc.code() in _CALLER_ERRORS:
+                outcome = ToolOutcome(text=exc.details() or exc.code().name, is_error=True)
+            else:
+                raise ExecutorUnavailable(
+                    f"{executor.value} executor failed: {exc.code().name}: {exc.details()}"
+                ) from exc
+        outcome.latency_ms = (time.perf_counter() - started) * 1000
+        return outcome
+
+    async def _act(self, call: common_pb2.ToolCall, key: str) -> ToolOutcome:
+        action = call.name if self.spec.is_toolset else _field(call, "action")
+        wants_image = action != "cursor_position"
+        if self.spec.is_toolset:
+            wants_image = action in _TOOLSET_SCREENSHOT_MEMBERS
+        reply = await self.display.Act(
+            display_pb2.ActRequest(
+                tool_call=call,
+                version=self.spec.computer_version,
+                return_screenshot=wants_image,
+                idempotency_key=key,
+            )
+        )
+        text = reply.output
+        if self.spec.is_toolset and not text and not wants_image:
+            text = f"Done: {action}."
+        image = reply.screenshot if reply.HasField("screenshot") else None
+        return ToolOutcome(text=text, image=image, replayed=reply.replayed)
+
+    async def _bash(self, call: common_pb2.ToolCall, key: str) -> ToolOutcome:
+        reply = await self.shell.Bash(
+            shell_pb2.BashRequest(
+                tool_call=call,
+                version=self.spec.bash_version,
+                idempotency_key=key,
+                timeout_seconds=BASH_TIMEOUT_SECONDS,
+            ),
+            timeout=BASH_TIMEOUT_SECONDS + _BASH_DEADLINE_MARGIN,
+        )
+        return ToolOutcome(
+            text=format_bash(reply), is_error=reply.timed_out, replayed=reply.replayed
+        )
+
+    async def _edit(self, call: common_pb2.ToolCall, key: str) -> ToolOutcome:
+        reply = await self.shell.Edit(
+            shell_pb2.EditRequest(
+                tool_call=call,
+                version=self.spec.editor_version,
+                idempotency_key=key,
+                max_characters=self.max_characters if self._has_max_characters() else None,
+            )
+        )
+        return ToolOutcome(text=reply.output, replayed=reply.replayed)
+
+    def _has_max_characters(self) -> bool:
+        return bool(self.max_characters) and self.spec.editor_type == "text_editor_20250728"
+
+
+def format_bash(reply: shell_pb2.BashResponse) -> str:
+    """The text the model reads: stdout, then stderr and anything unusual, labelled."""
+    parts = [reply.stdout.rstrip("\n")] if reply.stdout else []
+    if reply.stderr:
+        parts.append("stderr:\n" + reply.stderr.rstrip("\n"))
+    if reply.HasField("exit_code") and reply.exit_code != 0:
+        parts.append(f"(exit status {reply.exit_code})")
+    if reply.note:
+        parts.append(f"({reply.note})")
+    if reply.restarted and not reply.note:
+        parts.append("(the shell was restarted)")
+    return "\n".join(parts) if parts else "(no output)"
+
+
+def _field(call: common_pb2.ToolCall, name: str) -> str:
+    value = call.input.fields.get(name)
+    return value.string_value if value is not None else ""
