@@ -19,7 +19,7 @@ APT_PACKAGES := \
 	xvfb tigervnc-standalone-server tigervnc-tools x11vnc x11-utils xauth \
 	xdotool scrot imagemagick \
 	tesseract-ocr tesseract-ocr-eng libtesseract-dev libleptonica-dev \
-	openbox tint2 xterm \
+	openbox tint2 xterm firefox-esr mousepad pcmanfm \
 	fonts-dejavu-core \
 	python3-venv python3-dev gcc g++ pkg-config make
 

@@ -1,0 +1,1 @@
+"""One session's sandbox desktop: X server + VNC, window manager, apps and executors."""

@@ -1,0 +1,65 @@
+"""Settings of the sandbox start script (`--flag` / `DESKPILOT_SANDBOX_*`)."""
+
+from __future__ import annotations
+
+from typing import ClassVar, Literal
+
+from pydantic import Field
+
+from deskpilot.common.config import CommonSettings
+
+
+class SandboxSettings(CommonSettings):
+    """One session's desktop: X server + VNC, desktop, executors."""
+
+    service_name: ClassVar[str] = "sandbox"
+
+    x_server: Literal["xvfb", "xvnc"] = Field(
+        "xvfb",
+        description="`xvfb` (Xvfb + x11vnc; measured faster for the executor's captures) "
+        "or `xvnc` (TigerVNC Xvnc).",
+    )
+    display_number: int = Field(
+        -1, ge=-1, le=65535, description="X display number; -1 lets the X server pick a free one."
+    )
+    width: int = Field(1280, ge=64, le=8192, description="Screen width in pixels.")
+    height: int = Field(800, ge=64, le=8192, description="Screen height in pixels.")
+    depth: Literal[16, 24, 32] = Field(24, description="Colour depth in bits.")
+    vnc_host: str = Field(
+        "127.0.0.1", description="Address the VNC server binds (the sandbox's private address)."
+    )
+    vnc_port: int = Field(0, ge=0, le=65535, description="VNC port; 0 picks a free one.")
+    vnc_password: str = Field(
+        "",
+        description="VNC password (first 8 characters count); empty generates one per session.",
+    )
+    executor_host: str = Field(
+        "127.0.0.1", description="Address the display and shell executors bind."
+    )
+    display_port: int = Field(0, ge=0, le=65535, description="Display executor gRPC port; 0: free.")
+    shell_port: int = Field(0, ge=0, le=65535, description="Shell executor gRPC port; 0: free.")
+    display_executor: bool = Field(True, description="Start the display executor.")
+    shell_executor: bool = Field(
+        True, description="Start the shell executor (skipped with a warning if not installed)."
+    )
+    desktop: bool = Field(True, description="Start the window manager and panel.")
+    user: str = Field(
+        "deskpilot",
+        description="When started as root, run everything as this unprivileged user (created "
+        "if missing). Ignored when not root; empty keeps root (not recommended).",
+        pattern=r"^$|^[a-z_][a-z0-9_-]{0,31}$",
+    )
+    home: str = Field(
+        "",
+        description="Home folder of the desktop user (created if missing, owned by the user); "
+        "empty: `<workdir>/home`, one per sandbox.",
+    )
+    workdir: str = Field(
+        "", description="Folder for runtime files (X cookie, VNC password, logs); empty: temp."
+    )
+    ready_file: str = Field(
+        "", description="Write the ready report (JSON: display, ports, password) to this file."
+    )
+    ready_timeout_seconds: float = Field(
+        30.0, gt=0, le=600, description="Give up when not ready after this long."
+    )

@@ -1,0 +1,353 @@
+"""The sandbox start script: one session's desktop, from X server to executors.
+
+Brings up, in order: the X server with its VNC server (display number chosen by the
+server, VNC on a given or free port, per-session password), the window manager and panel
+(launchers for a terminal, a browser, an editor and a file manager), then the display and
+shell executors. It reports ready — one JSON line on stdout, and the `--ready-file` —
+only when the X server, the VNC port and both executors' gRPC health checks answer.
+
+As root it runs everything as an unprivileged user (created if missing) with its own home.
+On SIGTERM/SIGINT, or when the X server or an executor dies, it stops every process it
+started (each in its own process group, so apps launched from the panel go too).
+
+Several sandboxes run side by side: display numbers, ports, homes and runtime folders are
+all per sandbox. The same script is the container entrypoint and what the local sandbox
+provider runs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import importlib.util
+import json
+import logging
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from deskpilot.common.config import settings_or_exit
+from deskpilot.common.grpc_client import wait_until_serving
+from deskpilot.common.logs import configure_logging
+from deskpilot.sandbox.desktop import desktop_commands, find_launchers, write_panel_config
+from deskpilot.sandbox.processes import Child
+from deskpilot.sandbox.settings import SandboxSettings
+from deskpilot.sandbox.users import DesktopUser, desktop_user
+from deskpilot.sandbox.xserver import XServer, XServerConfig, free_port
+
+log = logging.getLogger("deskpilot.sandbox")
+
+_CHECK_INTERVAL_SECONDS = 0.25
+
+
+class SandboxError(RuntimeError):
+    """The sandbox could not start."""
+
+
+@dataclass
+class ReadyReport:
+    """What a client of the sandbox needs: where everything is and how to get in."""
+
+    display: str
+    x_server: str
+    width: int
+    height: int
+    vnc_host: str
+    vnc_port: int
+    vnc_password: str
+    display_address: str | None
+    shell_address: str | None
+    user: str
+    home: str
+    pid: int
+    start_seconds: float
+    missing: list[str] = field(default_factory=list)
+
+
+class Sandbox:
+    """Start with `await start()`, stop with `await stop()`; `wait()` watches the children."""
+
+    def __init__(self, settings: SandboxSettings) -> None:
+        self.settings = settings
+        self.xserver: XServer | None = None
+        self.children: list[Child] = []
+        self.critical: list[Child] = []
+        self.report: ReadyReport | None = None
+        self._own_workdir = False
+        self.workdir = Path(settings.workdir) if settings.workdir else None
+
+    # --- start ---------------------------------------------------------------------
+
+    async def start(self) -> ReadyReport:
+        started = time.monotonic()
+        try:
+            report = await self._start()
+        except BaseException:
+            await self.stop()
+            raise
+        report.start_seconds = round(time.monotonic() - started, 3)
+        self.report = report
+        return report
+
+    async def _start(self) -> ReadyReport:
+        s = self.settings
+        if self.workdir is None:
+            self.workdir = Path(tempfile.mkdtemp(prefix="deskpilot-sandbox-"))
+            self._own_workdir = True
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        # A home per sandbox by default, so side-by-side sandboxes never share one.
+        try:
+            user = desktop_user(s.user, s.home or str(self.workdir / "home"))
+        except (RuntimeError, OSError) as exc:
+            raise SandboxError(f"cannot prepare the desktop user: {exc}") from None
+        user.own(self.workdir)
+        for what, path in (("home", user.home), ("workdir", self.workdir)):
+            blocked = user.unreachable_parent(path)
+            if blocked is not None:
+                raise SandboxError(
+                    f"user {user.name} cannot reach its {what} {path}: {blocked} is not "
+                    "searchable by it; choose a folder the user can enter"
+                )
+        missing: list[str] = []
+
+        shell_wanted = s.shell_executor and self._shell_installed()
+        if s.shell_executor and not shell_wanted:
+            log.warning("shell executor not installed (package deskpilot-shell); not started")
+            missing.append("shell executor")
+        if user.switches and (s.display_executor or shell_wanted):
+            await asyncio.to_thread(_check_python_runs_as, user)
+
+        self.xserver = XServer(
+            XServerConfig(
+                mode=s.x_server,
+                width=s.width,
+                height=s.height,
+                depth=s.depth,
+                vnc_host=s.vnc_host,
+                vnc_port=s.vnc_port,
+                vnc_password=s.vnc_password or None,
+                display_number=None if s.display_number < 0 else s.display_number,
+            ),
+            workdir=self.workdir / "x",
+            user=user.name,
+        )
+        await asyncio.to_thread(self.xserver.start)
+        log.info(
+            "X display %s (%s) with VNC on %s:%d",
+            self.xserver.display, s.x_server, s.vnc_host, self.xserver.vnc_port,
+        )  # fmt: skip
+        env = self._child_env(user)
+
+        if s.desktop:
+            launchers, absent = find_launchers()
+            missing += absent
+            panel_config = self.workdir / "tint2rc"
+            write_panel_config(panel_config, launchers)
+            user.own(panel_config)
+            for name, argv in desktop_commands(panel_config):
+                self._spawn(name, argv, env, user)
+
+        waits = []
+        display_address = shell_address = None
+        if s.display_executor:
+            port = s.display_port or free_port(s.executor_host)
+            display_address = f"{_dial_host(s.executor_host)}:{port}"
+            child = self._spawn(
+                "display-executor",
+                [sys.executable, "-m", "deskpilot.display", "--display", self.xserver.display,
+                 "--host", s.executor_host, "--port", str(port)],
+                env, user, critical=True,
+            )  # fmt: skip
+            waits.append(self._wait_healthy(child, display_address, "deskpilot.v1.Display"))
+        if shell_wanted:
+            port = s.shell_port or free_port(s.executor_host)
+            shell_address = f"{_dial_host(s.executor_host)}:{port}"
+            child = self._spawn(
+                "shell-executor",
+                [sys.executable, "-m", "deskpilot.shell",
+                 "--host", s.executor_host, "--port", str(port)],
+                env, user, critical=True,
+            )  # fmt: skip
+            waits.append(self._wait_healthy(child, shell_address, "deskpilot.v1.Shell"))
+        await asyncio.gather(*waits)
+        for kind in missing:
+            log.warning("%s is missing from this sandbox", kind)
+        return ReadyReport(
+            display=self.xserver.display,
+            x_server=s.x_server,
+            width=s.width,
+            height=s.height,
+            vnc_host=s.vnc_host,
+            vnc_port=self.xserver.vnc_port,
+            # Only a generated password is reported: one given in the settings (a Secret
+            # in Kubernetes) is known to the caller and must not reach the logs.
+            vnc_password="" if s.vnc_password else self.xserver.vnc_password,
+            display_address=display_address,
+            shell_address=shell_address,
+            user=user.name or _current_user(),
+            home=str(user.home),
+            pid=os.getpid(),
+            start_seconds=0.0,
+            missing=missing,
+        )
+
+    def _shell_installed(self) -> bool:
+        return importlib.util.find_spec("deskpilot.shell") is not None
+
+    def _child_env(self, user: DesktopUser) -> dict[str, str]:
+        assert self.xserver is not None and self.workdir is not None
+        runtime = self.workdir / "runtime"
+        runtime.mkdir(mode=0o700, exist_ok=True)
+        user.own(runtime)
+        env = self.xserver.env(
+            {k: v for k, v in os.environ.items() if not k.startswith(("DESKPILOT_", "XDG_"))}
+        )
+        name = user.name or _current_user()
+        env.update(
+            HOME=str(user.home),
+            USER=name,
+            LOGNAME=name,
+            SHELL="/bin/bash",
+            LANG=env.get("LANG") or "C.UTF-8",
+            XDG_RUNTIME_DIR=str(runtime),
+        )
+        # Shared settings (log format, NATS) still reach the executors.
+        for key in ("DESKPILOT_LOG_LEVEL", "DESKPILOT_LOG_FORMAT"):
+            if key in os.environ:
+                env[key] = os.environ[key]
+        return env
+
+    def _spawn(
+        self,
+        name: str,
+        argv: list[str],
+        env: dict[str, str],
+        user: DesktopUser,
+        *,
+        critical: bool = False,
+    ) -> Child:
+        assert self.workdir is not None
+        logs = self.workdir / "logs"
+        logs.mkdir(exist_ok=True)
+        child = Child(name, argv, env=env, user=user, cwd=user.home, log_path=logs / f"{name}.log")
+        self.children.append(child)
+        if critical:
+            self.critical.append(child)
+        log.info("started %s (pid %d)", name, child.pid)
+        return child
+
+    async def _wait_healthy(self, child: Child, address: str, service: str) -> None:
+        """Wait for SERVING, failing fast (with its log) if the process exits first."""
+        timeout = self.settings.ready_timeout_seconds
+        health = asyncio.ensure_future(
+            wait_until_serving(address, service=service, timeout=timeout)
+        )
+        try:
+            while not health.done():
+                if not child.running:
+                    raise SandboxError(
+                        f"{child.name} exited with {child.process.returncode} before serving; "
+                        f"log {child.log_path}:\n{child.log_tail()}"
+                    )
+                await asyncio.wait({health}, timeout=0.05)
+            try:
+                health.result()
+            except TimeoutError as exc:
+                raise SandboxError(f"{child.name}: {exc}; log:\n{child.log_tail()}") from None
+        finally:
+            health.cancel()
+
+    # --- run and stop --------------------------------------------------------------
+
+    async def wait(self, stop: asyncio.Event) -> int:
+        """Until `stop` is set (0) or the X server or an executor dies (1)."""
+        while not stop.is_set():
+            dead = [c for c in self.critical if not c.running]
+            x_dead = self.xserver is not None and not self.xserver.running
+            if dead or x_dead:
+                what = ", ".join(c.name for c in dead) or "X server"
+                log.error("%s stopped unexpectedly; stopping the sandbox", what)
+                return 1
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), _CHECK_INTERVAL_SECONDS)
+        return 0
+
+    async def stop(self) -> None:
+        """Stop every process this sandbox started, newest first, then the X server."""
+        for child in reversed(self.children):
+            await asyncio.to_thread(child.stop)
+        self.children.clear()
+        self.critical.clear()
+        if self.xserver is not None:
+            await asyncio.to_thread(self.xserver.stop)
+        if self._own_workdir and self.workdir is not None:
+            shutil.rmtree(self.workdir, ignore_errors=True)
+
+
+def _check_python_runs_as(user: DesktopUser) -> None:
+    try:
+        subprocess.run(
+            [sys.executable, "-c", "import deskpilot.common"],
+            check=True, capture_output=True, timeout=30, **user.popen_kwargs(),  # type: ignore[arg-type]
+        )  # fmt: skip
+    except (OSError, subprocess.CalledProcessError) as exc:
+        raise SandboxError(
+            f"user {user.name} cannot run {sys.executable} with deskpilot ({exc}); install "
+            "deskpilot where that user can read it (as the sandbox image does), "
+            "or pass --user '' to keep the current user"
+        ) from None
+
+
+def _dial_host(host: str) -> str:
+    return "127.0.0.1" if host in ("0.0.0.0", "", "::") else host
+
+
+def _current_user() -> str:
+    import pwd
+
+    return pwd.getpwuid(os.getuid()).pw_name
+
+
+def _write_ready_file(path: Path, report: ReadyReport) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_suffix(path.suffix + ".tmp")
+    temporary.touch(mode=0o600)
+    temporary.write_text(json.dumps(asdict(report)))
+    temporary.replace(path)  # readers never see a half-written file
+
+
+async def run(settings: SandboxSettings) -> int:
+    """Start the sandbox, report ready, run until stopped; the process exit code."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    sandbox = Sandbox(settings)
+    try:
+        report = await sandbox.start()
+    except SandboxError as exc:
+        log.error("sandbox did not start: %s", exc)
+        return 1
+    if settings.ready_file:
+        _write_ready_file(Path(settings.ready_file), report)
+    print(json.dumps({"ready": True, **asdict(report)}), flush=True)
+    log.info("sandbox ready in %.2f s", report.start_seconds)
+    try:
+        return await sandbox.wait(stop)
+    finally:
+        await sandbox.stop()
+        if settings.ready_file:
+            await asyncio.to_thread(Path(settings.ready_file).unlink, missing_ok=True)
+        log.info("sandbox stopped")
+
+
+def main() -> None:
+    settings = settings_or_exit(SandboxSettings)
+    configure_logging(settings)
+    raise SystemExit(asyncio.run(run(settings)))

@@ -1,0 +1,1 @@
+"""The display & input executor: the `Display` gRPC service for one X display."""

@@ -1,0 +1,64 @@
+"""Screen capture in process through mss (XShmGetImage when the server allows it).
+
+Frames are raw BGRX bytes; comparing two frames is a memcmp, which is what the settle loop
+needs first. Not thread-safe: used from the executor's single X worker thread.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+
+import mss
+from mss.exception import ScreenShotError
+from PIL import Image
+
+from deskpilot.display.metrics import CAPTURE_SECONDS, CAPTURES
+
+log = logging.getLogger("deskpilot.display.capture")
+
+
+@dataclass(frozen=True)
+class Frame:
+    """One captured screen: raw BGRX pixels and when they were taken."""
+
+    raw: bytes
+    width: int
+    height: int
+    taken_at: float
+
+    def to_image(self) -> Image.Image:
+        return Image.frombuffer("RGB", (self.width, self.height), self.raw, "raw", "BGRX", 0, 1)
+
+
+class ScreenCapture:
+    """Grabs the whole root window of one display."""
+
+    def __init__(self, display: str) -> None:
+        self.display = display
+        self.backend = "default"
+        try:
+            self._mss = mss.MSS(display=display)
+        except ScreenShotError as exc:
+            # mss's XCB backends reject some servers' visual layouts (e.g. Xvnc);
+            # the Xlib backend handles them, without shared memory.
+            log.info("mss default backend unavailable (%s); using xlib", exc)
+            self.backend = "xlib"
+            self._mss = mss.MSS(display=display, backend="xlib")
+        self.monitor = dict(self._mss.monitors[0])
+
+    @property
+    def size(self) -> tuple[int, int]:
+        return int(self.monitor["width"]), int(self.monitor["height"])
+
+    def grab(self) -> Frame:
+        started = time.perf_counter()
+        shot = self._mss.grab(self.monitor)
+        frame = Frame(bytes(shot.raw), shot.width, shot.height, time.monotonic())
+        CAPTURES.inc()
+        CAPTURE_SECONDS.observe(time.perf_counter() - started)
+        return frame
+
+    def close(self) -> None:
+        self._mss.close()

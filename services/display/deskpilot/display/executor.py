@@ -1,0 +1,442 @@
+"""The display executor: validates an action completely, then performs it on the X display.
+
+Order of work for `act()`:
+
+1. Parse (raw tool call) and validate the action for its version, map every coordinate to
+   physical pixels and every key name to keysyms. Any problem is an `InvalidArgument`
+   before a single event reaches the display, so nothing is half-executed.
+2. Under the display lock (one action at a time), send the input from the single X worker
+   thread (the event loop never blocks on X), always releasing whatever this action
+   pressed, also when it fails or the client goes away (cancellation).
+3. Settle: return as soon as the screen has been still for a short while (see settle.py).
+4. Report the pointer position and, when asked, the settled frame, scaled and encoded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+import os
+import time
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from mss.exception import ScreenShotError
+from Xlib.error import ConnectionClosedError as XlibConnectionClosed
+
+from deskpilot.common.errors import FailedPrecondition, InvalidArgument, Unavailable
+from deskpilot.display import actions, keys
+from deskpilot.display.capture import Frame, ScreenCapture
+from deskpilot.display.encode import EncodeOptions, Encoder, resolve_format
+from deskpilot.display.metrics import ACTION_ERRORS, ACTION_SECONDS, SETTLE_SECONDS, SETTLE_TIMEOUTS
+from deskpilot.display.scaling import Scaling, scaling_for
+from deskpilot.display.settings import DisplaySettings
+from deskpilot.display.settle import BusyRegion, SettleTimes, wait_until_still
+from deskpilot.display.xconnection import open_display
+from deskpilot.display.xinput import (
+    BUTTON_LEFT,
+    BUTTON_MIDDLE,
+    BUTTON_RIGHT,
+    SCROLL_BUTTONS,
+    TYPE_CHUNK,
+    XInput,
+)
+from deskpilot.v1 import common_pb2, display_pb2
+
+log = logging.getLogger("deskpilot.display")
+
+T = TypeVar("T")
+
+SUPPORTED_VERSIONS = [
+    common_pb2.COMPUTER_TOOL_VERSION_20241022,
+    common_pb2.COMPUTER_TOOL_VERSION_20250124,
+    common_pb2.COMPUTER_TOOL_VERSION_20251124,
+    common_pb2.COMPUTER_TOOL_VERSION_TOOLSET_20260801,
+]
+_CLICKS = {
+    "left_click": (BUTTON_LEFT, 1),
+    "right_click": (BUTTON_RIGHT, 1),
+    "middle_click": (BUTTON_MIDDLE, 1),
+    "double_click": (BUTTON_LEFT, 2),
+    "triple_click": (BUTTON_LEFT, 3),
+}
+_SCROLL_NAMES = {v: k for k, v in actions.SCROLL_DIRECTIONS.items()}
+_DRAG_STEPS = 8
+_MAX_SETTLE_MS = 60_000
+
+
+@dataclass
+class Step:
+    """A validated action, ready to run: `run()` sends the input and returns the output."""
+
+    run: Callable[[], Awaitable[str]]
+    sends_input: bool = True
+    keeps_left_button: bool = False
+    image: common_pb2.Image | None = field(default=None)
+
+
+class DisplayExecutor:
+    """Performs actions on one X display. `await open()` before use, `await close()` after."""
+
+    def __init__(self, settings: DisplaySettings) -> None:
+        self.settings = settings
+        self.display_name = settings.display or os.environ.get("DISPLAY", "")
+        self.limits = actions.ActionLimits(
+            max_text_chars=settings.max_text_chars,
+            max_repeat=settings.max_key_repeat,
+            max_scroll_amount=settings.max_scroll_amount,
+            max_duration_seconds=settings.max_duration_seconds,
+        )
+        self.encoder = Encoder(
+            EncodeOptions(
+                png_compress_level=settings.png_compress_level,
+                jpeg_quality=settings.jpeg_quality,
+                webp_quality=settings.webp_quality,
+            )
+        )
+        self._default_target: tuple[int, int] | None = None
+        if settings.scaled_width or settings.scaled_height:
+            if not (settings.scaled_width and settings.scaled_height):
+                raise ValueError("set both scaled_width and scaled_height, or neither")
+            self._default_target = (settings.scaled_width, settings.scaled_height)
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="deskpilot-x11")
+        self._lock = asyncio.Lock()
+        self._results: OrderedDict[str, bytes] = OrderedDict()
+        self._busy = BusyRegion()
+        self.input: XInput | None = None
+        self.capture: ScreenCapture | None = None
+        self.width = self.height = self.depth = 0
+
+    # --- lifecycle -----------------------------------------------------------------
+
+    async def open(self) -> None:
+        if not self.display_name:
+            raise ValueError("no X display: set --display or $DISPLAY")
+        await self._x(self._open_sync)
+        log.info(
+            "driving X display %s (%dx%d, capture backend %s)",
+            self.display_name, self.width, self.height,
+            self.capture.backend if self.capture else "?",
+        )  # fmt: skip
+
+    def _open_sync(self) -> None:
+        connection = open_display(self.display_name)
+        self.input = XInput(connection)
+        self.capture = ScreenCapture(self.display_name)
+        screen = connection.screen()
+        self.width, self.height = screen.width_in_pixels, screen.height_in_pixels
+        self.depth = screen.root_depth
+
+    async def close(self) -> None:
+        if self.input is not None:
+            await self._x(self.input.release_all)
+            await self._x(self.input.restore_keymap)
+            await self._x(self.input.display.close)
+        if self.capture is not None:
+            await self._x(self.capture.close)
+        self._pool.shutdown(wait=True)
+
+    async def _x(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Run a blocking X call on the X worker thread (the only thread that touches X)."""
+        loop = asyncio.get_running_loop()
+        try:
+            return await loop.run_in_executor(self._pool, functools.partial(fn, *args, **kwargs))
+        except (XlibConnectionClosed, ScreenShotError) as exc:
+            raise Unavailable(f"X display {self.display_name} is not answering: {exc}") from exc
+
+    @property
+    def _in(self) -> XInput:
+        if self.input is None:
+            raise FailedPrecondition("the display executor is not connected to X")
+        return self.input
+
+    @property
+    def _cap(self) -> ScreenCapture:
+        if self.capture is None:
+            raise FailedPrecondition("the display executor is not connected to X")
+        return self.capture
+
+    # --- RPCs ----------------------------------------------------------------------
+
+    async def info(self, request: display_pb2.GetInfoRequest) -> display_pb2.GetInfoResponse:
+        scaling = self.scaling(request.screen_space)
+        x, y = await self._x(self._in.pointer)
+        return display_pb2.GetInfoResponse(
+            display=self.display_name,
+            physical_size=common_pb2.Size(width=self.width, height=self.height),
+            scaled_size=common_pb2.Size(width=scaling.width, height=scaling.height),
+            depth=self.depth,
+            supported_versions=SUPPORTED_VERSIONS,
+            cursor_position=scaling.to_model(x, y),
+        )
+
+    async def screenshot(
+        self, request: display_pb2.ScreenshotRequest
+    ) -> display_pb2.ScreenshotResponse:
+        scaling = self.scaling(request.screen_space)
+        fmt, quality = resolve_format(request.options.format, request.options.quality)
+        # No display lock: reading the screen does not conflict with an action, and the
+        # single X worker thread already serialises the X calls.
+        frame = await self._x(self._cap.grab)
+        image = await self._x(self.encoder.screenshot, frame, scaling, fmt, quality)
+        return display_pb2.ScreenshotResponse(
+            image=image, physical_size=common_pb2.Size(width=self.width, height=self.height)
+        )
+
+    async def act(self, request: display_pb2.ActRequest) -> display_pb2.ActResponse:
+        started = time.perf_counter()
+        name = "unknown"
+        try:
+            name, action, scaling, fmt, quality, times = self._validate(request)
+            step = self._prepare(name, getattr(action, name), scaling, fmt, quality)
+            async with self._lock:
+                key = request.idempotency_key
+                if key and key in self._results:
+                    self._results.move_to_end(key)
+                    replay = display_pb2.ActResponse.FromString(self._results[key])
+                    replay.replayed = True
+                    return replay
+                response = await self._perform(name, step, request, scaling, fmt, quality, times)
+                self._remember(key, response)
+        except InvalidArgument:
+            ACTION_ERRORS.labels(name, "invalid_argument").inc()
+            raise
+        elapsed = time.perf_counter() - started
+        response.timing.total_ms = elapsed * 1000
+        ACTION_SECONDS.labels(name).observe(elapsed)
+        return response
+
+    # --- validation ----------------------------------------------------------------
+
+    def scaling(self, space: display_pb2.ScreenSpace | None) -> Scaling:
+        return scaling_for(space, self.width, self.height, self._default_target)
+
+    def _validate(
+        self, request: display_pb2.ActRequest
+    ) -> tuple[str, display_pb2.ComputerAction, Scaling, int, int, SettleTimes]:
+        which = request.WhichOneof("request")
+        if which is None:
+            raise InvalidArgument("ActRequest needs either 'action' or 'tool_call'")
+        call = request.tool_call if which == "tool_call" else None
+        version = actions.resolve_version(request.version, call)
+        action = actions.parse_tool_call(call, version) if call is not None else request.action
+        name = actions.validate_action(action, version, self.limits)
+        scaling = self.scaling(request.screen_space)
+        options = request.screenshot_options
+        fmt, quality = resolve_format(options.format, options.quality)
+        return name, action, scaling, fmt, quality, self._settle_times(request.settle)
+
+    def _settle_times(self, policy: display_pb2.SettlePolicy) -> SettleTimes:
+        for label, value in (("quiet_ms", policy.quiet_ms), ("max_ms", policy.max_ms)):
+            if not 0 <= value <= _MAX_SETTLE_MS:
+                raise InvalidArgument(f"settle.{label} must be 0..{_MAX_SETTLE_MS}, got {value}")
+        s = self.settings
+        quiet = (policy.quiet_ms or s.settle_quiet_ms) / 1000
+        limit = 0.0 if policy.disabled else (policy.max_ms or s.settle_max_ms) / 1000
+        return SettleTimes(
+            quiet=quiet,
+            first_change=min(s.settle_first_change_ms / 1000, quiet),
+            limit=limit,
+            poll=s.settle_poll_ms / 1000,
+        )
+
+    def _prepare(self, name: str, body: Any, scaling: Scaling, fmt: int, quality: int) -> Step:
+        """Check everything that needs the screen or keymap and build the step to run."""
+        if name == "key":
+            combos = keys.parse_key_sequence(body.text)
+            repeat = max(1, body.repeat)
+
+            async def press_keys() -> str:
+                for _ in range(repeat):
+                    await self._x(lambda: [self._in.tap_combination(c) for c in combos])
+                return ""
+
+            return Step(press_keys)
+        if name == "hold_key":
+            combos = keys.parse_key_sequence(body.text)
+            held = [keysym for combo in combos for keysym in combo]
+            duration = body.duration_seconds
+
+            async def hold() -> str:
+                pressed = await self._x(self._in.press_combination, held)
+                try:
+                    await asyncio.sleep(duration)
+                finally:
+                    await asyncio.shield(self._x(self._in.release_keys, pressed))
+                return ""
+
+            return Step(hold)
+        if name == "type":
+            text = body.text.replace("\r\n", "\n")
+            keysyms = [keys.char_keysym(char) for char in text]
+
+            async def type_text() -> str:
+                for i in range(0, len(keysyms), TYPE_CHUNK):
+                    await self._x(self._in.type_keysyms, keysyms[i : i + TYPE_CHUNK])
+                return ""
+
+            return Step(type_text)
+        if name in ("cursor_position", "screenshot"):
+            return Step(_nothing, sends_input=False)
+        if name == "mouse_move":
+            x, y = scaling.to_physical(body.coordinate)
+            return Step(self._in_thread(lambda: self._in.move(x, y)))
+        if name == "left_mouse_down":
+            return Step(
+                self._in_thread(lambda: self._in.press_button(BUTTON_LEFT)),
+                keeps_left_button=True,
+            )
+        if name == "left_mouse_up":
+            return Step(self._in_thread(lambda: self._in.release_button(BUTTON_LEFT)))
+        if name in _CLICKS:
+            button, count = _CLICKS[name]
+            at = scaling.to_physical(body.coordinate) if body.HasField("coordinate") else None
+            mods = keys.parse_combination(body.modifiers) if body.modifiers else []
+            return Step(self._in_thread(lambda: self._click(at, button, count, mods)))
+        if name == "left_click_drag":
+            start = (
+                scaling.to_physical(body.start_coordinate, "start_coordinate")
+                if body.HasField("start_coordinate")
+                else None
+            )
+            end = scaling.to_physical(body.coordinate)
+            mods = keys.parse_combination(body.modifiers) if body.modifiers else []
+            return Step(self._in_thread(lambda: self._drag(start, end, mods)))
+        if name == "scroll":
+            at = scaling.to_physical(body.coordinate) if body.HasField("coordinate") else None
+            mods = keys.parse_combination(body.modifiers) if body.modifiers else []
+            button = SCROLL_BUTTONS[_SCROLL_NAMES[body.direction]]
+            amount = body.amount
+            return Step(self._in_thread(lambda: self._click(at, button, amount, mods)))
+        if name == "wait":
+            duration = body.duration_seconds
+
+            async def wait() -> str:
+                await asyncio.sleep(duration)
+                return ""
+
+            return Step(wait, sends_input=False)
+        if name == "zoom":
+            box = scaling.region_to_physical(body.region)
+            step = Step(_nothing, sends_input=False)
+
+            async def zoom() -> str:
+                frame = await self._x(self._cap.grab)
+                step.image = await self._x(self.encoder.zoom, frame, box, scaling, fmt, quality)
+                return ""
+
+            step.run = zoom
+            return step
+        raise InvalidArgument(f"unknown action {name!r}")
+
+    def _in_thread(self, fn: Callable[[], object]) -> Callable[[], Awaitable[str]]:
+        async def run() -> str:
+            await self._x(fn)
+            return ""
+
+        return run
+
+    # --- input sequences (X worker thread) -----------------------------------------
+
+    def _click(self, at: tuple[int, int] | None, button: int, count: int, mods: list[int]) -> None:
+        xi = self._in
+        pressed = xi.press_combination(mods) if mods else []
+        try:
+            if at is not None:
+                xi.move(*at)
+            xi.click(button, count)
+        finally:
+            xi.release_keys(pressed)
+            xi.sync()
+
+    def _drag(self, start: tuple[int, int] | None, end: tuple[int, int], mods: list[int]) -> None:
+        xi = self._in
+        pressed = xi.press_combination(mods) if mods else []
+        try:
+            if start is not None:
+                xi.move(*start)
+            x0, y0 = start if start is not None else xi.pointer()
+            xi.press_button(BUTTON_LEFT)
+            xi.sync()
+            # Intermediate motion so applications see a drag, not a jump.
+            for i in range(1, _DRAG_STEPS + 1):
+                xi.move(
+                    x0 + (end[0] - x0) * i // _DRAG_STEPS, y0 + (end[1] - y0) * i // _DRAG_STEPS
+                )
+                xi.sync()
+                time.sleep(0.004)
+            xi.release_button(BUTTON_LEFT)
+        finally:
+            xi.release_keys(pressed)
+            xi.sync()
+
+    # --- performing ----------------------------------------------------------------
+
+    async def _perform(
+        self,
+        name: str,
+        step: Step,
+        request: display_pb2.ActRequest,
+        scaling: Scaling,
+        fmt: int,
+        quality: int,
+        times: SettleTimes,
+    ) -> display_pb2.ActResponse:
+        response = display_pb2.ActResponse(action=name)
+        settle = step.sends_input and times.limit > 0
+        before = await self._x(self._cap.grab) if settle else None
+        held_before = self._in.held[1]
+        started = time.perf_counter()
+        try:
+            response.output = await step.run()
+        finally:
+            keep = tuple(held_before) + ((BUTTON_LEFT,) if step.keeps_left_button else ())
+            # Shielded: the release must happen even when the client has gone away.
+            await asyncio.shield(self._x(self._in.release_all, keep_buttons=keep))
+        response.timing.input_ms = (time.perf_counter() - started) * 1000
+
+        frame: Frame | None = None
+        response.settled = True
+        if settle:
+            result = await wait_until_still(
+                lambda: self._x(self._cap.grab), before, times, self._busy
+            )
+            frame, response.settled = result.frame, result.settled
+            response.timing.settle_ms = result.seconds * 1000
+            SETTLE_SECONDS.observe(result.seconds)
+            if not result.settled:
+                SETTLE_TIMEOUTS.inc()
+
+        x, y = await self._x(self._in.pointer)
+        response.cursor_position.CopyFrom(scaling.to_model(x, y))
+        if name == "cursor_position":
+            p = response.cursor_position
+            response.output = f"X={p.x},Y={p.y}"
+
+        if step.image is not None:
+            response.screenshot.CopyFrom(step.image)
+        elif request.return_screenshot or name == "screenshot":
+            if frame is None:
+                capture_started = time.perf_counter()
+                frame = await self._x(self._cap.grab)
+                response.timing.capture_ms = (time.perf_counter() - capture_started) * 1000
+            encode_started = time.perf_counter()
+            image = await self._x(self.encoder.screenshot, frame, scaling, fmt, quality)
+            response.screenshot.CopyFrom(image)
+            response.timing.encode_ms = (time.perf_counter() - encode_started) * 1000
+        return response
+
+    def _remember(self, key: str, response: display_pb2.ActResponse) -> None:
+        if not key or self.settings.idempotency_cache_size == 0:
+            return
+        self._results[key] = response.SerializeToString()
+        while len(self._results) > self.settings.idempotency_cache_size:
+            self._results.popitem(last=False)
+
+
+async def _nothing() -> str:
+    return ""

@@ -1,0 +1,57 @@
+"""Settings of the display executor (`--flag` / `DESKPILOT_DISPLAY_*`)."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from pydantic import Field
+
+from deskpilot.common.config import ServiceSettings
+
+
+class DisplaySettings(ServiceSettings):
+    """The display & input executor."""
+
+    service_name: ClassVar[str] = "display"
+
+    display: str = Field(
+        "", description="X display to drive, e.g. `:1`; empty uses $DISPLAY.", pattern=r"^$|^:\d+$"
+    )
+    scaled_width: int = Field(
+        0, ge=0, le=8192, description="Width of the model's screenshots in AUTO mode; 0 picks "
+        "the standard target (1024x768, 1280x800, 1366x768) matching the screen's aspect."
+    )  # fmt: skip
+    scaled_height: int = Field(
+        0, ge=0, le=8192, description="Height of the model's screenshots in AUTO mode; 0 picks "
+        "the standard target matching the screen's aspect."
+    )  # fmt: skip
+    settle_quiet_ms: int = Field(
+        100, ge=1, le=10_000,
+        description="The screen must stay unchanged this long after a change to count as settled.",
+    )  # fmt: skip
+    settle_first_change_ms: int = Field(
+        40, ge=0, le=10_000,
+        description="When nothing at all changes after the input, settle after this long.",
+    )  # fmt: skip
+    settle_max_ms: int = Field(2500, ge=0, le=60_000, description="Upper bound on the settle wait.")
+    settle_poll_ms: int = Field(
+        10, ge=1, le=1000, description="Interval between the captures compared while settling."
+    )
+    png_compress_level: int = Field(
+        1, ge=0, le=9, description="zlib level for PNG screenshots (1: fast, 9: smallest)."
+    )
+    jpeg_quality: int = Field(80, ge=1, le=100, description="Default JPEG quality.")
+    webp_quality: int = Field(80, ge=1, le=100, description="Default WebP quality.")
+    max_text_chars: int = Field(
+        20_000, ge=1, le=1_000_000, description="Longest text a type or key action may carry."
+    )
+    max_duration_seconds: float = Field(
+        60.0, gt=0, le=3600, description="Longest wait or hold_key duration accepted."
+    )
+    max_scroll_amount: int = Field(
+        100, ge=1, le=10_000, description="Most wheel clicks per scroll."
+    )
+    max_key_repeat: int = Field(100, ge=1, le=10_000, description="Largest key repeat count.")
+    idempotency_cache_size: int = Field(
+        256, ge=0, le=100_000, description="Results kept for repeated idempotency keys (LRU)."
+    )

@@ -1,0 +1,201 @@
+"""The sandbox start script, run as a real process: it reports ready only when X, VNC and
+the executors answer, and stops every process it started — on SIGTERM, and when an
+executor dies. As root, it runs the desktop as an unprivileged user with its own home."""
+
+from __future__ import annotations
+
+import json
+import os
+import pwd
+import select
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from deskpilot.common.grpc_client import open_channel
+from deskpilot.display.xconnection import open_display
+from deskpilot.v1 import display_pb2, display_pb2_grpc
+
+pytestmark = pytest.mark.x11
+
+
+@dataclass
+class RunningSandbox:
+    process: subprocess.Popen[str]
+    report: dict[str, object]
+    workdir: Path
+
+    def descendants(self) -> list[int]:
+        """Pids whose parent is the sandbox (its direct children)."""
+        return [pid for pid, ppid in _process_parents().items() if ppid == self.process.pid]
+
+
+def _process_parents() -> dict[int, int]:
+    parents = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            fields = stat.rsplit(")", 1)[1].split()
+            if fields[0] != "Z":
+                parents[int(entry.name)] = int(fields[1])
+    return parents
+
+
+def _alive(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+def start_sandbox(tmp_path: Path, *args: str) -> RunningSandbox:
+    workdir = tmp_path / "work"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "deskpilot.sandbox", "--workdir", str(workdir),
+         "--ready-file", str(tmp_path / "ready.json"), "--log-format", "text", *args],
+        stdout=subprocess.PIPE,
+        stderr=open(tmp_path / "sandbox.log", "w"),  # noqa: SIM115 - owned by the child
+        text=True,
+    )  # fmt: skip
+    ready, _, _ = select.select([process.stdout], [], [], 60)
+    line = process.stdout.readline() if ready else ""  # type: ignore[union-attr]
+    if not line:
+        process.kill()
+        process.wait()
+        pytest.fail(f"sandbox never reported ready:\n{(tmp_path / 'sandbox.log').read_text()}")
+    return RunningSandbox(process, json.loads(line), workdir)
+
+
+def stop_sandbox(sandbox: RunningSandbox) -> int:
+    if sandbox.process.poll() is None:
+        sandbox.process.send_signal(signal.SIGTERM)
+    return sandbox.process.wait(timeout=30)
+
+
+@pytest.fixture
+def full_sandbox(tmp_path: Path) -> Iterator[RunningSandbox]:
+    sandbox = start_sandbox(tmp_path, "--user", "", "--home", str(tmp_path / "home"))
+    try:
+        yield sandbox
+    finally:
+        stop_sandbox(sandbox)
+
+
+async def test_sandbox_is_ready_when_everything_answers_and_stops_everything(
+    full_sandbox: RunningSandbox, tmp_path: Path
+) -> None:
+    report = full_sandbox.report
+    assert report["ready"] is True
+    assert json.loads((tmp_path / "ready.json").read_text())["display"] == report["display"]
+
+    # X answers, with the sandbox's cookie.
+    os.environ["XAUTHORITY"], previous = (
+        str(full_sandbox.workdir / "x" / "Xauthority"),
+        os.environ.get("XAUTHORITY", ""),
+    )
+    try:
+        conn = open_display(str(report["display"]))
+        assert conn.screen().width_in_pixels == report["width"]
+        conn.close()
+    finally:
+        os.environ["XAUTHORITY"] = previous
+
+    # VNC speaks RFB.
+    with socket.create_connection(("127.0.0.1", int(report["vnc_port"])), timeout=5) as sock:
+        assert sock.recv(12).startswith(b"RFB 003.00")
+
+    # The display executor serves the right display; the shell executor (when installed)
+    # is healthy.
+    async with open_channel(str(report["display_address"])) as channel:
+        info = await display_pb2_grpc.DisplayStub(channel).GetInfo(display_pb2.GetInfoRequest())
+        assert info.display == report["display"]
+        assert info.physical_size.width == report["width"]
+    if report["shell_address"]:
+        async with open_channel(str(report["shell_address"])) as channel:
+            reply = await health_pb2_grpc.HealthStub(channel).Check(
+                health_pb2.HealthCheckRequest(service="deskpilot.v1.Shell")
+            )
+            assert reply.status == health_pb2.HealthCheckResponse.SERVING
+    else:
+        assert "shell executor" in report["missing"]
+
+    children = full_sandbox.descendants()
+    # X server + VNC server (xvfb mode), openbox, tint2, display executor, shell executor.
+    assert len(children) >= 5
+    assert stop_sandbox(full_sandbox) == 0
+    assert [pid for pid in children if _alive(pid)] == []
+    assert not (tmp_path / "ready.json").exists()
+
+
+def test_sandbox_stops_everything_when_an_executor_dies(tmp_path: Path) -> None:
+    sandbox = start_sandbox(
+        tmp_path, "--user", "", "--no-desktop", "--no-shell-executor", "--x-server", "xvnc"
+    )
+    try:
+        children = sandbox.descendants()
+        executor = next(
+            pid for pid in children
+            if b"deskpilot.display" in Path(f"/proc/{pid}/cmdline").read_bytes()
+        )  # fmt: skip
+        os.kill(executor, signal.SIGKILL)
+        assert sandbox.process.wait(timeout=30) == 1
+        assert [pid for pid in children if _alive(pid)] == []
+    finally:
+        stop_sandbox(sandbox)
+
+
+@pytest.fixture
+def shared_dir() -> Iterator[Path]:
+    """A folder another local user can enter (pytest's own temp folders are private)."""
+    path = Path(tempfile.mkdtemp(prefix="deskpilot-test-"))
+    path.chmod(0o711)
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="switching users needs root")
+def test_as_root_the_desktop_runs_as_an_unprivileged_user(shared_dir: Path) -> None:
+    home = shared_dir / "home"
+    sandbox = start_sandbox(
+        shared_dir, "--user", "deskpilot-test", "--home", str(home),
+        "--no-display-executor", "--no-shell-executor",
+    )  # fmt: skip
+    try:
+        uid = pwd.getpwnam("deskpilot-test").pw_uid
+        assert sandbox.report["user"] == "deskpilot-test"
+        assert home.stat().st_uid == uid
+        children = sandbox.descendants()
+        names = {Path(f"/proc/{pid}/comm").read_text().strip() for pid in children}
+        assert {"Xvfb", "x11vnc", "openbox", "tint2"} <= names
+        for pid in children:
+            assert Path(f"/proc/{pid}").stat().st_uid == uid
+    finally:
+        assert stop_sandbox(sandbox) == 0
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="switching users needs root")
+def test_a_home_the_user_cannot_reach_is_refused(tmp_path: Path) -> None:
+    tmp_path.chmod(0o700)  # private to root
+    process = subprocess.run(
+        [sys.executable, "-m", "deskpilot.sandbox", "--user", "deskpilot-test",
+         "--home", str(tmp_path / "home"), "--no-display-executor", "--no-shell-executor",
+         "--log-format", "text"],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert process.returncode == 1
+    assert "cannot reach its home" in process.stderr
