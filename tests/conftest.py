@@ -8,4 +8,8 @@ pytest_plugins = [
     "tests.fixtures.safety",
     "tests.fixtures.shell",
     "tests.fixtures.standin",
+    "tests.fixtures.xdisplay",
+    # Last: it builds on the fixtures above (importing it earlier would skip their
+    # assertion rewriting).
+    "tests.fixtures.orchestrator",
 ]

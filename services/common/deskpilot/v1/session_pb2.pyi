@@ -122,7 +122,7 @@ class SandboxEndpoints(_message.Message):
     def __init__(self, display_address: _Optional[str] = ..., shell_address: _Optional[str] = ..., vnc_address: _Optional[str] = ..., sandbox_id: _Optional[str] = ..., vnc_password: _Optional[str] = ...) -> None: ...
 
 class Session(_message.Message):
-    __slots__ = ("id", "config", "status", "status_reason", "created_at", "updated_at", "steps", "usage", "sandbox", "tainted", "pending_confirmation_id", "controlled_by", "last_sequence")
+    __slots__ = ("id", "config", "status", "status_reason", "created_at", "updated_at", "steps", "usage", "sandbox", "tainted", "pending_confirmation_id", "controlled_by", "last_sequence", "model_is_stand_in")
     ID_FIELD_NUMBER: _ClassVar[int]
     CONFIG_FIELD_NUMBER: _ClassVar[int]
     STATUS_FIELD_NUMBER: _ClassVar[int]
@@ -136,6 +136,7 @@ class Session(_message.Message):
     PENDING_CONFIRMATION_ID_FIELD_NUMBER: _ClassVar[int]
     CONTROLLED_BY_FIELD_NUMBER: _ClassVar[int]
     LAST_SEQUENCE_FIELD_NUMBER: _ClassVar[int]
+    MODEL_IS_STAND_IN_FIELD_NUMBER: _ClassVar[int]
     id: str
     config: SessionConfig
     status: SessionStatus
@@ -149,7 +150,8 @@ class Session(_message.Message):
     pending_confirmation_id: str
     controlled_by: str
     last_sequence: int
-    def __init__(self, id: _Optional[str] = ..., config: _Optional[_Union[SessionConfig, _Mapping]] = ..., status: _Optional[_Union[SessionStatus, str]] = ..., status_reason: _Optional[str] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., steps: _Optional[int] = ..., usage: _Optional[_Union[Usage, _Mapping]] = ..., sandbox: _Optional[_Union[SandboxEndpoints, _Mapping]] = ..., tainted: _Optional[bool] = ..., pending_confirmation_id: _Optional[str] = ..., controlled_by: _Optional[str] = ..., last_sequence: _Optional[int] = ...) -> None: ...
+    model_is_stand_in: bool
+    def __init__(self, id: _Optional[str] = ..., config: _Optional[_Union[SessionConfig, _Mapping]] = ..., status: _Optional[_Union[SessionStatus, str]] = ..., status_reason: _Optional[str] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., steps: _Optional[int] = ..., usage: _Optional[_Union[Usage, _Mapping]] = ..., sandbox: _Optional[_Union[SandboxEndpoints, _Mapping]] = ..., tainted: _Optional[bool] = ..., pending_confirmation_id: _Optional[str] = ..., controlled_by: _Optional[str] = ..., last_sequence: _Optional[int] = ..., model_is_stand_in: _Optional[bool] = ...) -> None: ...
 
 class SessionRecord(_message.Message):
     __slots__ = ("session", "last_committed_step")

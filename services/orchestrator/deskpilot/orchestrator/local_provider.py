@@ -1,0 +1,190 @@
+"""The local sandbox provider: one `python -m deskpilot.sandbox` process per session on
+this machine, and a small pool of warm sandboxes at the default size so a new session
+does not wait for a desktop to start.
+
+Each sandbox picks its own display number and ports and prints one JSON ready line once
+its X server, VNC port and executors answer; stopping the process stops everything it
+started.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import signal
+import sys
+import tempfile
+from collections import deque
+from dataclasses import dataclass
+from pathlib import Path
+
+from deskpilot.common.errors import InvalidArgument, Unavailable
+from deskpilot.orchestrator.settings import OrchestratorSettings
+from deskpilot.v1 import common_pb2, session_pb2
+
+log = logging.getLogger("deskpilot.orchestrator.local")
+_STOP_GRACE_SECONDS = 10.0
+
+
+@dataclass
+class _Sandbox:
+    process: asyncio.subprocess.Process
+    endpoints: session_pb2.SandboxEndpoints
+    size: tuple[int, int]
+
+
+class LocalSandboxProvider:
+    """Starts sandboxes as child processes; keeps `pool_size` warm ones ready."""
+
+    def __init__(
+        self,
+        *,
+        pool_size: int = 1,
+        default_size: tuple[int, int] = (1280, 800),
+        work_dir: Path | None = None,
+        x_server: str = "xvfb",
+        ready_timeout: float = 60.0,
+        user: str = "deskpilot",
+        extra_args: tuple[str, ...] = (),
+    ) -> None:
+        self.pool_size = pool_size
+        self.default_size = default_size
+        self.work_dir = work_dir or Path(tempfile.mkdtemp(prefix="deskpilot-sandboxes-"))
+        self.work_dir.mkdir(parents=True, exist_ok=True)
+        # The sandbox user must reach its own folder below this one (mkdtemp makes it 0700).
+        self.work_dir.chmod(0o711)
+        self.user = user
+        self.x_server = x_server
+        self.ready_timeout = ready_timeout
+        self.extra_args = extra_args
+        self._pool: deque[_Sandbox] = deque()
+        self._running: dict[str, _Sandbox] = {}
+        self._filling: asyncio.Task[None] | None = None
+        self._counter = 0
+
+    @classmethod
+    def from_settings(cls, settings: OrchestratorSettings) -> LocalSandboxProvider:
+        width, height = (int(v) for v in settings.default_display.split("x"))
+        return cls(
+            pool_size=settings.local_pool_size,
+            default_size=(width, height),
+            work_dir=Path(settings.local_work_dir).resolve() if settings.local_work_dir else None,
+            x_server=settings.local_x_server,
+            user=settings.local_sandbox_user,
+        )
+
+    def fill_pool(self) -> None:
+        """Start warm sandboxes in the background until the pool is full."""
+        if self.pool_size and (self._filling is None or self._filling.done()):
+            self._filling = asyncio.create_task(self._fill())
+
+    async def wait_for_pool(self) -> None:
+        """Wait until the background filling is done (for benchmarks and tests)."""
+        if self._filling is not None:
+            await self._filling
+
+    async def acquire(
+        self, session_id: str, display: common_pb2.Size, template: str
+    ) -> session_pb2.SandboxEndpoints:
+        if template not in ("", "default"):
+            raise InvalidArgument(
+                f"the local provider has only the default template, not {template!r}"
+            )
+        size = (display.width, display.height) if display.width else self.default_size
+        sandbox = self._take_warm(size) or await self._start(size)
+        self._running[sandbox.endpoints.sandbox_id] = sandbox
+        self.fill_pool()
+        log.info("session %s runs in sandbox %s", session_id, sandbox.endpoints.sandbox_id)
+        return sandbox.endpoints
+
+    async def release(self, endpoints: session_pb2.SandboxEndpoints) -> None:
+        sandbox = self._running.pop(endpoints.sandbox_id, None)
+        if sandbox is not None:
+            await _stop(sandbox.process)
+
+    async def close(self) -> None:
+        if self._filling is not None:
+            self._filling.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._filling
+        everything = [*self._pool, *self._running.values()]
+        self._pool.clear()
+        self._running.clear()
+        await asyncio.gather(*(_stop(s.process) for s in everything))
+
+    def _take_warm(self, size: tuple[int, int]) -> _Sandbox | None:
+        for sandbox in list(self._pool):
+            self._pool.remove(sandbox)
+            if sandbox.process.returncode is None and sandbox.size == size:
+                return sandbox
+            if sandbox.process.returncode is None:
+                self._pool.append(sandbox)  # alive, other size: keep it for later
+        return None
+
+    async def _fill(self) -> None:
+        while len(self._pool) < self.pool_size:
+            try:
+                self._pool.append(await self._start(self.default_size))
+            except Unavailable:
+                log.warning("could not start a warm sandbox", exc_info=True)
+                return
+
+    async def _start(self, size: tuple[int, int]) -> _Sandbox:
+        self._counter += 1
+        name = f"local-{self._counter}"
+        folder = self.work_dir / name
+        folder.mkdir(parents=True, exist_ok=True)
+        log_file = (folder / "sandbox.log").open("wb")
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "deskpilot.sandbox",
+            "--width", str(size[0]), "--height", str(size[1]),
+            "--x-server", self.x_server, "--workdir", str(folder), "--log-format", "json",
+            "--user", self.user,
+            *self.extra_args,
+            stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE, stderr=log_file,
+            start_new_session=True,
+        )  # fmt: skip
+        log_file.close()
+        try:
+            report = await asyncio.wait_for(_ready_report(process), self.ready_timeout)
+        except (TimeoutError, ValueError) as exc:
+            await _stop(process)
+            tail = (folder / "sandbox.log").read_text(errors="replace")[-2000:]
+            raise Unavailable(f"sandbox {name} did not start ({exc!r}): {tail}") from None
+        except asyncio.CancelledError:  # e.g. close() while the pool was filling
+            await asyncio.shield(_stop(process))
+            raise
+        endpoints = session_pb2.SandboxEndpoints(
+            display_address=report["display_address"] or "",
+            shell_address=report["shell_address"] or "",
+            vnc_address=f"{report['vnc_host']}:{report['vnc_port']}",
+            vnc_password=report["vnc_password"],
+            sandbox_id=f"{name}-{process.pid}",
+        )
+        return _Sandbox(process, endpoints, size)
+
+
+async def _ready_report(process: asyncio.subprocess.Process) -> dict:
+    """The JSON ready line the sandbox prints once everything answers."""
+    assert process.stdout is not None
+    while line := await process.stdout.readline():
+        with contextlib.suppress(json.JSONDecodeError):
+            report = json.loads(line)
+            if isinstance(report, dict) and "display_address" in report:
+                return report
+    raise ValueError(f"the sandbox exited with code {await process.wait()} before it was ready")
+
+
+async def _stop(process: asyncio.subprocess.Process) -> None:
+    if process.returncode is not None:
+        return
+    with contextlib.suppress(ProcessLookupError):
+        process.send_signal(signal.SIGTERM)
+    try:
+        await asyncio.wait_for(process.wait(), _STOP_GRACE_SECONDS)
+    except TimeoutError:
+        with contextlib.suppress(ProcessLookupError):
+            process.kill()
+        await process.wait()

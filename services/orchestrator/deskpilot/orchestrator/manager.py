@@ -1,0 +1,377 @@
+"""The sessions of one orchestrator replica: creating them, owning them through leases,
+taking over those whose owner died, and routing commands to whichever replica owns a
+session.
+
+Ownership: a replica runs a session only while it holds the session's lease in the KV
+bucket, renewing it every third of its lifetime. A replica that dies (kill -9) stops
+renewing; after the lease runs out another replica's scan acquires it (compare-and-set,
+so exactly one wins), rebuilds the conversation from the events and continues.
+
+Commands (message, confirmation, cancel, take/release control) arrive at any replica's
+gRPC server and travel to the owner as a NATS request on the session's control subject.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import logging
+import uuid
+from dataclasses import dataclass, field
+
+from google.protobuf.message import DecodeError
+from nats.aio.subscription import Subscription
+
+from deskpilot.common.bus import Bus, NoResponders, control_subject
+from deskpilot.common.errors import (
+    FailedPrecondition,
+    InvalidArgument,
+    ServiceError,
+    Unavailable,
+)
+from deskpilot.common.kv import LeaseHandle, LeaseLost
+from deskpilot.common.safety_client import SafetyGate
+from deskpilot.orchestrator.events import SessionEvents
+from deskpilot.orchestrator.loop import LoopDeps, LoopSettings, SessionLoop
+from deskpilot.orchestrator.model import make_client
+from deskpilot.orchestrator.model_endpoint import MISSING_KEY, ModelEndpoint
+from deskpilot.orchestrator.providers import SandboxProvider
+from deskpilot.orchestrator.recovery import rebuild
+from deskpilot.orchestrator.sandbox_client import SandboxClient
+from deskpilot.orchestrator.settings import OrchestratorSettings
+from deskpilot.orchestrator.store import SessionStore
+from deskpilot.orchestrator.tools import TOOL_SETS
+from deskpilot.orchestrator.validation import validated_config
+from deskpilot.v1 import events_pb2, orchestrator_pb2, session_pb2
+
+log = logging.getLogger("deskpilot.orchestrator.manager")
+S = session_pb2
+LIVE = (
+    S.SESSION_STATUS_STARTING,
+    S.SESSION_STATUS_RUNNING,
+    S.SESSION_STATUS_WAITING_CONFIRMATION,
+    S.SESSION_STATUS_WAITING_INPUT,
+    S.SESSION_STATUS_PAUSED,
+)
+_CONTROL_TIMEOUT = 10.0
+
+
+@dataclass
+class _Owned:
+    """A session this replica runs."""
+
+    session_id: str
+    lease: LeaseHandle
+    task: asyncio.Task[None] | None = None
+    loop: SessionLoop | None = None
+    ready: asyncio.Event = field(default_factory=asyncio.Event)
+    tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    control: Subscription | None = None
+
+
+class SessionManager:
+    """Everything a replica does with sessions."""
+
+    def __init__(
+        self,
+        bus: Bus,
+        provider: SandboxProvider,
+        settings: OrchestratorSettings,
+        *,
+        loop_settings: LoopSettings | None = None,
+        model: ModelEndpoint | None = None,
+    ) -> None:
+        self.bus = bus
+        self.model = model or ModelEndpoint(base_url="", has_key=True, is_stand_in=False)
+        self.store = SessionStore(bus)
+        self.provider = provider
+        self.settings = settings
+        self.loop_settings = loop_settings or LoopSettings(
+            confirmation_timeout=settings.confirmation_timeout_seconds
+        )
+        self.gate = SafetyGate(settings.safety_address, timeout=settings.safety_timeout_seconds)
+        self.replica = settings.replica_id
+        self._owned: dict[str, _Owned] = {}
+        self._scanner: asyncio.Task[None] | None = None
+
+    # -- lifecycle ----------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Begin taking over sessions whose owner is gone."""
+        self._scanner = asyncio.create_task(self._scan_forever())
+
+    async def stop(self) -> None:
+        """Stop running sessions without ending them: their leases run out and another
+        replica (or this one, restarted) continues them."""
+        if self._scanner:
+            self._scanner.cancel()
+        owned = list(self._owned.values())
+        for entry in owned:
+            if entry.task:
+                entry.task.cancel()
+        await asyncio.gather(*(e.task for e in owned if e.task), return_exceptions=True)
+        await self.gate.close()
+
+    # -- API ----------------------------------------------------------------------------------
+
+    async def create(self, config: session_pb2.SessionConfig, request_id: str) -> S.Session:
+        """Store a new session and start it; a retried request_id returns the same one."""
+        config = validated_config(config, self.settings)
+        if not self.model.has_key:
+            raise FailedPrecondition(MISSING_KEY)
+        session_id = _session_id(request_id)
+        session = S.Session(
+            id=session_id,
+            config=config,
+            status=S.SESSION_STATUS_STARTING,
+            model_is_stand_in=self.model.is_stand_in,
+        )
+        try:
+            await self.store.create(S.SessionRecord(session=session))
+        except ServiceError:
+            if request_id:
+                return (await self.store.get(session_id)).session
+            raise
+        record = await self.store.get(session_id)
+        events = SessionEvents(self.bus, session_id, self.replica)
+        await events.publish(0, session_created=events_pb2.SessionCreated(session=record.session))
+        await self._own(session_id, resumed=False, last_sequence=events.last_sequence)
+        return record.session
+
+    async def get(self, session_id: str) -> S.Session:
+        return (await self.store.get(session_id)).session
+
+    async def list(self, statuses: list[int]) -> list[S.Session]:
+        return await self.store.list(statuses)
+
+    async def command(self, session_id: str, command: orchestrator_pb2.ControlCommand) -> S.Session:
+        """Run a command on the session's owner, wherever it is."""
+        if session_id in self._owned:
+            return await self._apply(session_id, command)
+        await self.store.get(session_id)  # NotFound before anything else
+        try:
+            data = await self.bus.request(
+                control_subject(session_id), command.SerializeToString(), _CONTROL_TIMEOUT
+            )
+        except NoResponders:
+            return await self._command_unowned(session_id, command)
+        except TimeoutError:
+            raise Unavailable(f"the replica running session {session_id} did not answer") from None
+        reply = orchestrator_pb2.ControlReply.FromString(data)
+        if reply.code:
+            raise _error_for(reply.code, reply.message)
+        return reply.session
+
+    async def delete(self, session_id: str, keep_history: bool) -> None:
+        """Stop the session and its sandbox; drop its events unless asked to keep them."""
+        record = await self.store.get(session_id)
+        entry = self._owned.get(session_id)
+        if entry and entry.loop and entry.task and not entry.task.done():
+            with contextlib.suppress(FailedPrecondition):
+                entry.loop.cancel("deleted")
+            await asyncio.gather(entry.task, return_exceptions=True)
+        elif record.session.status in LIVE:
+            with contextlib.suppress(ServiceError):
+                await self.command(
+                    session_id,
+                    orchestrator_pb2.ControlCommand(
+                        cancel=orchestrator_pb2.CancelRequest(
+                            session_id=session_id, reason="deleted"
+                        )
+                    ),
+                )
+        if record.session.sandbox.sandbox_id:
+            await self.provider.release(record.session.sandbox)
+        if not keep_history:
+            await self.bus.purge_session_events(session_id)
+        await self.store.delete(session_id)
+
+    # -- ownership ----------------------------------------------------------------------------
+
+    async def _own(self, session_id: str, *, resumed: bool, last_sequence: int = 0) -> bool:
+        """Take the session's lease and run it here; False if another replica holds it."""
+        if session_id in self._owned:
+            return True
+        if len(self._owned) >= self.settings.max_sessions:
+            return False
+        lease = await self.bus.acquire_lease(
+            f"session.{session_id}", self.replica, self.settings.lease_seconds
+        )
+        if lease is None:
+            return False
+        entry = _Owned(session_id, lease)
+        self._owned[session_id] = entry
+        entry.control = await self.bus.serve_requests(
+            control_subject(session_id), lambda data: self._on_control(session_id, data)
+        )
+        entry.tasks.append(asyncio.create_task(self._renew(entry)))
+        entry.task = asyncio.create_task(self._drive(entry, resumed, last_sequence))
+        return True
+
+    async def _drive(self, entry: _Owned, resumed: bool, last_sequence: int) -> None:
+        session_id = entry.session_id
+        sandbox: SandboxClient | None = None
+        ended = False
+        try:
+            record = await self.store.get(session_id)
+            session = record.session
+            if not session.sandbox.display_address:
+                endpoints = await self.provider.acquire(
+                    session_id, session.config.display, session.config.sandbox_template
+                )
+                record = await self.store.update(
+                    session_id, lambda r: r.session.sandbox.CopyFrom(endpoints)
+                )
+                session = record.session
+            spec = TOOL_SETS[session.config.tool_set]
+            sandbox = SandboxClient(session.sandbox, spec)
+            info = await sandbox.info()
+            conversation: list[dict] = []
+            if resumed:
+                rebuilt = await rebuild(self.bus, session_id)
+                conversation, last_sequence = rebuilt.conversation, rebuilt.last_sequence
+            client, retries = make_client(max_retries=self.settings.anthropic_max_retries)
+            deps = LoopDeps(
+                client=client,
+                retries=retries,
+                gate=self.gate,
+                sandbox=sandbox,
+                bus=self.bus,
+                store=self.store,
+                events=SessionEvents(self.bus, session_id, self.replica, last_sequence),
+                settings=self.loop_settings,
+            )
+            size = (info.scaled_size.width, info.scaled_size.height)
+            entry.loop = SessionLoop(session, deps, conversation=conversation, screen_size=size)
+            entry.ready.set()
+            await entry.loop.run(resumed=resumed)
+            ended = True
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            log.exception("session %s could not run", session_id)
+            await self._fail(session_id, f"could not start: {exc}")
+            ended = True
+        finally:
+            entry.ready.set()
+            await self._disown(entry, release_lease=ended)
+            if sandbox is not None:
+                await sandbox.close()
+
+    async def _disown(self, entry: _Owned, *, release_lease: bool) -> None:
+        for task in entry.tasks:
+            task.cancel()
+        if entry.control is not None:
+            with contextlib.suppress(Exception):
+                await entry.control.unsubscribe()
+        if release_lease:
+            with contextlib.suppress(Exception):
+                await self.bus.release_lease(entry.lease)
+        self._owned.pop(entry.session_id, None)
+
+    async def _renew(self, entry: _Owned) -> None:
+        """Keep the lease; if it is lost, stop running the session at once."""
+        while True:
+            await asyncio.sleep(self.settings.lease_seconds / 3)
+            try:
+                entry.lease = await self.bus.renew_lease(entry.lease)
+            except LeaseLost:
+                log.warning("lost the lease of session %s; stopping it here", entry.session_id)
+                if entry.task:
+                    entry.task.cancel()
+                return
+            except Exception:  # NATS briefly away: try again at the next tick
+                log.warning("could not renew the lease of %s", entry.session_id, exc_info=True)
+
+    async def _scan_forever(self) -> None:
+        """Take over live sessions that nobody owns any more."""
+        while True:
+            try:
+                for session in await self.store.list(LIVE):
+                    if session.id not in self._owned:
+                        await self._own(session.id, resumed=True)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.warning("session scan failed", exc_info=True)
+            await asyncio.sleep(self.settings.lease_seconds / 2)
+
+    async def _fail(self, session_id: str, reason: str) -> None:
+        def mark(record: S.SessionRecord) -> None:
+            record.session.status = S.SESSION_STATUS_FAILED
+            record.session.status_reason = reason
+
+        with contextlib.suppress(Exception):
+            await self.store.update(session_id, mark)
+
+    # -- commands -----------------------------------------------------------------------------
+
+    async def _on_control(self, session_id: str, data: bytes) -> bytes:
+        reply = orchestrator_pb2.ControlReply()
+        try:
+            command = orchestrator_pb2.ControlCommand.FromString(data)
+            reply.session.CopyFrom(await self._apply(session_id, command))
+        except DecodeError:
+            reply.code, reply.message = InvalidArgument.code.value[0], "unreadable command"
+        except ServiceError as exc:
+            reply.code, reply.message = exc.code.value[0], exc.message
+        return reply.SerializeToString()
+
+    async def _apply(self, session_id: str, command: orchestrator_pb2.ControlCommand) -> S.Session:
+        entry = self._owned.get(session_id)
+        if entry is None:
+            raise Unavailable(f"session {session_id} moved to another replica; try again")
+        await entry.ready.wait()
+        loop = entry.loop
+        if loop is None:
+            raise FailedPrecondition(f"session {session_id} is not running")
+        kind = command.WhichOneof("command")
+        if kind == "send_message":
+            loop.send_message(command.send_message.text, command.send_message.author or "user")
+        elif kind == "resolve_confirmation":
+            r = command.resolve_confirmation
+            loop.resolve_confirmation(r.confirmation_id, r.approve, r.resolved_by, r.reason)
+        elif kind == "cancel":
+            loop.cancel(command.cancel.reason)
+            if entry.task:
+                await asyncio.gather(entry.task, return_exceptions=True)
+        elif kind == "take_control":
+            await loop.take_control(command.take_control.by or "someone")
+        elif kind == "release_control":
+            rc = command.release_control
+            await loop.release_control(rc.by or "someone", rc.note)
+        else:
+            raise InvalidArgument("empty command")
+        return loop.session
+
+    async def _command_unowned(
+        self, session_id: str, command: orchestrator_pb2.ControlCommand
+    ) -> S.Session:
+        """No replica runs the session: continue a finished one with a new message."""
+        session = (await self.store.get(session_id)).session
+        kind = command.WhichOneof("command")
+        continuing = kind == "send_message" and session.status == S.SESSION_STATUS_FINISHED
+        if continuing and await self._own(session_id, resumed=True):
+            entry = self._owned[session_id]
+            await entry.ready.wait()
+            if entry.loop is not None:
+                message = command.send_message
+                entry.loop.queue_message(message.text, message.author or "user")
+                return entry.loop.session
+        status = S.SessionStatus.Name(session.status).removeprefix("SESSION_STATUS_").lower()
+        raise FailedPrecondition(f"session {session_id} is {status}; no replica is running it")
+
+
+def _session_id(request_id: str) -> str:
+    """Random, or derived from the client's request id so a retried create is idempotent."""
+    if request_id:
+        return "s-" + hashlib.sha256(request_id.encode()).hexdigest()[:20]
+    return "s-" + uuid.uuid4().hex[:20]
+
+
+def _error_for(code: int, message: str) -> ServiceError:
+    for cls in ServiceError.__subclasses__():
+        if cls.code.value[0] == code:
+            return cls(message)
+    return ServiceError(message)

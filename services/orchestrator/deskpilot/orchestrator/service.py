@@ -1,0 +1,53 @@
+"""Wiring a replica: NATS, the sandbox provider, the session manager, the gRPC binding."""
+
+from __future__ import annotations
+
+import contextlib
+
+from deskpilot.common.bus import Bus
+from deskpilot.common.grpc_server import ServiceBinding
+from deskpilot.orchestrator.manager import SessionManager
+from deskpilot.orchestrator.model_endpoint import inspect_model_endpoint
+from deskpilot.orchestrator.providers import ExistingSandboxProvider, SandboxProvider
+from deskpilot.orchestrator.servicer import OrchestratorServicer
+from deskpilot.orchestrator.settings import OrchestratorSettings
+from deskpilot.v1 import orchestrator_pb2, orchestrator_pb2_grpc, session_pb2
+
+
+def binding(servicer: OrchestratorServicer) -> ServiceBinding:
+    return ServiceBinding(
+        orchestrator_pb2.DESCRIPTOR.services_by_name["Orchestrator"],
+        servicer,
+        orchestrator_pb2_grpc.add_OrchestratorServicer_to_server,
+    )
+
+
+def make_provider(settings: OrchestratorSettings) -> SandboxProvider:
+    if settings.sandbox_provider == "existing":
+        return ExistingSandboxProvider(
+            session_pb2.SandboxEndpoints(
+                display_address=settings.sandbox_display_address,
+                shell_address=settings.sandbox_shell_address,
+                vnc_address=settings.sandbox_vnc_address,
+            )
+        )
+    from deskpilot.orchestrator.local_provider import LocalSandboxProvider
+
+    provider = LocalSandboxProvider.from_settings(settings)
+    provider.fill_pool()
+    return provider
+
+
+async def build(
+    settings: OrchestratorSettings, stack: contextlib.AsyncExitStack
+) -> list[ServiceBinding]:
+    """run_service's build hook."""
+    bus = await Bus.connect(settings.nats_url, f"orchestrator-{settings.replica_id}")
+    stack.push_async_callback(bus.close)
+    await bus.ensure_resources()
+    provider = make_provider(settings)
+    stack.push_async_callback(provider.close)
+    manager = SessionManager(bus, provider, settings, model=await inspect_model_endpoint())
+    await manager.start()
+    stack.push_async_callback(manager.stop)
+    return [binding(OrchestratorServicer(manager, bus))]

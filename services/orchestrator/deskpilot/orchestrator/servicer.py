@@ -1,0 +1,137 @@
+"""The Orchestrator gRPC service: request checks, then the session manager."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import grpc
+import nats.errors
+
+from deskpilot.common.bus import Bus, check_session_id
+from deskpilot.common.errors import InvalidArgument, Unavailable
+from deskpilot.orchestrator.manager import SessionManager
+from deskpilot.v1 import orchestrator_pb2 as pb
+from deskpilot.v1 import orchestrator_pb2_grpc, session_pb2
+
+MAX_PAGE_SIZE = 1000
+MAX_MESSAGE_CHARS = 100_000
+Context = grpc.aio.ServicerContext
+
+
+class OrchestratorServicer(orchestrator_pb2_grpc.OrchestratorServicer):
+    """Thin: validates requests and hands them to the manager."""
+
+    def __init__(self, manager: SessionManager, bus: Bus) -> None:
+        self.manager = manager
+        self.bus = bus
+
+    async def CreateSession(
+        self, request: pb.CreateSessionRequest, context: Context
+    ) -> pb.CreateSessionResponse:
+        if len(request.request_id) > 200:
+            raise InvalidArgument("request_id is longer than 200 characters")
+        session = await self.manager.create(request.config, request.request_id)
+        return pb.CreateSessionResponse(session=_public(session))
+
+    async def GetSession(
+        self, request: pb.GetSessionRequest, context: Context
+    ) -> pb.GetSessionResponse:
+        session = await self.manager.get(_id(request.session_id))
+        return pb.GetSessionResponse(session=_public(session))
+
+    async def ListSessions(
+        self, request: pb.ListSessionsRequest, context: Context
+    ) -> pb.ListSessionsResponse:
+        size = request.page_size or 100
+        if not 0 < size <= MAX_PAGE_SIZE:
+            raise InvalidArgument(f"page_size must be 0..{MAX_PAGE_SIZE}, got {request.page_size}")
+        start = _offset(request.page_token)
+        sessions = await self.manager.list(list(request.statuses))
+        page = [_public(session) for session in sessions[start : start + size]]
+        more = start + size < len(sessions)
+        return pb.ListSessionsResponse(
+            sessions=page, next_page_token=str(start + size) if more else ""
+        )
+
+    async def SendMessage(
+        self, request: pb.SendMessageRequest, context: Context
+    ) -> pb.SendMessageResponse:
+        if not request.text.strip():
+            raise InvalidArgument("text is required")
+        if len(request.text) > MAX_MESSAGE_CHARS:
+            raise InvalidArgument(f"text is longer than {MAX_MESSAGE_CHARS} characters")
+        session = await self._command(request.session_id, send_message=request)
+        return pb.SendMessageResponse(session=session)
+
+    async def StreamEvents(
+        self, request: pb.StreamEventsRequest, context: Context
+    ) -> AsyncIterator[pb.StreamEventsResponse]:
+        session_id = _id(request.session_id)
+        await self.manager.get(session_id)  # NOT_FOUND for an unknown session
+        start = max(1, request.from_sequence)
+        try:
+            async for event in self.bus.replay_events(session_id, start, follow=request.follow):
+                if event.HasField("session_created"):
+                    event.session_created.session.sandbox.vnc_password = ""
+                yield pb.StreamEventsResponse(event=event)
+        except nats.errors.ConnectionClosedError:
+            raise Unavailable("the event stream closed (this replica is shutting down)") from None
+
+    async def ResolveConfirmation(
+        self, request: pb.ResolveConfirmationRequest, context: Context
+    ) -> pb.ResolveConfirmationResponse:
+        if not request.confirmation_id:
+            raise InvalidArgument("confirmation_id is required")
+        session = await self._command(request.session_id, resolve_confirmation=request)
+        return pb.ResolveConfirmationResponse(session=session)
+
+    async def Cancel(self, request: pb.CancelRequest, context: Context) -> pb.CancelResponse:
+        return pb.CancelResponse(session=await self._command(request.session_id, cancel=request))
+
+    async def TakeControl(
+        self, request: pb.TakeControlRequest, context: Context
+    ) -> pb.TakeControlResponse:
+        session = await self._command(request.session_id, take_control=request)
+        return pb.TakeControlResponse(session=session)
+
+    async def ReleaseControl(
+        self, request: pb.ReleaseControlRequest, context: Context
+    ) -> pb.ReleaseControlResponse:
+        session = await self._command(request.session_id, release_control=request)
+        return pb.ReleaseControlResponse(session=session)
+
+    async def DeleteSession(
+        self, request: pb.DeleteSessionRequest, context: Context
+    ) -> pb.DeleteSessionResponse:
+        await self.manager.delete(_id(request.session_id), request.keep_history)
+        return pb.DeleteSessionResponse()
+
+    async def _command(self, session_id: str, **command: object) -> session_pb2.Session:
+        session = await self.manager.command(_id(session_id), pb.ControlCommand(**command))
+        return _public(session)
+
+
+def _public(session: session_pb2.Session) -> session_pb2.Session:
+    """The session as API clients see it: without the sandbox's VNC password (viewers reach
+    the desktop through the gateway, which enforces view-only)."""
+    public = session_pb2.Session()
+    public.CopyFrom(session)
+    public.sandbox.vnc_password = ""
+    return public
+
+
+def _id(session_id: str) -> str:
+    if not session_id:
+        raise InvalidArgument("session_id is required")
+    try:
+        return check_session_id(session_id)
+    except ValueError as exc:
+        raise InvalidArgument(str(exc)) from None
+
+
+def _offset(token: str) -> int:
+    if not token:
+        return 0
+    if not token.isdigit():
+        raise InvalidArgument("page_token is not one this service returned")
+    return int(token)

@@ -1,0 +1,70 @@
+"""Orchestrator settings."""
+
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+from typing import ClassVar
+
+from pydantic import Field
+
+from deskpilot.common.config import NatsClientSettings, ServiceSettings
+
+
+def _default_replica_id() -> str:
+    return f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+
+
+class OrchestratorSettings(ServiceSettings, NatsClientSettings):
+    """Settings of an orchestrator replica."""
+
+    service_name: ClassVar[str] = "orchestrator"
+
+    safety_address: str = Field("127.0.0.1:50053", description="Safety gate gRPC address.")
+    safety_timeout_seconds: float = Field(
+        5.0, gt=0, le=60, description="A gate call slower than this counts as BLOCK."
+    )
+    replica_id: str = Field(
+        default_factory=_default_replica_id,
+        description="This replica's id in session leases; unique per replica.",
+    )
+    lease_seconds: float = Field(
+        10.0, ge=1, le=300, description="Seconds before a silent owner's sessions are taken over."
+    )
+    default_model: str = Field("claude-sonnet-4-6", description="Model for sessions naming none.")
+    default_display: str = Field(
+        "1280x800",
+        pattern=r"^\d{3,4}x\d{3,4}$",
+        description="Desktop size (WIDTHxHEIGHT) for sessions naming none.",
+    )
+    confirmation_timeout_seconds: float = Field(
+        600.0, gt=0, le=86400, description="An unanswered confirmation is a denial after this."
+    )
+    max_sessions: int = Field(20, ge=1, le=1000, description="Sessions this replica runs at once.")
+    sandbox_provider: str = Field(
+        "local", pattern=r"^(local|existing)$",
+        description="`local` starts a sandbox per session on this machine; `existing` attaches "
+        "every session to the sandbox at --sandbox-display-address / --sandbox-shell-address.",
+    )  # fmt: skip
+    sandbox_display_address: str = Field("", description="Display executor (provider `existing`).")
+    sandbox_shell_address: str = Field("", description="Shell executor (provider `existing`).")
+    sandbox_vnc_address: str = Field("", description="VNC server (provider `existing`).")
+    local_pool_size: int = Field(
+        1, ge=0, le=20, description="Warm sandboxes the local provider keeps ready."
+    )
+    local_x_server: str = Field(
+        "xvfb", pattern=r"^(xvfb|xvnc)$", description="X server of local sandboxes."
+    )
+    local_sandbox_user: str = Field(
+        "deskpilot",
+        pattern=r"^$|^[a-z_][a-z0-9_-]{0,31}$",
+        description="Unprivileged user local sandboxes run as when the orchestrator is root; "
+        "empty keeps the orchestrator's user (only where that user cannot run the Python install).",
+    )
+    local_work_dir: str = Field(
+        "", description="Folder for local sandboxes' runtime files and logs; empty: temp."
+    )
+    anthropic_max_retries: int = Field(
+        4, ge=0, le=20, description="SDK retries of 429, 5xx and overloaded answers."
+    )
