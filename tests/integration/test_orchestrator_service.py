@@ -231,3 +231,24 @@ async def test_another_replica_takes_over_without_repeating_a_step(
         answered = [b["tool_use_id"] for m in last_request if m["role"] == "user"
                     for b in m["content"] if b["type"] == "tool_result"]  # fmt: skip
         assert len(answered) == len(set(answered)) == 2
+
+
+async def test_racing_claims_on_one_replica_start_a_single_loop(orchestrator_stack) -> None:
+    """The takeover scan and CreateSession may try to own the same session at once; only
+    one loop may ever run it (two would execute every action twice)."""
+    async with orchestrator_stack([Turn.text("hello")]) as stack:
+        manager = stack.replicas[0].manager
+        config = _config()
+        config.display.width, config.display.height = 1280, 800
+        record = S.SessionRecord(
+            session=S.Session(id="s-race", config=config, status=S.SESSION_STATUS_STARTING)
+        )
+        await manager.store.create(record)
+        claims = await asyncio.gather(
+            *(manager._own("s-race", resumed=False) for _ in range(5))
+        )
+        assert claims.count(True) >= 1
+        await _events_until(stack.stub, "s-race", _status_is(S.SESSION_STATUS_WAITING_INPUT))
+        events = [e async for e in stack.bus.replay_events("s-race")]
+        assert sum(e.HasField("model_request") for e in events) == 1
+        assert len(stack.model.message_requests) == 1

@@ -93,6 +93,9 @@ class SessionManager:
         self.gate = SafetyGate(settings.safety_address, timeout=settings.safety_timeout_seconds)
         self.replica = settings.replica_id
         self._owned: dict[str, _Owned] = {}
+        # Ids being taken right now: claimed before any await, so the takeover scan and
+        # CreateSession can never both start a loop for one session.
+        self._claiming: set[str] = set()
         self._scanner: asyncio.Task[None] | None = None
 
     # -- lifecycle ----------------------------------------------------------------------------
@@ -121,6 +124,17 @@ class SessionManager:
         if not self.model.has_key:
             raise FailedPrecondition(MISSING_KEY)
         session_id = _session_id(request_id)
+        if session_id in self._claiming:
+            raise FailedPrecondition(f"session {session_id} is being created; retry shortly")
+        self._claiming.add(session_id)
+        try:
+            return await self._create(session_id, config, request_id)
+        finally:
+            self._claiming.discard(session_id)
+
+    async def _create(
+        self, session_id: str, config: session_pb2.SessionConfig, request_id: str
+    ) -> S.Session:
         session = S.Session(
             id=session_id,
             config=config,
@@ -136,7 +150,7 @@ class SessionManager:
         record = await self.store.get(session_id)
         events = SessionEvents(self.bus, session_id, self.replica)
         await events.publish(0, session_created=events_pb2.SessionCreated(session=record.session))
-        await self._own(session_id, resumed=False, last_sequence=events.last_sequence)
+        await self._own(session_id, resumed=False, last_sequence=events.last_sequence, claimed=True)
         return record.session
 
     async def get(self, session_id: str) -> S.Session:
@@ -189,15 +203,25 @@ class SessionManager:
 
     # -- ownership ----------------------------------------------------------------------------
 
-    async def _own(self, session_id: str, *, resumed: bool, last_sequence: int = 0) -> bool:
-        """Take the session's lease and run it here; False if another replica holds it."""
-        if session_id in self._owned:
-            return True
+    async def _own(
+        self, session_id: str, *, resumed: bool, last_sequence: int = 0, claimed: bool = False
+    ) -> bool:
+        """Take the session's lease and run it here; False if another replica holds it.
+
+        `claimed`: the caller already put the id in `_claiming` (CreateSession does).
+        """
+        if session_id in self._owned or (session_id in self._claiming and not claimed):
+            return session_id in self._owned
         if len(self._owned) >= self.settings.max_sessions:
             return False
-        lease = await self.bus.acquire_lease(
-            f"session.{session_id}", self.replica, self.settings.lease_seconds
-        )
+        self._claiming.add(session_id)
+        try:
+            lease = await self.bus.acquire_lease(
+                f"session.{session_id}", self.replica, self.settings.lease_seconds
+            )
+        finally:
+            if not claimed:
+                self._claiming.discard(session_id)
         if lease is None:
             return False
         entry = _Owned(session_id, lease)
