@@ -9,8 +9,9 @@ import grpc
 import pytest
 
 from deskpilot.standin import Turn
-from deskpilot.v1 import common_pb2, events_pb2, orchestrator_pb2, session_pb2
+from deskpilot.v1 import common_pb2, orchestrator_pb2, session_pb2
 from deskpilot.v1 import orchestrator_pb2_grpc as rpc
+from tests.fixtures.orchestrator import follow_events, status_is
 
 S = session_pb2
 MODEL = "claude-sonnet-4-6"
@@ -24,23 +25,6 @@ async def _create(stub: rpc.OrchestratorStub, **fields: object) -> S.Session:
     request = orchestrator_pb2.CreateSessionRequest(config=_config(**fields))
     reply = await stub.CreateSession(request)
     return reply.session
-
-
-async def _events_until(
-    stub: rpc.OrchestratorStub, session_id: str, done: object
-) -> list[events_pb2.Event]:
-    """Follow the session's events until `done(event)` is true; return them all."""
-    seen = []
-    request = orchestrator_pb2.StreamEventsRequest(session_id=session_id, follow=True)
-    async for reply in stub.StreamEvents(request):
-        seen.append(reply.event)
-        if done(reply.event):  # type: ignore[operator]
-            return seen
-    raise AssertionError("the event stream ended early")
-
-
-def _status_is(status: int) -> object:
-    return lambda e: e.HasField("status_changed") and e.status_changed.to == status
 
 
 async def test_a_task_using_all_three_tools(orchestrator_stack, tmp_path: Path) -> None:
@@ -58,8 +42,8 @@ async def test_a_task_using_all_three_tools(orchestrator_stack, tmp_path: Path) 
         session = await _create(stack.stub)
         assert session.status == S.SESSION_STATUS_STARTING and session.id.startswith("s-")
 
-        events = await _events_until(
-            stack.stub, session.id, _status_is(S.SESSION_STATUS_WAITING_INPUT)
+        events = await follow_events(
+            stack.stub, session.id, status_is(S.SESSION_STATUS_WAITING_INPUT)
         )
         assert (stack.shell.home / "plan.txt").read_text() == "step two\n"
         results = [e.tool_result for e in events if e.HasField("tool_result")]
@@ -138,7 +122,7 @@ async def test_a_confirmation_reaches_the_owner_through_another_replica(orchestr
     async with orchestrator_stack(turns) as stack:
         other = await stack.add_replica()
         session = await _create(stack.stub)
-        events = await _events_until(
+        events = await follow_events(
             other.stub, session.id, lambda e: e.HasField("confirmation_requested")
         )
         request = events[-1].confirmation_requested
@@ -151,8 +135,8 @@ async def test_a_confirmation_reaches_the_owner_through_another_replica(orchestr
             )
         )
         assert reply.session.id == session.id
-        events = await _events_until(
-            other.stub, session.id, _status_is(S.SESSION_STATUS_WAITING_INPUT)
+        events = await follow_events(
+            other.stub, session.id, status_is(S.SESSION_STATUS_WAITING_INPUT)
         )
         [result] = [e.tool_result for e in events if e.HasField("tool_result")]
         assert "approved-run" in result.text
@@ -168,17 +152,17 @@ async def test_a_confirmation_reaches_the_owner_through_another_replica(orchestr
 async def test_messages_continue_a_session_and_cancel_ends_it(orchestrator_stack) -> None:
     async with orchestrator_stack([Turn.text("first"), Turn.text("second")]) as stack:
         session = await _create(stack.stub)
-        await _events_until(stack.stub, session.id, _status_is(S.SESSION_STATUS_WAITING_INPUT))
+        await follow_events(stack.stub, session.id, status_is(S.SESSION_STATUS_WAITING_INPUT))
         await stack.stub.SendMessage(
             orchestrator_pb2.SendMessageRequest(session_id=session.id, text="again", author="me")
         )
-        events = await _events_until(
+        events = await follow_events(
             stack.stub, session.id, lambda e: e.HasField("model_response")
             and e.model_response.text == "second",
         )  # fmt: skip
         assert any(e.HasField("user_message") and e.user_message.author == "me" for e in events)
         await asyncio.sleep(0)  # let the loop reach its next wait
-        await _events_until(stack.stub, session.id, _status_is(S.SESSION_STATUS_WAITING_INPUT))
+        await follow_events(stack.stub, session.id, status_is(S.SESSION_STATUS_WAITING_INPUT))
         reply = await stack.stub.Cancel(
             orchestrator_pb2.CancelRequest(session_id=session.id, reason="enough")
         )
@@ -205,11 +189,11 @@ async def test_another_replica_takes_over_without_repeating_a_step(
     async with orchestrator_stack(turns) as stack:
         first = stack.replicas[0]
         session = await _create(first.stub)
-        await _events_until(first.stub, session.id, lambda e: e.HasField("confirmation_requested"))
+        await follow_events(first.stub, session.id, lambda e: e.HasField("confirmation_requested"))
         # The owner dies while a person is being asked: its lease is never released.
         await first.manager.stop()
         second = await stack.add_replica()
-        events = await _events_until(
+        events = await follow_events(
             second.stub, session.id, lambda e: e.HasField("confirmation_requested")
             and e.producer == "replica-1",
         )  # fmt: skip
@@ -219,8 +203,8 @@ async def test_another_replica_takes_over_without_repeating_a_step(
                 session_id=session.id, confirmation_id=confirmation, approve=True
             )
         )
-        events = await _events_until(
-            second.stub, session.id, _status_is(S.SESSION_STATUS_WAITING_INPUT)
+        events = await follow_events(
+            second.stub, session.id, status_is(S.SESSION_STATUS_WAITING_INPUT)
         )
         assert log.read_text() == "step-one\nstep-two\n"  # each step ran exactly once
         assert [e.sequence for e in events] == list(range(1, len(events) + 1))
@@ -244,11 +228,9 @@ async def test_racing_claims_on_one_replica_start_a_single_loop(orchestrator_sta
             session=S.Session(id="s-race", config=config, status=S.SESSION_STATUS_STARTING)
         )
         await manager.store.create(record)
-        claims = await asyncio.gather(
-            *(manager._own("s-race", resumed=False) for _ in range(5))
-        )
+        claims = await asyncio.gather(*(manager._own("s-race", resumed=False) for _ in range(5)))
         assert claims.count(True) >= 1
-        await _events_until(stack.stub, "s-race", _status_is(S.SESSION_STATUS_WAITING_INPUT))
+        await follow_events(stack.stub, "s-race", status_is(S.SESSION_STATUS_WAITING_INPUT))
         events = [e async for e in stack.bus.replay_events("s-race")]
         assert sum(e.HasField("model_request") for e in events) == 1
         assert len(stack.model.message_requests) == 1

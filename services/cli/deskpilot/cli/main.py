@@ -4,12 +4,22 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib.util
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 from deskpilot.cli import settings_doc
-from deskpilot.cli.stack import UpSettings, build_stack, missing_services
+from deskpilot.cli.session_main import SESSION_COMMANDS, add_session_parsers, session_command
+from deskpilot.cli.stack import (
+    UpSettings,
+    api_key_notice,
+    build_stack,
+    missing_services,
+    sandbox_user_notice,
+    uses_stand_in,
+)
 from deskpilot.cli.supervisor import Supervisor
 from deskpilot.common.config import SettingsError, load_settings, settings_table
 
@@ -21,11 +31,23 @@ def up(argv: Sequence[str]) -> int:
     except SettingsError as exc:
         print(f"deskpilot up: {exc}", file=sys.stderr)
         return 2
+    if uses_stand_in(settings) and importlib.util.find_spec("deskpilot.standin") is None:
+        print(
+            "deskpilot up: --stand-in needs the stand-in package: "
+            "`pip install -e services/standin`",
+            file=sys.stderr,
+        )
+        return 2
     supervisor = Supervisor(
         build_stack(settings, text_logs=sys.stdout.isatty()),
         ready_timeout=settings.ready_timeout,
         grace_seconds=settings.grace_seconds,
     )
+    for notice in (api_key_notice(settings, os.environ), sandbox_user_notice(settings)):
+        if notice:
+            supervisor.say(notice)
+    if uses_stand_in(settings):
+        supervisor.say("the model is the Messages API STAND-IN (scripted demo, not Claude)")
     missing = missing_services()
     if missing:
         supervisor.say(f"not installed, not started: {', '.join(missing)}")
@@ -55,7 +77,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     settings_cmd.add_argument(
         "--update-readme", metavar="PATH", help="rewrite the settings table in this README"
     )
+    add_session_parsers(commands)
     args, rest = parser.parse_known_args(argv)
+    if args.command in SESSION_COMMANDS:
+        if rest:
+            parser.error(f"unrecognized arguments: {' '.join(rest)}")
+        return session_command(args)
     if args.command == "up":
         return up(rest)
     if args.command == "settings":

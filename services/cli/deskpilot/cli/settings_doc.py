@@ -12,6 +12,7 @@ from deskpilot.common.config import CommonSettings, settings_table
 # Where each component keeps its settings class, in the order the README lists them.
 SETTINGS_MODULES = (
     "deskpilot.cli.stack",
+    "deskpilot.cli.settings",
     "deskpilot.display.settings",
     "deskpilot.shell.settings",
     "deskpilot.sandbox.settings",

@@ -1,10 +1,10 @@
 """A small process supervisor for the local stack (`deskpilot up`).
 
 It starts components in dependency order, waits for each to be ready (gRPC health
-SERVING, or a NATS port accepting connections), prefixes and streams their logs, and on
-Ctrl-C / SIGTERM stops them in reverse order: SIGTERM first, SIGKILL after the grace
-period. If any component fails to start or dies, everything is stopped and the exit code
-says so.
+SERVING, an HTTP health URL answering 200, or a NATS port accepting connections),
+prefixes and streams their logs, and on Ctrl-C / SIGTERM stops them in reverse order:
+SIGTERM first, SIGKILL after the grace period. If any component fails to start or dies,
+everything is stopped and the exit code says so.
 """
 
 from __future__ import annotations
@@ -14,6 +14,9 @@ import contextlib
 import os
 import signal
 import sys
+import time
+import urllib.error
+import urllib.request
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -53,9 +56,7 @@ class ProcessComponent:
             start_new_session=True,  # Ctrl-C reaches the supervisor only; it stops children
         )
         asyncio.get_running_loop().create_task(_pump(self._process.stdout, emit))
-        ready = asyncio.ensure_future(
-            wait_until_serving(self.address, service=self.health_service, timeout=timeout)
-        )
+        ready = asyncio.ensure_future(self.until_ready(timeout))
         exited = asyncio.ensure_future(self._process.wait())
         done, _ = await asyncio.wait({ready, exited}, return_when=asyncio.FIRST_COMPLETED)
         if exited in done:
@@ -66,6 +67,10 @@ class ProcessComponent:
             ready.result()
         except TimeoutError as exc:
             raise ComponentFailed(f"{self.name}: {exc}") from None
+
+    async def until_ready(self, timeout: float) -> None:
+        """Return once the process serves; TimeoutError after `timeout` seconds."""
+        await wait_until_serving(self.address, service=self.health_service, timeout=timeout)
 
     async def wait(self) -> int:
         assert self._process is not None
@@ -81,6 +86,37 @@ class ProcessComponent:
         except TimeoutError:
             _signal_group(process.pid, signal.SIGKILL)
             await process.wait()
+
+
+@dataclass
+class HttpProcessComponent(ProcessComponent):
+    """A child process that serves HTTP, ready when `GET <health_path>` answers 200."""
+
+    health_path: str = "/health"
+
+    async def until_ready(self, timeout: float) -> None:
+        url = f"http://{self.address}{self.health_path}"
+        deadline = time.monotonic() + timeout
+        last = "no answer yet"
+        while time.monotonic() < deadline:
+            try:
+                status = await asyncio.to_thread(_http_status, url)
+            except OSError as exc:
+                last = str(exc)
+            else:
+                if status == 200:
+                    return
+                last = f"HTTP {status}"
+            await asyncio.sleep(0.1)
+        raise TimeoutError(f"{url} not ready after {timeout:.0f} s ({last})")
+
+
+def _http_status(url: str) -> int:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as reply:
+            return reply.status
+    except urllib.error.HTTPError as exc:
+        return exc.code
 
 
 @dataclass
@@ -117,7 +153,7 @@ class NatsComponent:
             self._tail.cancel()
 
 
-Component = ProcessComponent | NatsComponent
+Component = ProcessComponent | HttpProcessComponent | NatsComponent
 
 
 class Supervisor:

@@ -24,7 +24,7 @@ import re
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from types import TracebackType
-from typing import Self
+from typing import Self, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 import nats.errors
@@ -63,7 +63,10 @@ REPLAY_IDLE_HEARTBEAT_SECONDS = 1.0
 
 _SESSION_ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
 # Errors after which a publish may simply be sent again: the message id makes it idempotent.
-_RETRYABLE_PUBLISH_ERRORS: tuple[type[BaseException], ...] = (
+T = TypeVar("T")
+
+# Errors that mean "NATS is briefly away" (restarting, reconnecting, JetStream recovering).
+TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
     nats.errors.TimeoutError,  # no ack: server down, restarting or slow
     nats.errors.NoRespondersError,
     nats.js.errors.NoStreamResponseError,  # no stream listening (yet) after a restart
@@ -88,6 +91,26 @@ class NoResponders(RuntimeError):
 
 class ObjectNotFound(LookupError):
     """The object store has no object with that name."""
+
+
+async def retry_transient(
+    operation: Callable[[], Awaitable[T]], *, what: str, deadline: float = 30.0
+) -> T:
+    """Run `operation`, retrying with backoff while NATS is briefly away, for at most
+    `deadline` seconds; then BusUnavailable. Only for operations that are safe to repeat
+    (reads, and compare-and-set writes whose caller re-reads on a stale revision)."""
+    give_up_at = time.monotonic() + deadline
+    backoff = 0.05
+    while True:
+        try:
+            return await operation()
+        except TRANSIENT_ERRORS as err:
+            remaining = give_up_at - time.monotonic()
+            if remaining <= 0:
+                raise BusUnavailable(f"{what}: NATS did not answer within {deadline:g}s") from err
+            log.debug("%s failed (%r); retrying", what, err)
+            await asyncio.sleep(min(backoff, remaining))
+            backoff = min(backoff * 2, 1.0)
 
 
 def check_session_id(session_id: str) -> str:
@@ -405,7 +428,7 @@ class Bus:
                     stream=EVENTS_STREAM,
                     headers={api.Header.MSG_ID: msg_id},
                 )
-            except _RETRYABLE_PUBLISH_ERRORS as err:
+            except TRANSIENT_ERRORS as err:
                 remaining = give_up_at - time.monotonic()
                 if remaining <= 0:
                     hint = ""

@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import shutil
 import signal
 import sys
 import tempfile
@@ -51,6 +52,7 @@ class LocalSandboxProvider:
     ) -> None:
         self.pool_size = pool_size
         self.default_size = default_size
+        self._own_work_dir = work_dir is None
         self.work_dir = work_dir or Path(tempfile.mkdtemp(prefix="deskpilot-sandboxes-"))
         self.work_dir.mkdir(parents=True, exist_ok=True)
         # The sandbox user must reach its own folder below this one (mkdtemp makes it 0700).
@@ -113,6 +115,8 @@ class LocalSandboxProvider:
         self._pool.clear()
         self._running.clear()
         await asyncio.gather(*(_stop(s.process) for s in everything))
+        if self._own_work_dir:
+            shutil.rmtree(self.work_dir, ignore_errors=True)
 
     def _take_warm(self, size: tuple[int, int]) -> _Sandbox | None:
         for sandbox in list(self._pool):

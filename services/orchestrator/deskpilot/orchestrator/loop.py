@@ -513,14 +513,13 @@ class SessionLoop:
     async def _set_status(self, status: int, reason: str) -> None:
         if status == self.session.status and reason == self.session.status_reason:
             return
-        await self._publish(
-            status_changed=events_pb2.StatusChanged(
-                to=status, reason=reason, **{"from": self.session.status}
-            )
-        )
+        change = events_pb2.StatusChanged(to=status, reason=reason, **{"from": self.session.status})
         self.session.status = status
         self.session.status_reason = reason
+        # Record first, then event: a client reacting to the event reads the new status.
+        self.session.last_sequence = self.deps.events.last_sequence + 1
         await self._save()
+        await self._publish(status_changed=change)
 
     async def _save(self) -> None:
         snapshot = session_pb2.Session()

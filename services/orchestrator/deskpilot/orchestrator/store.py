@@ -1,5 +1,8 @@
 """Session records in the NATS KV bucket, changed only by compare-and-set.
 
+Every operation rides out a NATS restart (retried for up to 30 s): reads are safe to
+repeat, and a repeated compare-and-set that finds a newer revision re-reads and re-applies.
+
 Any replica may update a record (a status change, usage after a step); a concurrent
 update makes the compare-and-set fail and the change is re-applied to the fresh record,
 so no update is lost.
@@ -11,7 +14,7 @@ from collections.abc import Callable, Iterable
 
 from google.protobuf.timestamp_pb2 import Timestamp
 
-from deskpilot.common.bus import SESSIONS_BUCKET, Bus
+from deskpilot.common.bus import SESSIONS_BUCKET, Bus, retry_transient
 from deskpilot.common.errors import AlreadyExists, NotFound
 from deskpilot.common.kv import KeyExists, StaleRevision
 from deskpilot.v1 import session_pb2
@@ -46,11 +49,15 @@ class SessionStore:
             record, revision = await self._read(session_id)
             change(record)
             _touch(record)
+            data = record.SerializeToString()
             try:
-                await self.bus.kv_update(
-                    SESSIONS_BUCKET, session_id, record.SerializeToString(), revision
+                await retry_transient(
+                    lambda data=data, revision=revision: self.bus.kv_update(
+                        SESSIONS_BUCKET, session_id, data, revision
+                    ),
+                    what=f"update session {session_id}",
                 )
-            except StaleRevision:
+            except StaleRevision:  # someone else wrote, or our own retried write landed
                 continue
             return record
         raise RuntimeError(f"session {session_id}: too many concurrent updates")
@@ -61,8 +68,11 @@ class SessionStore:
         """Sessions, newest first, optionally only those in `statuses`."""
         wanted = set(statuses)
         sessions = []
-        for key in await self.bus.kv_keys(SESSIONS_BUCKET):
-            entry = await self.bus.kv_get(SESSIONS_BUCKET, key)
+        keys = await retry_transient(
+            lambda: self.bus.kv_keys(SESSIONS_BUCKET), what="list sessions"
+        )
+        for key in keys:
+            entry = await self._get(key)
             if entry is None:  # deleted since the listing
                 continue
             session = session_pb2.SessionRecord.FromString(entry[0]).session
@@ -74,10 +84,18 @@ class SessionStore:
     async def delete(self, session_id: str) -> None:
         """Forget the record; NotFound if there is none."""
         await self._read(session_id)
-        await self.bus.kv_delete(SESSIONS_BUCKET, session_id)
+        await retry_transient(
+            lambda: self.bus.kv_delete(SESSIONS_BUCKET, session_id),
+            what=f"delete session {session_id}",
+        )
+
+    async def _get(self, key: str) -> tuple[bytes, int] | None:
+        return await retry_transient(
+            lambda: self.bus.kv_get(SESSIONS_BUCKET, key), what=f"read session {key}"
+        )
 
     async def _read(self, session_id: str) -> tuple[session_pb2.SessionRecord, int]:
-        entry = await self.bus.kv_get(SESSIONS_BUCKET, session_id)
+        entry = await self._get(session_id)
         if entry is None:
             raise NotFound(f"session {session_id} not found")
         data, revision = entry

@@ -1,0 +1,43 @@
+"""Running the stand-in as a process: settings, logs, the script, serve until a signal."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import sys
+from collections.abc import Callable
+
+from pydantic import ValidationError
+
+from deskpilot.common.config import settings_or_exit
+from deskpilot.common.logs import configure_logging
+from deskpilot.standin.script import Script
+from deskpilot.standin.server import StandInServer
+from deskpilot.standin.settings import StandInSettings
+
+
+async def _serve(server: StandInServer) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    async with server:
+        await stop.wait()
+
+
+def serve_main(default_script: Callable[[], Script], name: str) -> None:
+    """Serve `--script FILE`, or `default_script()` without one, until SIGTERM/SIGINT."""
+    settings = settings_or_exit(StandInSettings)
+    configure_logging(settings, service="standin")
+    try:
+        script = Script.from_file(settings.script) if settings.script else default_script()
+    except (OSError, ValueError, ValidationError) as exc:
+        print(f"{name}: cannot load script {settings.script}: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+    server = StandInServer(
+        script,
+        host=settings.host,
+        port=settings.port,
+        min_cacheable_tokens=settings.min_cacheable_tokens,
+    )
+    asyncio.run(_serve(server))

@@ -1,0 +1,121 @@
+"""`deskpilot up --stand-in` end to end, as a user runs it: the whole local stack as real
+processes (nats-server, the stand-in playing the demo, safety, orchestrator, and a local
+sandbox with its X display and executors), `deskpilot run` of the demo against it, then
+SIGTERM and nothing left running. About 20 s on two cores."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import re
+import signal
+import socket
+import sys
+from pathlib import Path
+
+from deskpilot.cli.stack import UpSettings, sandbox_user_notice
+from deskpilot.common.config import load_settings
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _descendants(root: int) -> dict[int, bytes]:
+    """Every process below `root`, with its command line (to tell a reused pid apart)."""
+    parents: dict[int, int] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError):
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            parents[int(stat.parent.name)] = int(fields[1])
+    found, frontier = set(), {root}
+    while frontier:
+        frontier = {pid for pid, parent in parents.items() if parent in frontier} - found
+        found |= frontier
+    return {pid: _cmdline(pid) for pid in found}
+
+
+def _cmdline(pid: int) -> bytes:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return b""
+
+
+def _listening(port: int) -> bool:
+    with socket.socket() as probe:
+        return probe.connect_ex(("127.0.0.1", port)) == 0
+
+
+async def _cli(*args: str) -> tuple[int, str, str]:
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "deskpilot.cli", *args,
+        stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    out, err = await asyncio.wait_for(process.communicate(), 120)
+    assert process.returncode is not None
+    return process.returncode, out.decode(), err.decode()
+
+
+async def test_up_with_the_stand_in_runs_the_demo_and_stops_everything(tmp_path: Path) -> None:
+    ports = {name: _free_port() for name in ("safety", "orchestrator", "stand-in", "gateway")}
+    # Where the sandbox user could not run this Python install (e.g. it lives under
+    # /root), sandboxes keep the current user, as `deskpilot up` itself advises.
+    user = "" if sandbox_user_notice(load_settings(UpSettings, None)) else "deskpilot"
+    up = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "deskpilot.cli", "up", "--stand-in",
+        "--data-dir", str(tmp_path / "var"), "--nats-port", "0", "--sandbox-user", user,
+        *(arg for name, port in ports.items() for arg in (f"--{name}-port", str(port))),
+        stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )  # fmt: skip
+    log: list[str] = []
+    ready = asyncio.Event()
+
+    async def read_log() -> None:
+        assert up.stdout is not None
+        while line := await up.stdout.readline():
+            log.append(line.decode().rstrip())
+            if "all components ready" in log[-1]:
+                ready.set()
+
+    reader = asyncio.ensure_future(read_log())
+    try:
+        waiting = asyncio.ensure_future(ready.wait())
+        await asyncio.wait({reader, waiting}, timeout=120, return_when=asyncio.FIRST_COMPLETED)
+        waiting.cancel()
+        assert ready.is_set(), "\n".join(log)
+        assert any("STAND-IN (scripted demo, not Claude)" in line for line in log)
+
+        address = f"127.0.0.1:{ports['orchestrator']}"
+        code, out, err = await _cli("run", "show me the demo", "--orchestrator", address)
+        assert code == 0, f"{err}\n{out}\n" + "\n".join(log[-40:])
+        assert out.startswith("model: Messages API STAND-IN (scripted demo, not Claude)\n")
+        home = re.search(r'bash \$ echo "\$HOME"  → allow\n  result: (/\S+)\n', out)
+        assert home, out
+        for line in ("computer screenshot  → allow", "edit create ", "edit str_replace ",
+                     "computer left_click (400, 300)  → allow", "The demo is done"):  # fmt: skip
+            assert line in out
+        assert "waiting for input (the model finished its turn) · 7 steps" in out
+        note = Path(home[1]) / "deskpilot-demo.txt"
+        assert note.read_text() == (
+            "Hello from the deskpilot demo.\nThis line is edited with str_replace.\n"
+        )
+
+        running = _descendants(up.pid)
+        assert len(running) >= 6, running  # nats, stand-in, safety, orchestrator, a sandbox…
+        up.send_signal(signal.SIGTERM)
+        assert await asyncio.wait_for(up.wait(), 120) == 0, "\n".join(log[-40:])
+        await reader
+    finally:
+        if up.returncode is None:
+            up.kill()
+            await up.wait()
+        reader.cancel()
+    left = {pid: cmd for pid, cmd in running.items() if _cmdline(pid) == cmd and cmd}
+    assert not left, left
+    assert not any(_listening(port) for port in ports.values())
+    assert log[-1].endswith("| stopped")

@@ -1,0 +1,86 @@
+"""What `deskpilot up` wires together: the orchestrator finds the stack's safety gate and
+the stand-in (when asked for), and a missing API key or an unusable sandbox user is
+explained before any session fails."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from deskpilot.cli.stack import (
+    MISSING_KEY_NOTICE,
+    UpSettings,
+    api_key_notice,
+    build_stack,
+    sandbox_user_notice,
+)
+from deskpilot.cli.supervisor import HttpProcessComponent, ProcessComponent
+from deskpilot.common.config import load_settings
+
+
+def _components(*flags: str) -> dict[str, ProcessComponent]:
+    settings = load_settings(UpSettings, list(flags))
+    built = build_stack(settings, text_logs=False)
+    return {c.name: c for c in built if isinstance(c, ProcessComponent)}
+
+
+def _env(component: ProcessComponent) -> dict[str, str]:
+    return {k: v for k, v in component.env.items() if isinstance(v, str)}
+
+
+def test_the_orchestrator_is_pointed_at_the_stacks_safety_gate_and_sandbox_user() -> None:
+    orchestrator = _components("--safety-port", "51000", "--sandbox-user", "")["orchestrator"]
+    argv = list(orchestrator.argv)
+    assert argv[argv.index("--safety-address") + 1] == "127.0.0.1:51000"
+    assert argv[argv.index("--local-sandbox-user") + 1] == ""
+    assert "ANTHROPIC_BASE_URL" not in _env(orchestrator)
+    assert "standin" not in orchestrator.depends_on
+
+
+def test_with_the_stand_in_the_orchestrator_talks_to_it_and_waits_for_it() -> None:
+    components = _components("--stand-in", "--stand-in-port", "51001")
+    stand_in = components["standin"]
+    assert isinstance(stand_in, HttpProcessComponent) and stand_in.address == "127.0.0.1:51001"
+    assert "--script" not in stand_in.argv
+    orchestrator = components["orchestrator"]
+    assert _env(orchestrator)["ANTHROPIC_BASE_URL"] == "http://127.0.0.1:51001"
+    assert _env(orchestrator)["ANTHROPIC_API_KEY"] == "stand-in"
+    assert "standin" in orchestrator.depends_on
+    scripted = _components("--stand-in-script", "turns.json")["standin"]  # implies --stand-in
+    assert list(scripted.argv)[-2:] == ["--script", "turns.json"]
+
+
+def test_a_missing_api_key_is_explained_unless_the_stand_in_is_used() -> None:
+    plain = load_settings(UpSettings, [])
+    assert api_key_notice(plain, {}) == MISSING_KEY_NOTICE
+    assert "ANTHROPIC_API_KEY" in MISSING_KEY_NOTICE
+    assert "deskpilot up --stand-in" in MISSING_KEY_NOTICE
+    assert api_key_notice(plain, {"ANTHROPIC_API_KEY": "sk-ant-x"}) is None
+    assert api_key_notice(load_settings(UpSettings, ["--stand-in"]), {}) is None
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="the sandbox user applies only to root")
+def test_a_python_install_the_sandbox_user_cannot_reach_is_explained() -> None:
+    # Not under tmp_path: pytest's own base folder is closed to other users.
+    with tempfile.TemporaryDirectory() as folder:
+        Path(folder).chmod(0o755)
+        _check_notices(Path(folder) / "closed")
+
+
+def _check_notices(closed: Path) -> None:
+    (closed / "bin").mkdir(parents=True)
+    python = closed / "bin" / "python3"
+    python.write_text("")
+    python.chmod(0o755)
+    closed.chmod(0o700)
+    settings = load_settings(UpSettings, [])
+    notice = sandbox_user_notice(settings, str(python))
+    assert notice and "run as root" in notice and str(closed) in notice
+    assert (
+        sandbox_user_notice(load_settings(UpSettings, ["--sandbox-user", ""]), str(python)) is None
+    )
+    closed.chmod(0o755)
+    assert sandbox_user_notice(settings, str(python)) is None
