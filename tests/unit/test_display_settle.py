@@ -5,8 +5,20 @@ from __future__ import annotations
 
 import time
 
+import pytest
+
+from deskpilot.common.config import load_settings
 from deskpilot.display.capture import Frame
-from deskpilot.display.settle import BusyRegion, SettleTimes, changed_box, wait_until_still
+from deskpilot.display.executor import DisplayExecutor
+from deskpilot.display.settings import DisplaySettings
+from deskpilot.display.settle import (
+    BusyRegion,
+    SettleTimes,
+    changed_box,
+    changed_outside,
+    wait_until_still,
+)
+from deskpilot.v1 import display_pb2
 
 W, H = 64, 48
 TIMES = SettleTimes(quiet=0.05, first_change=0.02, limit=0.5, poll=0.005)
@@ -66,3 +78,43 @@ async def test_churn_hits_the_bound_then_is_ignored_until_it_stops() -> None:
     # The churn stops: the region is forgotten.
     await wait_until_still(Screen(lambda n: frame()).grab, frame(), TIMES, busy)
     assert busy.box is None
+
+
+async def test_intermittent_churn_is_learnt_as_its_own_region_not_the_screen() -> None:
+    # A row that changes on every 4th capture only: the last change before the bound can
+    # come a few polls early. The busy region must still be just that row, never the
+    # whole screen (which would make later waits ignore every change).
+    busy = BusyRegion()
+    churn = Screen(lambda n: frame((n // 4 % 7, 40)))
+    result = await wait_until_still(churn.grab, frame(), TIMES, busy)
+    assert not result.settled
+    assert busy.box is not None
+    assert busy.box[1] == 40 and busy.box[3] == 41, busy.box
+
+
+def test_changed_outside_ignores_the_busy_box_only() -> None:
+    busy = (10, 10, 20, 20)
+    base = frame((15, 15))
+    assert not changed_outside(base, frame((12, 19)), busy)  # inside: ignored
+    assert not changed_outside(base, frame((10, 10), (19, 19)), busy)  # the box's edges
+    for outside in [(15, 5), (15, 25), (5, 15), (25, 15), (20, 15), (15, 20), (0, 0), (63, 47)]:
+        assert changed_outside(base, frame(outside), busy), outside
+
+
+@pytest.mark.parametrize(
+    ("action", "policy", "quiet"),
+    [
+        ("type", display_pb2.SettlePolicy(), 0.05),
+        ("key", display_pb2.SettlePolicy(), 0.05),
+        ("left_click", display_pb2.SettlePolicy(), 0.1),
+        ("scroll", display_pb2.SettlePolicy(), 0.1),
+        ("type", display_pb2.SettlePolicy(quiet_ms=300), 0.3),  # the request wins
+    ],
+)
+def test_keyboard_actions_settle_with_the_shorter_typing_quiet_period(
+    action: str, policy: display_pb2.SettlePolicy, quiet: float
+) -> None:
+    settings = load_settings(DisplaySettings, [], settle_quiet_ms=100, settle_typing_quiet_ms=50)
+    times = DisplayExecutor(settings)._settle_times(policy, action)
+    assert times.quiet == quiet
+    assert times.first_change <= times.quiet

@@ -23,7 +23,7 @@ log = logging.getLogger("deskpilot.display.capture")
 class Frame:
     """One captured screen: raw BGRX pixels and when they were taken."""
 
-    raw: bytes
+    raw: bytes | bytearray  # never modified once captured
     width: int
     height: int
     taken_at: float
@@ -55,7 +55,9 @@ class ScreenCapture:
     def grab(self) -> Frame:
         started = time.perf_counter()
         shot = self._mss.grab(self.monitor)
-        frame = Frame(bytes(shot.raw), shot.width, shot.height, time.monotonic())
+        # mss hands back a fresh bytearray per grab; copying it to `bytes` would cost
+        # ~1.5 ms per 1920x1080 frame, on every settle poll.
+        frame = Frame(shot.raw, shot.width, shot.height, time.monotonic())
         CAPTURES.inc()
         CAPTURE_SECONDS.observe(time.perf_counter() - started)
         return frame

@@ -32,6 +32,7 @@ from deskpilot.common.errors import FailedPrecondition, InvalidArgument, Unavail
 from deskpilot.display import actions, keys
 from deskpilot.display.capture import Frame, ScreenCapture
 from deskpilot.display.encode import EncodeOptions, Encoder, resolve_format
+from deskpilot.display.memory import IdleTrim
 from deskpilot.display.metrics import ACTION_ERRORS, ACTION_SECONDS, SETTLE_SECONDS, SETTLE_TIMEOUTS
 from deskpilot.display.scaling import Scaling, scaling_for
 from deskpilot.display.settings import DisplaySettings
@@ -66,6 +67,8 @@ _CLICKS = {
 }
 _SCROLL_NAMES = {v: k for k, v in actions.SCROLL_DIRECTIONS.items()}
 _DRAG_STEPS = 8
+# Actions whose effect (the echo) an application draws as soon as it reads the input.
+_KEYBOARD_ACTIONS = frozenset({"type", "key"})
 _MAX_SETTLE_MS = 60_000
 
 
@@ -96,6 +99,7 @@ class DisplayExecutor:
                 png_compress_level=settings.png_compress_level,
                 jpeg_quality=settings.jpeg_quality,
                 webp_quality=settings.webp_quality,
+                scale_workers=settings.scale_threads or len(os.sched_getaffinity(0)),
             )
         )
         self._default_target: tuple[int, int] | None = None
@@ -107,6 +111,7 @@ class DisplayExecutor:
         self._lock = asyncio.Lock()
         self._results: OrderedDict[str, bytes] = OrderedDict()
         self._busy = BusyRegion()
+        self.idle_trim = IdleTrim()
         self.input: XInput | None = None
         self.capture: ScreenCapture | None = None
         self.width = self.height = self.depth = 0
@@ -132,6 +137,7 @@ class DisplayExecutor:
         self.depth = screen.root_depth
 
     async def close(self) -> None:
+        self.idle_trim.cancel()
         if self.input is not None:
             await self._x(self.input.release_all)
             await self._x(self.input.restore_keymap)
@@ -139,6 +145,7 @@ class DisplayExecutor:
         if self.capture is not None:
             await self._x(self.capture.close)
         self._pool.shutdown(wait=True)
+        self.encoder.close()
 
     async def _x(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Run a blocking X call on the X worker thread (the only thread that touches X)."""
@@ -183,6 +190,7 @@ class DisplayExecutor:
         # single X worker thread already serialises the X calls.
         frame = await self._x(self._cap.grab)
         image = await self._x(self.encoder.screenshot, frame, scaling, fmt, quality)
+        self.idle_trim.touch()
         return display_pb2.ScreenshotResponse(
             image=image, physical_size=common_pb2.Size(width=self.width, height=self.height)
         )
@@ -205,6 +213,7 @@ class DisplayExecutor:
         except InvalidArgument:
             ACTION_ERRORS.labels(name, "invalid_argument").inc()
             raise
+        self.idle_trim.touch()
         elapsed = time.perf_counter() - started
         response.timing.total_ms = elapsed * 1000
         ACTION_SECONDS.labels(name).observe(elapsed)
@@ -228,14 +237,16 @@ class DisplayExecutor:
         scaling = self.scaling(request.screen_space)
         options = request.screenshot_options
         fmt, quality = resolve_format(options.format, options.quality)
-        return name, action, scaling, fmt, quality, self._settle_times(request.settle)
+        return name, action, scaling, fmt, quality, self._settle_times(request.settle, name)
 
-    def _settle_times(self, policy: display_pb2.SettlePolicy) -> SettleTimes:
+    def _settle_times(self, policy: display_pb2.SettlePolicy, name: str) -> SettleTimes:
         for label, value in (("quiet_ms", policy.quiet_ms), ("max_ms", policy.max_ms)):
             if not 0 <= value <= _MAX_SETTLE_MS:
                 raise InvalidArgument(f"settle.{label} must be 0..{_MAX_SETTLE_MS}, got {value}")
         s = self.settings
-        quiet = (policy.quiet_ms or s.settle_quiet_ms) / 1000
+        # Keyboard input is echoed at once, so it needs a shorter quiet period.
+        default_quiet = s.settle_typing_quiet_ms if name in _KEYBOARD_ACTIONS else s.settle_quiet_ms
+        quiet = (policy.quiet_ms or default_quiet) / 1000
         limit = 0.0 if policy.disabled else (policy.max_ms or s.settle_max_ms) / 1000
         return SettleTimes(
             quiet=quiet,
@@ -388,7 +399,9 @@ class DisplayExecutor:
     ) -> display_pb2.ActResponse:
         response = display_pb2.ActResponse(action=name)
         settle = step.sends_input and times.limit > 0
+        capture_started = time.perf_counter()
         before = await self._x(self._cap.grab) if settle else None
+        response.timing.capture_ms = (time.perf_counter() - capture_started) * 1000
         held_before = self._in.held[1]
         started = time.perf_counter()
         try:
@@ -423,7 +436,7 @@ class DisplayExecutor:
             if frame is None:
                 capture_started = time.perf_counter()
                 frame = await self._x(self._cap.grab)
-                response.timing.capture_ms = (time.perf_counter() - capture_started) * 1000
+                response.timing.capture_ms += (time.perf_counter() - capture_started) * 1000
             encode_started = time.perf_counter()
             image = await self._x(self.encoder.screenshot, frame, scaling, fmt, quality)
             response.screenshot.CopyFrom(image)

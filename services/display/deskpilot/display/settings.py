@@ -33,13 +33,23 @@ class DisplaySettings(ServiceSettings):
         40, ge=0, le=10_000,
         description="When nothing at all changes after the input, settle after this long.",
     )  # fmt: skip
+    settle_typing_quiet_ms: int = Field(
+        50, ge=1, le=10_000,
+        description="The quiet period after `type` and `key` actions, whose echo applications "
+        "draw at once (settle_quiet_ms applies to the others).",
+    )  # fmt: skip
     settle_max_ms: int = Field(2500, ge=0, le=60_000, description="Upper bound on the settle wait.")
     settle_poll_ms: int = Field(
         10, ge=1, le=1000, description="Interval between the captures compared while settling."
     )
     png_compress_level: int = Field(
-        1, ge=0, le=9, description="zlib level for PNG screenshots (1: fast, 9: smallest)."
-    )
+        1, ge=0, le=3,
+        description="Deflate level for PNG screenshots (ISA-L, 0: fastest, 3: smallest).",
+    )  # fmt: skip
+    scale_threads: int = Field(
+        0, ge=0, le=16,
+        description="Threads that scale a screenshot, in strips; 0: one per available CPU core.",
+    )  # fmt: skip
     jpeg_quality: int = Field(80, ge=1, le=100, description="Default JPEG quality.")
     webp_quality: int = Field(80, ge=1, le=100, description="Default WebP quality.")
     max_text_chars: int = Field(

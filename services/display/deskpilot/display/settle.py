@@ -3,7 +3,9 @@
 After the input is sent, frames are captured every `poll` and compared with the previous
 one (the first with the frame taken just before the input). The screen is settled when it
 has been unchanged for `quiet` since the last change, or, if nothing changed at all, once
-`first_change` has passed. `limit` bounds the wait.
+`first_change` has passed. `limit` bounds the wait. (So a change is only ever seen within
+`first_change`: the executor picks a shorter `quiet` for keyboard actions, whose echo an
+application draws at once.)
 
 Background churn (a terminal that keeps scrolling, a video) would make every action wait
 for `limit`. So the executor remembers the region that was still changing when a wait hit
@@ -69,6 +71,26 @@ def changed_boxes(a: Frame, b: Frame, busy: Box | None) -> tuple[Box | None, Box
     return everywhere, difference.getbbox(alpha_only=False)
 
 
+def changed_outside(a: Frame, b: Frame, busy: Box) -> bool:
+    """Whether any pixel outside `busy` differs; row-slice compares (memcmp), no image
+    arithmetic, so a frame is checked in about a millisecond."""
+    stride = a.width * 4
+    x0, y0, x1, y1 = busy
+    top, bottom = y0 * stride, y1 * stride
+    if a.raw[:top] != b.raw[:top] or a.raw[bottom:] != b.raw[bottom:]:
+        return True
+    left, right = x0 * 4, x1 * 4
+    for row in range(top, bottom, stride):
+        if left and a.raw[row : row + left] != b.raw[row : row + left]:
+            return True
+        if (
+            right < stride
+            and a.raw[row + right : row + stride] != b.raw[row + right : row + stride]
+        ):
+            return True
+    return False
+
+
 def changed_box(a: Frame, b: Frame) -> Box | None:
     """Bounding box of the pixels that differ between two frames (None: identical)."""
     return changed_boxes(a, b, None)[0]
@@ -105,6 +127,14 @@ async def wait_until_still(
             box = outside = whole
         elif frame.raw == previous.raw:
             box = outside = None
+        elif (
+            busy.box is not None
+            and elapsed < times.limit - times.quiet
+            and not changed_outside(previous, frame, busy.box)
+        ):
+            # Only the known churn moved (the common case while a terminal scrolls): its
+            # exact box cannot grow the busy region, so it is not computed.
+            box, outside = busy.box, None
         elif busy.box is not None or elapsed >= times.limit - times.quiet:
             # Where it changed matters only against a known busy region, or to learn one
             # near the bound; otherwise the (costlier) bounding boxes are skipped.
@@ -124,8 +154,17 @@ async def wait_until_still(
         elif now - changed_at >= times.quiet:
             return _finish(frame, True, elapsed, busy, busy_seen, recent)
         if elapsed >= times.limit:
-            return _finish(frame, False, elapsed, busy, busy_seen, recent)
-        await asyncio.sleep(times.poll)
+            # Only the last quiet period counts, and only its boxes are exact (earlier
+            # ones may stand for the whole screen, see above).
+            still_moving = [(t, b) for t, b in recent if now - t <= times.quiet]
+            return _finish(frame, False, elapsed, busy, busy_seen, still_moving)
+        # Poll, but capture right at the next deadline rather than up to a poll late.
+        if changed_at is None:
+            deadline = started + min(times.first_change, times.quiet)
+        else:
+            deadline = changed_at + times.quiet
+        wake = min(now + times.poll, deadline, started + times.limit)
+        await asyncio.sleep(max(0.0, wake - time.monotonic()))
 
 
 def _finish(

@@ -121,7 +121,7 @@ class XInput:
             self._pressed_keys.remove(keycode)
         self._last_used[keycode] = time.monotonic()
 
-    def press_combination(self, keysyms: list[int]) -> list[int]:
+    def press_combination(self, keysyms: list[int], *, flush: bool = True) -> list[int]:
         """Press the keys of a combination in order; return the keycodes pressed."""
         pressed: list[int] = []
         shift_code = self._keymap.get(_SHIFT, (0, False))[0]
@@ -132,22 +132,25 @@ class XInput:
                 pressed.append(shift_code)
             self.press_key(keycode)
             pressed.append(keycode)
-        self.display.flush()
+        if flush:
+            self.display.flush()
         return pressed
 
-    def release_keys(self, keycodes: list[int]) -> None:
+    def release_keys(self, keycodes: list[int], *, flush: bool = True) -> None:
         for keycode in reversed(keycodes):
             self.release_key(keycode)
-        self.display.flush()
+        if flush:
+            self.display.flush()
 
-    def tap_combination(self, keysyms: list[int]) -> None:
-        pressed = self.press_combination(keysyms)
-        self.release_keys(pressed)
+    def tap_combination(self, keysyms: list[int], *, flush: bool = True) -> None:
+        pressed = self.press_combination(keysyms, flush=flush)
+        self.release_keys(pressed, flush=flush)
 
     def type_keysyms(self, keysyms: list[int]) -> None:
-        """Type characters given as keysyms (see keys.char_keysym), then sync."""
+        """Type characters given as keysyms (see keys.char_keysym), then sync once: the
+        events of the whole chunk go out in one write instead of one per key."""
         for keysym in keysyms:
-            self.tap_combination([keysym])
+            self.tap_combination([keysym], flush=False)
         self.display.sync()
 
     # --- pointer -------------------------------------------------------------------
