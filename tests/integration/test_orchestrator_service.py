@@ -234,3 +234,58 @@ async def test_racing_claims_on_one_replica_start_a_single_loop(orchestrator_sta
         events = [e async for e in stack.bus.replay_events("s-race")]
         assert sum(e.HasField("model_request") for e in events) == 1
         assert len(stack.model.message_requests) == 1
+
+
+async def test_deleting_with_keep_history_leaves_a_replayable_history(orchestrator_stack) -> None:
+    async with orchestrator_stack([Turn.text("hi")]) as stack:
+        session = await _create(stack.stub)
+        await follow_events(stack.stub, session.id, status_is(S.SESSION_STATUS_WAITING_INPUT))
+        await stack.stub.DeleteSession(
+            orchestrator_pb2.DeleteSessionRequest(session_id=session.id, keep_history=True)
+        )
+        replay = stack.stub.StreamEvents(
+            orchestrator_pb2.StreamEventsRequest(session_id=session.id)
+        )
+        kinds = [reply.event.WhichOneof("payload") async for reply in replay]
+        assert kinds[0] == "session_created" and kinds[-1] == "session_finished"
+        with pytest.raises(grpc.aio.AioRpcError) as info:
+            await stack.stub.GetSession(orchestrator_pb2.GetSessionRequest(session_id=session.id))
+        assert info.value.code() == grpc.StatusCode.NOT_FOUND
+
+
+async def test_a_finished_session_continues_with_a_new_message(orchestrator_stack) -> None:
+    stuck = Turn.tool_use("computer", {"action": "mouse_move", "coordinate": [9, 9]})
+    async with orchestrator_stack([stuck] * 4 + [Turn.text("back again")]) as stack:
+        session = await _create(stack.stub)
+        first = await follow_events(
+            stack.stub, session.id, lambda e: e.HasField("session_finished")
+        )
+        reply = await stack.stub.SendMessage(
+            orchestrator_pb2.SendMessageRequest(session_id=session.id, text="try something else")
+        )
+        assert reply.session.id == session.id
+        events = await follow_events(
+            stack.stub, session.id,
+            lambda e: e.HasField("model_response") and e.model_response.text == "back again",
+            from_sequence=first[-1].sequence + 1,
+        )  # fmt: skip
+        texts = [e.user_message.text for e in events if e.HasField("user_message")]
+        assert texts[-1] == "try something else"
+
+
+async def test_a_session_that_cannot_start_says_why_in_its_events(orchestrator_stack) -> None:
+    async with orchestrator_stack([]) as stack:
+        dead = S.SandboxEndpoints()
+        dead.CopyFrom(stack.endpoints)
+        dead.display_address = "127.0.0.1:1"  # nothing listens there
+        broken = await stack.add_replica(endpoints=dead)
+        session = await _create(broken.stub)
+        events = await follow_events(
+            broken.stub, session.id, lambda e: e.HasField("session_finished")
+        )
+        finished = events[-1].session_finished
+        assert finished.status == S.SESSION_STATUS_FAILED
+        assert finished.reason.startswith("could not start")
+        request = orchestrator_pb2.GetSessionRequest(session_id=session.id)
+        got = (await broken.stub.GetSession(request)).session
+        assert got.status == S.SESSION_STATUS_FAILED

@@ -154,6 +154,7 @@ class SessionLoop:
                     await self._add_user_message(text, author)
                     await self._set_status(S.SESSION_STATUS_RUNNING, "")
                 await self._resumed.wait()
+                await self._take_queued_messages()
                 self._check_limits()
                 await self._step()
         except _Ended as end:
@@ -471,8 +472,20 @@ class SessionLoop:
         )
 
     async def _add_user_message(self, text: str, author: str) -> None:
-        self.conversation.append({"role": "user", "content": [{"type": "text", "text": text}]})
+        """A user message joins the pending user turn (the API wants roles to alternate),
+        as recovery rebuilds it."""
+        block = {"type": "text", "text": text}
+        if self.conversation and self.conversation[-1]["role"] == "user":
+            self.conversation[-1]["content"].append(block)
+        else:
+            self.conversation.append({"role": "user", "content": [block]})
         await self._publish(user_message=events_pb2.UserMessage(text=text, author=author))
+
+    async def _take_queued_messages(self) -> None:
+        """Messages queued while the model owed no turn (e.g. continuing a finished session
+        whose last turn was tool results) go into the next request."""
+        while not self._inbox.empty():
+            await self._add_user_message(*self._inbox.get_nowait())
 
     def _flush_notes(self) -> None:
         """Notes for the model (e.g. what a person did) join the pending user turn."""

@@ -27,6 +27,7 @@ from deskpilot.common.bus import Bus, NoResponders, control_subject
 from deskpilot.common.errors import (
     FailedPrecondition,
     InvalidArgument,
+    NotFound,
     ServiceError,
     Unavailable,
 )
@@ -161,8 +162,13 @@ class SessionManager:
 
     async def command(self, session_id: str, command: orchestrator_pb2.ControlCommand) -> S.Session:
         """Run a command on the session's owner, wherever it is."""
-        if session_id in self._owned:
-            return await self._apply(session_id, command)
+        entry = self._owned.get(session_id)
+        if entry is not None:
+            if not _has_ended(entry):
+                return await self._apply(session_id, command)
+            # The loop has ended and is letting go of the session: wait, then continue it
+            # like any session no replica runs.
+            await asyncio.gather(entry.task, return_exceptions=True)
         await self.store.get(session_id)  # NotFound before anything else
         try:
             data = await self.bus.request(
@@ -204,11 +210,19 @@ class SessionManager:
     # -- ownership ----------------------------------------------------------------------------
 
     async def _own(
-        self, session_id: str, *, resumed: bool, last_sequence: int = 0, claimed: bool = False
+        self,
+        session_id: str,
+        *,
+        resumed: bool,
+        last_sequence: int = 0,
+        claimed: bool = False,
+        only_if_live: bool = False,
     ) -> bool:
         """Take the session's lease and run it here; False if another replica holds it.
 
         `claimed`: the caller already put the id in `_claiming` (CreateSession does).
+        `only_if_live`: the takeover scan's view may be stale; drop a session that ended
+        (or was deleted) before the lease was ours instead of reviving it.
         """
         if session_id in self._owned or (session_id in self._claiming and not claimed):
             return session_id in self._owned
@@ -230,16 +244,28 @@ class SessionManager:
             control_subject(session_id), lambda data: self._on_control(session_id, data)
         )
         entry.tasks.append(asyncio.create_task(self._renew(entry)))
-        entry.task = asyncio.create_task(self._drive(entry, resumed, last_sequence))
+        entry.task = asyncio.create_task(
+            self._drive(entry, resumed, last_sequence, only_if_live=only_if_live)
+        )
         return True
 
-    async def _drive(self, entry: _Owned, resumed: bool, last_sequence: int) -> None:
+    async def _drive(
+        self, entry: _Owned, resumed: bool, last_sequence: int, *, only_if_live: bool = False
+    ) -> None:
         session_id = entry.session_id
         sandbox: SandboxClient | None = None
+        client = None
         ended = False
         try:
-            record = await self.store.get(session_id)
+            try:
+                record = await self.store.get(session_id)
+            except NotFound:  # deleted meanwhile
+                ended = True
+                return
             session = record.session
+            if only_if_live and session.status not in LIVE:
+                ended = True
+                return
             if not session.sandbox.display_address:
                 endpoints = await self.provider.acquire(
                     session_id, session.config.display, session.config.sandbox_template
@@ -282,6 +308,8 @@ class SessionManager:
             await self._disown(entry, release_lease=ended)
             if sandbox is not None:
                 await sandbox.close()
+            if client is not None:
+                await client.close()
 
     async def _disown(self, entry: _Owned, *, release_lease: bool) -> None:
         for task in entry.tasks:
@@ -314,7 +342,7 @@ class SessionManager:
             try:
                 for session in await self.store.list(LIVE):
                     if session.id not in self._owned:
-                        await self._own(session.id, resumed=True)
+                        await self._own(session.id, resumed=True, only_if_live=True)
             except asyncio.CancelledError:
                 raise
             except Exception:
@@ -322,12 +350,30 @@ class SessionManager:
             await asyncio.sleep(self.settings.lease_seconds / 2)
 
     async def _fail(self, session_id: str, reason: str) -> None:
+        """Mark a session that could not run as FAILED, in its record and its events, so
+        whoever follows it learns why."""
+        previous = S.SESSION_STATUS_UNSPECIFIED
+
         def mark(record: S.SessionRecord) -> None:
+            nonlocal previous
+            previous = record.session.status
             record.session.status = S.SESSION_STATUS_FAILED
             record.session.status_reason = reason
 
         with contextlib.suppress(Exception):
-            await self.store.update(session_id, mark)
+            record = await self.store.update(session_id, mark)
+            events = await SessionEvents.resume(self.bus, session_id, self.replica)
+            step = record.session.steps
+            change = events_pb2.StatusChanged(
+                to=S.SESSION_STATUS_FAILED, reason=reason, **{"from": previous}
+            )
+            await events.publish(step, status_changed=change)
+            await events.publish(
+                step,
+                session_finished=events_pb2.SessionFinished(
+                    status=S.SESSION_STATUS_FAILED, reason=reason, usage=record.session.usage
+                ),
+            )
 
     # -- commands -----------------------------------------------------------------------------
 
@@ -350,6 +396,8 @@ class SessionManager:
         loop = entry.loop
         if loop is None:
             raise FailedPrecondition(f"session {session_id} is not running")
+        if _has_ended(entry):
+            raise Unavailable(f"session {session_id} has just ended here; try again")
         kind = command.WhichOneof("command")
         if kind == "send_message":
             loop.send_message(command.send_message.text, command.send_message.author or "user")
@@ -385,6 +433,14 @@ class SessionManager:
                 return entry.loop.session
         status = S.SessionStatus.Name(session.status).removeprefix("SESSION_STATUS_").lower()
         raise FailedPrecondition(f"session {session_id} is {status}; no replica is running it")
+
+
+ENDED = (S.SESSION_STATUS_FINISHED, S.SESSION_STATUS_CANCELLED, S.SESSION_STATUS_FAILED)
+
+
+def _has_ended(entry: _Owned) -> bool:
+    """The entry's loop has run to its end (its task is only cleaning up)."""
+    return entry.loop is not None and entry.loop.session.status in ENDED
 
 
 def _session_id(request_id: str) -> str:

@@ -3,6 +3,8 @@ arrive, retries by the SDK with each wait published, and usage with its cost."""
 
 from __future__ import annotations
 
+import functools
+import ssl
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -97,13 +99,22 @@ class RetryReporter:
         )
 
 
+@functools.cache
+def _tls_context() -> ssl.SSLContext:
+    """One TLS context for every session's client: building one loads the CA bundle,
+    about 30 ms of CPU that would otherwise block the event loop at each session start."""
+    return ssl.create_default_context()
+
+
 def make_client(*, max_retries: int = 4, timeout: float = 600.0) -> tuple[
     anthropic.AsyncAnthropic, RetryReporter
 ]:  # fmt: skip
     """An AsyncAnthropic client (API key and ANTHROPIC_BASE_URL from the environment, as
-    every SDK user expects) and the hook that reports its retries."""
+    every SDK user expects) and the hook that reports its retries. Close it after use."""
     reporter = RetryReporter()
-    http = anthropic.DefaultAsyncHttpxClient(event_hooks={"response": [reporter]})
+    http = anthropic.DefaultAsyncHttpxClient(
+        event_hooks={"response": [reporter]}, verify=_tls_context()
+    )
     client = anthropic.AsyncAnthropic(max_retries=max_retries, timeout=timeout, http_client=http)
     return client, reporter
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import contextlib
 
 from deskpilot.common.bus import Bus
-from deskpilot.common.grpc_server import ServiceBinding
+from deskpilot.common.grpc_server import GrpcServer, ServiceBinding
+from deskpilot.orchestrator.loop import LoopSettings
 from deskpilot.orchestrator.manager import SessionManager
 from deskpilot.orchestrator.model_endpoint import inspect_model_endpoint
 from deskpilot.orchestrator.providers import ExistingSandboxProvider, SandboxProvider
@@ -51,3 +52,23 @@ async def build(
     await manager.start()
     stack.push_async_callback(manager.stop)
     return [binding(OrchestratorServicer(manager, bus))]
+
+
+async def start_replica(
+    bus: Bus,
+    provider: SandboxProvider,
+    settings: OrchestratorSettings,
+    exit_stack: contextlib.AsyncExitStack,
+    *,
+    loop_settings: LoopSettings | None = None,
+) -> tuple[SessionManager, GrpcServer]:
+    """A replica serving gRPC in this process (tests, benchmarks); stopped by `exit_stack`."""
+    manager = SessionManager(
+        bus, provider, settings, loop_settings=loop_settings, model=await inspect_model_endpoint()
+    )
+    await manager.start()
+    exit_stack.push_async_callback(manager.stop)
+    server = GrpcServer(settings, [binding(OrchestratorServicer(manager, bus))])
+    await server.start()
+    exit_stack.push_async_callback(server.stop, 0.5)
+    return manager, server

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from contextlib import aclosing
 
 import grpc
 import nats.errors
 
 from deskpilot.common.bus import Bus, check_session_id
-from deskpilot.common.errors import InvalidArgument, Unavailable
+from deskpilot.common.errors import InvalidArgument, NotFound, Unavailable
 from deskpilot.orchestrator.manager import SessionManager
 from deskpilot.v1 import orchestrator_pb2 as pb
 from deskpilot.v1 import orchestrator_pb2_grpc, session_pb2
@@ -67,7 +68,7 @@ class OrchestratorServicer(orchestrator_pb2_grpc.OrchestratorServicer):
         self, request: pb.StreamEventsRequest, context: Context
     ) -> AsyncIterator[pb.StreamEventsResponse]:
         session_id = _id(request.session_id)
-        await self.manager.get(session_id)  # NOT_FOUND for an unknown session
+        await self._require_history(session_id)
         start = max(1, request.from_sequence)
         try:
             async for event in self.bus.replay_events(session_id, start, follow=request.follow):
@@ -76,6 +77,16 @@ class OrchestratorServicer(orchestrator_pb2_grpc.OrchestratorServicer):
                 yield pb.StreamEventsResponse(event=event)
         except nats.errors.ConnectionClosedError:
             raise Unavailable("the event stream closed (this replica is shutting down)") from None
+
+    async def _require_history(self, session_id: str) -> None:
+        """NOT_FOUND unless the session exists or its history was kept after deletion."""
+        try:
+            await self.manager.get(session_id)
+        except NotFound:
+            events = aclosing(self.bus.replay_events(session_id))
+            async with events as replay:
+                if await anext(replay, None) is None:
+                    raise
 
     async def ResolveConfirmation(
         self, request: pb.ResolveConfirmationRequest, context: Context
