@@ -17,7 +17,7 @@ import statistics
 import time
 
 import numpy as np
-from PIL import Image, ImageDraw, ImageFont
+from PIL import ImageDraw
 
 from deskpilot.safety import render
 from deskpilot.safety.action_check import ActionChecker, ActionSituation
@@ -117,9 +117,6 @@ OTHER_ACTIONS = [
 
 def button_page() -> bytes:
     """A page with buttons in common colours (white text on coloured ones too)."""
-    image = Image.new("RGB", (1280, 800), "white")
-    draw = ImageDraw.Draw(image)
-    font = ImageFont.load_default(size=16)
     buttons = [
         ((900, 600, 1060, 650), (30, 110, 220), "white", "Place order"),
         ((700, 600, 860, 650), (225, 225, 225), "black", "Cancel"),
@@ -128,17 +125,7 @@ def button_page() -> bytes:
         ((940, 680, 1060, 730), (90, 60, 180), "white", "Send"),
         ((740, 680, 860, 730), (240, 240, 240), "black", "Next"),
     ]
-    for box, fill, colour, label in buttons:
-        draw.rounded_rectangle(box, 8, fill=fill)
-        width = draw.textlength(label, font=font)
-        draw.text(
-            ((box[0] + box[2] - width) / 2, (box[1] + box[3]) / 2 - 9),
-            label,
-            fill=colour,
-            font=font,
-        )
-    draw.text((100, 300), "Read the product reviews", fill="black", font=font)
-    return render.png_bytes(image)
+    return render.render_buttons_page(buttons, [((100, 300), "Read the product reviews", "black")])
 
 
 def atomic_command(test: dict) -> str:

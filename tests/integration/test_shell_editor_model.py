@@ -104,10 +104,13 @@ class EditorMachine(RuleBasedStateMachine):
         assert code == grpc.StatusCode.OK
         self.model.text = self.model.undo.pop()
 
+    checked = 0  # invariant checks run against a real file, over all examples
+
     @invariant()
     def file_matches_model(self) -> None:
         if getattr(self, "model", None) is None:
             return
+        type(self).checked += 1
         if self.model.text is None:
             assert not self.path.exists()
         else:
@@ -128,3 +131,5 @@ def test_editor_matches_model(
         suppress_health_check=[HealthCheck.too_slow],
     )
     machine().runTest()
+    # The comparisons are the machine's invariant; make sure they really ran.
+    assert EditorMachine.checked > 0

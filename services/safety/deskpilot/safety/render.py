@@ -63,3 +63,26 @@ def png_bytes(image: Image.Image) -> bytes:
     buffer = io.BytesIO()
     image.save(buffer, "PNG")
     return buffer.getvalue()
+
+
+Colour = str | tuple[int, int, int]
+Button = tuple[tuple[int, int, int, int], Colour, Colour, str]  # box, fill, text colour, label
+
+
+def render_buttons_page(
+    buttons: list[Button],
+    lines: list[tuple[tuple[int, int], str, Colour]] = (),
+    size: tuple[int, int] = SIZE,
+) -> bytes:
+    """A PNG page of rounded buttons with centred labels, and lines of text."""
+    image = Image.new("RGB", size, "white")
+    draw = ImageDraw.Draw(image)
+    font = ImageFont.load_default(size=16)
+    for box, fill, colour, label in buttons:
+        draw.rounded_rectangle(box, 8, fill=fill)
+        width = draw.textlength(label, font=font)
+        middle = ((box[0] + box[2] - width) / 2, (box[1] + box[3]) / 2 - 9)
+        draw.text(middle, label, fill=colour, font=font)
+    for position, text, colour in lines:
+        draw.text(position, text, fill=colour, font=font)
+    return png_bytes(image)
