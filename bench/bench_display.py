@@ -32,7 +32,8 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from deskpilot.common.grpc_client import open_channel, wait_until_serving
-from deskpilot.sandbox.xserver import XServer, XServerConfig, free_port
+from deskpilot.common.net import free_port
+from deskpilot.sandbox.xserver import XServer, XServerConfig
 from deskpilot.v1 import common_pb2, display_pb2, display_pb2_grpc
 
 WIDTH, HEIGHT = 1920, 1080  # scaled to 1366x768 by both (the reference's XGA/WXGA logic)

@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -28,15 +27,10 @@ from pathlib import Path
 import grpc
 
 from deskpilot.common.grpc_client import wait_until_serving
+from deskpilot.common.net import free_port
 from deskpilot.v1 import shell_pb2, shell_pb2_grpc
 
 LINES = 5000
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def median_ms(action: Callable[[], object], rounds: int, warmup: int = 5) -> float:

@@ -18,7 +18,6 @@ import contextlib
 import os
 import re
 import shutil
-import socket
 import sys
 import tempfile
 import time
@@ -32,6 +31,7 @@ from deskpilot.common.bus import Bus
 from deskpilot.common.config import load_settings
 from deskpilot.common.grpc_client import wait_until_serving
 from deskpilot.common.natsserver import NatsServer
+from deskpilot.common.net import free_port
 from deskpilot.orchestrator.loop import LoopSettings
 from deskpilot.orchestrator.manager import SessionManager
 from deskpilot.orchestrator.providers import SandboxProvider
@@ -42,12 +42,6 @@ from deskpilot.v1 import orchestrator_pb2_grpc
 
 # A session's task names its plan: "bench <kind> <steps> <tag>", e.g. "bench bash 20 s3".
 _PLAN = re.compile(r"^bench (\w+) (\d+) (\S+)$")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def rss_mb(pid: int | None = None) -> float:

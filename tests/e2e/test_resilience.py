@@ -7,7 +7,6 @@ import asyncio
 import contextlib
 import os
 import signal
-import socket
 import sys
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -19,6 +18,7 @@ import pytest
 from deskpilot.common.config import load_settings
 from deskpilot.common.grpc_client import wait_until_serving
 from deskpilot.common.natsserver import NatsServer
+from deskpilot.common.net import free_port
 from deskpilot.display.executor import DisplayExecutor
 from deskpilot.display.service import display_binding
 from deskpilot.display.settings import DisplaySettings
@@ -33,12 +33,6 @@ from tests.fixtures.orchestrator import follow_events, status_is
 
 S = session_pb2
 pytestmark = pytest.mark.timeout(180)
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @dataclass
@@ -58,7 +52,7 @@ class Process:
 async def _start(
     name: str, module: str, *args: str, logs: Path, env: dict[str, str] | None = None
 ) -> Process:
-    port = _free_port()
+    port = free_port()
     with (logs / f"{name}.log").open("ab") as log:  # read them when a test fails
         process = await asyncio.create_subprocess_exec(
             sys.executable, "-m", module, "--port", str(port), "--log-format", "json", *args,

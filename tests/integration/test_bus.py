@@ -8,7 +8,6 @@ import hashlib
 import json
 import os
 import re
-import socket
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -34,6 +33,7 @@ from deskpilot.common.bus import (
 )
 from deskpilot.common.kv import KeyExists, LeaseLost, StaleRevision
 from deskpilot.common.natsserver import NatsServer
+from deskpilot.common.net import free_port
 from deskpilot.v1 import events_pb2
 
 pytestmark = pytest.mark.timeout(60)
@@ -69,12 +69,6 @@ async def stored_count(bus: Bus, session_id: str) -> int:
     """Messages the events stream holds for the session's subject."""
     info = await bus.js.stream_info(EVENTS_STREAM, subjects_filter=events_subject(session_id))
     return (info.state.subjects or {}).get(events_subject(session_id), 0)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 # -- events ----------------------------------------------------------------------------------

@@ -4,19 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
 import sys
 import urllib.request
 
 import pytest
 
 from deskpilot.cli.supervisor import ComponentFailed, HttpProcessComponent
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+from deskpilot.common.net import free_port
 
 
 def _get_json(url: str) -> dict:
@@ -25,7 +19,7 @@ def _get_json(url: str) -> dict:
 
 
 async def test_the_demo_stand_in_is_ready_once_its_health_url_answers() -> None:
-    port = _free_port()
+    port = free_port()
     lines: list[str] = []
     stand_in = HttpProcessComponent(
         name="standin",
@@ -43,7 +37,7 @@ async def test_the_demo_stand_in_is_ready_once_its_health_url_answers() -> None:
 
 
 async def test_a_process_that_never_serves_http_fails_to_start() -> None:
-    port = _free_port()
+    port = free_port()
     silent = HttpProcessComponent(
         name="silent",
         argv=[sys.executable, "-c", "import time; time.sleep(60)"],

@@ -8,31 +8,13 @@ import os
 import re
 import signal
 import sys
-from dataclasses import dataclass
 
 from deskpilot.standin import Turn
 from deskpilot.v1 import orchestrator_pb2, session_pb2
+from tests.helpers.cli import Result, run_cli
 
 S = session_pb2
 _SESSION_LINE = re.compile(r"^session (s-[0-9a-f]+) — ", re.M)
-
-
-@dataclass
-class Result:
-    code: int
-    out: str
-    err: str
-
-
-async def _cli(*args: str) -> Result:
-    process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "deskpilot.cli", *args,
-        stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )  # fmt: skip
-    out, err = await asyncio.wait_for(process.communicate(), 60)
-    assert process.returncode is not None
-    return Result(process.returncode, out.decode(), err.decode())
 
 
 class Follower:
@@ -83,7 +65,7 @@ async def test_run_shows_each_step_then_watch_replays_it_and_sessions_lists_it(
     ]
     async with orchestrator_stack(turns) as stack:
         address = stack.replicas[0].server.address
-        run = await _cli("run", "say hello", "--orchestrator", address, "--tool-set", "20250124",
+        run = await run_cli("run", "say hello", "--orchestrator", address, "--tool-set", "20250124",
                          "--display", "1024x768", "--max-steps", "10")  # fmt: skip
         assert run.code == 0, run.err
         assert run.out.startswith("model: Messages API STAND-IN (scripted demo, not Claude)\n")
@@ -108,20 +90,20 @@ async def test_run_shows_each_step_then_watch_replays_it_and_sessions_lists_it(
         assert got.session.config.limits.max_steps == 10
         assert got.session.config.tool_set == S.TOOL_SET_20250124
 
-        watch = await _cli("watch", session_id, "--no-follow", "--orchestrator", address)
+        watch = await run_cli("watch", session_id, "--no-follow", "--orchestrator", address)
         assert watch.code == 0, watch.err
         for line in step_lines:
             assert line in watch.out
         assert watch.out.startswith("model: Messages API STAND-IN")
         assert f"session {session_id} created" in watch.out
 
-        listed = await _cli("sessions", "--orchestrator", address)
+        listed = await run_cli("sessions", "--orchestrator", address)
         assert listed.code == 0 and listed.out.split()[:6] == [
             "ID", "STATUS", "STEPS", "COST", "CREATED", "TASK"]  # fmt: skip
         [row] = listed.out.strip().splitlines()[1:]
         assert row.startswith(session_id) and "waiting for input" in row
         assert row.endswith("say hello")
-        running = await _cli("sessions", "--status", "running", "--orchestrator", address)
+        running = await run_cli("sessions", "--status", "running", "--orchestrator", address)
         assert running.code == 0 and session_id not in running.out
 
         # Following a session that waits for input goes on until Ctrl-C, which only
@@ -152,7 +134,7 @@ async def test_confirmations_are_approved_and_denied_from_another_terminal(
             session_id = _session_id(out)
             assert "⚠ confirm: bash $ sudo -n true; echo" in out
             assert f"`deskpilot approve {session_id}`" in out
-            decided = await _cli(verb, session_id, *extra, "--orchestrator", address)
+            decided = await run_cli(verb, session_id, *extra, "--orchestrator", address)
             assert decided.code == 0, decided.err
             assert session_id in decided.out
             result = await follower.finish()
@@ -163,7 +145,7 @@ async def test_confirmations_are_approved_and_denied_from_another_terminal(
                 assert "✗ denied by" in result.out and ": not today" in result.out
                 assert "denied-run" not in result.out.split("✗ denied by")[1]
             # Nothing waits any more: a second decision is refused with a reason.
-            again = await _cli(verb, session_id, "--orchestrator", address)
+            again = await run_cli(verb, session_id, "--orchestrator", address)
             assert again.code == 1
             assert "has no action waiting for confirmation" in again.err
 
@@ -171,16 +153,16 @@ async def test_confirmations_are_approved_and_denied_from_another_terminal(
 async def test_bad_input_and_unknown_sessions_get_one_clear_line(orchestrator_stack) -> None:
     async with orchestrator_stack([]) as stack:
         address = stack.replicas[0].server.address
-        small = await _cli("run", "x", "--display", "10x10", "--orchestrator", address)
+        small = await run_cli("run", "x", "--display", "10x10", "--orchestrator", address)
         assert (small.code, small.out) == (2, "")
         assert small.err == "deskpilot run: config.display 10x10 is outside 640x480..3840x2160\n"
-        malformed = await _cli("run", "x", "--display", "wide", "--orchestrator", address)
+        malformed = await run_cli("run", "x", "--display", "wide", "--orchestrator", address)
         assert malformed.code == 2 and "--display must look like 1280x800" in malformed.err
         for command in ("watch", "approve", "deny"):
-            unknown = await _cli(command, "s-0123456789abcdef", "--orchestrator", address)
+            unknown = await run_cli(command, "s-0123456789abcdef", "--orchestrator", address)
             assert unknown.code == 1
             assert unknown.err == f"deskpilot {command}: session s-0123456789abcdef not found\n"
-        bad_address = await _cli("sessions", "--orchestrator", "nowhere")
+        bad_address = await run_cli("sessions", "--orchestrator", "nowhere")
         assert bad_address.code == 2 and "invalid setting orchestrator" in bad_address.err
         for result in (small, malformed, unknown, bad_address):
             assert "Traceback" not in result.err

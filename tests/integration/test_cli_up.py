@@ -15,12 +15,8 @@ from pathlib import Path
 
 from deskpilot.cli.stack import UpSettings, sandbox_user_notice
 from deskpilot.common.config import load_settings
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+from deskpilot.common.net import free_port
+from tests.helpers.cli import run_cli
 
 
 def _descendants(root: int) -> dict[int, bytes]:
@@ -49,19 +45,8 @@ def _listening(port: int) -> bool:
         return probe.connect_ex(("127.0.0.1", port)) == 0
 
 
-async def _cli(*args: str) -> tuple[int, str, str]:
-    process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "deskpilot.cli", *args,
-        stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )  # fmt: skip
-    out, err = await asyncio.wait_for(process.communicate(), 120)
-    assert process.returncode is not None
-    return process.returncode, out.decode(), err.decode()
-
-
 async def test_up_with_the_stand_in_runs_the_demo_and_stops_everything(tmp_path: Path) -> None:
-    ports = {name: _free_port() for name in ("safety", "orchestrator", "stand-in", "gateway")}
+    ports = {name: free_port() for name in ("safety", "orchestrator", "stand-in", "gateway")}
     # Where the sandbox user could not run this Python install (e.g. it lives under
     # /root), sandboxes keep the current user, as `deskpilot up` itself advises.
     user = "" if sandbox_user_notice(load_settings(UpSettings, None)) else "deskpilot"
@@ -91,7 +76,8 @@ async def test_up_with_the_stand_in_runs_the_demo_and_stops_everything(tmp_path:
         assert any("STAND-IN (scripted demo, not Claude)" in line for line in log)
 
         address = f"127.0.0.1:{ports['orchestrator']}"
-        code, out, err = await _cli("run", "show me the demo", "--orchestrator", address)
+        run = await run_cli("run", "show me the demo", "--orchestrator", address, timeout=120)
+        code, out, err = run.code, run.out, run.err
         assert code == 0, f"{err}\n{out}\n" + "\n".join(log[-40:])
         assert out.startswith("model: Messages API STAND-IN (scripted demo, not Claude)\n")
         home = re.search(r'bash \$ echo "\$HOME"  → allow\n  result: (/\S+)\n', out)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import socket
 import sys
 
 import grpc
@@ -15,13 +14,8 @@ from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
 from deskpilot.common.grpc_client import wait_until_serving
 from deskpilot.common.natsserver import NatsServer
+from deskpilot.common.net import free_port
 from deskpilot.sandbox.xserver import XServer
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @pytest.mark.parametrize(
@@ -36,7 +30,7 @@ def _free_port() -> int:
 async def test_each_service_process_serves_health_and_reflection(
     module: str, service: str, nats_server: NatsServer, x_display: XServer
 ) -> None:
-    port = _free_port()
+    port = free_port()
     env = {
         **os.environ,
         **x_display.env(),

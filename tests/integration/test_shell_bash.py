@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import socket
 import sys
 from pathlib import Path
 
@@ -14,6 +13,7 @@ import pytest
 from google.protobuf import struct_pb2
 
 from deskpilot.common.grpc_client import open_channel, wait_until_serving
+from deskpilot.common.net import free_port
 from deskpilot.v1 import common_pb2, shell_pb2, shell_pb2_grpc
 from tests.fixtures.shell import ShellHandle, running_shell
 
@@ -302,12 +302,6 @@ async def rejected_edit(stub: shell_pb2_grpc.ShellStub, path: str) -> grpc.aio.A
     with pytest.raises(grpc.aio.AioRpcError) as error:
         await stub.Edit(shell_pb2.EditRequest(command=view))
     return error.value
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def tool_call(tool_type: str = "bash_20250124", **fields: object) -> common_pb2.ToolCall:

@@ -7,7 +7,6 @@ import asyncio
 import io
 import os
 import signal
-import socket
 import sys
 from pathlib import Path
 
@@ -21,14 +20,9 @@ from deskpilot.cli.supervisor import (
 )
 from deskpilot.common.grpc_client import wait_until_serving
 from deskpilot.common.natsserver import NatsServer
+from deskpilot.common.net import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def _alive(pid: int) -> bool:
@@ -40,7 +34,7 @@ def _alive(pid: int) -> bool:
 
 
 def _slow_service(name: str = "slow", depends_on: tuple[str, ...] = ("nats",)) -> ProcessComponent:
-    port = _free_port()
+    port = free_port()
     return ProcessComponent(
         name=name,
         argv=[sys.executable, "-m", "tests.helpers.slow_service", "--port", str(port)],
@@ -81,7 +75,7 @@ async def test_a_component_that_fails_to_start_stops_the_rest(tmp_path: Path) ->
     broken = ProcessComponent(
         name="broken",
         argv=[sys.executable, "-c", "import sys; print('bad config'); sys.exit(3)"],
-        address=f"127.0.0.1:{_free_port()}",
+        address=f"127.0.0.1:{free_port()}",
         depends_on=("nats",),
     )
     out = io.StringIO()

@@ -35,11 +35,12 @@ from pathlib import Path
 from deskpilot.common.config import settings_or_exit
 from deskpilot.common.grpc_client import wait_until_serving
 from deskpilot.common.logs import configure_logging
+from deskpilot.common.net import free_port
 from deskpilot.sandbox.desktop import desktop_commands, find_launchers, write_panel_config
 from deskpilot.sandbox.processes import Child
 from deskpilot.sandbox.settings import SandboxSettings
 from deskpilot.sandbox.users import DesktopUser, desktop_user
-from deskpilot.sandbox.xserver import XServer, XServerConfig, free_port
+from deskpilot.sandbox.xserver import XServer, XServerConfig
 
 log = logging.getLogger("deskpilot.sandbox")
 

@@ -30,6 +30,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import Literal, Self
 
+from deskpilot.common.net import free_port
+
 XServerMode = Literal["xvnc", "xvfb"]
 MODES: tuple[XServerMode, ...] = ("xvnc", "xvfb")
 
@@ -376,14 +378,6 @@ def write_vnc_password(path: Path, password: str) -> None:
         raise XServerError("need `vncpasswd` (tigervnc-tools) or `x11vnc` to store the password")
     path.touch(mode=0o600)
     subprocess.run([x11vnc, "-storepasswd", password, str(path)], capture_output=True, check=True)
-
-
-def free_port(host: str = "127.0.0.1") -> int:
-    """A TCP port that is free on `host` right now."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    with socket.socket(family, socket.SOCK_STREAM) as sock:
-        sock.bind((host, 0))
-        return int(sock.getsockname()[1])
 
 
 def _rfb_banner(address: tuple[str, int]) -> bool:
