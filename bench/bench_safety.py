@@ -25,6 +25,7 @@ from deskpilot.safety.datasets import DATA_DIR, labelled, notinject, screen_case
 from deskpilot.safety.ocr import OcrEngine, ScreenReader, read_label
 from deskpilot.safety.policy import load_policy
 from deskpilot.safety.scanner import ContentScanner
+from deskpilot.safety.screen_cache import decode_image
 from deskpilot.safety.taint import TaintStore
 from deskpilot.safety.text_scan import TextScanner
 
@@ -162,7 +163,9 @@ def actions(checker: ActionChecker, policy, engine: OcrEngine) -> None:
             verdict = checker.check("bash", {"command": command}, ActionSituation(), policy)
             matrix[expected][verdict.decision.name.lower()] += 1
     page = button_page()
-    clicker = ActionChecker(read_label=lambda data, x, y: read_label(engine, data, x, y))
+    clicker = ActionChecker(
+        read_label=lambda data, x, y: read_label(engine, decode_image(data), x, y)
+    )
     for tool, tool_input, key, expected in OTHER_ACTIONS:
         situation = ActionSituation(
             screenshot=page,

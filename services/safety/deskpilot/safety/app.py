@@ -9,6 +9,7 @@ from deskpilot.safety.action_check import ActionChecker
 from deskpilot.safety.ocr import OcrEngine, ScreenReader, read_label
 from deskpilot.safety.policy import PolicyError, load_policy
 from deskpilot.safety.scanner import ContentScanner
+from deskpilot.safety.screen_cache import DecodedScreens
 from deskpilot.safety.servicer import SafetyServicer
 from deskpilot.safety.settings import SafetySettings
 from deskpilot.safety.taint import TaintStore
@@ -21,8 +22,12 @@ def build_servicer(settings: SafetySettings, engine: OcrEngine | None = None) ->
     policy = load_policy(settings.policy_file)
     engine = engine or OcrEngine(settings.ocr_workers, tessdata=settings.tessdata)
     taint = TaintStore()
-    checker = ActionChecker(taint, lambda data, x, y: read_label(engine, data, x, y))
-    scanner = ContentScanner(TextScanner(), ScreenReader(engine), taint)
+    # Shared: the screenshot a click is judged on is usually the one just scanned.
+    screens = DecodedScreens()
+    checker = ActionChecker(
+        taint, lambda data, x, y: read_label(engine, screens.decode(data), x, y)
+    )
+    scanner = ContentScanner(TextScanner(), ScreenReader(engine), taint, screens)
     return SafetyServicer(policy, checker, scanner, workers=settings.ocr_workers)
 
 

@@ -16,6 +16,7 @@ from deskpilot.safety.action_check import ActionChecker, ActionInputError, Actio
 from deskpilot.safety.ocr import OcrEngine, ScreenReader, read_label
 from deskpilot.safety.policy import Policy, PolicyError, load_policy, override_from_dict
 from deskpilot.safety.scanner import ContentScanner
+from deskpilot.safety.screen_cache import decode_image
 from deskpilot.safety.taint import TaintStore
 from deskpilot.safety.text_scan import TextScanner
 
@@ -61,7 +62,11 @@ class Evaluator:
             raise CaseError("input must be the tool_use input object")
         policy = self._policy(case.get("policy"))
         screenshot = self._read(case["screenshot"]) if case.get("screenshot") else b""
-        reader = (lambda data, x, y: read_label(self.engine, data, x, y)) if screenshot else None
+        reader = (
+            (lambda data, x, y: read_label(self.engine, decode_image(data), x, y))
+            if screenshot
+            else None
+        )
         checker = ActionChecker(TaintStore(), reader)
         situation = ActionSituation(
             screenshot=screenshot,

@@ -9,7 +9,6 @@ os.environ.setdefault("OMP_THREAD_LIMIT", "1")  # one core per engine; must prec
 
 import glob
 import hashlib
-import io
 import queue
 import threading
 from collections import OrderedDict
@@ -100,23 +99,20 @@ def find_tessdata() -> str:
     return tesserocr.get_languages()[0]
 
 
-def decode_image(data: bytes) -> Image.Image:
-    """Decode PNG/JPEG/WebP bytes to RGB; raises ValueError when they are not an image."""
-    try:
-        image = Image.open(io.BytesIO(data))
-        image.load()
-    except Exception as exc:  # noqa: BLE001 - Pillow raises many types for bad data
-        raise ValueError(f"not a decodable image ({type(exc).__name__})") from None
-    return image.convert("RGB")
+# A crop around the click point whose gray levels span less than this holds no text a
+# person could read, so OCR is skipped (an empty desktop, a blank panel).
+_BLANK_RANGE = 4
 
 
-def read_label(engine: OcrEngine, data: bytes, x: int, y: int) -> str:
+def read_label(engine: OcrEngine, image: Image.Image, x: int, y: int) -> str:
     """The words under a click point: the nearest word and its neighbours on the line."""
-    image = decode_image(data)
     if not (0 <= x < image.width and 0 <= y < image.height):
         return ""
     box = (max(0, x - 130), max(0, y - 30), min(image.width, x + 130), min(image.height, y + 30))
     crop = ImageOps.grayscale(image.crop(box))
+    low, high = crop.getextrema()
+    if high - low < _BLANK_RANGE:
+        return ""
     point = (x - box[0], y - box[1])
     button = _button_box(crop, point)
     if button is not None:
@@ -225,8 +221,10 @@ class ScreenReader:
         self._max = max_sessions
 
     def read(self, image: Image.Image, session_id: str = "") -> list[Word]:
-        """Words on the screen, in reading order."""
-        hashes = _tile_hashes(image)
+        """Words on the screen, in reading order. OCR reads grayscale, so tiles are
+        compared in grayscale too."""
+        gray = ImageOps.grayscale(image) if image.mode != "L" else image
+        hashes = _tile_hashes(gray)
         with self._lock:
             previous = self._sessions.get(session_id) if session_id else None
         if previous is None or previous.size != image.size:
@@ -239,7 +237,6 @@ class ScreenReader:
         if changed:
             # One read per cluster of changed tiles: a clock and a toast in opposite
             # corners do not make the whole screen read again.
-            gray = ImageOps.grayscale(image)
             for cluster in _clusters(changed):
                 x0, y0, x1, y1 = _bounds(cluster, image.size)
                 fresh += [
@@ -247,11 +244,11 @@ class ScreenReader:
                     for w in self._region_words(gray.crop((x0, y0, x1, y1)), (x0, y0))
                     if _tile_of(w) in cluster
                 ]
-            fresh += self._faint_words(image, changed)
+            fresh += self._faint_words(gray, changed)
         words = [w for line in reading_lines(kept + fresh) for w in line]
         if session_id:
             with self._lock:
-                self._sessions[session_id] = _SessionTiles(hashes, words, image.size)
+                self._sessions[session_id] = _SessionTiles(hashes, words, gray.size)
                 self._sessions.move_to_end(session_id)
                 while len(self._sessions) > self._max:
                     self._sessions.popitem(last=False)
@@ -276,19 +273,18 @@ class ScreenReader:
             words = inside + self.engine.words(panel, offset=origin)
         return words
 
-    def _faint_words(self, image: Image.Image, changed: set[tuple[int, int]]) -> list[Word]:
+    def _faint_words(self, gray: Image.Image, changed: set[tuple[int, int]]) -> list[Word]:
         """Text barely darker than its background, invisible to a normal pass: faint tiles
         are contrast-stretched onto a white canvas and read together in one pass, so words
         crossing tile edges stay whole."""
-        gray = ImageOps.grayscale(image)
-        canvas = Image.new("L", image.size, 255)
+        canvas = Image.new("L", gray.size, 255)
         faint: set[tuple[int, int]] = set()
         for tx, ty in changed:
             box = (
                 tx * TILE,
                 ty * TILE,
-                min(image.width, (tx + 1) * TILE),
-                min(image.height, (ty + 1) * TILE),
+                min(gray.width, (tx + 1) * TILE),
+                min(gray.height, (ty + 1) * TILE),
             )
             tile = gray.crop(box)
             low, high = tile.getextrema()
@@ -300,7 +296,7 @@ class ScreenReader:
                 faint.add((tx, ty))
         out: list[Word] = []
         for cluster in _clusters(faint):
-            x0, y0, x1, y1 = _bounds(cluster, image.size)
+            x0, y0, x1, y1 = _bounds(cluster, gray.size)
             region = canvas.crop((x0, y0, x1, y1))
             region = region.resize((region.width * 2, region.height * 2), Image.LANCZOS)
             out += self.engine.words(region, offset=(x0, y0), scale=2.0)
@@ -341,17 +337,14 @@ def words_to_text(words: list[Word]) -> tuple[str, list[tuple[int, int, Word]]]:
     return "".join(parts), spans
 
 
-def _tile_hashes(image: Image.Image) -> dict[tuple[int, int], bytes]:
+def _tile_hashes(gray: Image.Image) -> dict[tuple[int, int], bytes]:
+    pixels = np.asarray(gray)
     out = {}
-    for ty in range((image.height + TILE - 1) // TILE):
-        for tx in range((image.width + TILE - 1) // TILE):
-            box = (
-                tx * TILE,
-                ty * TILE,
-                min(image.width, (tx + 1) * TILE),
-                min(image.height, (ty + 1) * TILE),
-            )
-            out[(tx, ty)] = hashlib.blake2b(image.crop(box).tobytes(), digest_size=16).digest()
+    for ty in range((gray.height + TILE - 1) // TILE):
+        rows = pixels[ty * TILE : (ty + 1) * TILE]
+        for tx in range((gray.width + TILE - 1) // TILE):
+            tile = rows[:, tx * TILE : (tx + 1) * TILE]
+            out[(tx, ty)] = hashlib.blake2b(tile.tobytes(), digest_size=16).digest()
     return out
 
 

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 
-from deskpilot.safety.ocr import ScreenReader, Word, decode_image, words_to_text
+from deskpilot.safety.ocr import ScreenReader, Word, words_to_text
 from deskpilot.safety.policy import Policy
+from deskpilot.safety.screen_cache import DecodedScreens, digest_of
 from deskpilot.safety.taint import TaintStore
 from deskpilot.safety.text_scan import TextScanner
 
@@ -38,13 +41,34 @@ class ScanResult:
         return self.level != "none"
 
 
+@dataclass(frozen=True)
+class _ScreenScore:
+    """A session's last screenshot scan, before the policy's thresholds are applied."""
+
+    digest: bytes
+    score: float
+    spans: tuple[SpanResult, ...]
+    text: str
+
+
 class ContentScanner:
     """Scores text and screenshots; taints sessions whose content is flagged."""
 
-    def __init__(self, text: TextScanner, screen: ScreenReader | None, taint: TaintStore) -> None:
+    def __init__(
+        self,
+        text: TextScanner,
+        screen: ScreenReader | None,
+        taint: TaintStore,
+        screens: DecodedScreens | None = None,
+        max_sessions: int = 1000,
+    ) -> None:
         self.text = text
         self.screen = screen
         self.taint = taint
+        self.screens = screens or DecodedScreens()
+        self._last: OrderedDict[str, _ScreenScore] = OrderedDict()
+        self._lock = threading.Lock()
+        self._max_sessions = max_sessions
 
     def scan_text(
         self, text: str, policy: Policy, session_id: str = "", source: str = "text"
@@ -62,8 +86,23 @@ class ContentScanner:
         """OCR a screenshot (changed tiles only) and score its text."""
         if self.screen is None:
             raise RuntimeError("OCR is not available in this gate")
-        image = decode_image(data)
-        words = self.screen.read(image, session_id)
+        digest = digest_of(data)
+        with self._lock:
+            last = self._last.get(session_id) if session_id else None
+        if last is None or last.digest != digest:
+            # An unchanged screen (a click on empty space, a wait) is not read again.
+            last = self._read_screen(data, digest, session_id)
+        if session_id:
+            with self._lock:
+                self._last[session_id] = last
+                self._last.move_to_end(session_id)
+                while len(self._last) > self._max_sessions:
+                    self._last.popitem(last=False)
+        return self._finish(last.score, last.spans, policy, session_id, "a screenshot", last.text)
+
+    def _read_screen(self, data: bytes, digest: bytes, session_id: str) -> _ScreenScore:
+        assert self.screen is not None
+        words = self.screen.read(self.screens.decode(data), session_id)
         text, positions = words_to_text(words)
         scored = self.text.scan(text)
         spans = tuple(
@@ -72,7 +111,7 @@ class ContentScanner:
             )
             for s in scored.spans
         )
-        return self._finish(scored.score, spans, policy, session_id, "a screenshot", text)
+        return _ScreenScore(digest, scored.score, spans, text)
 
     def _finish(
         self,
