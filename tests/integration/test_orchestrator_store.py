@@ -9,7 +9,7 @@ import pytest
 from deskpilot.common.bus import Bus
 from deskpilot.common.errors import AlreadyExists, NotFound
 from deskpilot.orchestrator.events import SessionEvents
-from deskpilot.orchestrator.store import SessionStore
+from deskpilot.orchestrator.store import KnownRecord, SessionStore
 from deskpilot.v1 import events_pb2, session_pb2
 
 
@@ -47,6 +47,40 @@ async def test_concurrent_updates_are_all_applied(bus: Bus) -> None:
 
     await asyncio.gather(*(store.update("s-2", add_step) for _ in range(10)))
     assert (await store.get("s-2")).session.steps == 10
+
+
+async def test_a_writer_with_a_known_revision_skips_the_read_until_someone_else_writes(
+    bus: Bus,
+) -> None:
+    store = SessionStore(bus)
+    await store.create(_record("s-3"))
+    reads = 0
+    read = store._read
+
+    async def counting_read(session_id: str):  # type: ignore[no-untyped-def]
+        nonlocal reads
+        reads += 1
+        return await read(session_id)
+
+    store._read = counting_read  # type: ignore[method-assign]
+    known = KnownRecord()
+
+    def add_step(record: session_pb2.SessionRecord) -> None:
+        record.session.steps += 1
+
+    await store.update("s-3", add_step, known=known)
+    await store.update("s-3", add_step, known=known)
+    assert reads == 1  # the second write compared against the revision the first stored
+    assert known.record is not None and known.record.session.steps == 2
+
+    def set_reason(record: session_pb2.SessionRecord) -> None:
+        record.session.status_reason = "another writer"
+
+    await store.update("s-3", set_reason)  # no known revision: not this writer's
+    await store.update("s-3", add_step, known=known)  # stale: re-read, nothing lost
+    stored = await store.get("s-3")
+    assert stored.session.steps == 3
+    assert stored.session.status_reason == "another writer"
 
 
 async def test_list_filters_by_status_newest_first(bus: Bus) -> None:

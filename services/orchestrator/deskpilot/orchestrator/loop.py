@@ -41,7 +41,7 @@ from deskpilot.orchestrator.model import (
 )
 from deskpilot.orchestrator.recovery import owed_tool_uses
 from deskpilot.orchestrator.sandbox_client import ExecutorUnavailable, SandboxClient, ToolOutcome
-from deskpilot.orchestrator.store import SessionStore
+from deskpilot.orchestrator.store import KnownRecord, SessionStore
 from deskpilot.orchestrator.tools import (
     COMPUTER_TOOLSET_NAME,
     TOOL_SETS,
@@ -128,6 +128,7 @@ class SessionLoop:
         self._cancel_reason: str | None = None
         self._task: asyncio.Task[None] | None = None
         self._started = time.monotonic() - _age_seconds(session)
+        self._record = KnownRecord()  # this loop is the record's usual writer
 
     # -- running ------------------------------------------------------------------------------
 
@@ -284,19 +285,23 @@ class SessionLoop:
 
     async def _run_tool(self, block: dict, member: bool) -> tuple[dict, bool]:
         call = self._tool_call(block)
-        await self._publish(action_proposed=events_pb2.ActionProposed(call=call))
         executor = executor_for(self.session.config.tool_set, call.name, block.get("toolset_name"))
         if executor is None:
+            await self._publish(action_proposed=events_pb2.ActionProposed(call=call))
             return await self._refuse(call, f"Unknown tool {call.name!r} for this session.", member)
-        verdict = await self.deps.gate.check(
-            call,
-            safety_pb2.ActionContext(
-                session_id=self.session.id,
-                screenshot=self.last_screenshot,
-                tainted=self.session.tainted,
-                previous_call=self.previous_call,
+        # The gate judges while the proposal is published; the verdict event follows both.
+        _, verdict = await asyncio.gather(
+            self._publish(action_proposed=events_pb2.ActionProposed(call=call)),
+            self.deps.gate.check(
+                call,
+                safety_pb2.ActionContext(
+                    session_id=self.session.id,
+                    screenshot=self.last_screenshot,
+                    tainted=self.session.tainted,
+                    previous_call=self.previous_call,
+                ),
+                policy=self.session.config.safety_policy,
             ),
-            policy=self.session.config.safety_policy,
         )
         await self._publish(
             safety_verdict=events_pb2.SafetyVerdict(
@@ -333,17 +338,28 @@ class SessionLoop:
                 )
             )
             return await self._refuse(call, f"The action could not be performed: {exc}", member)
-        ref = await self._store_image(call.tool_use_id, outcome.image)
-        await self._publish(
-            action_executed=events_pb2.ActionExecuted(
-                tool_use_id=call.tool_use_id,
-                ok=not outcome.is_error,
-                error=outcome.text if outcome.is_error else "",
-                latency_ms=outcome.latency_ms,
-                screenshot=ref,
-            )
+        # The gate reads the result while the screenshot is stored: neither needs the other.
+        scans = (
+            None
+            if outcome.is_error
+            else asyncio.create_task(self._gate_scans(call, executor, outcome))
         )
-        flagged = False if outcome.is_error else await self._scan(call, executor, outcome)
+        try:
+            ref = await self._store_image(call.tool_use_id, outcome.image)
+            await self._publish(
+                action_executed=events_pb2.ActionExecuted(
+                    tool_use_id=call.tool_use_id,
+                    ok=not outcome.is_error,
+                    error=outcome.text if outcome.is_error else "",
+                    latency_ms=outcome.latency_ms,
+                    screenshot=ref,
+                )
+            )
+        except BaseException:
+            if scans is not None:
+                scans.cancel()
+            raise
+        flagged = False if scans is None else await self._publish_scans(call, await scans)
         answer = results.tool_result(
             call.tool_use_id, outcome, toolset_member=member, flagged=flagged
         )
@@ -354,20 +370,16 @@ class SessionLoop:
         self._note_progress(call, outcome)
         return answer, not outcome.is_error
 
-    async def _scan(
+    async def _gate_scans(
         self, call: common_pb2.ToolCall, executor: Executor, outcome: ToolOutcome
-    ) -> bool:
-        """Scan what the model is about to see; True when it is flagged."""
-        flagged = False
+    ) -> list[tuple[safety_pb2.ScanContentRequest, safety_pb2.ScanContentResponse]]:
+        """Scan what the model is about to see (its text and its screenshot, at once)."""
         requests = []
         if outcome.text.strip():
-            source = (
-                safety_pb2.CONTENT_SOURCE_FILE_TEXT
-                if executor is Executor.EDITOR
-                else safety_pb2.CONTENT_SOURCE_BASH_OUTPUT
-                if executor is Executor.BASH
-                else safety_pb2.CONTENT_SOURCE_OTHER
-            )
+            source = {
+                Executor.EDITOR: safety_pb2.CONTENT_SOURCE_FILE_TEXT,
+                Executor.BASH: safety_pb2.CONTENT_SOURCE_BASH_OUTPUT,
+            }.get(executor, safety_pb2.CONTENT_SOURCE_OTHER)  # type: ignore[arg-type]
             requests.append(safety_pb2.ScanContentRequest(text=outcome.text, source=source))
         if outcome.image is not None:
             requests.append(
@@ -380,7 +392,17 @@ class SessionLoop:
             if not (request.HasField("image") and _is_zoom(call)):
                 request.session_id = self.session.id
             request.policy.CopyFrom(self.session.config.safety_policy)
-            scan = await self.deps.gate.scan(request)
+        answers = await asyncio.gather(*(self.deps.gate.scan(r) for r in requests))
+        return list(zip(requests, answers, strict=True))
+
+    async def _publish_scans(
+        self,
+        call: common_pb2.ToolCall,
+        scans: list[tuple[safety_pb2.ScanContentRequest, safety_pb2.ScanContentResponse]],
+    ) -> bool:
+        """Publish the scans; True when any flagged the content (the session is tainted)."""
+        flagged = False
+        for request, scan in scans:
             await self._publish(
                 content_scanned=events_pb2.ContentScanned(
                     tool_use_id=call.tool_use_id,
@@ -391,8 +413,7 @@ class SessionLoop:
                     spans=scan.spans,
                 )
             )
-            if scan.injection:
-                flagged = True
+            flagged = flagged or scan.injection
         if flagged and not self.session.tainted:
             self.session.tainted = True
             await self._save()
@@ -543,7 +564,7 @@ class SessionLoop:
             if not self._results_owed():
                 record.last_committed_step = snapshot.steps
 
-        await self.deps.store.update(self.session.id, apply)
+        await self.deps.store.update(self.session.id, apply, known=self._record)
 
     def _results_owed(self) -> bool:
         """Whether the latest model turn has tool calls still waiting for their results

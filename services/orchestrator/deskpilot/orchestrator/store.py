@@ -11,6 +11,7 @@ so no update is lost.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 
 from google.protobuf.timestamp_pb2 import Timestamp
 
@@ -20,6 +21,14 @@ from deskpilot.common.kv import KeyExists, StaleRevision
 from deskpilot.v1 import session_pb2
 
 _MAX_ATTEMPTS = 20
+
+
+@dataclass
+class KnownRecord:
+    """A writer's last stored record and its revision (see SessionStore.update)."""
+
+    record: session_pb2.SessionRecord | None = None
+    revision: int = 0
 
 
 class SessionStore:
@@ -42,16 +51,28 @@ class SessionStore:
         return record
 
     async def update(
-        self, session_id: str, change: Callable[[session_pb2.SessionRecord], None]
+        self,
+        session_id: str,
+        change: Callable[[session_pb2.SessionRecord], None],
+        known: KnownRecord | None = None,
     ) -> session_pb2.SessionRecord:
-        """Apply `change` to the current record and store it, retrying on a concurrent write."""
-        for _ in range(_MAX_ATTEMPTS):
-            record, revision = await self._read(session_id)
+        """Apply `change` to the current record and store it, retrying on a concurrent write.
+
+        With `known` (the record and revision this caller wrote last) the first attempt
+        skips the read: one round trip instead of two while nobody else writes.
+        `known` is updated to what was stored."""
+        for attempt in range(_MAX_ATTEMPTS):
+            if attempt == 0 and known is not None and known.record is not None:
+                record = session_pb2.SessionRecord()
+                record.CopyFrom(known.record)
+                revision = known.revision
+            else:
+                record, revision = await self._read(session_id)
             change(record)
             _touch(record)
             data = record.SerializeToString()
             try:
-                await retry_transient(
+                stored = await retry_transient(
                     lambda data=data, revision=revision: self.bus.kv_update(
                         SESSIONS_BUCKET, session_id, data, revision
                     ),
@@ -59,6 +80,8 @@ class SessionStore:
                 )
             except StaleRevision:  # someone else wrote, or our own retried write landed
                 continue
+            if known is not None:
+                known.record, known.revision = record, stored
             return record
         raise RuntimeError(f"session {session_id}: too many concurrent updates")
 
