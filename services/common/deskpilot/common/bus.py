@@ -38,6 +38,7 @@ from nats.js.kv import KeyValue
 from nats.js.object_store import ObjectStore
 
 from deskpilot.common import kv as kvops
+from deskpilot.common.cancellation import raise_if_cancelled
 from deskpilot.common.kv import LeaseHandle
 from deskpilot.v1 import common_pb2, events_pb2
 
@@ -109,6 +110,7 @@ async def retry_transient(
             if remaining <= 0:
                 raise BusUnavailable(f"{what}: NATS did not answer within {deadline:g}s") from err
             log.debug("%s failed (%r); retrying", what, err)
+            raise_if_cancelled()
             await asyncio.sleep(min(backoff, remaining))
             backoff = min(backoff * 2, 1.0)
 
@@ -439,6 +441,7 @@ class Bus:
                         f"{deadline:g}s: {err!r}{hint}"
                     ) from err
                 log.debug("publish of %s failed (%r); retrying", msg_id, err)
+                raise_if_cancelled()
                 await asyncio.sleep(min(backoff, remaining))
                 backoff = min(backoff * 2, 1.0)
                 continue

@@ -26,6 +26,7 @@ from google.protobuf import json_format, struct_pb2
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from deskpilot.common.bus import SCREENSHOTS_BUCKET, Bus
+from deskpilot.common.cancellation import raise_if_cancelled
 from deskpilot.common.errors import FailedPrecondition
 from deskpilot.common.safety_client import SafetyGate
 from deskpilot.orchestrator import results
@@ -147,10 +148,12 @@ class SessionLoop:
             elif self.session.status != S.SESSION_STATUS_WAITING_INPUT:
                 await self._set_status(S.SESSION_STATUS_RUNNING, "")
             while True:
+                raise_if_cancelled()
                 if self._needs_input():
                     await self._set_status(
                         S.SESSION_STATUS_WAITING_INPUT, "the model finished its turn"
                     )
+                    raise_if_cancelled()
                     text, author = await self._inbox.get()
                     await self._add_user_message(text, author)
                     await self._set_status(S.SESSION_STATUS_RUNNING, "")
@@ -322,6 +325,7 @@ class SessionLoop:
                 why = f" ({reason})" if reason else ""
                 message = f"The user did not approve this action{why}."
                 return await self._refuse(call, message, member)
+        raise_if_cancelled()
         await self._resumed.wait()  # a person may have taken control meanwhile
         return await self._execute(call, executor, member)
 
@@ -444,6 +448,7 @@ class SessionLoop:
         self.session.pending_confirmation_id = confirmation_id
         await self._set_status(S.SESSION_STATUS_WAITING_CONFIRMATION, "an action needs approval")
         try:
+            raise_if_cancelled()
             approved, by, reason = await asyncio.wait_for(future, timeout)
         except TimeoutError:
             approved, by, reason = False, "timeout", f"no one answered within {timeout:g} s"

@@ -24,6 +24,7 @@ from google.protobuf.message import DecodeError
 from nats.aio.subscription import Subscription
 
 from deskpilot.common.bus import Bus, NoResponders, control_subject
+from deskpilot.common.cancellation import raise_if_cancelled
 from deskpilot.common.errors import (
     FailedPrecondition,
     InvalidArgument,
@@ -325,6 +326,7 @@ class SessionManager:
     async def _renew(self, entry: _Owned) -> None:
         """Keep the lease; if it is lost, stop running the session at once."""
         while True:
+            raise_if_cancelled()  # renewing after a stop would block every takeover
             await asyncio.sleep(self.settings.lease_seconds / 3)
             try:
                 entry.lease = await self.bus.renew_lease(entry.lease)
@@ -347,6 +349,7 @@ class SessionManager:
                 raise
             except Exception:
                 log.warning("session scan failed", exc_info=True)
+            raise_if_cancelled()
             await asyncio.sleep(self.settings.lease_seconds / 2)
 
     async def _fail(self, session_id: str, reason: str) -> None:
