@@ -12,6 +12,7 @@ from PIL import Image
 from prometheus_client import REGISTRY
 from Xlib import X
 
+from deskpilot.display.damage import DamageWatch
 from deskpilot.display.xconnection import open_display
 from deskpilot.sandbox.xserver import XServer
 from deskpilot.v1 import common_pb2, display_pb2
@@ -190,3 +191,43 @@ async def test_metrics_count_actions_and_captures(
     after = sample("deskpilot_display_action_seconds_count", {"action": "left_click"})
     assert after == before_actions + 1
     assert sample("deskpilot_display_captures_total") > before_captures
+
+
+def test_drawing_reports_cover_drawing_mapping_and_what_a_closed_window_uncovers(
+    x_display: XServer,
+) -> None:
+    watch = DamageWatch(x_display.display)
+    client = open_display(x_display.display)
+    try:
+        screen = client.screen()
+        window = screen.root.create_window(
+            300, 200, 120, 80, 0, screen.root_depth, X.InputOutput, X.CopyFromParent,
+            background_pixel=0x00FF00, override_redirect=True,
+        )  # fmt: skip
+        client.sync()
+        watch.drawn()  # forget whatever the other tests drew
+        window.map()
+        client.sync()
+        assert _covers(watch.drawn(), (300, 200, 420, 280))  # its background painted
+        gc = window.create_gc(foreground=0xFF0000)
+        window.fill_rectangle(gc, 10, 10, 20, 20)
+        client.sync()
+        assert _covers(watch.drawn(), (310, 210, 330, 230))
+        window.unmap()  # the desktop behind it is repainted by the server alone
+        client.sync()
+        assert _covers(watch.drawn(), (300, 200, 420, 280))
+        window.destroy()
+        client.sync()
+    finally:
+        client.close()
+        watch.close()
+
+
+def _covers(box: tuple[int, int, int, int] | None, want: tuple[int, int, int, int]) -> bool:
+    return box is not None and box[0] <= want[0] and box[1] <= want[1] and \
+        box[2] >= want[2] and box[3] >= want[3]  # fmt: skip
+
+
+async def test_the_executor_uses_drawing_reports_on_xvfb(display_service: DisplayService) -> None:
+    # Without them every action captures a frame before its input and at every poll.
+    assert display_service.executor.damage is not None

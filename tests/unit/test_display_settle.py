@@ -22,6 +22,9 @@ from deskpilot.v1 import display_pb2
 
 W, H = 64, 48
 TIMES = SettleTimes(quiet=0.05, first_change=0.02, limit=0.5, poll=0.005)
+# A quiet period far longer than the first-change wait: which rule ended a wait shows
+# without measuring anything finely.
+LONG_QUIET = SettleTimes(quiet=5.0, first_change=0.02, limit=10.0, poll=0.005)
 
 
 def frame(*lit: tuple[int, int]) -> Frame:
@@ -118,3 +121,56 @@ def test_keyboard_actions_settle_with_the_shorter_typing_quiet_period(
     times = DisplayExecutor(settings)._settle_times(policy, action)
     assert times.quiet == quiet
     assert times.first_change <= times.quiet
+
+
+class Drawing:
+    """Drawing reports for the settle loop: `boxes(n)` is what was drawn before poll n."""
+
+    def __init__(self, boxes) -> None:
+        self.boxes = boxes
+        self.asked = 0
+
+    async def drawn(self):  # type: ignore[no-untyped-def]
+        self.asked += 1
+        return self.boxes(self.asked)
+
+
+async def test_with_drawing_reports_a_still_screen_is_captured_once() -> None:
+    screen = Screen(lambda n: frame())
+    drawing = Drawing(lambda n: None)
+    result = await wait_until_still(screen.grab, None, TIMES, drawn=drawing.drawn)
+    assert result.settled
+    assert screen.grabs == 1  # the first frame after the input stays current
+    assert drawing.asked >= 2  # polled until the first-change wait was over
+
+
+async def test_drawing_right_after_the_input_is_waited_for() -> None:
+    # Drawn before the first poll, then nothing: the change is the input's effect, so
+    # the wait lasts the quiet period, not just the first-change wait.
+    screen = Screen(lambda n: frame((3, 3)))
+    drawing = Drawing(lambda n: (3, 3, 4, 4) if n == 1 else None)
+    started = time.monotonic()
+    result = await wait_until_still(screen.grab, None, TIMES, drawn=drawing.drawn)
+    assert result.settled
+    assert time.monotonic() - started >= TIMES.quiet
+    assert screen.grabs == 1
+
+
+async def test_reported_drawing_of_identical_pixels_is_not_a_change() -> None:
+    # Drawing is reported on later polls but the frames stay equal: a repaint.
+    screen = Screen(lambda n: frame((3, 3)))
+    drawing = Drawing(lambda n: None if n == 1 else (0, 0, W, H))
+    result = await wait_until_still(screen.grab, None, LONG_QUIET, drawn=drawing.drawn)
+    assert result.settled
+    assert result.seconds < LONG_QUIET.quiet / 2  # ended by the first-change wait
+    assert screen.grabs >= 2  # each report made it look
+
+
+async def test_drawing_inside_the_busy_region_is_churn_not_a_change() -> None:
+    busy = BusyRegion((0, 38, W, 42))
+    screen = Screen(lambda n: frame((n % 7, 40)))
+    drawing = Drawing(lambda n: (0, 40, 7, 41))
+    result = await wait_until_still(screen.grab, None, LONG_QUIET, busy, drawn=drawing.drawn)
+    assert result.settled
+    assert result.seconds < LONG_QUIET.quiet / 2  # ended by the first-change wait
+    assert busy.box == (0, 38, W, 42)  # still churning: remembered

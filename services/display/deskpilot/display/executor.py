@@ -31,6 +31,7 @@ from Xlib.error import ConnectionClosedError as XlibConnectionClosed
 from deskpilot.common.errors import FailedPrecondition, InvalidArgument, Unavailable
 from deskpilot.display import actions, keys
 from deskpilot.display.capture import Frame, ScreenCapture
+from deskpilot.display.damage import DamageWatch, open_damage_watch
 from deskpilot.display.encode import EncodeOptions, Encoder, resolve_format
 from deskpilot.display.memory import IdleTrim
 from deskpilot.display.metrics import ACTION_ERRORS, ACTION_SECONDS, SETTLE_SECONDS, SETTLE_TIMEOUTS
@@ -114,6 +115,7 @@ class DisplayExecutor:
         self.idle_trim = IdleTrim()
         self.input: XInput | None = None
         self.capture: ScreenCapture | None = None
+        self.damage: DamageWatch | None = None
         self.width = self.height = self.depth = 0
 
     # --- lifecycle -----------------------------------------------------------------
@@ -132,6 +134,7 @@ class DisplayExecutor:
         connection = open_display(self.display_name)
         self.input = XInput(connection)
         self.capture = ScreenCapture(self.display_name)
+        self.damage = open_damage_watch(self.display_name)
         screen = connection.screen()
         self.width, self.height = screen.width_in_pixels, screen.height_in_pixels
         self.depth = screen.root_depth
@@ -144,6 +147,8 @@ class DisplayExecutor:
             await self._x(self.input.display.close)
         if self.capture is not None:
             await self._x(self.capture.close)
+        if self.damage is not None:
+            await self._x(self.damage.close)
         self._pool.shutdown(wait=True)
         self.encoder.close()
 
@@ -399,8 +404,15 @@ class DisplayExecutor:
     ) -> display_pb2.ActResponse:
         response = display_pb2.ActResponse(action=name)
         settle = step.sends_input and times.limit > 0
+        # What the input changes: with drawing reports, what is drawn from now on; without,
+        # the difference from a frame captured now.
+        damage = self.damage if settle else None
         capture_started = time.perf_counter()
-        before = await self._x(self._cap.grab) if settle else None
+        if damage is not None:
+            await self._x(damage.drawn)
+            before = None
+        else:
+            before = await self._x(self._cap.grab) if settle else None
         response.timing.capture_ms = (time.perf_counter() - capture_started) * 1000
         held_before = self._in.held[1]
         started = time.perf_counter()
@@ -416,7 +428,11 @@ class DisplayExecutor:
         response.settled = True
         if settle:
             result = await wait_until_still(
-                lambda: self._x(self._cap.grab), before, times, self._busy
+                lambda: self._x(self._cap.grab),
+                before,
+                times,
+                self._busy,
+                drawn=(lambda: self._x(damage.drawn)) if damage is not None else None,
             )
             frame, response.settled = result.frame, result.settled
             response.timing.settle_ms = result.seconds * 1000

@@ -7,6 +7,11 @@ has been unchanged for `quiet` since the last change, or, if nothing changed at 
 `first_change`: the executor picks a shorter `quiet` for keyboard actions, whose echo an
 application draws at once.)
 
+When the X server reports drawing (DAMAGE, see damage.py), no frame is taken before the
+input: a poll captures only if something was drawn since the last one, so a click that
+changes nothing costs one capture instead of one per poll plus one before, and the wait
+ends right at `first_change` with a frame captured at its start.
+
 Background churn (a terminal that keeps scrolling, a video) would make every action wait
 for `limit`. So the executor remembers the region that was still changing when a wait hit
 its bound (`BusyRegion`); later waits ignore changes inside it (pixels outside it are
@@ -91,12 +96,19 @@ def changed_outside(a: Frame, b: Frame, busy: Box) -> bool:
     return False
 
 
+def _inside(box: Box, region: Box | None) -> bool:
+    return region is not None and (
+        region[0] <= box[0] and region[1] <= box[1] and box[2] <= region[2] and box[3] <= region[3]
+    )
+
+
 def changed_box(a: Frame, b: Frame) -> Box | None:
     """Bounding box of the pixels that differ between two frames (None: identical)."""
     return changed_boxes(a, b, None)[0]
 
 
-def _union(a: Box | None, b: Box) -> Box:
+def union_box(a: Box | None, b: Box) -> Box:
+    """The smallest box holding `a` (if any) and `b`."""
     if a is None:
         return b
     return (min(a[0], b[0]), min(a[1], b[1]), max(a[2], b[2]), max(a[3], b[3]))
@@ -107,8 +119,14 @@ async def wait_until_still(
     before: Frame | None,
     times: SettleTimes,
     busy: BusyRegion | None = None,
+    drawn: Callable[[], Awaitable[Box | None]] | None = None,
 ) -> Settled:
-    """Capture until the screen has been still long enough (see the module doc)."""
+    """Capture until the screen has been still long enough (see the module doc).
+
+    With `drawn` (what was drawn since it was last called, see damage.py; called once just
+    before the input, with `before` None), a poll captures only after something was
+    drawn, and drawing with no frame to compare against counts as a change.
+    """
     busy = busy or BusyRegion()
     started = time.monotonic()
     previous = before
@@ -117,13 +135,24 @@ async def wait_until_still(
     # Changes seen in the last `quiet` seconds: what is still moving when the bound hits.
     recent: list[tuple[float, Box]] = []
     while True:
-        frame = await grab()
+        painted = await drawn() if drawn is not None else None
+        if drawn is not None and painted is None and previous is not None:
+            frame = previous  # nothing drawn since it was captured: still the screen
+        else:
+            frame = await grab()
         now = time.monotonic()
         elapsed = now - started
         whole: Box = (0, 0, frame.width, frame.height)
         box: Box | None
         outside: Box | None
-        if previous is None:
+        if frame is previous:
+            box = outside = None
+        elif previous is None and drawn is not None:
+            # The first frame after the input: whatever was drawn since just before it
+            # is the change (only the churn, if it all fell inside the busy region).
+            box = painted
+            outside = None if box is not None and _inside(box, busy.box) else box
+        elif previous is None:
             box = outside = whole
         elif frame.raw == previous.raw:
             box = outside = None
@@ -178,7 +207,7 @@ def _finish(
     if not settled:
         # Whatever moved during the last quiet period is background churn from now on.
         for _, box in recent:
-            busy.box = _union(busy.box, box)
+            busy.box = union_box(busy.box, box)
     elif busy.box is not None and not busy_seen:
         busy.box = None  # the churn has stopped
     return Settled(frame, settled, elapsed)
