@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import os
 import shutil
 import signal
 import sys
@@ -105,6 +106,10 @@ class LocalSandboxProvider:
         sandbox = self._running.pop(endpoints.sandbox_id, None)
         if sandbox is not None:
             await _stop(sandbox.process)
+        else:
+            # Started by a replica that died: this one took the session over, so it stops
+            # the sandbox too (else it would run on with nobody to stop it).
+            await _stop_adopted(endpoints.sandbox_id)
 
     async def close(self) -> None:
         if self._filling is not None:
@@ -179,6 +184,51 @@ async def _ready_report(process: asyncio.subprocess.Process) -> dict:
             if isinstance(report, dict) and "display_address" in report:
                 return report
     raise ValueError(f"the sandbox exited with code {await process.wait()} before it was ready")
+
+
+async def _stop_adopted(sandbox_id: str) -> None:
+    """Stop a local sandbox another provider started, found by the pid in its id, if that
+    pid still is a sandbox process. A pidfd makes sure no later owner of the pid gets the
+    signal."""
+    pidfd = _sandbox_pidfd(sandbox_id)
+    if pidfd is None:
+        return
+    loop = asyncio.get_running_loop()
+    exited = loop.create_future()
+    loop.add_reader(pidfd, lambda: exited.done() or exited.set_result(None))
+    try:
+        with contextlib.suppress(ProcessLookupError):
+            signal.pidfd_send_signal(pidfd, signal.SIGTERM)
+        try:
+            await asyncio.wait_for(exited, _STOP_GRACE_SECONDS)
+        except TimeoutError:
+            with contextlib.suppress(ProcessLookupError):
+                signal.pidfd_send_signal(pidfd, signal.SIGKILL)
+        log.info("stopped sandbox %s, started by another replica", sandbox_id)
+    finally:
+        loop.remove_reader(pidfd)
+        os.close(pidfd)
+
+
+def _sandbox_pidfd(sandbox_id: str) -> int | None:
+    """A pidfd for the sandbox process named by `sandbox_id` (local-N-<pid>); None if it is
+    gone or the pid now belongs to another program."""
+    name, _, pid_text = sandbox_id.rpartition("-")
+    if not name.startswith("local-") or not pid_text.isdigit():
+        log.warning("cannot stop sandbox %r: not a local sandbox id", sandbox_id)
+        return None
+    try:
+        pidfd = os.pidfd_open(int(pid_text))
+    except ProcessLookupError:
+        return None
+    try:
+        command = Path(f"/proc/{pid_text}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        command = []
+    if b"deskpilot.sandbox" not in command:
+        os.close(pidfd)
+        return None
+    return pidfd
 
 
 async def _stop(process: asyncio.subprocess.Process) -> None:
