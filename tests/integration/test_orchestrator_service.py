@@ -8,6 +8,7 @@ from pathlib import Path
 import grpc
 import pytest
 
+from deskpilot.common.bus import ObjectNotFound
 from deskpilot.standin import Turn
 from deskpilot.v1 import common_pb2, orchestrator_pb2, session_pb2
 from deskpilot.v1 import orchestrator_pb2_grpc as rpc
@@ -251,6 +252,30 @@ async def test_deleting_with_keep_history_leaves_a_replayable_history(orchestrat
         with pytest.raises(grpc.aio.AioRpcError) as info:
             await stack.stub.GetSession(orchestrator_pb2.GetSessionRequest(session_id=session.id))
         assert info.value.code() == grpc.StatusCode.NOT_FOUND
+
+
+async def test_an_unchanged_screen_is_stored_once_and_dropped_with_the_history(
+    orchestrator_stack,
+) -> None:
+    moves = [
+        Turn.tool_use("computer", {"action": "mouse_move", "coordinate": [5, 5]}),
+        Turn.tool_use("computer", {"action": "mouse_move", "coordinate": [7, 7]}),
+        Turn.text("done"),
+    ]
+    async with orchestrator_stack(moves) as stack:
+        session = await _create(stack.stub)
+        events = await follow_events(
+            stack.stub, session.id, status_is(S.SESSION_STATUS_WAITING_INPUT)
+        )
+        refs = [e.action_executed.screenshot for e in events if e.HasField("action_executed")]
+        assert len(refs) == 2 and refs[0].sha256 == refs[1].sha256  # nothing moved on screen
+        assert refs[0].name == refs[1].name  # so it was stored once
+        results = [e.tool_result for e in events if e.HasField("tool_result")]
+        assert [r.images[0].name for r in results] == [refs[0].name] * 2
+        assert await stack.bus.get_object(refs[0].bucket, refs[0].name)
+        await stack.stub.DeleteSession(orchestrator_pb2.DeleteSessionRequest(session_id=session.id))
+        with pytest.raises(ObjectNotFound):
+            await stack.bus.get_object(refs[0].bucket, refs[0].name)
 
 
 async def test_a_finished_session_continues_with_a_new_message(orchestrator_stack) -> None:

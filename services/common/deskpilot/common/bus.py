@@ -548,9 +548,10 @@ class Bus:
     # -- objects ------------------------------------------------------------------------------
 
     async def put_object(
-        self, bucket: str, name: str, data: bytes, content_type: str
+        self, bucket: str, name: str, data: bytes, content_type: str, sha256: str = ""
     ) -> common_pb2.ObjectRef:
-        """Store `data` as object `name` (replacing any previous one); return its reference."""
+        """Store `data` as object `name` (replacing any previous one); return its reference.
+        `sha256`: the data's hex digest, if the caller has it already."""
         store = await self._object_store(bucket)
         # Headers use the Go client's multi-value form so every client can read the metadata.
         meta = api.ObjectMeta(name=name, headers={"Content-Type": [content_type]})
@@ -559,9 +560,22 @@ class Bus:
             bucket=bucket,
             name=name,
             size=info.size if info.size is not None else len(data),
-            sha256=hashlib.sha256(data).hexdigest(),
+            sha256=sha256 or hashlib.sha256(data).hexdigest(),
             content_type=content_type,
         )
+
+    async def delete_objects(self, bucket: str, prefix: str) -> int:
+        """Delete every object whose name starts with `prefix`; returns how many."""
+        store = await self._object_store(bucket)
+        try:
+            names = [info.name for info in await store.list()]
+        except nats.js.errors.NotFoundError:  # an empty bucket has nothing to list
+            return 0
+        doomed = [name for name in names if name and name.startswith(prefix)]
+        for name in doomed:
+            with contextlib.suppress(nats.js.errors.NotFoundError):  # deleted meanwhile
+                await store.delete(name)
+        return len(doomed)
 
     async def get_object(self, bucket: str, name: str) -> bytes:
         """The bytes of object `name` (digest-checked by nats-py); ObjectNotFound if absent."""

@@ -130,6 +130,7 @@ class SessionLoop:
         self._task: asyncio.Task[None] | None = None
         self._started = time.monotonic() - _age_seconds(session)
         self._record = KnownRecord()  # this loop is the record's usual writer
+        self._stored_screenshot: common_pb2.ObjectRef | None = None
 
     # -- running ------------------------------------------------------------------------------
 
@@ -342,6 +343,7 @@ class SessionLoop:
                 )
             )
             return await self._refuse(call, f"The action could not be performed: {exc}", member)
+        digest = hashlib.sha256(outcome.image.data).hexdigest() if outcome.image else ""
         # The gate reads the result while the screenshot is stored: neither needs the other.
         scans = (
             None
@@ -349,7 +351,7 @@ class SessionLoop:
             else asyncio.create_task(self._gate_scans(call, executor, outcome))
         )
         try:
-            ref = await self._store_image(call.tool_use_id, outcome.image)
+            ref = await self._store_image(call.tool_use_id, outcome.image, digest)
             await self._publish(
                 action_executed=events_pb2.ActionExecuted(
                     tool_use_id=call.tool_use_id,
@@ -371,7 +373,7 @@ class SessionLoop:
         self.previous_call = call
         if outcome.image is not None:
             self.last_screenshot = outcome.image
-        self._note_progress(call, outcome)
+        self._note_progress(call, outcome, digest)
         return answer, not outcome.is_error
 
     async def _gate_scans(
@@ -465,13 +467,13 @@ class SessionLoop:
         await self._set_status(S.SESSION_STATUS_RUNNING, "")
         return approved, reason
 
-    def _note_progress(self, call: common_pb2.ToolCall, outcome: ToolOutcome) -> None:
-        """End the session when the same action keeps repeating on an unchanged screen."""
+    def _note_progress(self, call: common_pb2.ToolCall, outcome: ToolOutcome, screen: str) -> None:
+        """End the session when the same action keeps repeating on an unchanged screen
+        (`screen`: the digest of the screenshot the action returned)."""
         if outcome.image is None:
             self._recent_actions.clear()
             return
         action = json_format.MessageToJson(call.input, sort_keys=True) + call.name
-        screen = hashlib.sha256(outcome.image.data).hexdigest()
         self._recent_actions.append((action, screen))
         repeats = self.deps.settings.no_progress_repeats
         recent = self._recent_actions[-repeats:]
@@ -521,13 +523,20 @@ class SessionLoop:
             self._notes.clear()
 
     async def _store_image(
-        self, tool_use_id: str, image: common_pb2.Image | None
+        self, tool_use_id: str, image: common_pb2.Image | None, digest: str
     ) -> common_pb2.ObjectRef | None:
         if image is None:
             return None
+        last = self._stored_screenshot
+        if last is not None and last.sha256 == digest:
+            return last  # the screen did not change: the stored picture is the same
         media = results.image_block(image)["source"]["media_type"]  # type: ignore[index]
         name = f"{self.session.id}/{tool_use_id}.{media.split('/')[1]}"
-        return await self.deps.bus.put_object(SCREENSHOTS_BUCKET, name, image.data, media)
+        ref = await self.deps.bus.put_object(
+            SCREENSHOTS_BUCKET, name, image.data, media, sha256=digest
+        )
+        self._stored_screenshot = ref
+        return ref
 
     async def _publish_result(
         self, tool_use_id: str, answer: dict, image: common_pb2.ObjectRef | None

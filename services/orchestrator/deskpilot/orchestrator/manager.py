@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from google.protobuf.message import DecodeError
 from nats.aio.subscription import Subscription
 
-from deskpilot.common.bus import Bus, NoResponders, control_subject
+from deskpilot.common.bus import SCREENSHOTS_BUCKET, Bus, NoResponders, control_subject
 from deskpilot.common.cancellation import raise_if_cancelled
 from deskpilot.common.errors import (
     FailedPrecondition,
@@ -206,6 +206,7 @@ class SessionManager:
             await self.provider.release(record.session.sandbox)
         if not keep_history:
             await self.bus.purge_session_events(session_id)
+            await self.bus.delete_objects(SCREENSHOTS_BUCKET, f"{session_id}/")
         await self.store.delete(session_id)
 
     # -- ownership ----------------------------------------------------------------------------
