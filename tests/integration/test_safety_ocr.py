@@ -119,6 +119,10 @@ def test_an_unchanged_screenshot_is_not_read_again_and_still_taints(
     assert engine.calls == calls
     assert (again.score, again.level, again.text) == (first.score, first.level, first.text)
     assert taint.consume("s") is not None  # seeing it again taints again
+    quick = scanner.unchanged_screen(shot, policy, "s")  # the service's no-worker path
+    assert quick is not None and quick.score == first.score
+    assert scanner.unchanged_screen(render_page([]), policy, "s") is None
+    assert scanner.unchanged_screen(shot, policy, "") is None  # no session, no memory
     lenient = policy.merged(
         safety_pb2.SafetyPolicy(taint_threshold=0.999, confirm_threshold=0.9999)
     )

@@ -9,7 +9,6 @@ reference implementation turned pruning off whenever caching was on).
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Iterator, MutableMapping
 from dataclasses import dataclass
 from typing import Any
@@ -48,7 +47,7 @@ def prepare(messages: list[BetaMessageParam], policy: ContextPolicy) -> list[Bet
 
     The stored conversation is never modified, so the full history survives for replay.
     """
-    prepared = copy.deepcopy(messages)
+    prepared: list[BetaMessageParam] = _copy_containers(messages)
     _strip_cache_control(prepared)
     prune = images_to_prune(sum(1 for _ in _image_slots(prepared)), policy)
     for index, (container, position) in enumerate(list(_image_slots(prepared))):
@@ -57,6 +56,17 @@ def prepare(messages: list[BetaMessageParam], policy: ContextPolicy) -> list[Bet
         container[position] = BetaTextBlockParam(type="text", text=PLACEHOLDER)
     _mark_recent_user_turns(prepared, policy.cached_user_turns)
     return prepared
+
+
+def _copy_containers(value: Any) -> Any:
+    """A copy of the dicts and lists, sharing the leaves: what prepare() changes are
+    containers, and the leaves (base64 screenshots among them) are immutable. Twice as
+    fast as copy.deepcopy, which runs every step over the whole history."""
+    if isinstance(value, dict):
+        return {key: _copy_containers(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_copy_containers(item) for item in value]
+    return value
 
 
 def count_images(messages: list[BetaMessageParam]) -> int:

@@ -87,11 +87,27 @@ class ContentScanner:
         if self.screen is None:
             raise RuntimeError("OCR is not available in this gate")
         digest = digest_of(data)
-        with self._lock:
-            last = self._last.get(session_id) if session_id else None
+        last = self._last_screen(session_id)
         if last is None or last.digest != digest:
-            # An unchanged screen (a click on empty space, a wait) is not read again.
             last = self._read_screen(data, digest, session_id)
+        return self._remember(last, policy, session_id)
+
+    def unchanged_screen(self, data: bytes, policy: Policy, session_id: str) -> ScanResult | None:
+        """The result for a screenshot byte-identical to the session's last one, without
+        reading it again (a click on empty space, a wait); None for any other. Cheap
+        enough to run on the caller's thread."""
+        last = self._last_screen(session_id)
+        if last is None or last.digest != digest_of(data):
+            return None
+        return self._remember(last, policy, session_id)
+
+    def _last_screen(self, session_id: str) -> _ScreenScore | None:
+        if not session_id:
+            return None
+        with self._lock:
+            return self._last.get(session_id)
+
+    def _remember(self, last: _ScreenScore, policy: Policy, session_id: str) -> ScanResult:
         if session_id:
             with self._lock:
                 self._last[session_id] = last

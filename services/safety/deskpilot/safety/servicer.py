@@ -108,7 +108,10 @@ class SafetyServicer(safety_pb2_grpc.SafetyServicer):
             elif which == "image":
                 if not request.image.data:
                     raise InvalidArgument("image.data is empty")
-                result = await loop.run_in_executor(
+                # An unchanged screen is answered here; reading one takes a worker.
+                result = self.scanner.unchanged_screen(
+                    request.image.data, policy, request.session_id
+                ) or await loop.run_in_executor(
                     self._pool,
                     self.scanner.scan_image,
                     request.image.data,
