@@ -40,8 +40,10 @@ class DisplaySettings(ServiceSettings):
     )  # fmt: skip
     settle_max_ms: int = Field(2500, ge=0, le=60_000, description="Upper bound on the settle wait.")
     settle_poll_ms: int = Field(
-        10, ge=1, le=1000, description="Interval between the captures compared while settling."
-    )
+        10, ge=1, le=1000,
+        description="Interval between the checks for a change while settling (a drawing "
+        "report from X, or a capture compared where X has no DAMAGE).",
+    )  # fmt: skip
     png_compress_level: int = Field(
         1, ge=0, le=3,
         description="Deflate level for PNG screenshots (ISA-L, 0: fastest, 3: smallest).",
