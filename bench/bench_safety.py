@@ -258,22 +258,32 @@ def injection(scanner: TextScanner) -> None:
     )
 
 
+SCREENS = 200  # held-out pages; the first 60 are the set measured before, timed in full
+TIMED_SCREENS = 60
+
+
 def screens(engine: OcrEngine, text_scanner: TextScanner) -> None:
     """Held-out rendered pages (clean, and with plain / faint / banner injections)."""
     policy = load_policy()
     taint = TaintStore()
     flagged = {"clean": [0, 0], "injected": [0, 0]}
+    first = {"clean": [0, 0], "injected": [0, 0]}
+    styles: dict[str, int] = {}
     full_ms, incr_ms, tess_ms = [], [], []
-    for index, (image, label, _source) in enumerate(screen_cases("test", 60)):
+    for index, (image, label, source) in enumerate(screen_cases("test", SCREENS)):
         data = render.png_bytes(image)
         scanner = ContentScanner(text_scanner, ScreenReader(engine), taint)
         started = time.perf_counter()
         result = scanner.scan_image(data, policy, session_id=f"s{index}")
         full_ms.append((time.perf_counter() - started) * 1000)
-        bucket = flagged["injected" if label else "clean"]
-        bucket[0] += result.injection
-        bucket[1] += 1
+        for counts, counted in ((flagged, True), (first, index < TIMED_SCREENS)):
+            if counted:
+                counts["injected" if label else "clean"][0] += result.injection
+                counts["injected" if label else "clean"][1] += 1
         if label:
+            styles[source] = styles.get(source, 0) + result.injection
+            continue
+        if index >= TIMED_SCREENS:
             continue
         started = time.perf_counter()
         engine.words(image)
@@ -290,7 +300,17 @@ def screens(engine: OcrEngine, text_scanner: TextScanner) -> None:
         f"benign screenshots flagged: {clean_hits}/{clean_n} "
         f"({clean_hits / clean_n:.1%}, target <= 3%)"
     )
-    print(f"injected screenshots caught (plain / faint / banner): {injected_hits}/{injected_n}")
+    by_style = " / ".join(str(styles.get(f"screen-{s}", 0)) for s in ("plain", "faint", "banner"))
+    print(
+        f"injected screenshots caught: {injected_hits}/{injected_n} "
+        f"(plain / faint / banner: {by_style})"
+    )
+    print(
+        f"  the first {TIMED_SCREENS} alone (the set measured before): benign flagged "
+        f"{first['clean'][0]}/{first['clean'][1]}, injected caught "
+        f"{first['injected'][0]}/{first['injected'][1]}; latencies below are over them"
+    )
+    full_ms = full_ms[:TIMED_SCREENS]
     print(
         f"ScanContent full screenshot: p50 {statistics.median(full_ms):.0f} ms, "
         f"p99 {pct(full_ms, 99):.0f} ms (baseline: tesseract alone p50 "

@@ -16,6 +16,19 @@ RULES: tuple[tuple[str, re.Pattern[str], float], ...] = tuple(
             0.9,
         ),
         (
+            "ignore-everything",
+            r"\b(ignore|disregard|forget)\s+(everything|anything|all)\s+(above|before|earlier|"
+            r"previously|you were told)\b",
+            0.8,
+        ),
+        (
+            "new-goal",
+            r"\b(your\s+(new|updated|real|actual|true)\s+(goal|task|objective|mission|"
+            r"instructions?|orders?|directive)s?|the\s+(new|updated|real|actual|true)\s+"
+            r"(instructions?|orders?|directives?))\s*((is|are)\b|[:\-])",
+            0.6,
+        ),
+        (
             "new-instructions",
             r"\b(new|updated|real|actual|important|urgent)\s+(instructions?|task|orders?|"
             r"directive)s?\b\s*[:\-]",
@@ -61,8 +74,9 @@ RULES: tuple[tuple[str, re.Pattern[str], float], ...] = tuple(
         ("instead", r"\binstead,?\s+(you\s+)?(should|must|will|need to)\b", 0.45),
         (
             "attention-ai",
-            r"\b(attention|note|message|instructions?)\s+(to|for)\s+(the\s+)?"
-            r"(ai|assistant|agent|model|llm|claude)\b",
+            r"\b(attention|note|message|instructions?|directive)\s+(to|for)\s+"
+            r"((the|any|an?|all)\s+)?((automated|autonomous|computer[- ]use)\s+)?"
+            r"(ai|assistant|agent|model|llm|claude)s?\b",
             0.8,
         ),
     )
@@ -71,12 +85,33 @@ RULES: tuple[tuple[str, re.Pattern[str], float], ...] = tuple(
 
 STRONG_WEIGHT = 0.75
 
+# Words a match of the rule must contain: a window holding none of them skips the regex
+# (a substring test is about 30 times cheaper than a search). Rules not listed always run.
+NEEDLES: dict[str, tuple[str, ...]] = {
+    "ignore-instructions": ("ignore", "disregard", "forget", "override", "bypass"),
+    "ignore-everything": ("ignore", "disregard", "forget"),
+    "new-instructions": ("new", "updated", "real", "actual", "important", "urgent"),
+    "you-are-now": ("you are now", "from now on", "act as"),
+    "hide-from-user": ("not", "don", "never"),
+    "system-prompt": ("system prompt", "system message", "developer message"),
+    "exec-command": ("run", "execute", "type", "paste", "enter"),
+    "pipe-to-shell": ("curl", "wget"),
+    "navigate-to": ("visit", "navigate to", "go to", "open", "click"),
+    "send-data": ("send", "email", "forward", "upload", "post", "transfer"),
+    "when-you-read": ("read", "see", "process", "encounter"),
+    "instead": ("instead",),
+    "attention-ai": ("attention", "note", "message", "instruction", "directive"),
+}
+
 
 def rule_score(text: str) -> tuple[float, float, list[str]]:
     """Noisy-or of all matched rules, of the strong ones alone, and their names."""
     keep = keep_strong = 1.0
     names = []
     for name, pattern, weight in RULES:
+        needles = NEEDLES.get(name)
+        if needles and not any(needle in text for needle in needles):
+            continue
         if pattern.search(text):
             keep *= 1.0 - weight
             if weight >= STRONG_WEIGHT:
