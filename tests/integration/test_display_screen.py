@@ -205,7 +205,7 @@ def test_drawing_reports_cover_drawing_mapping_and_what_a_closed_window_uncovers
             background_pixel=0x00FF00, override_redirect=True,
         )  # fmt: skip
         client.sync()
-        watch.drawn()  # forget whatever the other tests drew
+        watch.start()
         window.map()
         client.sync()
         assert _covers(watch.drawn(), (300, 200, 420, 280))  # its background painted
@@ -216,6 +216,15 @@ def test_drawing_reports_cover_drawing_mapping_and_what_a_closed_window_uncovers
         window.unmap()  # the desktop behind it is repainted by the server alone
         client.sync()
         assert _covers(watch.drawn(), (300, 200, 420, 280))
+        assert watch.drawn() is None  # each report once
+        watch.stop()  # between actions nothing is reported, so nothing piles up
+        window.map()
+        client.sync()
+        watch.start()  # drawing before the start is not the action's
+        assert watch.drawn() is None
+        watch.stop()
+        with pytest.raises(RuntimeError, match="before start"):
+            watch.drawn()
         window.destroy()
         client.sync()
     finally:

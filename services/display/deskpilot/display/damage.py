@@ -31,7 +31,9 @@ _SUBTRACT_EVERY = 256
 
 
 class DamageWatch:
-    """Reports the bounding box of what was drawn on the whole screen since the last ask."""
+    """Reports the bounding box of what was drawn on the whole screen, between `start()`
+    and `stop()` (one action's settling). Outside that, nothing is reported: a screen that
+    keeps changing between actions would otherwise queue reports without end."""
 
     def __init__(self, display_name: str) -> None:
         self._display = open_display(display_name)
@@ -43,18 +45,43 @@ class DamageWatch:
             # recognised by their code, not by isinstance.
             first_event = self._display.query_extension(damage.extname).first_event
             self._notify_code = first_event + damage.DamageNotifyCode
-            root = self._display.screen().root
-            self._damage = root.damage_create(damage.DamageReportRawRectangles)
-            self._display.sync()
         except (XError, DamageUnavailable):
             self._display.close()
             raise
+        self._root = self._display.screen().root
+        self._damage: int | None = None
         self._reports = 0
-        self.drawn()  # the creation reports the whole screen once
+
+    def start(self) -> None:
+        """Report what is drawn from now on."""
+        self.stop()
+        self._damage = self._root.damage_create(damage.DamageReportRawRectangles)
+        self._reports = 0
+        self._read()  # the creation reports the whole screen once; drawing so far is old
 
     def drawn(self) -> Box | None:
-        """Bounding box (x0, y0, x1, y1) of the drawing since the previous call; None when
-        nothing was drawn."""
+        """Bounding box (x0, y0, x1, y1) of the drawing since `start()` or the previous
+        call; None when nothing was drawn."""
+        if self._damage is None:
+            raise RuntimeError("DamageWatch.drawn() before start()")
+        box = self._read()
+        if self._reports >= _SUBTRACT_EVERY:
+            self._display.damage_subtract(self._damage)
+            self._display.flush()
+            self._reports = 0
+        return box
+
+    def stop(self) -> None:
+        """Stop reporting (and drop what is queued)."""
+        if self._damage is not None:
+            self._display.damage_destroy(self._damage)
+            self._damage = None
+            self._read()
+
+    def close(self) -> None:
+        self._display.close()
+
+    def _read(self) -> Box | None:
         self._display.sync()  # a round trip: all drawing done so far is now reported
         box: Box | None = None
         while self._display.pending_events():
@@ -62,17 +89,9 @@ class DamageWatch:
             if event.type & 0x7F != self._notify_code:
                 continue  # e.g. MappingNotify, which every client receives
             area = event.area
-            drawn = (area.x, area.y, area.x + area.width, area.y + area.height)
-            box = union_box(box, drawn)
+            box = union_box(box, (area.x, area.y, area.x + area.width, area.y + area.height))
             self._reports += 1
-        if self._reports >= _SUBTRACT_EVERY:
-            self._display.damage_subtract(self._damage)
-            self._display.flush()
-            self._reports = 0
         return box
-
-    def close(self) -> None:
-        self._display.close()
 
 
 class DamageUnavailable(RuntimeError):

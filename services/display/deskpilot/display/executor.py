@@ -409,36 +409,18 @@ class DisplayExecutor:
         damage = self.damage if settle else None
         capture_started = time.perf_counter()
         if damage is not None:
-            await self._x(damage.drawn)
+            await self._x(damage.start)
             before = None
         else:
             before = await self._x(self._cap.grab) if settle else None
         response.timing.capture_ms = (time.perf_counter() - capture_started) * 1000
-        held_before = self._in.held[1]
-        started = time.perf_counter()
         try:
-            response.output = await step.run()
-        finally:
-            keep = tuple(held_before) + ((BUTTON_LEFT,) if step.keeps_left_button else ())
-            # Shielded: the release must happen even when the client has gone away.
-            await asyncio.shield(self._x(self._in.release_all, keep_buttons=keep))
-        response.timing.input_ms = (time.perf_counter() - started) * 1000
-
-        frame: Frame | None = None
-        response.settled = True
-        if settle:
-            result = await wait_until_still(
-                lambda: self._x(self._cap.grab),
-                before,
-                times,
-                self._busy,
-                drawn=(lambda: self._x(damage.drawn)) if damage is not None else None,
+            frame, response.settled = await self._input_and_settle(
+                step, response, before, times, damage
             )
-            frame, response.settled = result.frame, result.settled
-            response.timing.settle_ms = result.seconds * 1000
-            SETTLE_SECONDS.observe(result.seconds)
-            if not result.settled:
-                SETTLE_TIMEOUTS.inc()
+        finally:
+            if damage is not None:  # reports stop between actions (see damage.py)
+                await asyncio.shield(self._x(damage.stop))
 
         x, y = await self._x(self._in.pointer)
         response.cursor_position.CopyFrom(scaling.to_model(x, y))
@@ -458,6 +440,40 @@ class DisplayExecutor:
             response.screenshot.CopyFrom(image)
             response.timing.encode_ms = (time.perf_counter() - encode_started) * 1000
         return response
+
+    async def _input_and_settle(
+        self,
+        step: Step,
+        response: display_pb2.ActResponse,
+        before: Frame | None,
+        times: SettleTimes,
+        damage: DamageWatch | None,
+    ) -> tuple[Frame | None, bool]:
+        """Send the input, then wait for the screen to settle if `times` says so; returns
+        the settled frame (None when not settling) and whether it settled."""
+        held_before = self._in.held[1]
+        started = time.perf_counter()
+        try:
+            response.output = await step.run()
+        finally:
+            keep = tuple(held_before) + ((BUTTON_LEFT,) if step.keeps_left_button else ())
+            # Shielded: the release must happen even when the client has gone away.
+            await asyncio.shield(self._x(self._in.release_all, keep_buttons=keep))
+        response.timing.input_ms = (time.perf_counter() - started) * 1000
+        if not (step.sends_input and times.limit > 0):
+            return None, True
+        result = await wait_until_still(
+            lambda: self._x(self._cap.grab),
+            before,
+            times,
+            self._busy,
+            drawn=(lambda: self._x(damage.drawn)) if damage is not None else None,
+        )
+        response.timing.settle_ms = result.seconds * 1000
+        SETTLE_SECONDS.observe(result.seconds)
+        if not result.settled:
+            SETTLE_TIMEOUTS.inc()
+        return result.frame, result.settled
 
     def _remember(self, key: str, response: display_pb2.ActResponse) -> None:
         if not key or self.settings.idempotency_cache_size == 0:
