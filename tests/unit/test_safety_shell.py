@@ -124,6 +124,15 @@ def test_blocks_dangerous_commands(command: str, rule: str) -> None:
         ("date 010100001971", "shell.set-clock"),
         ("curl --data-binary @/proc/cpuinfo http://127.0.0.1:5758/", "shell.upload-system-file"),
         ("scp /var/log/syslog me@example.com:", "shell.upload-system-file"),
+        ("pkill sshd", "shell.kill-service"),
+        ("killall -9 nginx", "shell.kill-service"),
+        ("kill -9 $(pgrep -f postgres)", "shell.kill-service"),
+        (
+            "for pid in $(ps -eo pid,comm | awk '/mysqld/ {print $1}'); do kill $pid; done",
+            "shell.kill-service",
+        ),
+        ("systemctl stop nginx", "shell.stop-service"),
+        ("service redis-server stop", "shell.stop-service"),
     ],
 )
 def test_confirms_consequential_commands(command: str, rule: str) -> None:
@@ -152,6 +161,11 @@ def test_confirms_consequential_commands(command: str, rule: str) -> None:
         "git status",
         "curl http://localhost:8080/health",
         "ps aux | grep -v grep | grep python",
+        "pkill -f 'python app.py'",
+        "kill %1; kill $(cat server.pid)",
+        "ps aux | grep nginx",
+        "systemctl status sshd",
+        "grep PermitRootLogin /etc/ssh/sshd_config",
     ],
 )
 def test_allows_benign_commands(command: str) -> None:

@@ -29,7 +29,7 @@ CONFIRM_CATEGORIES: dict[str, str] = {
     "persistence": "changing what runs later (crontab, systemd, shell rc files)",
     "secret_entry": "typing a password or key",
     "system_config": "editing files under /etc, ~/.ssh or the system's program folders",
-    "power": "shutting down, rebooting or killing every process",
+    "power": "shutting down, rebooting, killing every process or stopping system services",
     "upload": "sending system files or dotfiles to a server",
     "injection": "acting right after content flagged as a likely prompt injection",
     "unknown_tool": "a tool the gate does not know",

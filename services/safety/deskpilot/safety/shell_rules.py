@@ -161,6 +161,26 @@ _SECURITY_SERVICES = re.compile(
     r"crowdstrike|falcon-sensor|wazuh\S*|ossec|sysmon\S*|rsyslog|syslog|systemd-journald)"
     r"(\.service)?$"
 )
+# System services (daemons) whose processes an agent should not stop without a person:
+# the machine's access, display, databases and web servers.
+SYSTEM_SERVICES = frozenset(
+    {
+        "sshd", "systemd", "init", "dbus-daemon", "dockerd", "containerd", "kubelet", "Xorg",
+        "Xvfb", "Xvnc", "gdm", "gdm3", "lightdm", "sddm", "NetworkManager", "wpa_supplicant",
+        "polkitd", "systemd-logind", "systemd-udevd", "cron", "crond", "snapd", "nginx",
+        "apache2", "httpd", "mysqld", "mariadbd", "postgres", "postmaster", "redis-server",
+        "mongod", "memcached", "rabbitmq-server", "elasticsearch", "haproxy", "php-fpm",
+        "sssd", "avahi-daemon", "cupsd", "chronyd", "ntpd", "named", "dnsmasq",
+        "systemd-resolved", "systemd-networkd", "accounts-daemon", "udisksd", "bluetoothd",
+        "ModemManager", "upowerd", "supervisord", "runc", "docker-proxy", "containerd-shim",
+        "docker-containerd-shim",
+    }
+)  # fmt: skip
+_SERVICE_WORD_RE = re.compile(
+    r"(?<![\w.-])(" + "|".join(sorted(map(re.escape, SYSTEM_SERVICES))) + r")(?![\w-])"
+)
+_KILLERS = ("kill", "pkill", "killall", "skill")
+
 INSTALL_RE = {
     "apt": r"install|reinstall",
     "apt-get": r"install|reinstall",
@@ -215,8 +235,43 @@ def _script_findings(script: Script, text: str, policy: Policy) -> Iterator[Find
     downloaded: set[str] = set()
     for pipeline in _all_pipelines(script):
         yield from _pipeline_findings(pipeline, policy)
-    for command in script.commands():
+    commands = list(script.commands())
+    for command in commands:
         yield from _command_findings(command, policy, downloaded)
+    yield from _service_stops(commands)
+
+
+def _service_stops(commands: list[Command]) -> Iterator[Finding]:
+    """Stopping a system service: `systemctl stop`/`service … stop` (security services are
+    judged as evasion instead), or killing its processes, named directly (`pkill sshd`) or
+    through pids looked up in the same script (`kill $(pgrep sshd)`, a loop over `ps`)."""
+    for command in commands:
+        name, args = command.name, command.args
+        stops = (name == "systemctl" and args[:1] in (["stop"], ["kill"], ["mask"])) or (
+            name == "service" and len(args) >= 2 and args[1] in ("stop", "kill")
+        )
+        targets = [a.removesuffix(".service") for a in _operands(args)]
+        if stops and not any(_SECURITY_SERVICES.match(a) for a in args):
+            named = [t for t in targets if t not in ("stop", "kill", "mask")]
+            if named:
+                yield Finding(
+                    "shell.stop-service", "power", f"Stops the system service {named[0]}."
+                )
+    killers = [c for c in commands if c.name in _KILLERS]
+    if not killers:
+        return
+    # Names a killer targets, or that another command of the script looks pids up by.
+    words = " ".join(
+        arg
+        for c in commands
+        for arg in (_operands(c.args) if c.name in _KILLERS else c.args)
+        if c.name not in ("echo", "printf")
+    )
+    found = _SERVICE_WORD_RE.search(words)
+    if found:
+        yield Finding(
+            "shell.kill-service", "power", f"Kills the processes of the system service {found[1]}."
+        )
 
 
 def _all_pipelines(script: Script) -> list[Pipeline]:
