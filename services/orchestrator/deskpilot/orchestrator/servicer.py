@@ -1,4 +1,8 @@
-"""The Orchestrator gRPC service: request checks, then the session manager."""
+"""The Orchestrator gRPC service: request checks, then the session manager.
+
+Every request is checked against the size table in `request_limits` before anything else
+happens, so a bad one changes nothing and its error names the field and the limit.
+"""
 
 from __future__ import annotations
 
@@ -7,15 +11,24 @@ from contextlib import aclosing
 
 import grpc
 import nats.errors
+from google.protobuf.message import Message
 
 from deskpilot.common.bus import Bus, check_session_id
 from deskpilot.common.errors import InvalidArgument, NotFound, Unavailable
 from deskpilot.orchestrator.manager import SessionManager
+from deskpilot.orchestrator.request_limits import (
+    EVENT_HEADROOM_BYTES,
+    RECORD_HEADROOM_BYTES,
+    check_fits,
+    check_sizes,
+    nats_budget,
+)
 from deskpilot.v1 import orchestrator_pb2 as pb
 from deskpilot.v1 import orchestrator_pb2_grpc, session_pb2
 
 MAX_PAGE_SIZE = 1000
-MAX_MESSAGE_CHARS = 100_000
+# A page stays under the 4 MiB a gRPC client accepts by default (records reach ~1 MiB).
+MAX_PAGE_BYTES = 3 * 1024 * 1024
 Context = grpc.aio.ServicerContext
 
 
@@ -29,44 +42,57 @@ class OrchestratorServicer(orchestrator_pb2_grpc.OrchestratorServicer):
     async def CreateSession(
         self, request: pb.CreateSessionRequest, context: Context
     ) -> pb.CreateSessionResponse:
-        if len(request.request_id) > 200:
-            raise InvalidArgument("request_id is longer than 200 characters")
+        check_sizes(request)
+        # The config is stored whole in the session record, one NATS message.
+        self._check_fits("config", request.config.ByteSize(), RECORD_HEADROOM_BYTES)
         session = await self.manager.create(request.config, request.request_id)
         return pb.CreateSessionResponse(session=_public(session))
 
     async def GetSession(
         self, request: pb.GetSessionRequest, context: Context
     ) -> pb.GetSessionResponse:
+        check_sizes(request)
         session = await self.manager.get(_id(request.session_id))
         return pb.GetSessionResponse(session=_public(session))
 
     async def ListSessions(
         self, request: pb.ListSessionsRequest, context: Context
     ) -> pb.ListSessionsResponse:
+        check_sizes(request)
         size = request.page_size or 100
         if not 0 < size <= MAX_PAGE_SIZE:
             raise InvalidArgument(f"page_size must be 0..{MAX_PAGE_SIZE}, got {request.page_size}")
+        for index, status in enumerate(request.statuses):
+            if status not in session_pb2.SessionStatus.values():
+                raise InvalidArgument(f"statuses[{index}] is {status}, not a SessionStatus")
         start = _offset(request.page_token)
         sessions = await self.manager.list(list(request.statuses))
-        page = [_public(session) for session in sessions[start : start + size]]
-        more = start + size < len(sessions)
+        page: list[session_pb2.Session] = []
+        used = 0
+        for session in sessions[start : start + size]:
+            public = _public(session)
+            used += public.ByteSize() + 8  # and the field's tag and length
+            if page and used > MAX_PAGE_BYTES:
+                break
+            page.append(public)
+        end = start + len(page)
         return pb.ListSessionsResponse(
-            sessions=page, next_page_token=str(start + size) if more else ""
+            sessions=page, next_page_token=str(end) if end < len(sessions) else ""
         )
 
     async def SendMessage(
         self, request: pb.SendMessageRequest, context: Context
     ) -> pb.SendMessageResponse:
+        check_sizes(request)
         if not request.text.strip():
             raise InvalidArgument("text is required")
-        if len(request.text) > MAX_MESSAGE_CHARS:
-            raise InvalidArgument(f"text is longer than {MAX_MESSAGE_CHARS} characters")
         session = await self._command(request.session_id, send_message=request)
         return pb.SendMessageResponse(session=session)
 
     async def StreamEvents(
         self, request: pb.StreamEventsRequest, context: Context
     ) -> AsyncIterator[pb.StreamEventsResponse]:
+        check_sizes(request)
         session_id = _id(request.session_id)
         await self._require_history(session_id)
         start = max(1, request.from_sequence)
@@ -91,35 +117,51 @@ class OrchestratorServicer(orchestrator_pb2_grpc.OrchestratorServicer):
     async def ResolveConfirmation(
         self, request: pb.ResolveConfirmationRequest, context: Context
     ) -> pb.ResolveConfirmationResponse:
+        check_sizes(request)
         if not request.confirmation_id:
             raise InvalidArgument("confirmation_id is required")
         session = await self._command(request.session_id, resolve_confirmation=request)
         return pb.ResolveConfirmationResponse(session=session)
 
     async def Cancel(self, request: pb.CancelRequest, context: Context) -> pb.CancelResponse:
+        check_sizes(request)
         return pb.CancelResponse(session=await self._command(request.session_id, cancel=request))
 
     async def TakeControl(
         self, request: pb.TakeControlRequest, context: Context
     ) -> pb.TakeControlResponse:
+        check_sizes(request)
         session = await self._command(request.session_id, take_control=request)
         return pb.TakeControlResponse(session=session)
 
     async def ReleaseControl(
         self, request: pb.ReleaseControlRequest, context: Context
     ) -> pb.ReleaseControlResponse:
+        check_sizes(request)
         session = await self._command(request.session_id, release_control=request)
         return pb.ReleaseControlResponse(session=session)
 
     async def DeleteSession(
         self, request: pb.DeleteSessionRequest, context: Context
     ) -> pb.DeleteSessionResponse:
+        check_sizes(request)
         await self.manager.delete(_id(request.session_id), request.keep_history)
         return pb.DeleteSessionResponse()
 
-    async def _command(self, session_id: str, **command: object) -> session_pb2.Session:
-        session = await self.manager.command(_id(session_id), pb.ControlCommand(**command))
+    async def _command(self, session_id: str, **command: Message) -> session_pb2.Session:
+        control = pb.ControlCommand(**command)
+        # The command travels to the session's owner, and its text into an event: each is
+        # one NATS message.
+        [request] = command.values()
+        texts = [f.name for f, _ in request.ListFields() if f.type == f.TYPE_STRING]
+        what = " and ".join(name for name in texts if name != "session_id") or "the request"
+        self._check_fits(what, control.ByteSize(), EVENT_HEADROOM_BYTES)
+        session = await self.manager.command(_id(session_id), control)
         return _public(session)
+
+    def _check_fits(self, what: str, size: int, headroom: int) -> None:
+        max_payload = self.bus.nc.max_payload
+        check_fits(what, size, nats_budget(max_payload, headroom), max_payload)
 
 
 def _public(session: session_pb2.Session) -> session_pb2.Session:
