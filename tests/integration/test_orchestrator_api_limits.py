@@ -194,3 +194,32 @@ async def test_every_other_request_field_is_bounded(orchestrator_stack) -> None:
         assert "session_id is 2097152 characters" in (info.value.details() or "")
         got = (await stub.GetSession(pb.GetSessionRequest(session_id=sid))).session
         assert got.status == S.SESSION_STATUS_WAITING_INPUT  # the refused Cancel did nothing
+
+
+async def test_page_tokens_are_ascii_digits_only_and_pages_follow_each_other(
+    orchestrator_stack,
+) -> None:
+    async with orchestrator_stack([]) as stack:
+        created = []
+        for number in range(3):
+            reply = await stack.stub.CreateSession(
+                pb.CreateSessionRequest(config=_config(), request_id=f"page-{number}")
+            )
+            created.append(reply.session.id)
+        # Unicode digits pass str.isdigit and int() reads them (Arabic-Indic 1, 2 and 12,
+        # fullwidth 1); none is a token we wrote.
+        unicode_digits = ["\u0661", "\u0662", "\u0661\u0662", "\uff11"]
+        for token in [*unicode_digits, "0x1", " 1", "1 ", "-1", "+1", "1e3", "1_0"]:
+            await _rejected(
+                stack.stub.ListSessions(pb.ListSessionsRequest(page_size=1, page_token=token)),
+                "page_token is not one this service returned",
+            )
+        seen, token = [], ""
+        while True:
+            request = pb.ListSessionsRequest(page_size=2, page_token=token)
+            page = await stack.stub.ListSessions(request)
+            seen += [s.id for s in page.sessions]
+            token = page.next_page_token
+            if not token:
+                break
+        assert sorted(seen) == sorted(created)

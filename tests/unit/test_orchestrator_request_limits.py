@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from deskpilot.common.config import SettingsError, load_settings
 from deskpilot.common.errors import InvalidArgument
 from deskpilot.orchestrator.request_limits import LIMITS, check_sizes, unlimited_fields
+from deskpilot.orchestrator.settings import OrchestratorSettings
 from deskpilot.v1 import orchestrator_pb2, safety_pb2, session_pb2
 
 # ControlCommand and ControlReply travel between replicas, never from clients.
@@ -62,3 +64,15 @@ def test_requests_within_the_limits_pass() -> None:
         task="t" * 100_000, labels={"k" * 63: "v" * 256}, system_prompt_suffix="s" * 50_000
     )
     check_sizes(orchestrator_pb2.CreateSessionRequest(config=config, request_id="r" * 200))
+
+
+ARABIC_INDIC_1280X800 = "\u0661\u0662\u0668\u0660x\u0668\u0660\u0660"
+
+
+def test_the_default_display_takes_ascii_digits_only() -> None:
+    try:
+        load_settings(OrchestratorSettings, None, default_display=ARABIC_INDIC_1280X800)
+    except SettingsError as error:
+        assert "default_display" in str(error)
+    else:
+        raise AssertionError("Arabic-Indic digits were accepted as a display size")

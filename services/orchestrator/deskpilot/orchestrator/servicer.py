@@ -6,6 +6,7 @@ happens, so a bad one changes nothing and its error names the field and the limi
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 from contextlib import aclosing
 
@@ -29,6 +30,9 @@ from deskpilot.v1 import orchestrator_pb2_grpc, session_pb2
 MAX_PAGE_SIZE = 1000
 # A page stays under the 4 MiB a gRPC client accepts by default (records reach ~1 MiB).
 MAX_PAGE_BYTES = 3 * 1024 * 1024
+# Page tokens are offsets this service wrote: ASCII digits only (str.isdigit also takes
+# other scripts' digits, which int() would then read).
+_PAGE_TOKEN = re.compile(r"[0-9]{1,9}")
 Context = grpc.aio.ServicerContext
 
 
@@ -185,6 +189,6 @@ def _id(session_id: str) -> str:
 def _offset(token: str) -> int:
     if not token:
         return 0
-    if not token.isdigit():
+    if not _PAGE_TOKEN.fullmatch(token):
         raise InvalidArgument("page_token is not one this service returned")
     return int(token)

@@ -35,7 +35,7 @@ class OrchestratorSettings(ServiceSettings, NatsClientSettings):
     default_model: str = Field("claude-sonnet-4-6", description="Model for sessions naming none.")
     default_display: str = Field(
         "1280x800",
-        pattern=r"^\d{3,4}x\d{3,4}$",
+        pattern=r"^[0-9]{3,4}x[0-9]{3,4}$",  # ASCII: \d matches any script's digits
         description="Desktop size (WIDTHxHEIGHT) for sessions naming none.",
     )
     confirmation_timeout_seconds: float = Field(
