@@ -257,7 +257,11 @@ class SessionLoop:
             model=config.model,
             max_tokens=max(max_output, config.thinking_budget_tokens + 1024),
             system=[{"type": "text", "text": system, "cache_control": {"type": "ephemeral"}}],
-            tools=list(tool_definitions(config.tool_set, width, height)),
+            tools=list(
+                tool_definitions(
+                    config.tool_set, width, height, max_characters=self.deps.sandbox.view_limit()
+                )
+            ),
             messages=prepare(self.conversation, self._context_policy()),
             betas=[self.spec.beta] if self.spec.beta else [],
             thinking_budget=config.thinking_budget_tokens,
@@ -367,7 +371,11 @@ class SessionLoop:
             raise
         flagged = False if scans is None else await self._publish_scans(call, await scans)
         answer = results.tool_result(
-            call.tool_use_id, outcome, toolset_member=member, flagged=flagged
+            call.tool_use_id,
+            outcome,
+            toolset_member=member,
+            flagged=flagged,
+            max_characters=self.deps.sandbox.max_characters,
         )
         await self._publish_result(call.tool_use_id, answer, ref)
         self.previous_call = call
@@ -428,7 +436,12 @@ class SessionLoop:
     async def _refuse(
         self, call: common_pb2.ToolCall, message: str, member: bool
     ) -> tuple[dict, bool]:
-        answer = results.error_result(call.tool_use_id, message, toolset_member=member)
+        answer = results.error_result(
+            call.tool_use_id,
+            message,
+            toolset_member=member,
+            max_characters=self.deps.sandbox.max_characters,
+        )
         await self._publish_result(call.tool_use_id, answer, None)
         return answer, False
 

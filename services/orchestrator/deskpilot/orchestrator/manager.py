@@ -277,7 +277,9 @@ class SessionManager:
                 )
                 session = record.session
             spec = TOOL_SETS[session.config.tool_set]
-            sandbox = SandboxClient(session.sandbox, spec)
+            sandbox = SandboxClient(
+                session.sandbox, spec, max_characters=self.settings.max_result_characters
+            )
             info = await sandbox.info()
             conversation: list[dict] = []
             if resumed:

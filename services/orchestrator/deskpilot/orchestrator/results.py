@@ -1,4 +1,8 @@
-"""tool_result blocks for the model, built with the SDK's typed params."""
+"""tool_result blocks for the model, built with the SDK's typed params.
+
+The text of every result, error texts included, is at most `max_characters` characters
+(see `truncation`): whatever produced it, the model never receives more.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +16,7 @@ from anthropic.types.beta import (
 
 from deskpilot.orchestrator.sandbox_client import ToolOutcome
 from deskpilot.orchestrator.tools import COMPUTER_TOOLSET_NAME
+from deskpilot.orchestrator.truncation import DEFAULT_MAX_RESULT_CHARACTERS, bounded
 from deskpilot.v1 import common_pb2
 
 INJECTION_NOTE = (
@@ -46,11 +51,14 @@ def tool_result(
     *,
     toolset_member: bool = False,
     flagged: bool = False,
+    max_characters: int = DEFAULT_MAX_RESULT_CHARACTERS,
 ) -> BetaToolResultBlockParam:
-    """The result block for one tool_use; `flagged` adds the injection note."""
+    """The result block for one tool_use; `flagged` adds the injection note. Its text,
+    the note included, has at most `max_characters` characters."""
     content: list[BetaTextBlockParam | BetaImageBlockParam] = []
     if outcome.text:
-        content.append(BetaTextBlockParam(type="text", text=outcome.text))
+        room = max_characters - (len(INJECTION_NOTE) + 1 if flagged else 0)
+        content.append(BetaTextBlockParam(type="text", text=bounded(outcome.text, room)))
     if outcome.image is not None:
         content.append(image_block(outcome.image))
     if flagged:
@@ -66,9 +74,16 @@ def tool_result(
 
 
 def error_result(
-    tool_use_id: str, message: str, *, toolset_member: bool = False
+    tool_use_id: str,
+    message: str,
+    *,
+    toolset_member: bool = False,
+    max_characters: int = DEFAULT_MAX_RESULT_CHARACTERS,
 ) -> BetaToolResultBlockParam:
     """An error result: a refused, denied, invalid or skipped call."""
     return tool_result(
-        tool_use_id, ToolOutcome(text=message, is_error=True), toolset_member=toolset_member
+        tool_use_id,
+        ToolOutcome(text=message, is_error=True),
+        toolset_member=toolset_member,
+        max_characters=max_characters,
     )

@@ -15,6 +15,7 @@ import grpc
 
 from deskpilot.common.grpc_client import open_channel
 from deskpilot.orchestrator.tools import Executor, ToolSetSpec
+from deskpilot.orchestrator.truncation import DEFAULT_MAX_RESULT_CHARACTERS, bounded
 from deskpilot.v1 import (
     common_pb2,
     display_pb2,
@@ -41,6 +42,14 @@ _BASH_DEADLINE_MARGIN = 30.0
 # Toolset members answer with a short confirmation, not a screenshot: the model asks for
 # a screenshot when it wants one.
 _TOOLSET_SCREENSHOT_MEMBERS = {"screenshot", "zoom"}
+# text_editor_20250728 cuts views itself (max_characters) and adds its own note; this is
+# room for that note and ours within the result's bound.
+_VIEW_NOTE_ROOM = 512
+# What a cut result suggests, per executor.
+_HINTS = {
+    Executor.BASH: "send long output to a file and read it in parts",
+    Executor.EDITOR: "view a line range to see the rest",
+}
 
 
 class ExecutorUnavailable(RuntimeError):
@@ -69,7 +78,8 @@ class SandboxClient:
         max_characters: int | None = None,
     ) -> None:
         self.spec = spec
-        self.max_characters = max_characters
+        # The most characters of one result's text (what executors answer is cut to it).
+        self.max_characters = max_characters or DEFAULT_MAX_RESULT_CHARACTERS
         self._display_channel = open_channel(endpoints.display_address, default_timeout=120)
         self._shell_channel = open_channel(endpoints.shell_address, default_timeout=None)
         self.display = display_pb2_grpc.DisplayStub(self._display_channel)
@@ -105,6 +115,7 @@ class SandboxClient:
                 raise ExecutorUnavailable(
                     f"{executor.value} executor failed: {exc.code().name}: {exc.details()}"
                 ) from exc
+        outcome.text = bounded(outcome.text, self.max_characters, hint=_HINTS.get(executor, ""))
         outcome.latency_ms = (time.perf_counter() - started) * 1000
         return outcome
 
@@ -142,18 +153,27 @@ class SandboxClient:
         )
 
     async def _edit(self, call: common_pb2.ToolCall, key: str) -> ToolOutcome:
+        limit = self.view_limit()
         reply = await self.shell.Edit(
             shell_pb2.EditRequest(
                 tool_call=call,
                 version=self.spec.editor_version,
                 idempotency_key=key,
-                max_characters=self.max_characters if self._has_max_characters() else None,
+                max_characters=limit,
             )
         )
-        return ToolOutcome(text=reply.output, replayed=reply.replayed)
+        text = reply.output
+        viewed = _field(call, "command") == "view"
+        if viewed and limit is not None and len(text) > limit:  # the executor cut the view
+            text += f"\n[output truncated: showed the first {limit} characters]"
+        return ToolOutcome(text=text, replayed=reply.replayed)
 
-    def _has_max_characters(self) -> bool:
-        return bool(self.max_characters) and self.spec.editor_type == "text_editor_20250728"
+    def view_limit(self) -> int | None:
+        """The max_characters of text_editor_20250728 (its tool definition says it too);
+        None for the versions without one."""
+        if self.spec.editor_type != "text_editor_20250728":
+            return None
+        return max(1, self.max_characters - _VIEW_NOTE_ROOM)
 
 
 def format_bash(reply: shell_pb2.BashResponse) -> str:

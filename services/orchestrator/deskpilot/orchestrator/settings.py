@@ -65,6 +65,13 @@ class OrchestratorSettings(ServiceSettings, NatsClientSettings):
     local_work_dir: str = Field(
         "", description="Folder for local sandboxes' runtime files and logs; empty: temp."
     )
+    max_result_characters: int = Field(
+        16_000,
+        ge=1_000,
+        le=1_000_000,
+        description="Most characters of one tool result the model receives (bash output, file "
+        "views, errors); longer ones keep their head and tail and say what was cut.",
+    )
     anthropic_max_retries: int = Field(
         4, ge=0, le=20, description="SDK retries of 429, 5xx and overloaded answers."
     )
