@@ -223,3 +223,20 @@ async def test_page_tokens_are_ascii_digits_only_and_pages_follow_each_other(
             if not token:
                 break
         assert sorted(seen) == sorted(created)
+
+
+async def test_a_page_of_large_sessions_fits_a_default_client(orchestrator_stack) -> None:
+    async with orchestrator_stack([]) as stack:
+        task = "\U0001f600" * 100_000  # the longest task, 400 KB in UTF-8
+        for number in range(12):  # 4.8 MB of sessions: over a client's default 4 MiB
+            request = pb.CreateSessionRequest(config=_config(task=task), request_id=f"big-{number}")
+            await stack.stub.CreateSession(request)
+        seen, token, pages = [], "", 0
+        while True:
+            page = await stack.stub.ListSessions(pb.ListSessionsRequest(page_token=token))
+            assert page.ByteSize() < 4 * 1024 * 1024
+            seen += [s.id for s in page.sessions]
+            pages, token = pages + 1, page.next_page_token
+            if not token:
+                break
+        assert len(set(seen)) == 12 and pages == 2
