@@ -136,6 +136,7 @@ class ShellServicer(shell_pb2_grpc.ShellServicer):
         if kind == "tool_call":
             command = tool_calls.parse_bash_call(request.tool_call, request.version)
         elif kind == "command":
+            tool_calls.check_bash_version(request.version)
             command = request.command
         else:
             raise InvalidArgument("BashRequest needs `command` or `tool_call`")
@@ -193,6 +194,7 @@ class ShellServicer(shell_pb2_grpc.ShellServicer):
         if kind == "tool_call":
             command, version = tool_calls.parse_edit_call(request.tool_call, request.version)
         elif kind == "command":
+            tool_calls.check_editor_version(request.version)
             command, version = request.command, request.version
         else:
             raise InvalidArgument("EditRequest needs `command` or `tool_call`")
