@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
+import tracemalloc
 from pathlib import Path
 
 import grpc
@@ -136,6 +138,31 @@ async def test_big_requests_with_many_keys_keep_only_digests(shell: ShellHandle)
     replays = shell.servicer.edit_replays
     assert replays.stored == 20
     assert replays.stored_bytes < 20 * 1024
+
+
+async def test_refused_big_requests_are_not_kept_either(shell: ShellHandle) -> None:
+    """A refusal is kept to be repeated; what it was raised with (the request, the file's
+    text) must not be kept with it."""
+    path = shell.home / "small.txt"
+    path.write_text("small\n")
+    filler = "x" * 2**20
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        for index in range(20):
+            absent = shell_pb2.StrReplaceCommand(path=str(path), old_str=f"{index}{filler}")
+            request = shell_pb2.EditRequest(
+                command=shell_pb2.EditCommand(str_replace=absent), idempotency_key=f"no-{index}"
+            )
+            with pytest.raises(grpc.aio.AioRpcError):
+                await shell.stub.Edit(request)
+        gc.collect()
+        kept = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    assert shell.servicer.edit_replays.stored == 20
+    # Kept for each one, they would be over 20 MiB; the last one may still be around.
+    assert kept < 3 * 2**20, f"{kept} bytes kept for 20 refused requests"
 
 
 async def test_a_repeat_of_a_forgotten_key_is_outcome_unknown_not_a_second_run(

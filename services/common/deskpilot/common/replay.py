@@ -70,7 +70,7 @@ class _Entry:
 
     key: str
     fingerprint: bytes
-    work: asyncio.Task[Message]
+    work: asyncio.Task[Message] | None  # dropped once settled: it holds the request
     size: int
     settled: bool = False
     result: bytes | None = None  # the serialised response
@@ -170,12 +170,14 @@ class ReplayCache(Generic[ResponseT]):
         entry.settled = True
         self._running -= 1
         self._stored += 1
-        work = entry.work
+        work, entry.work = entry.work, None
+        assert work is not None
         if work.cancelled():
             entry.unknown = "it was interrupted before it finished"
         elif (exc := work.exception()) is not None:
             if isinstance(exc, ServiceError) and exc.code in _NOTHING_DONE:
-                entry.error = exc
+                # A fresh copy: the raised one's traceback holds the request and more.
+                entry.error = type(exc)(exc.message)
                 self._grow(entry, len(exc.message.encode()))
             else:
                 code = exc.code.name if isinstance(exc, ServiceError) else type(exc).__name__
@@ -192,7 +194,7 @@ class ReplayCache(Generic[ResponseT]):
     async def cancel_running(self) -> None:
         """Interrupt every first run still going (the service is stopping); a repeat of
         their keys would answer outcome-unknown."""
-        running = [e.work for e in self._entries.values() if not e.work.done()]
+        running = [e.work for e in self._entries.values() if e.work is not None]
         for work in running:
             work.cancel()
         if running:
@@ -220,12 +222,12 @@ class ReplayCache(Generic[ResponseT]):
             self._forgotten.popitem(last=False)
 
     async def _replay(self, entry: _Entry, on_replay: Callable[[], None] | None) -> ResponseT:
-        if not entry.work.done():
+        if entry.work is not None:
             # Wait for the first run; leaving this wait (cancelled) leaves the run alone.
             await asyncio.wait([entry.work])
-        self._settle(entry)  # a no-op unless this wait woke first
+            self._settle(entry)  # a no-op unless this wait woke first
         if entry.error is not None:
-            raise type(entry.error)(entry.error.message)
+            raise type(entry.error)(entry.error.message)  # a fresh one per repeat
         if on_replay is not None:
             on_replay()
         if entry.result is None:
