@@ -302,10 +302,10 @@ async def test_an_executor_killed_mid_action_gives_an_error_result(
 
 
 # The kill-the-owner scenario, again and again: each round a session runs one bash command
-# that appends its name to a file, and the replica that owns the session is killed with
-# SIGKILL while that command is in flight (or just proposed, or just finished). The other
-# replica takes the session over and answers the tool call; the file must show every
-# command exactly once.
+# that appends its name to a file (every fifth round an editor insert that adds it at the
+# top), and the replica that owns the session is killed with SIGKILL while that action is
+# in flight (or just proposed, or just finished). The other replica takes the session
+# over and answers the tool call; the file must show every action exactly once.
 KILL_ROUNDS = 20
 _COMMAND_SECONDS = 0.4
 
@@ -318,6 +318,9 @@ def _append_once(log: Path) -> Responder:
         if any(block.get("type") == "tool_result" for block in last):
             return Turn.text("done")
         task = request["messages"][0]["content"][0]["text"]
+        if task.startswith("edit-"):
+            insert = {"command": "insert", "path": str(log), "insert_line": 0, "new_str": task}
+            return Turn.tool_use("str_replace_editor", insert)
         return Turn.tool_use("bash", {"command": f"echo {task} >> {log}; sleep {_COMMAND_SECONDS}"})
 
     return answer
@@ -340,8 +343,8 @@ async def test_killing_the_owner_mid_action_never_runs_it_twice(
         tmp_path, x_display, [], replicas=2, responder=_append_once(log), lease_seconds=1
     ) as w:
         owner, survivor = w.orchestrators
-        for index in range(KILL_ROUNDS):
-            run = f"run-{index}"
+        runs = [f"edit-{i}" if i % 5 == 2 else f"run-{i}" for i in range(KILL_ROUNDS)]
+        for index, run in enumerate(runs):
             session_id = await _create(w.stub_of(owner), task=run)
             if index % 4 == 0:  # as soon as it is proposed: the command may not have started
                 await follow_events(
@@ -358,4 +361,4 @@ async def test_killing_the_owner_mid_action_never_runs_it_twice(
             assert [r.is_error for r in results] == [False], f"round {index}: {results}"
             await owner.wait()
             owner, survivor = survivor, await replacement
-        assert _steps(log) == [f"run-{index}" for index in range(KILL_ROUNDS)]
+        assert sorted(_steps(log)) == sorted(runs)
