@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import signal
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,7 +27,7 @@ from deskpilot.safety.app import binding as safety_binding
 from deskpilot.safety.app import build_servicer
 from deskpilot.safety.settings import SafetySettings
 from deskpilot.sandbox.xserver import XServer
-from deskpilot.standin import Script, StandInServer, Turn
+from deskpilot.standin import Responder, Script, StandInServer, Turn
 from deskpilot.v1 import events_pb2, orchestrator_pb2, orchestrator_pb2_grpc, session_pb2
 from tests.fixtures.grpc import running_server
 from tests.fixtures.orchestrator import follow_events, status_is
@@ -40,13 +41,25 @@ class Process:
     """A service running as its own process."""
 
     name: str
-    process: asyncio.subprocess.Process
+    pid: int
     address: str
+    exited: Callable[[], Awaitable[object]]
 
     def kill(self) -> None:
         """SIGKILL: no cleanup, no goodbye, like a crash."""
         with contextlib.suppress(ProcessLookupError):
-            os.killpg(self.process.pid, signal.SIGKILL)
+            os.killpg(self.pid, signal.SIGKILL)
+
+    async def wait(self) -> None:
+        await self.exited()
+
+
+async def _serving(address: str, kill: Callable[[], None]) -> None:
+    try:
+        await wait_until_serving(address, timeout=30)
+    except TimeoutError:
+        kill()
+        raise
 
 
 async def _start(
@@ -60,12 +73,55 @@ async def _start(
             stdout=asyncio.subprocess.DEVNULL, stderr=log,
         )  # fmt: skip
     address = f"127.0.0.1:{port}"
-    try:
-        await wait_until_serving(address, timeout=30)
-    except TimeoutError:
-        process.kill()
-        raise
-    return Process(name, process, address)
+    await _serving(address, process.kill)
+    return Process(name, process.pid, address, process.wait)
+
+
+class ReplicaLauncher:
+    """Starts orchestrator replicas as forks of tests/helpers/replica_launcher.py, which
+    has imported the orchestrator once, so a new replica serves in well under a second."""
+
+    def __init__(self, process: asyncio.subprocess.Process, logs: Path) -> None:
+        self._process = process
+        self._logs = logs
+        self._lock = asyncio.Lock()
+
+    @classmethod
+    async def start(cls, logs: Path) -> ReplicaLauncher:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "tests.helpers.replica_launcher",
+            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+            cwd=Path(__file__).parents[2],
+        )  # fmt: skip
+        return cls(process, logs)
+
+    async def launch(self, name: str, *args: str, env: dict[str, str]) -> Process:
+        port = free_port()
+        argv = ["--port", str(port), "--log-format", "json", *args]
+        order = {"argv": argv, "env": env, "log": str(self._logs / f"{name}.log")}
+        assert self._process.stdin is not None and self._process.stdout is not None
+        async with self._lock:
+            self._process.stdin.write(json.dumps(order).encode() + b"\n")
+            await self._process.stdin.drain()
+            pid = int(await self._process.stdout.readline())
+        process = Process(name, pid, f"127.0.0.1:{port}", lambda: _gone(pid))
+        await _serving(process.address, process.kill)
+        return process
+
+    async def close(self) -> None:
+        assert self._process.stdin is not None
+        self._process.stdin.close()
+        await self._process.wait()
+
+
+async def _gone(pid: int) -> None:
+    """Wait until a process that is not our child has disappeared."""
+    while True:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return
+        await asyncio.sleep(0.01)
 
 
 @dataclass
@@ -75,16 +131,39 @@ class World:
     home: Path
     shell: Process
     orchestrators: list[Process]
+    launcher: ReplicaLauncher
+    replica_args: list[str]
+    replica_env: dict[str, str]
+    processes: list[Process]
+    replicas_started: int = 0
 
     def stub(self, index: int) -> orchestrator_pb2_grpc.OrchestratorStub:
-        return orchestrator_pb2_grpc.OrchestratorStub(
-            grpc.aio.insecure_channel(self.orchestrators[index].address)
-        )
+        return self.stub_of(self.orchestrators[index])
+
+    def stub_of(self, replica: Process) -> orchestrator_pb2_grpc.OrchestratorStub:
+        return orchestrator_pb2_grpc.OrchestratorStub(grpc.aio.insecure_channel(replica.address))
+
+    async def add_replica(self) -> Process:
+        """Start one more orchestrator replica (a process of its own)."""
+        replica_id = f"replica-{self.replicas_started}"
+        self.replicas_started += 1
+        replica = await self.launcher.launch(
+            f"orchestrator-{replica_id}", *self.replica_args, "--replica-id", replica_id,
+            env=self.replica_env,
+        )  # fmt: skip
+        self.processes.append(replica)
+        return replica
 
 
 @contextlib.asynccontextmanager
 async def world(
-    tmp_path: Path, x_display: XServer, turns: list, *, replicas: int
+    tmp_path: Path,
+    x_display: XServer,
+    turns: list,
+    *,
+    replicas: int,
+    responder: Responder | None = None,
+    lease_seconds: float = 2,
 ) -> AsyncIterator[World]:
     """NATS, the stand-in, safety and display in this process; the shell executor and the
     orchestrator replicas as processes of their own."""
@@ -93,7 +172,7 @@ async def world(
     processes: list[Process] = []
     async with contextlib.AsyncExitStack() as stack:
         nats = stack.enter_context(NatsServer(tmp_path / "nats"))
-        model = await stack.enter_async_context(StandInServer(Script(turns)))
+        model = await stack.enter_async_context(StandInServer(Script(turns, responder)))
         safety = build_servicer(load_settings(SafetySettings, None, ocr_workers=1))
         stack.callback(safety.close)
         safety_server, _ = await stack.enter_async_context(running_server([safety_binding(safety)]))
@@ -103,35 +182,36 @@ async def world(
         display_server, _ = await stack.enter_async_context(
             running_server([display_binding(executor)])
         )
+        launcher = await ReplicaLauncher.start(tmp_path)
+        stack.push_async_callback(launcher.close)
         try:
             shell = await _start(
                 "shell", "deskpilot.shell", "--roots", f'["{home}"]', "--working-dir", str(home),
                 logs=tmp_path,
             )  # fmt: skip
             processes.append(shell)
+            args = [
+                "--nats-url", nats.url, "--safety-address", safety_server.address,
+                "--sandbox-provider", "existing",
+                "--sandbox-display-address", display_server.address,
+                "--sandbox-shell-address", shell.address,
+                "--lease-seconds", str(lease_seconds),
+            ]  # fmt: skip
             env = {"ANTHROPIC_BASE_URL": model.base_url, "ANTHROPIC_API_KEY": "test-key"}
-            orchestrators = []
-            for index in range(replicas):
-                replica = await _start(
-                    f"orchestrator-{index}", "deskpilot.orchestrator",
-                    "--nats-url", nats.url, "--safety-address", safety_server.address,
-                    "--sandbox-provider", "existing",
-                    "--sandbox-display-address", display_server.address,
-                    "--sandbox-shell-address", shell.address,
-                    "--replica-id", f"replica-{index}", "--lease-seconds", "2",
-                    env=env, logs=tmp_path,
-                )  # fmt: skip
-                processes.append(replica)
-                orchestrators.append(replica)
-            yield World(nats, model, home, shell, orchestrators)
+            w = World(nats, model, home, shell, [], launcher, args, env, processes)
+            w.orchestrators = list(
+                await asyncio.gather(*(w.add_replica() for _ in range(replicas)))
+            )
+            yield w
         finally:
             for process in processes:
                 process.kill()
-                await process.process.wait()
+            for process in processes:
+                await process.wait()
 
 
-async def _create(stub: orchestrator_pb2_grpc.OrchestratorStub) -> str:
-    config = S.SessionConfig(task="work", model="claude-sonnet-4-6", tool_set=S.TOOL_SET_20250124)
+async def _create(stub: orchestrator_pb2_grpc.OrchestratorStub, task: str = "work") -> str:
+    config = S.SessionConfig(task=task, model="claude-sonnet-4-6", tool_set=S.TOOL_SET_20250124)
     reply = await stub.CreateSession(orchestrator_pb2.CreateSessionRequest(config=config))
     return reply.session.id
 
@@ -219,3 +299,66 @@ async def test_an_executor_killed_mid_action_gives_an_error_result(
         # The model was told, and the session is alive and waiting for the user.
         last = w.model.message_requests[-1].messages[-1]["content"][0]
         assert last["is_error"] and "could not be performed" in last["content"][0]["text"]
+
+
+# The kill-the-owner scenario, again and again: each round a session runs one bash command
+# that appends its name to a file (every fifth round an editor insert that adds it at the
+# top), and the replica that owns the session is killed with SIGKILL while that action is
+# in flight (or just proposed, or just finished). The other replica takes the session
+# over and answers the tool call; the file must show every action exactly once.
+KILL_ROUNDS = 20
+_COMMAND_SECONDS = 0.4
+
+
+def _append_once(log: Path) -> Responder:
+    """The model of every round: run the command the task names, then say done."""
+
+    def answer(request: dict) -> Turn:
+        last = request["messages"][-1]["content"]
+        if any(block.get("type") == "tool_result" for block in last):
+            return Turn.text("done")
+        task = request["messages"][0]["content"][0]["text"]
+        if task.startswith("edit-"):
+            insert = {"command": "insert", "path": str(log), "insert_line": 0, "new_str": task}
+            return Turn.tool_use("str_replace_editor", insert)
+        return Turn.tool_use("bash", {"command": f"echo {task} >> {log}; sleep {_COMMAND_SECONDS}"})
+
+    return answer
+
+
+async def _until(condition: Callable[[], bool], timeout: float = 30) -> None:
+    for _ in range(int(timeout / 0.01)):
+        if condition():
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("the condition never held")
+
+
+@pytest.mark.timeout(600)
+async def test_killing_the_owner_mid_action_never_runs_it_twice(
+    tmp_path: Path, x_display: XServer
+) -> None:
+    log = tmp_path / "home" / "runs.log"
+    async with world(
+        tmp_path, x_display, [], replicas=2, responder=_append_once(log), lease_seconds=1
+    ) as w:
+        owner, survivor = w.orchestrators
+        runs = [f"edit-{i}" if i % 5 == 2 else f"run-{i}" for i in range(KILL_ROUNDS)]
+        for index, run in enumerate(runs):
+            session_id = await _create(w.stub_of(owner), task=run)
+            if index % 4 == 0:  # as soon as it is proposed: the command may not have started
+                await follow_events(
+                    w.stub_of(owner), session_id, lambda e: e.HasField("action_proposed")
+                )
+            else:  # while it runs, or (the last of every four) about when it ends
+                await _until(lambda run=run: run in _steps(log))
+                await asyncio.sleep(_COMMAND_SECONDS * (index % 4 - 1) / 2)
+            owner.kill()
+            replacement = asyncio.create_task(w.add_replica())
+            events = await follow_events(w.stub_of(survivor), session_id, _waiting_input)
+            results = [e.tool_result for e in events if e.HasField("tool_result")]
+            assert _steps(log).count(run) == 1, f"round {index}: {_steps(log)}"
+            assert [r.is_error for r in results] == [False], f"round {index}: {results}"
+            await owner.wait()
+            owner, survivor = survivor, await replacement
+        assert sorted(_steps(log)) == sorted(runs)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import os
 import sys
 from pathlib import Path
@@ -334,6 +335,15 @@ async def test_raw_tool_calls(shell: ShellHandle) -> None:
         ({"tool_call": tool_call(restart="yes")}, "`restart` must be true or false"),
         ({"tool_call": tool_call()}, "needs `command`"),
         ({"tool_call": tool_call("bash_2019", command="ls")}, "unknown tool_type"),
+        ({"tool_call": tool_call(command=math.nan)}, "`command` is nan"),
+        ({"tool_call": tool_call(command="ls", restart=-math.inf)}, "`restart` is -inf"),
+        ({"tool_call": tool_call(command="ls", x={"y": [1, math.inf]})}, "`x.y[1]` is inf"),
+        *(
+            ({"command": shell_pb2.BashCommand(command="ls"), "version": v}, f"version {v};")
+            for v in (3, 99, -1)
+        ),
+        ({"tool_call": tool_call(command="ls"), "version": 3}, "unknown bash tool version 3"),
+        ({"tool_call": tool_call("", command="ls"), "version": -1}, "allowed: 0 (unspecified"),
         (
             {
                 "tool_call": tool_call("bash_20241022", command="ls"),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import math
 import os
 import resource
 import socket
@@ -496,6 +497,21 @@ async def test_raw_calls_per_version(shell: ShellHandle) -> None:
         ),
         ("text_editor_20250124", {"command": "view", "path": "/x", "extra": 1}, "'extra'"),
         ("text_editor_2023", {"command": "view", "path": "/x"}, "unknown tool_type"),
+        (
+            "text_editor_20250124",
+            {"command": "insert", "path": "/x", "insert_line": math.nan, "new_str": "a"},
+            "`insert_line` is nan: a tool input's numbers must be finite",
+        ),
+        (
+            "text_editor_20250728",
+            {"command": "view", "path": "/x", "view_range": [1, math.inf]},
+            "`view_range[1]` is inf",
+        ),
+        (
+            "text_editor_20250728",
+            {"command": "view", "path": "/x", "extra": {"deep": [-math.inf]}},
+            "`extra.deep[0]` is -inf",
+        ),
     ],
 )
 async def test_bad_raw_calls(
@@ -531,3 +547,62 @@ async def test_bad_typed_commands(
             value.path = value.path.format(home=shell.home)
     error = await rejected(edit(shell, **command))
     assert error.code() == grpc.StatusCode.INVALID_ARGUMENT and message in error.details()
+
+
+@pytest.mark.parametrize("version", [5, 99, -1])
+async def test_an_unknown_editor_version_is_invalid_argument(
+    shell: ShellHandle, version: int
+) -> None:
+    typed = await rejected(edit(shell, version, **view(shell.home)))
+    struct = struct_pb2.Struct()
+    struct.update({"command": "view", "path": str(shell.home)})
+    for tool_type in ("", "text_editor_20250728"):
+        raw_call = common_pb2.ToolCall(tool_type=tool_type, input=struct)
+        raw = await rejected(
+            shell.stub.Edit(shell_pb2.EditRequest(tool_call=raw_call, version=version))
+        )
+        assert raw.code() == grpc.StatusCode.INVALID_ARGUMENT
+        assert f"unknown text-editor tool version {version};" in raw.details()
+    assert typed.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert f"unknown text-editor tool version {version}; allowed: 0 (unspecified" in typed.details()
+
+
+async def test_names_and_paths_over_the_kernel_limits_are_invalid_argument(
+    shell: ShellHandle,
+) -> None:
+    for name in ("n" * 256, "é" * 128, "d" * 256 + "/file.txt"):
+        for command in (view(shell.home / name), create(shell.home / name, "x")):
+            error = await rejected(edit(shell, **command))
+            assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
+            assert "is 256 bytes long" in error.details()
+            assert "may be at most 255 bytes" in error.details()
+    deep = shell.home.joinpath(*["d" * 200] * 21)
+    error = await rejected(edit(shell, **create(deep, "x")))
+    assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "the limit is 4095 bytes" in error.details()
+    assert os.listdir(shell.home) == []
+    longest = shell.home / ("n" * 255)
+    assert (await edit(shell, **create(longest, "x"))).changed
+
+
+async def test_a_file_where_a_directory_should_be(shell: ShellHandle) -> None:
+    file = shell.home / "f.txt"
+    file.write_text("text\n")
+    for path in (file / "new.txt", file / "a" / "b" / "new.txt"):
+        error = await rejected(edit(shell, **create(path, "x")))
+        assert error.code() == grpc.StatusCode.FAILED_PRECONDITION
+        assert f"{file} is a file, not a directory; nothing was written" in error.details()
+        for command in (view(path), replace(path, "a", "b"), insert(path, 0, "x")):
+            error = await rejected(edit(shell, **command))
+            assert error.code() == grpc.StatusCode.NOT_FOUND
+            assert f"({file} is a file, not a directory)" in error.details()
+    assert file.read_text() == "text\n" and os.listdir(shell.home) == ["f.txt"]
+
+
+async def test_a_symlink_loop_is_failed_precondition(shell: ShellHandle) -> None:
+    loop = shell.home / "loop"
+    loop.symlink_to(loop)
+    for command in (view(loop), create(loop, "x"), replace(loop, "a", "b")):
+        error = await rejected(edit(shell, **command))
+        assert error.code() == grpc.StatusCode.FAILED_PRECONDITION
+        assert "symbolic links" in error.details()

@@ -262,7 +262,7 @@ class ActionTiming(_message.Message):
     def __init__(self, input_ms: _Optional[float] = ..., settle_ms: _Optional[float] = ..., capture_ms: _Optional[float] = ..., encode_ms: _Optional[float] = ..., total_ms: _Optional[float] = ...) -> None: ...
 
 class ActResponse(_message.Message):
-    __slots__ = ("action", "output", "cursor_position", "screenshot", "settled", "replayed", "timing")
+    __slots__ = ("action", "output", "cursor_position", "screenshot", "settled", "replayed", "timing", "outcome_unknown")
     ACTION_FIELD_NUMBER: _ClassVar[int]
     OUTPUT_FIELD_NUMBER: _ClassVar[int]
     CURSOR_POSITION_FIELD_NUMBER: _ClassVar[int]
@@ -270,6 +270,7 @@ class ActResponse(_message.Message):
     SETTLED_FIELD_NUMBER: _ClassVar[int]
     REPLAYED_FIELD_NUMBER: _ClassVar[int]
     TIMING_FIELD_NUMBER: _ClassVar[int]
+    OUTCOME_UNKNOWN_FIELD_NUMBER: _ClassVar[int]
     action: str
     output: str
     cursor_position: _common_pb2.Point
@@ -277,4 +278,5 @@ class ActResponse(_message.Message):
     settled: bool
     replayed: bool
     timing: ActionTiming
-    def __init__(self, action: _Optional[str] = ..., output: _Optional[str] = ..., cursor_position: _Optional[_Union[_common_pb2.Point, _Mapping]] = ..., screenshot: _Optional[_Union[_common_pb2.Image, _Mapping]] = ..., settled: _Optional[bool] = ..., replayed: _Optional[bool] = ..., timing: _Optional[_Union[ActionTiming, _Mapping]] = ...) -> None: ...
+    outcome_unknown: bool
+    def __init__(self, action: _Optional[str] = ..., output: _Optional[str] = ..., cursor_position: _Optional[_Union[_common_pb2.Point, _Mapping]] = ..., screenshot: _Optional[_Union[_common_pb2.Image, _Mapping]] = ..., settled: _Optional[bool] = ..., replayed: _Optional[bool] = ..., timing: _Optional[_Union[ActionTiming, _Mapping]] = ..., outcome_unknown: _Optional[bool] = ...) -> None: ...

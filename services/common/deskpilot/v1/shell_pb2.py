@@ -25,15 +25,15 @@ _sym_db = _symbol_database.Default()
 from deskpilot.v1 import common_pb2 as deskpilot_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18\x64\x65skpilot/v1/shell.proto\x12\x0c\x64\x65skpilot.v1\x1a\x19\x64\x65skpilot/v1/common.proto\"@\n\x0b\x42\x61shCommand\x12\x14\n\x07\x63ommand\x18\x01 \x01(\tH\x00\x88\x01\x01\x12\x0f\n\x07restart\x18\x02 \x01(\x08\x42\n\n\x08_command\"\xef\x01\n\x0b\x42\x61shRequest\x12,\n\x07\x63ommand\x18\x01 \x01(\x0b\x32\x19.deskpilot.v1.BashCommandH\x00\x12+\n\ttool_call\x18\x02 \x01(\x0b\x32\x16.deskpilot.v1.ToolCallH\x00\x12.\n\x07version\x18\x03 \x01(\x0e\x32\x1d.deskpilot.v1.BashToolVersion\x12\x17\n\x0ftimeout_seconds\x18\x04 \x01(\x01\x12\x18\n\x10max_output_bytes\x18\x05 \x01(\x05\x12\x17\n\x0fidempotency_key\x18\x06 \x01(\tB\t\n\x07request\"K\n\nTruncation\x12\x11\n\ttruncated\x18\x01 \x01(\x08\x12\x13\n\x0btotal_bytes\x18\x02 \x01(\x03\x12\x15\n\romitted_bytes\x18\x03 \x01(\x03\"\xb3\x02\n\x0c\x42\x61shResponse\x12\x0e\n\x06stdout\x18\x01 \x01(\t\x12\x0e\n\x06stderr\x18\x02 \x01(\t\x12\x16\n\texit_code\x18\x03 \x01(\x05H\x00\x88\x01\x01\x12\x11\n\ttimed_out\x18\x04 \x01(\x08\x12\x11\n\trestarted\x18\x05 \x01(\x08\x12\x0c\n\x04note\x18\x06 \x01(\t\x12\x33\n\x11stdout_truncation\x18\x07 \x01(\x0b\x32\x18.deskpilot.v1.Truncation\x12\x33\n\x11stderr_truncation\x18\x08 \x01(\x0b\x32\x18.deskpilot.v1.Truncation\x12\x13\n\x0b\x64uration_ms\x18\t \x01(\x01\x12\x10\n\x08replayed\x18\n \x01(\x08\x12\x18\n\x10waited_for_input\x18\x0b \x01(\x08\x42\x0c\n\n_exit_code\"?\n\x11\x42\x61shStreamRequest\x12*\n\x07request\x18\x01 \x01(\x0b\x32\x19.deskpilot.v1.BashRequest\"G\n\x0bOutputChunk\x12*\n\x06stream\x18\x01 \x01(\x0e\x32\x1a.deskpilot.v1.OutputStream\x12\x0c\n\x04text\x18\x02 \x01(\t\"w\n\x12\x42\x61shStreamResponse\x12*\n\x05\x63hunk\x18\x01 \x01(\x0b\x32\x19.deskpilot.v1.OutputChunkH\x00\x12,\n\x06result\x18\x02 \x01(\x0b\x32\x1a.deskpilot.v1.BashResponseH\x00\x42\x07\n\x05\x65vent\"\'\n\tLineRange\x12\r\n\x05start\x18\x01 \x01(\x05\x12\x0b\n\x03\x65nd\x18\x02 \x01(\x05\"\x9a\x01\n\x0bViewCommand\x12\x11\n\x04path\x18\x01 \x01(\tH\x00\x88\x01\x01\x12\x30\n\nview_range\x18\x02 \x01(\x0b\x32\x17.deskpilot.v1.LineRangeH\x01\x88\x01\x01\x12\x1b\n\x0emax_characters\x18\x03 \x01(\x05H\x02\x88\x01\x01\x42\x07\n\x05_pathB\r\n\x0b_view_rangeB\x11\n\x0f_max_characters\"Q\n\rCreateCommand\x12\x11\n\x04path\x18\x01 \x01(\tH\x00\x88\x01\x01\x12\x16\n\tfile_text\x18\x02 \x01(\tH\x01\x88\x01\x01\x42\x07\n\x05_pathB\x0c\n\n_file_text\"s\n\x11StrReplaceCommand\x12\x11\n\x04path\x18\x01 \x01(\tH\x00\x88\x01\x01\x12\x14\n\x07old_str\x18\x02 \x01(\tH\x01\x88\x01\x01\x12\x14\n\x07new_str\x18\x03 \x01(\tH\x02\x88\x01\x01\x42\x07\n\x05_pathB\n\n\x08_old_strB\n\n\x08_new_str\"\x7f\n\rInsertCommand\x12\x11\n\x04path\x18\x01 \x01(\tH\x00\x88\x01\x01\x12\x18\n\x0binsert_line\x18\x02 \x01(\x05H\x01\x88\x01\x01\x12\x18\n\x0binsert_text\x18\x03 \x01(\tH\x02\x88\x01\x01\x42\x07\n\x05_pathB\x0e\n\x0c_insert_lineB\x0e\n\x0c_insert_text\"-\n\x0fUndoEditCommand\x12\x11\n\x04path\x18\x01 \x01(\tH\x00\x88\x01\x01\x42\x07\n\x05_path\"\x8d\x02\n\x0b\x45\x64itCommand\x12)\n\x04view\x18\x01 \x01(\x0b\x32\x19.deskpilot.v1.ViewCommandH\x00\x12-\n\x06\x63reate\x18\x02 \x01(\x0b\x32\x1b.deskpilot.v1.CreateCommandH\x00\x12\x36\n\x0bstr_replace\x18\x03 \x01(\x0b\x32\x1f.deskpilot.v1.StrReplaceCommandH\x00\x12-\n\x06insert\x18\x04 \x01(\x0b\x32\x1b.deskpilot.v1.InsertCommandH\x00\x12\x32\n\tundo_edit\x18\x05 \x01(\x0b\x32\x1d.deskpilot.v1.UndoEditCommandH\x00\x42\t\n\x07\x63ommand\"\xee\x01\n\x0b\x45\x64itRequest\x12,\n\x07\x63ommand\x18\x01 \x01(\x0b\x32\x19.deskpilot.v1.EditCommandH\x00\x12+\n\ttool_call\x18\x02 \x01(\x0b\x32\x16.deskpilot.v1.ToolCallH\x00\x12\x30\n\x07version\x18\x03 \x01(\x0e\x32\x1f.deskpilot.v1.EditorToolVersion\x12\x17\n\x0fidempotency_key\x18\x04 \x01(\t\x12\x1b\n\x0emax_characters\x18\x05 \x01(\x05H\x01\x88\x01\x01\x42\t\n\x07requestB\x11\n\x0f_max_characters\"O\n\x0c\x45\x64itResponse\x12\x0e\n\x06output\x18\x01 \x01(\t\x12\x0c\n\x04path\x18\x02 \x01(\t\x12\x0f\n\x07\x63hanged\x18\x03 \x01(\x08\x12\x10\n\x08replayed\x18\x04 \x01(\x08*a\n\x0cOutputStream\x12\x1d\n\x19OUTPUT_STREAM_UNSPECIFIED\x10\x00\x12\x18\n\x14OUTPUT_STREAM_STDOUT\x10\x01\x12\x18\n\x14OUTPUT_STREAM_STDERR\x10\x02\x32\xd8\x01\n\x05Shell\x12=\n\x04\x42\x61sh\x12\x19.deskpilot.v1.BashRequest\x1a\x1a.deskpilot.v1.BashResponse\x12Q\n\nBashStream\x12\x1f.deskpilot.v1.BashStreamRequest\x1a .deskpilot.v1.BashStreamResponse0\x01\x12=\n\x04\x45\x64it\x12\x19.deskpilot.v1.EditRequest\x1a\x1a.deskpilot.v1.EditResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18\x64\x65skpilot/v1/shell.proto\x12\x0c\x64\x65skpilot.v1\x1a\x19\x64\x65skpilot/v1/common.proto\"@\n\x0b\x42\x61shCommand\x12\x14\n\x07\x63ommand\x18\x01 \x01(\tH\x00\x88\x01\x01\x12\x0f\n\x07restart\x18\x02 \x01(\x08\x42\n\n\x08_command\"\xef\x01\n\x0b\x42\x61shRequest\x12,\n\x07\x63ommand\x18\x01 \x01(\x0b\x32\x19.deskpilot.v1.BashCommandH\x00\x12+\n\ttool_call\x18\x02 \x01(\x0b\x32\x16.deskpilot.v1.ToolCallH\x00\x12.\n\x07version\x18\x03 \x01(\x0e\x32\x1d.deskpilot.v1.BashToolVersion\x12\x17\n\x0ftimeout_seconds\x18\x04 \x01(\x01\x12\x18\n\x10max_output_bytes\x18\x05 \x01(\x05\x12\x17\n\x0fidempotency_key\x18\x06 \x01(\tB\t\n\x07request\"K\n\nTruncation\x12\x11\n\ttruncated\x18\x01 \x01(\x08\x12\x13\n\x0btotal_bytes\x18\x02 \x01(\x03\x12\x15\n\romitted_bytes\x18\x03 \x01(\x03\"\xcc\x02\n\x0c\x42\x61shResponse\x12\x0e\n\x06stdout\x18\x01 \x01(\t\x12\x0e\n\x06stderr\x18\x02 \x01(\t\x12\x16\n\texit_code\x18\x03 \x01(\x05H\x00\x88\x01\x01\x12\x11\n\ttimed_out\x18\x04 \x01(\x08\x12\x11\n\trestarted\x18\x05 \x01(\x08\x12\x0c\n\x04note\x18\x06 \x01(\t\x12\x33\n\x11stdout_truncation\x18\x07 \x01(\x0b\x32\x18.deskpilot.v1.Truncation\x12\x33\n\x11stderr_truncation\x18\x08 \x01(\x0b\x32\x18.deskpilot.v1.Truncation\x12\x13\n\x0b\x64uration_ms\x18\t \x01(\x01\x12\x10\n\x08replayed\x18\n \x01(\x08\x12\x18\n\x10waited_for_input\x18\x0b \x01(\x08\x12\x17\n\x0foutcome_unknown\x18\x0c \x01(\x08\x42\x0c\n\n_exit_code\"?\n\x11\x42\x61shStreamRequest\x12*\n\x07request\x18\x01 \x01(\x0b\x32\x19.deskpilot.v1.BashRequest\"G\n\x0bOutputChunk\x12*\n\x06stream\x18\x01 \x01(\x0e\x32\x1a.deskpilot.v1.OutputStream\x12\x0c\n\x04text\x18\x02 \x01(\t\"w\n\x12\x42\x61shStreamResponse\x12*\n\x05\x63hunk\x18\x01 \x01(\x0b\x32\x19.deskpilot.v1.OutputChunkH\x00\x12,\n\x06result\x18\x02 \x01(\x0b\x32\x1a.deskpilot.v1.BashResponseH\x00\x42\x07\n\x05\x65vent\"\'\n\tLineRange\x12\r\n\x05start\x18\x01 \x01(\x05\x12\x0b\n\x03\x65nd\x18\x02 \x01(\x05\"\x9a\x01\n\x0bViewCommand\x12\x11\n\x04path\x18\x01 \x01(\tH\x00\x88\x01\x01\x12\x30\n\nview_range\x18\x02 \x01(\x0b\x32\x17.deskpilot.v1.LineRangeH\x01\x88\x01\x01\x12\x1b\n\x0emax_characters\x18\x03 \x01(\x05H\x02\x88\x01\x01\x42\x07\n\x05_pathB\r\n\x0b_view_rangeB\x11\n\x0f_max_characters\"Q\n\rCreateCommand\x12\x11\n\x04path\x18\x01 \x01(\tH\x00\x88\x01\x01\x12\x16\n\tfile_text\x18\x02 \x01(\tH\x01\x88\x01\x01\x42\x07\n\x05_pathB\x0c\n\n_file_text\"s\n\x11StrReplaceCommand\x12\x11\n\x04path\x18\x01 \x01(\tH\x00\x88\x01\x01\x12\x14\n\x07old_str\x18\x02 \x01(\tH\x01\x88\x01\x01\x12\x14\n\x07new_str\x18\x03 \x01(\tH\x02\x88\x01\x01\x42\x07\n\x05_pathB\n\n\x08_old_strB\n\n\x08_new_str\"\x7f\n\rInsertCommand\x12\x11\n\x04path\x18\x01 \x01(\tH\x00\x88\x01\x01\x12\x18\n\x0binsert_line\x18\x02 \x01(\x05H\x01\x88\x01\x01\x12\x18\n\x0binsert_text\x18\x03 \x01(\tH\x02\x88\x01\x01\x42\x07\n\x05_pathB\x0e\n\x0c_insert_lineB\x0e\n\x0c_insert_text\"-\n\x0fUndoEditCommand\x12\x11\n\x04path\x18\x01 \x01(\tH\x00\x88\x01\x01\x42\x07\n\x05_path\"\x8d\x02\n\x0b\x45\x64itCommand\x12)\n\x04view\x18\x01 \x01(\x0b\x32\x19.deskpilot.v1.ViewCommandH\x00\x12-\n\x06\x63reate\x18\x02 \x01(\x0b\x32\x1b.deskpilot.v1.CreateCommandH\x00\x12\x36\n\x0bstr_replace\x18\x03 \x01(\x0b\x32\x1f.deskpilot.v1.StrReplaceCommandH\x00\x12-\n\x06insert\x18\x04 \x01(\x0b\x32\x1b.deskpilot.v1.InsertCommandH\x00\x12\x32\n\tundo_edit\x18\x05 \x01(\x0b\x32\x1d.deskpilot.v1.UndoEditCommandH\x00\x42\t\n\x07\x63ommand\"\xee\x01\n\x0b\x45\x64itRequest\x12,\n\x07\x63ommand\x18\x01 \x01(\x0b\x32\x19.deskpilot.v1.EditCommandH\x00\x12+\n\ttool_call\x18\x02 \x01(\x0b\x32\x16.deskpilot.v1.ToolCallH\x00\x12\x30\n\x07version\x18\x03 \x01(\x0e\x32\x1f.deskpilot.v1.EditorToolVersion\x12\x17\n\x0fidempotency_key\x18\x04 \x01(\t\x12\x1b\n\x0emax_characters\x18\x05 \x01(\x05H\x01\x88\x01\x01\x42\t\n\x07requestB\x11\n\x0f_max_characters\"h\n\x0c\x45\x64itResponse\x12\x0e\n\x06output\x18\x01 \x01(\t\x12\x0c\n\x04path\x18\x02 \x01(\t\x12\x0f\n\x07\x63hanged\x18\x03 \x01(\x08\x12\x10\n\x08replayed\x18\x04 \x01(\x08\x12\x17\n\x0foutcome_unknown\x18\x05 \x01(\x08*a\n\x0cOutputStream\x12\x1d\n\x19OUTPUT_STREAM_UNSPECIFIED\x10\x00\x12\x18\n\x14OUTPUT_STREAM_STDOUT\x10\x01\x12\x18\n\x14OUTPUT_STREAM_STDERR\x10\x02\x32\xd8\x01\n\x05Shell\x12=\n\x04\x42\x61sh\x12\x19.deskpilot.v1.BashRequest\x1a\x1a.deskpilot.v1.BashResponse\x12Q\n\nBashStream\x12\x1f.deskpilot.v1.BashStreamRequest\x1a .deskpilot.v1.BashStreamResponse0\x01\x12=\n\x04\x45\x64it\x12\x19.deskpilot.v1.EditRequest\x1a\x1a.deskpilot.v1.EditResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'deskpilot.v1.shell_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_OUTPUTSTREAM']._serialized_start=2191
-  _globals['_OUTPUTSTREAM']._serialized_end=2288
+  _globals['_OUTPUTSTREAM']._serialized_start=2241
+  _globals['_OUTPUTSTREAM']._serialized_end=2338
   _globals['_BASHCOMMAND']._serialized_start=69
   _globals['_BASHCOMMAND']._serialized_end=133
   _globals['_BASHREQUEST']._serialized_start=136
@@ -41,31 +41,31 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_TRUNCATION']._serialized_start=377
   _globals['_TRUNCATION']._serialized_end=452
   _globals['_BASHRESPONSE']._serialized_start=455
-  _globals['_BASHRESPONSE']._serialized_end=762
-  _globals['_BASHSTREAMREQUEST']._serialized_start=764
-  _globals['_BASHSTREAMREQUEST']._serialized_end=827
-  _globals['_OUTPUTCHUNK']._serialized_start=829
-  _globals['_OUTPUTCHUNK']._serialized_end=900
-  _globals['_BASHSTREAMRESPONSE']._serialized_start=902
-  _globals['_BASHSTREAMRESPONSE']._serialized_end=1021
-  _globals['_LINERANGE']._serialized_start=1023
-  _globals['_LINERANGE']._serialized_end=1062
-  _globals['_VIEWCOMMAND']._serialized_start=1065
-  _globals['_VIEWCOMMAND']._serialized_end=1219
-  _globals['_CREATECOMMAND']._serialized_start=1221
-  _globals['_CREATECOMMAND']._serialized_end=1302
-  _globals['_STRREPLACECOMMAND']._serialized_start=1304
-  _globals['_STRREPLACECOMMAND']._serialized_end=1419
-  _globals['_INSERTCOMMAND']._serialized_start=1421
-  _globals['_INSERTCOMMAND']._serialized_end=1548
-  _globals['_UNDOEDITCOMMAND']._serialized_start=1550
-  _globals['_UNDOEDITCOMMAND']._serialized_end=1595
-  _globals['_EDITCOMMAND']._serialized_start=1598
-  _globals['_EDITCOMMAND']._serialized_end=1867
-  _globals['_EDITREQUEST']._serialized_start=1870
-  _globals['_EDITREQUEST']._serialized_end=2108
-  _globals['_EDITRESPONSE']._serialized_start=2110
-  _globals['_EDITRESPONSE']._serialized_end=2189
-  _globals['_SHELL']._serialized_start=2291
-  _globals['_SHELL']._serialized_end=2507
+  _globals['_BASHRESPONSE']._serialized_end=787
+  _globals['_BASHSTREAMREQUEST']._serialized_start=789
+  _globals['_BASHSTREAMREQUEST']._serialized_end=852
+  _globals['_OUTPUTCHUNK']._serialized_start=854
+  _globals['_OUTPUTCHUNK']._serialized_end=925
+  _globals['_BASHSTREAMRESPONSE']._serialized_start=927
+  _globals['_BASHSTREAMRESPONSE']._serialized_end=1046
+  _globals['_LINERANGE']._serialized_start=1048
+  _globals['_LINERANGE']._serialized_end=1087
+  _globals['_VIEWCOMMAND']._serialized_start=1090
+  _globals['_VIEWCOMMAND']._serialized_end=1244
+  _globals['_CREATECOMMAND']._serialized_start=1246
+  _globals['_CREATECOMMAND']._serialized_end=1327
+  _globals['_STRREPLACECOMMAND']._serialized_start=1329
+  _globals['_STRREPLACECOMMAND']._serialized_end=1444
+  _globals['_INSERTCOMMAND']._serialized_start=1446
+  _globals['_INSERTCOMMAND']._serialized_end=1573
+  _globals['_UNDOEDITCOMMAND']._serialized_start=1575
+  _globals['_UNDOEDITCOMMAND']._serialized_end=1620
+  _globals['_EDITCOMMAND']._serialized_start=1623
+  _globals['_EDITCOMMAND']._serialized_end=1892
+  _globals['_EDITREQUEST']._serialized_start=1895
+  _globals['_EDITREQUEST']._serialized_end=2133
+  _globals['_EDITRESPONSE']._serialized_start=2135
+  _globals['_EDITRESPONSE']._serialized_end=2239
+  _globals['_SHELL']._serialized_start=2341
+  _globals['_SHELL']._serialized_end=2557
 # @@protoc_insertion_point(module_scope)

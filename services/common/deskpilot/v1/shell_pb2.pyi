@@ -51,7 +51,7 @@ class Truncation(_message.Message):
     def __init__(self, truncated: _Optional[bool] = ..., total_bytes: _Optional[int] = ..., omitted_bytes: _Optional[int] = ...) -> None: ...
 
 class BashResponse(_message.Message):
-    __slots__ = ("stdout", "stderr", "exit_code", "timed_out", "restarted", "note", "stdout_truncation", "stderr_truncation", "duration_ms", "replayed", "waited_for_input")
+    __slots__ = ("stdout", "stderr", "exit_code", "timed_out", "restarted", "note", "stdout_truncation", "stderr_truncation", "duration_ms", "replayed", "waited_for_input", "outcome_unknown")
     STDOUT_FIELD_NUMBER: _ClassVar[int]
     STDERR_FIELD_NUMBER: _ClassVar[int]
     EXIT_CODE_FIELD_NUMBER: _ClassVar[int]
@@ -63,6 +63,7 @@ class BashResponse(_message.Message):
     DURATION_MS_FIELD_NUMBER: _ClassVar[int]
     REPLAYED_FIELD_NUMBER: _ClassVar[int]
     WAITED_FOR_INPUT_FIELD_NUMBER: _ClassVar[int]
+    OUTCOME_UNKNOWN_FIELD_NUMBER: _ClassVar[int]
     stdout: str
     stderr: str
     exit_code: int
@@ -74,7 +75,8 @@ class BashResponse(_message.Message):
     duration_ms: float
     replayed: bool
     waited_for_input: bool
-    def __init__(self, stdout: _Optional[str] = ..., stderr: _Optional[str] = ..., exit_code: _Optional[int] = ..., timed_out: _Optional[bool] = ..., restarted: _Optional[bool] = ..., note: _Optional[str] = ..., stdout_truncation: _Optional[_Union[Truncation, _Mapping]] = ..., stderr_truncation: _Optional[_Union[Truncation, _Mapping]] = ..., duration_ms: _Optional[float] = ..., replayed: _Optional[bool] = ..., waited_for_input: _Optional[bool] = ...) -> None: ...
+    outcome_unknown: bool
+    def __init__(self, stdout: _Optional[str] = ..., stderr: _Optional[str] = ..., exit_code: _Optional[int] = ..., timed_out: _Optional[bool] = ..., restarted: _Optional[bool] = ..., note: _Optional[str] = ..., stdout_truncation: _Optional[_Union[Truncation, _Mapping]] = ..., stderr_truncation: _Optional[_Union[Truncation, _Mapping]] = ..., duration_ms: _Optional[float] = ..., replayed: _Optional[bool] = ..., waited_for_input: _Optional[bool] = ..., outcome_unknown: _Optional[bool] = ...) -> None: ...
 
 class BashStreamRequest(_message.Message):
     __slots__ = ("request",)
@@ -179,13 +181,15 @@ class EditRequest(_message.Message):
     def __init__(self, command: _Optional[_Union[EditCommand, _Mapping]] = ..., tool_call: _Optional[_Union[_common_pb2.ToolCall, _Mapping]] = ..., version: _Optional[_Union[_common_pb2.EditorToolVersion, str]] = ..., idempotency_key: _Optional[str] = ..., max_characters: _Optional[int] = ...) -> None: ...
 
 class EditResponse(_message.Message):
-    __slots__ = ("output", "path", "changed", "replayed")
+    __slots__ = ("output", "path", "changed", "replayed", "outcome_unknown")
     OUTPUT_FIELD_NUMBER: _ClassVar[int]
     PATH_FIELD_NUMBER: _ClassVar[int]
     CHANGED_FIELD_NUMBER: _ClassVar[int]
     REPLAYED_FIELD_NUMBER: _ClassVar[int]
+    OUTCOME_UNKNOWN_FIELD_NUMBER: _ClassVar[int]
     output: str
     path: str
     changed: bool
     replayed: bool
-    def __init__(self, output: _Optional[str] = ..., path: _Optional[str] = ..., changed: _Optional[bool] = ..., replayed: _Optional[bool] = ...) -> None: ...
+    outcome_unknown: bool
+    def __init__(self, output: _Optional[str] = ..., path: _Optional[str] = ..., changed: _Optional[bool] = ..., replayed: _Optional[bool] = ..., outcome_unknown: _Optional[bool] = ...) -> None: ...

@@ -19,7 +19,6 @@ import functools
 import logging
 import os
 import time
-from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -29,6 +28,7 @@ from mss.exception import ScreenShotError
 from Xlib.error import ConnectionClosedError as XlibConnectionClosed
 
 from deskpilot.common.errors import FailedPrecondition, InvalidArgument, Unavailable
+from deskpilot.common.replay import ReplayCache
 from deskpilot.display import actions, keys
 from deskpilot.display.capture import Frame, ScreenCapture
 from deskpilot.display.damage import DamageWatch, open_damage_watch
@@ -71,6 +71,8 @@ _DRAG_STEPS = 8
 # Actions whose effect (the echo) an application draws as soon as it reads the input.
 _KEYBOARD_ACTIONS = frozenset({"type", "key"})
 _MAX_SETTLE_MS = 60_000
+# Results kept for repeated idempotency keys, in bytes (most hold a screenshot).
+_REPLAY_BYTES = 32 * 1024 * 1024
 
 
 @dataclass
@@ -110,7 +112,14 @@ class DisplayExecutor:
             self._default_target = (settings.scaled_width, settings.scaled_height)
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="deskpilot-x11")
         self._lock = asyncio.Lock()
-        self._results: OrderedDict[str, bytes] = OrderedDict()
+        # Shielded first runs: an action whose caller went away is completed, and a repeat
+        # of its key gets the result instead of acting again.
+        self._replays = ReplayCache(
+            display_pb2.ActResponse,
+            lambda why: display_pb2.ActResponse(output=why),
+            max_results=settings.idempotency_cache_size,
+            max_bytes=_REPLAY_BYTES,
+        )
         self._busy = BusyRegion()
         self.idle_trim = IdleTrim()
         self.input: XInput | None = None
@@ -140,6 +149,7 @@ class DisplayExecutor:
         self.depth = screen.root_depth
 
     async def close(self) -> None:
+        await self._replays.cancel_running()
         self.idle_trim.cancel()
         if self.input is not None:
             await self._x(self.input.release_all)
@@ -206,15 +216,13 @@ class DisplayExecutor:
         try:
             name, action, scaling, fmt, quality, times = self._validate(request)
             step = self._prepare(name, getattr(action, name), scaling, fmt, quality)
-            async with self._lock:
-                key = request.idempotency_key
-                if key and key in self._results:
-                    self._results.move_to_end(key)
-                    replay = display_pb2.ActResponse.FromString(self._results[key])
-                    replay.replayed = True
-                    return replay
-                response = await self._perform(name, step, request, scaling, fmt, quality, times)
-                self._remember(key, response)
+            response = await self._replays.run(
+                request.idempotency_key,
+                request,
+                lambda: self._perform_in_turn(name, step, request, scaling, fmt, quality, times),
+            )
+            if response.replayed:
+                return response
         except InvalidArgument:
             ACTION_ERRORS.labels(name, "invalid_argument").inc()
             raise
@@ -475,12 +483,19 @@ class DisplayExecutor:
             SETTLE_TIMEOUTS.inc()
         return result.frame, result.settled
 
-    def _remember(self, key: str, response: display_pb2.ActResponse) -> None:
-        if not key or self.settings.idempotency_cache_size == 0:
-            return
-        self._results[key] = response.SerializeToString()
-        while len(self._results) > self.settings.idempotency_cache_size:
-            self._results.popitem(last=False)
+    async def _perform_in_turn(
+        self,
+        name: str,
+        step: Step,
+        request: display_pb2.ActRequest,
+        scaling: Scaling,
+        fmt: int,
+        quality: int,
+        times: SettleTimes,
+    ) -> display_pb2.ActResponse:
+        """`_perform` under the display lock: one action at a time."""
+        async with self._lock:
+            return await self._perform(name, step, request, scaling, fmt, quality, times)
 
 
 async def _nothing() -> str:

@@ -3,7 +3,10 @@
 The model's tool call goes to the executor verbatim (as a ToolCall), so the executor's
 own parser judges it and a bad call comes back as a precise error the model can fix.
 Every call carries an idempotency key: after a crash the same call is sent again and the
-executor answers from memory instead of acting twice.
+executor answers from memory instead of acting twice. When the executor cannot tell what
+became of the first call (it was interrupted, or its result is no longer kept), the model
+gets an error result saying the action may or may not have happened, so it looks before
+it repeats anything.
 """
 
 from __future__ import annotations
@@ -39,6 +42,12 @@ _CALLER_ERRORS = {
 # kill it and answer.
 BASH_TIMEOUT_SECONDS = 120.0
 _BASH_DEADLINE_MARGIN = 30.0
+# What the model reads when the executor does not know what became of the first call.
+OUTCOME_UNKNOWN = (
+    "The outcome of this action is unknown: it was started before an interruption, and the "
+    "executor said: {detail}. Check the current state first (take a screenshot, or look "
+    "with a command that changes nothing), then decide whether to do it again."
+)
 # Toolset members answer with a short confirmation, not a screenshot: the model asks for
 # a screenshot when it wants one.
 _TOOLSET_SCREENSHOT_MEMBERS = {"screenshot", "zoom"}
@@ -132,6 +141,8 @@ class SandboxClient:
                 idempotency_key=key,
             )
         )
+        if reply.outcome_unknown:
+            return outcome_unknown(reply.output)
         text = reply.output
         if self.spec.is_toolset and not text and not wants_image:
             text = f"Done: {action}."
@@ -148,6 +159,8 @@ class SandboxClient:
             ),
             timeout=BASH_TIMEOUT_SECONDS + _BASH_DEADLINE_MARGIN,
         )
+        if reply.outcome_unknown:
+            return outcome_unknown(reply.note)
         return ToolOutcome(
             text=format_bash(reply), is_error=reply.timed_out, replayed=reply.replayed
         )
@@ -162,6 +175,8 @@ class SandboxClient:
                 max_characters=limit,
             )
         )
+        if reply.outcome_unknown:
+            return outcome_unknown(reply.output)
         text = reply.output
         viewed = _field(call, "command") == "view"
         if viewed and limit is not None and len(text) > limit:  # the executor cut the view
@@ -174,6 +189,15 @@ class SandboxClient:
         if self.spec.editor_type != "text_editor_20250728":
             return None
         return max(1, self.max_characters - _VIEW_NOTE_ROOM)
+
+
+def outcome_unknown(detail: str) -> ToolOutcome:
+    """An error result telling the model the action may or may not have happened."""
+    return ToolOutcome(
+        text=OUTCOME_UNKNOWN.format(detail=detail.rstrip(".") or "no detail given"),
+        is_error=True,
+        replayed=True,
+    )
 
 
 def format_bash(reply: shell_pb2.BashResponse) -> str:

@@ -112,10 +112,11 @@ class Editor:
         try:
             before, mode = textfile.read_bytes(path, self.max_file_bytes)
         except FileNotFoundError:
-            parent = os.path.dirname(path)
-            if os.path.exists(parent) and not os.path.isdir(parent):
+            blocking = textfile.file_above(path)
+            if blocking is not None:
                 raise FailedPrecondition(
-                    f"cannot create {path}: {parent} is not a directory"
+                    f"cannot create {path}: {blocking} is a file, not a directory; "
+                    "nothing was written"
                 ) from None
         data = file_text.encode("utf-8")
         self._check_size(path, data)
@@ -236,10 +237,7 @@ class Editor:
         try:
             data, mode = textfile.read_bytes(path, self.max_file_bytes)
         except FileNotFoundError:
-            raise NotFound(
-                f"The path {path} does not exist. Check it (view the parent directory) "
-                "or create the file first"
-            ) from None
+            raise _not_found(path) from None
         return textfile.decode(path, data, mode)
 
     def _replace_text(self, path: str, current: textfile.TextFile, new_text: str) -> None:
@@ -277,18 +275,24 @@ def _writing(path: str) -> Iterator[None]:
 
 def _stat(path: str) -> os.stat_result:
     try:
-        info = os.stat(path)
+        info = textfile.stat_path(path)
     except FileNotFoundError:
-        raise NotFound(
-            f"The path {path} does not exist. Check it (view the parent directory) "
-            "or create the file first"
-        ) from None
+        raise _not_found(path) from None
     if not (stat.S_ISDIR(info.st_mode) or stat.S_ISREG(info.st_mode)):
         raise FailedPrecondition(
             f"{path} is {textfile.kind_of(info.st_mode)}; the editor only views regular files "
             "and directories"
         )
     return info
+
+
+def _not_found(path: str) -> NotFound:
+    blocking = textfile.file_above(path)
+    why = f" ({blocking} is a file, not a directory)" if blocking is not None else ""
+    return NotFound(
+        f"The path {path} does not exist{why}. Check it (view the parent directory) "
+        "or create the file first"
+    )
 
 
 def _check_range(view_range: tuple[int, int], count: int) -> tuple[int, int]:

@@ -6,6 +6,10 @@ import os
 
 from deskpilot.common.errors import InvalidArgument
 
+# Linux limits, in bytes: one name in a path (NAME_MAX), and a whole path with its NUL.
+NAME_MAX = 255
+PATH_MAX = 4096
+
 
 class PathPolicy:
     """Resolves symlinks and `..` and keeps every path inside the configured roots."""
@@ -30,7 +34,9 @@ class PathPolicy:
             raise InvalidArgument(
                 f"path must be absolute (start with /), got {path!r}; for example {example!r}"
             )
+        _check_lengths(path)
         resolved = os.path.realpath(path)
+        _check_lengths(resolved)
         if not self.allows(resolved):
             via = "" if resolved == os.path.normpath(path) else f" (it resolves to {resolved})"
             raise InvalidArgument(
@@ -38,3 +44,19 @@ class PathPolicy:
                 f"allowed: {', '.join(self.roots)}"
             )
         return resolved
+
+
+def _check_lengths(path: str) -> None:
+    """The kernel's length limits, as INVALID_ARGUMENT instead of a failed system call."""
+    size = len(path.encode("utf-8", errors="surrogateescape"))
+    if size >= PATH_MAX:
+        raise InvalidArgument(
+            f"path is {size} bytes long; the limit is {PATH_MAX - 1} bytes (UTF-8)"
+        )
+    for name in path.split("/"):
+        size = len(name.encode("utf-8", errors="surrogateescape"))
+        if size > NAME_MAX:
+            raise InvalidArgument(
+                f"path component {name[:40]!r}... is {size} bytes long; a file or directory "
+                f"name may be at most {NAME_MAX} bytes (UTF-8)"
+            )

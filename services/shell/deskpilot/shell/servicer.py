@@ -13,10 +13,10 @@ from typing import Any
 import grpc
 
 from deskpilot.common.errors import InvalidArgument
+from deskpilot.common.replay import ReplayCache
 from deskpilot.shell import metrics, tool_calls
 from deskpilot.shell.bash_session import RESET_NOTE, BashSession, CommandResult
 from deskpilot.shell.editor import Editor, EditOutcome
-from deskpilot.shell.idempotency import ReplayCache
 from deskpilot.shell.paths import PathPolicy
 from deskpilot.shell.relay import ChunkRelay
 from deskpilot.shell.settings import ShellSettings
@@ -43,14 +43,25 @@ class ShellServicer(shell_pb2_grpc.ShellServicer):
             settings.max_directory_entries,
             settings.undo_depth,
         )
-        self._bash_replays = ReplayCache(settings.idempotency_entries)
-        self._edit_replays = ReplayCache(settings.idempotency_entries)
+        self.bash_replays = ReplayCache(
+            shell_pb2.BashResponse,
+            lambda why: shell_pb2.BashResponse(note=why),
+            max_results=settings.idempotency_entries,
+        )
+        self.edit_replays = ReplayCache(
+            shell_pb2.EditResponse,
+            lambda why: shell_pb2.EditResponse(output=why),
+            max_results=settings.idempotency_entries,
+        )
         self._path_locks: weakref.WeakValueDictionary[str, asyncio.Lock] = (
             weakref.WeakValueDictionary()
         )
 
     async def close(self) -> None:
-        """Kill the shell and everything it started."""
+        """Stop the commands and edits still running, then kill the shell and everything it
+        started."""
+        await self.bash_replays.cancel_running()
+        await self.edit_replays.cancel_running()
         await self.bash.close()
 
     # -- bash ---------------------------------------------------------------------------
@@ -58,7 +69,7 @@ class ShellServicer(shell_pb2_grpc.ShellServicer):
     async def Bash(
         self, request: shell_pb2.BashRequest, context: grpc.aio.ServicerContext
     ) -> shell_pb2.BashResponse:
-        return await self._bash_replays.run(
+        return await self.bash_replays.run(
             request.idempotency_key,
             request,
             lambda: self._run_bash(request, None),
@@ -71,7 +82,7 @@ class ShellServicer(shell_pb2_grpc.ShellServicer):
         inner = request.request
         relay = ChunkRelay(self.settings.max_stream_buffer_bytes)
         task = asyncio.create_task(
-            self._bash_replays.run(
+            self.bash_replays.run(
                 inner.idempotency_key,
                 inner,
                 lambda: self._run_bash(inner, relay.put),
@@ -87,6 +98,8 @@ class ShellServicer(shell_pb2_grpc.ShellServicer):
             yield shell_pb2.BashStreamResponse(result=await task)
         finally:
             if not task.done():
+                # Ends the command only when it has no idempotency key: a keyed command
+                # runs on, so a repeat of the key gets its result.
                 task.cancel()
                 with contextlib.suppress(BaseException):
                     await task
@@ -123,6 +136,7 @@ class ShellServicer(shell_pb2_grpc.ShellServicer):
         if kind == "tool_call":
             command = tool_calls.parse_bash_call(request.tool_call, request.version)
         elif kind == "command":
+            tool_calls.check_bash_version(request.version)
             command = request.command
         else:
             raise InvalidArgument("BashRequest needs `command` or `tool_call`")
@@ -168,7 +182,7 @@ class ShellServicer(shell_pb2_grpc.ShellServicer):
     async def Edit(
         self, request: shell_pb2.EditRequest, context: grpc.aio.ServicerContext
     ) -> shell_pb2.EditResponse:
-        return await self._edit_replays.run(
+        return await self.edit_replays.run(
             request.idempotency_key,
             request,
             lambda: self._run_edit(request),
@@ -180,6 +194,7 @@ class ShellServicer(shell_pb2_grpc.ShellServicer):
         if kind == "tool_call":
             command, version = tool_calls.parse_edit_call(request.tool_call, request.version)
         elif kind == "command":
+            tool_calls.check_editor_version(request.version)
             command, version = request.command, request.version
         else:
             raise InvalidArgument("EditRequest needs `command` or `tool_call`")

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from deskpilot.common.errors import FailedPrecondition
 
+_TEMP_NAME_BYTES = 200
 _KINDS = {
     stat.S_ISDIR: "a directory",
     stat.S_ISCHR: "a character device",
@@ -46,9 +47,31 @@ def kind_of(mode: int) -> str:
     return next((name for test, name in _KINDS.items() if test(mode)), "not a regular file")
 
 
+def stat_path(path: str) -> os.stat_result:
+    """os.stat, where a path under a file counts as missing (FileNotFoundError, the
+    caller's to explain) and any other failure (a symlink loop, no permission) is
+    FAILED_PRECONDITION."""
+    try:
+        return os.stat(path)
+    except (FileNotFoundError, NotADirectoryError):
+        raise FileNotFoundError(path) from None
+    except OSError as exc:
+        raise FailedPrecondition(f"cannot read {path}: {exc.strerror or exc}") from None
+
+
+def file_above(path: str) -> str | None:
+    """The nearest folder of `path` that exists but is a file (so `path` cannot exist)."""
+    parent = os.path.dirname(path)
+    while parent and parent != path:
+        if os.path.lexists(parent):
+            return None if os.path.isdir(parent) else parent
+        path, parent = parent, os.path.dirname(parent)
+    return None
+
+
 def read_bytes(path: str, max_bytes: int) -> tuple[bytes, int]:
     """A regular file's bytes and mode; refuses other kinds and files over `max_bytes`."""
-    kind = os.stat(path).st_mode  # FileNotFoundError is the caller's to explain
+    kind = stat_path(path).st_mode
     if not stat.S_ISREG(kind):
         raise FailedPrecondition(
             f"{path} is {kind_of(kind)}; the editor only works on regular files"
@@ -56,8 +79,8 @@ def read_bytes(path: str, max_bytes: int) -> tuple[bytes, int]:
     try:
         # O_NONBLOCK: a file swapped for a FIFO must not block; O_NOFOLLOW: already resolved.
         fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
-    except FileNotFoundError:
-        raise
+    except (FileNotFoundError, NotADirectoryError):
+        raise FileNotFoundError(path) from None
     except OSError as exc:
         raise FailedPrecondition(f"cannot open {path}: {exc.strerror}") from None
     try:
@@ -103,7 +126,9 @@ def decode(path: str, data: bytes, mode: int) -> TextFile:
 def atomic_write(path: str, data: bytes, mode: int) -> None:
     """Write to a temp file beside `path`, fsync, rename over it; nothing half-written."""
     directory, name = os.path.split(path)
-    fd, temp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=directory)
+    # The temp file's name must fit NAME_MAX (255 bytes) even when the file's name does.
+    short = name.encode()[:_TEMP_NAME_BYTES].decode(errors="ignore")
+    fd, temp = tempfile.mkstemp(prefix=f".{short}.", suffix=".tmp", dir=directory)
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)

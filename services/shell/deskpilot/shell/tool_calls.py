@@ -7,10 +7,11 @@ naming the field and what is allowed. A JSON null counts as an absent optional f
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import Any
 
-from google.protobuf import json_format
+from google.protobuf import json_format, struct_pb2
 
 from deskpilot.common.errors import InvalidArgument
 from deskpilot.v1 import common_pb2, shell_pb2
@@ -74,8 +75,28 @@ def _is_newest(version: int) -> bool:
     )
 
 
+def check_bash_version(version: int) -> None:
+    """INVALID_ARGUMENT for a BashToolVersion this executor does not know."""
+    _check_version(version, BASH_VERSION_NAMES, "bash")
+
+
+def check_editor_version(version: int) -> None:
+    """INVALID_ARGUMENT for an EditorToolVersion this executor does not know."""
+    _check_version(version, EDITOR_VERSION_NAMES, "text-editor")
+
+
+def _check_version(version: int, names: Mapping[int, str], tool: str) -> None:
+    if version not in names:
+        allowed = ", ".join(
+            f"{number} ({'unspecified: ' if number == 0 else ''}{name})"
+            for number, name in sorted(names.items())
+        )
+        raise InvalidArgument(f"unknown {tool} tool version {version}; allowed: {allowed}")
+
+
 def bash_version_of(call: common_pb2.ToolCall, version: int) -> int:
     """The version the call was made under: from `version`, or else its tool_type."""
+    check_bash_version(version)
     if call.name and call.name != "bash":
         raise InvalidArgument(f"tool name {call.name!r} is not the bash tool (expected 'bash')")
     return _version_of(call.tool_type, version, BASH_TYPES, BASH_VERSION_NAMES)
@@ -83,6 +104,7 @@ def bash_version_of(call: common_pb2.ToolCall, version: int) -> int:
 
 def editor_version_of(call: common_pb2.ToolCall, version: int) -> int:
     """The editor version from `version`, the call's tool_type, or its tool name."""
+    check_editor_version(version)
     unversioned = not call.tool_type and version == common_pb2.EDITOR_TOOL_VERSION_UNSPECIFIED
     if unversioned and call.name == "str_replace_editor":  # the older name implies 20250124
         version = common_pb2.EDITOR_TOOL_VERSION_20250124
@@ -181,8 +203,28 @@ def _typed_edit(verb: str, fields: dict[str, Any]) -> shell_pb2.EditCommand:
 
 
 def _input(call: common_pb2.ToolCall) -> dict[str, Any]:
-    fields = json_format.MessageToDict(call.input) if call.HasField("input") else {}
+    if not call.HasField("input"):
+        return {}
+    for name, value in call.input.fields.items():
+        _check_finite(value, name)
+    fields = json_format.MessageToDict(call.input)
     return {key: value for key, value in fields.items() if value is not None}
+
+
+def _check_finite(value: struct_pb2.Value, where: str) -> None:
+    """A Struct can carry NaN and infinities, which no JSON tool input has."""
+    kind = value.WhichOneof("kind")
+    if kind == "number_value" and not math.isfinite(value.number_value):
+        raise InvalidArgument(
+            f"`{where}` is {value.number_value}: a tool input's numbers must be finite "
+            "(JSON has no NaN or infinity)"
+        )
+    if kind == "list_value":
+        for index, item in enumerate(value.list_value.values):
+            _check_finite(item, f"{where}[{index}]")
+    elif kind == "struct_value":
+        for name, item in value.struct_value.fields.items():
+            _check_finite(item, f"{where}.{name}")
 
 
 def _no_extra(fields: Mapping[str, Any], allowed: set[str], what: str) -> None:
