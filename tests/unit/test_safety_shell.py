@@ -214,6 +214,23 @@ def test_any_command_text_gets_a_verdict(command: str) -> None:
     assert verdict.decision in (Decision.ALLOW, Decision.CONFIRM, Decision.BLOCK)
 
 
+TRICKY_TOKENS = st.sampled_from(
+    ["rm", "-rf", "/", "$'\\x72\\x6d'", "$(", ")", "`", "{a,b}", "xargs", "<<<", "$((1+", "))",
+     "[[", "]]", "time", "<<'EOF'\nrm -rf /\nEOF\n", "eval", "alias x=rm;", "watch", "|", ";",
+     "python3 -c", "'import os; os.system(\"rm -rf /\")'", "perl -e", "node -e", "awk",
+     "'BEGIN{system(\"x\")}'", "${X:-rm}", "$@", "<(echo rm)", "source", "\"", "'", "\\",
+     "find / -exec", "{}", "\\;", "IFS=,", "$x", "x=$(echo rm);", "!(a)", "base64 -d"]
+)  # fmt: skip
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(TRICKY_TOKENS, min_size=1, max_size=10).map(" ".join))
+def test_tricky_command_text_gets_a_verdict(command: str) -> None:
+    """Fragments of every construct the walker reads, in any order, never crash it."""
+    verdict = CHECKER.check("bash", {"command": command}, ActionSituation(), POLICY)
+    assert verdict.decision in (Decision.ALLOW, Decision.CONFIRM, Decision.BLOCK)
+
+
 @settings(max_examples=100, deadline=None)
 @given(
     st.sampled_from(["/", "~", "/etc", "/usr", "/home", "$HOME"]),

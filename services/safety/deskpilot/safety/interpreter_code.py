@@ -181,7 +181,7 @@ _BACKTICK_OPS = re.compile(
 )
 _DELETE_CALL = re.compile(
     r"(?<![\w$])(?P<name>rmtree|remove_tree|rm_rf|rm_r|rmSync|"
-    r"rmdirSync|unlinkSync|unlink|rmdir|delete|rm)\b\s*\(?\s*(?P<arg>" + _STRING + r")?"
+    r"rmdirSync|unlinkSync|unlink|rmdir|delete|rm)\b"
 )
 _RECURSIVE_DELETES = frozenset({"rmtree", "remove_tree", "rm_rf", "rm_r"})
 _NODE_RECURSIVE = re.compile(r"recursive\s*:\s*true")

@@ -14,6 +14,7 @@ marked, and so is text neither bashlex nor the line-by-line fallback can read.
 
 from __future__ import annotations
 
+import logging
 import posixpath
 import re
 import shlex
@@ -34,6 +35,8 @@ from deskpilot.safety.shell_words import (
     printf_output,
     restore,
 )
+
+log = logging.getLogger("deskpilot.safety.shell_parse")
 
 MAX_DEPTH = 6
 MAX_VARIANTS = 8
@@ -126,9 +129,14 @@ class Script:
 
 
 def parse_script(text: str) -> Script:
-    """Parse a command line (or script) into a Script; never raises."""
+    """Parse a command line (or script) into a Script; never raises. Text the walker
+    trips on is marked unreadable (so it needs a person) with what was read so far."""
     script = Script()
-    _Walker(script).run(text, depth=0, origin="")
+    try:
+        _Walker(script).run(text, depth=0, origin="")
+    except (AttributeError, IndexError, KeyError, TypeError, ValueError, RecursionError):
+        log.warning("shell walker failed on %d chars", len(text), exc_info=True)
+        script.unreadable = True
     return script
 
 
@@ -376,11 +384,6 @@ class _Walker:
                     self.env[key] = value
 
     # -- expansion -------------------------------------------------------------------------
-    def _expand(
-        self, word: bashlex.ast.node, depth: int, subs: list[Pipeline], strip: str = ""
-    ) -> list[str]:
-        return self._expand_word(word, depth, subs, strip=strip).values
-
     def _raw(self, node: bashlex.ast.node) -> str:
         start, end = getattr(node, "pos", (0, 0))
         return self._source[start:end] if 0 <= start < end <= len(self._source) else ""
