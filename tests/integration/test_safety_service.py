@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import io
+import math
 import subprocess
 import sys
 
 import grpc
 import pytest
 from google.protobuf.struct_pb2 import Struct
+from PIL import Image
 
 from deskpilot.common.config import load_settings
-from deskpilot.common.safety_client import SafetyGate
+from deskpilot.common.safety_client import PolicyCheckUnavailable, SafetyGate
 from deskpilot.safety.app import binding, build_servicer
 from deskpilot.safety.ocr import OcrEngine
 from deskpilot.safety.settings import SafetySettings
@@ -209,3 +212,193 @@ async def test_fail_closed_on_undecided_verdict() -> None:
         verdict = await gate.check(call("bash", command="ls"))
     assert verdict.decision == safety_pb2.DECISION_BLOCK
     assert verdict.reasons[0].rule_id == "gate.undecided"
+
+
+# -- unhandled inputs: each is a precise INVALID_ARGUMENT or a BLOCK, never INTERNAL --------
+
+
+def png(width: int, height: int) -> bytes:
+    buffer = io.BytesIO()
+    Image.new("L", (width, height), 255).save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+async def invalid_argument(rpc: object) -> str:
+    with pytest.raises(grpc.aio.AioRpcError) as info:
+        await rpc  # type: ignore[misc]
+    assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT, info.value.details()
+    return info.value.details()
+
+
+@pytest.mark.parametrize(
+    ("tool", "fields", "where"),
+    [
+        ("computer", {"action": "left_click", "coordinate": [math.nan, 3]}, "coordinate[0] is nan"),
+        ("bash", {"command": "ls", "extra": {"deep": [1, math.inf]}}, "extra.deep[1] is inf"),
+        ("computer", {"action": "scroll", "scroll_amount": -math.inf}, "scroll_amount is -inf"),
+    ],
+)
+async def test_non_finite_numbers_in_a_call_are_invalid_argument(
+    safety, tool: str, fields: dict, where: str
+) -> None:
+    _, stub = safety
+    details = await invalid_argument(
+        stub.CheckAction(safety_pb2.CheckActionRequest(call=call(tool, **fields)))
+    )
+    assert f"call.input.{where}" in details and "must be finite" in details
+    previous = safety_pb2.ActionContext(previous_call=call(tool, **fields))
+    details = await invalid_argument(
+        stub.CheckAction(
+            safety_pb2.CheckActionRequest(call=call("bash", command="ls"), context=previous)
+        )
+    )
+    assert f"context.previous_call.input.{where}" in details
+
+
+async def test_an_undecodable_screenshot_is_invalid_argument(safety) -> None:
+    _, stub = safety
+    for data in (b"garbage", png(200, 100)[:60]):  # not an image; a PNG cut short
+        context = safety_pb2.ActionContext(screenshot=common_pb2.Image(data=data))
+        details = await invalid_argument(
+            stub.CheckAction(
+                safety_pb2.CheckActionRequest(
+                    call=call("computer", action="left_click", coordinate=[10, 10]),
+                    context=context,
+                )
+            )
+        )
+        assert "context.screenshot: not a decodable image" in details
+
+
+async def test_an_out_of_range_category_decision_is_invalid_argument(safety) -> None:
+    _, stub = safety
+    policy = safety_pb2.SafetyPolicy(category_decisions={"sudo": 99})
+    for rpc in (
+        stub.CheckAction(
+            safety_pb2.CheckActionRequest(call=call("bash", command="ls"), policy=policy)
+        ),
+        stub.ScanContent(safety_pb2.ScanContentRequest(text="hello", policy=policy)),
+    ):
+        details = await invalid_argument(rpc)
+        assert "policy.category_decisions['sudo']: decision 99 is not one of" in details
+
+
+@pytest.mark.parametrize("size", [(1, 100_000), (100_000, 1)])
+async def test_a_one_pixel_strip_scans_clean(safety, size: tuple[int, int]) -> None:
+    _, stub = safety
+    scan = await stub.ScanContent(
+        safety_pb2.ScanContentRequest(image=common_pb2.Image(data=png(*size)))
+    )
+    assert scan.level == safety_pb2.INJECTION_LEVEL_NONE and scan.text == ""
+
+
+async def test_images_above_the_pixel_cap_are_refused_from_the_header(ocr_engine) -> None:
+    settings = load_settings(SafetySettings, None, ocr_workers=1, max_image_pixels=2_000_000)
+    servicer = build_servicer(settings, engine=ocr_engine)
+    big = png(2000, 1001)  # 2 002 000 pixels
+    async with running_server([binding(servicer)]) as (_, channel):
+        stub = safety_pb2_grpc.SafetyStub(channel)
+        scan = stub.ScanContent(safety_pb2.ScanContentRequest(image=common_pb2.Image(data=big)))
+        details = await invalid_argument(scan)
+        assert "image.data: image is 2000x1001 (2.0 megapixels)" in details
+        assert "the limit is 2,000,000 pixels" in details
+        click = safety_pb2.CheckActionRequest(
+            call=call("computer", action="left_click", coordinate=[10, 10]),
+            context=safety_pb2.ActionContext(screenshot=common_pb2.Image(data=big)),
+        )
+        assert "context.screenshot: image is 2000x1001" in await invalid_argument(
+            stub.CheckAction(click)
+        )
+        fits = await stub.ScanContent(
+            safety_pb2.ScanContentRequest(image=common_pb2.Image(data=png(2000, 1000)))
+        )
+        assert fits.level == safety_pb2.INJECTION_LEVEL_NONE
+    servicer.close()
+
+
+async def test_a_catastrophic_pattern_matches_in_linear_time(safety) -> None:
+    """`(a+)+$` on 'a'*40 + '!' takes a backtracking engine about 2**40 steps (hours):
+    the call would hit the test's timeout. RE2 answers at once."""
+    _, stub = safety
+    rule = safety_pb2.PolicyRule(
+        id="s.aaa", pattern="(a+)+$", decision=safety_pb2.DECISION_CONFIRM, reason="r"
+    )
+    reply = await stub.CheckAction(
+        safety_pb2.CheckActionRequest(
+            call=call("bash", command="echo " + "a" * 40 + "!"),
+            policy=safety_pb2.SafetyPolicy(rules=[rule]),
+        ),
+        timeout=60,
+    )
+    assert reply.verdict.decision == safety_pb2.DECISION_ALLOW
+
+
+async def test_a_pattern_re2_cannot_compile_names_the_pattern(safety) -> None:
+    _, stub = safety
+    rule = safety_pb2.PolicyRule(
+        id="s.look", pattern=r"rm(?= -rf)", decision=safety_pb2.DECISION_BLOCK, reason="r"
+    )
+    details = await invalid_argument(
+        stub.CheckAction(
+            safety_pb2.CheckActionRequest(
+                call=call("bash", command="ls"),
+                policy=safety_pb2.SafetyPolicy(rules=[rule]),
+            )
+        )
+    )
+    assert "policy.rules[0].pattern: pattern 'rm(?= -rf)' is not a valid RE2" in details
+
+
+async def test_validate_policy_lists_every_problem(safety) -> None:
+    _, stub = safety
+    ok = await stub.ValidatePolicy(
+        safety_pb2.ValidatePolicyRequest(
+            policy=safety_pb2.SafetyPolicy(allowed_domains=["example.com"], taint_threshold=0.3)
+        )
+    )
+    assert list(ok.problems) == []
+    bad = safety_pb2.SafetyPolicy(
+        allowed_domains=["example.com", "not a domain"],
+        category_decisions={"destruction": 1, "paymnet": 2, "sudo": 99},
+        rules=[safety_pb2.PolicyRule(id="x", pattern="(", decision=3, reason="r")],
+        taint_threshold=7,
+    )
+    reply = await stub.ValidatePolicy(safety_pb2.ValidatePolicyRequest(policy=bad))
+    fields = [p.field for p in reply.problems]
+    assert fields == [
+        "allowed_domains[1]",
+        "category_decisions['destruction']",
+        "category_decisions['paymnet']",
+        "category_decisions['sudo']",
+        "rules[0].pattern",
+        "taint_threshold",
+    ]
+    assert all(p.message for p in reply.problems)
+
+
+class _GarbageGate(grpc.GenericRpcHandler):
+    """Answers every Safety method with bytes that are no protobuf message."""
+
+    def service(self, details: grpc.HandlerCallDetails) -> grpc.RpcMethodHandler | None:
+        if not details.method.startswith("/deskpilot.v1.Safety/"):
+            return None
+
+        async def answer(request: bytes, context: grpc.aio.ServicerContext) -> bytes:
+            return b"\xff\xfe\xfd not a message \x00"
+
+        return grpc.unary_unary_rpc_method_handler(answer)
+
+
+async def test_a_gate_answering_garbage_blocks() -> None:
+    async with (
+        running_server(generic_handlers=[_GarbageGate()]) as (server, _),
+        SafetyGate(server.address) as gate,
+    ):
+        verdict = await gate.check(call("bash", command="ls"))
+        assert verdict.decision == safety_pb2.DECISION_BLOCK
+        assert verdict.reasons[0].rule_id == "gate.error"
+        assert "could not be read" in verdict.reasons[0].message
+        scan = await gate.scan(safety_pb2.ScanContentRequest(text="hello"))
+        assert scan.level == safety_pb2.INJECTION_LEVEL_CONFIRM
+        with pytest.raises(PolicyCheckUnavailable, match="do not decode"):
+            await gate.validate_policy(safety_pb2.SafetyPolicy(taint_threshold=0.3))

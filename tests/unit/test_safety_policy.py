@@ -22,7 +22,14 @@ BASE = load_policy().with_domains(["example.com"])
         ("allowed_domains: [not a domain!]", "allowed_domains: 'not a domain!' is not a domain"),
         ("categories: {payments: allow}", "unknown categories ['payments']"),
         ("categories: {payment: maybe}", "categories.payment"),
-        ("rules: [{id: x, pattern: '(', decision: block, reason: r}]", "not a valid regular"),
+        (
+            "rules: [{id: x, pattern: '(', decision: block, reason: r}]",
+            "rules.0.pattern: pattern '(' is not a valid RE2 regular expression",
+        ),
+        (
+            "rules: [{id: x, pattern: '(?=a)b', decision: block, reason: r}]",
+            "RE2 has no lookaround",
+        ),
         ("rules: [{id: x, pattern: a, decision: block}]", "rules.0.reason: Field required"),
         ("thresholds: {taint: 0.9, confirm: 0.5}", "taint (0.9) must not exceed confirm"),
         ("colour: blue", "colour: Extra inputs are not permitted"),
@@ -95,14 +102,30 @@ def test_session_override_merges_and_validates() -> None:
         (safety_pb2.SafetyPolicy(allowed_domains=["a b"]), "is not a domain"),
         (safety_pb2.SafetyPolicy(taint_threshold=1.5), "taint_threshold: must be in (0, 1]"),
         (
+            safety_pb2.SafetyPolicy(category_decisions={"sudo": 99}),
+            "category_decisions['sudo']: decision 99 is not one of DECISION_ALLOW (1)",
+        ),
+        (
+            safety_pb2.SafetyPolicy(
+                rules=[safety_pb2.PolicyRule(id="x", pattern="a", reason="r", decision=-4)]
+            ),
+            "rules[0].decision: -4 is not valid",
+        ),
+        (
+            safety_pb2.SafetyPolicy(
+                rules=[safety_pb2.PolicyRule(id="Bad Id", pattern="a", reason="r", decision=2)]
+            ),
+            "rules[0].id: String should match pattern",
+        ),
+        (
             safety_pb2.SafetyPolicy(rules=[safety_pb2.PolicyRule(id="x", pattern="a", reason="r")]),
-            "rules[0]: decision is unspecified",
+            "rules[0].decision: unspecified; use DECISION_ALLOW (1)",
         ),
         (
             safety_pb2.SafetyPolicy(
                 rules=[safety_pb2.PolicyRule(id="x", pattern="[", reason="r", decision=3)]
             ),
-            "not a valid regular expression",
+            "rules[0].pattern: pattern '[' is not a valid RE2 regular expression",
         ),
     ],
 )
@@ -320,3 +343,32 @@ def test_bad_override_objects(raw: object, message: str) -> None:
     with pytest.raises(PolicyError) as info:
         override_from_dict(raw)
     assert message in str(info.value)
+
+
+def test_every_problem_of_an_override_is_listed_by_field() -> None:
+    override = safety_pb2.SafetyPolicy(
+        allowed_domains=["ok.example", "a b"],
+        category_decisions={"sudo": 99, "fork_bomb": 1},
+        rules=[safety_pb2.PolicyRule(id="x", pattern="(?<=a)b", reason="r", decision=3)],
+        confirm_threshold=float("nan"),
+    )
+    with pytest.raises(PolicyError) as info:
+        BASE.merged(override)
+    assert [field for field, _ in info.value.problems] == [
+        "allowed_domains[1]",
+        "category_decisions['fork_bomb']",
+        "category_decisions['sudo']",
+        "rules[0].pattern",
+        "confirm_threshold",
+    ]
+
+
+def test_user_patterns_run_on_re2() -> None:
+    rule = safety_pb2.PolicyRule(id="x", pattern="(a+)+$", reason="Slow for re.", decision=2)
+    policy = BASE.merged(safety_pb2.SafetyPolicy(rules=[rule]))
+    checker = ActionChecker()
+    # About 2**40 steps for a backtracking engine; RE2 is linear in the text.
+    slow_for_re = {"command": "echo " + "a" * 40 + "!"}
+    assert checker.check("bash", slow_for_re, ActionSituation(), policy).decision == Decision.ALLOW
+    matching = {"command": "echo aaa"}
+    assert checker.check("bash", matching, ActionSituation(), policy).rule_ids == ["x"]

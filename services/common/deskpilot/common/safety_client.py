@@ -16,6 +16,11 @@ log = logging.getLogger("deskpilot.safety_client")
 _VALID = (safety_pb2.DECISION_ALLOW, safety_pb2.DECISION_CONFIRM, safety_pb2.DECISION_BLOCK)
 
 
+class PolicyCheckUnavailable(Exception):
+    """The gate could not check a policy (unreachable, timed out, erroring, or answering
+    with something that is not a ValidatePolicy response); the message says which."""
+
+
 def blocked(rule_id: str, message: str) -> safety_pb2.Verdict:
     """A BLOCK verdict with one reason in category `gate`."""
     return safety_pb2.Verdict(
@@ -33,7 +38,7 @@ def blocked(rule_id: str, message: str) -> safety_pb2.Verdict:
 
 class SafetyGate:
     """`await SafetyGate(address).check(call, context)` never raises and never allows by
-    accident: unreachable, slow, erroring or undecided gates all mean BLOCK."""
+    accident: unreachable, slow, erroring, undecided or unreadable gates all mean BLOCK."""
 
     def __init__(
         self, address: str, *, timeout: float = 5.0, channel: grpc.aio.Channel | None = None
@@ -74,6 +79,13 @@ class SafetyGate:
         except Exception as exc:
             log.exception("safety gate %s failed", self.address)
             return blocked("gate.error", f"The safety gate call failed ({type(exc).__name__}).")
+        # gRPC hands back None when the answer's bytes do not decode as the response.
+        if not isinstance(response, safety_pb2.CheckActionResponse):
+            log.warning("safety gate %s answered CheckAction with undecodable bytes", self.address)
+            return blocked(
+                "gate.error",
+                "The safety gate's answer could not be read, so the action is blocked.",
+            )
         verdict = response.verdict
         if verdict.decision not in _VALID:
             return blocked("gate.undecided", "The safety gate gave no decision.")
@@ -83,12 +95,44 @@ class SafetyGate:
         """The scan, or — when the gate fails — a CONFIRM-level injection, so the next
         action waits for a person."""
         try:
-            return await self._stub.ScanContent(request, timeout=self.timeout)
+            response = await self._stub.ScanContent(request, timeout=self.timeout)
         except Exception as exc:  # noqa: BLE001 - fail closed on anything at all
             log.warning("safety scan via %s failed: %s", self.address, exc)
-            return safety_pb2.ScanContentResponse(
-                injection=True, score=1.0, level=safety_pb2.INJECTION_LEVEL_CONFIRM
+            response = None
+        if isinstance(response, safety_pb2.ScanContentResponse):
+            return response
+        return safety_pb2.ScanContentResponse(
+            injection=True, score=1.0, level=safety_pb2.INJECTION_LEVEL_CONFIRM
+        )
+
+    async def validate_policy(
+        self, policy: safety_pb2.SafetyPolicy
+    ) -> list[safety_pb2.PolicyProblem]:
+        """What the gate finds wrong with a per-session policy (empty: valid). Raises
+        PolicyCheckUnavailable when the gate cannot tell, so no policy goes unchecked."""
+        request = safety_pb2.ValidatePolicyRequest(policy=policy)
+        try:
+            response = await self._stub.ValidatePolicy(request, timeout=self.timeout)
+        except grpc.aio.AioRpcError as exc:
+            code = exc.code()
+            log.warning("safety gate %s: %s %s", self.address, code.name, exc.details())
+            if code == grpc.StatusCode.DEADLINE_EXCEEDED:
+                reason = f"did not answer within {self.timeout:g} s"
+            elif code == grpc.StatusCode.UNAVAILABLE:
+                reason = "is unreachable"
+            else:
+                reason = f"failed ({code.name}: {exc.details()})"
+            raise PolicyCheckUnavailable(f"the safety gate at {self.address} {reason}") from None
+        except Exception as exc:
+            log.exception("safety gate %s failed", self.address)
+            raise PolicyCheckUnavailable(
+                f"the safety gate at {self.address} failed ({type(exc).__name__})"
+            ) from None
+        if not isinstance(response, safety_pb2.ValidatePolicyResponse):
+            raise PolicyCheckUnavailable(
+                f"the safety gate at {self.address} answered with bytes that do not decode"
             )
+        return list(response.problems)
 
     async def close(self) -> None:
         """Close the channel if this gate opened it."""

@@ -175,3 +175,23 @@ class ScanContentResponse(_message.Message):
     text: str
     elapsed_ms: float
     def __init__(self, injection: _Optional[bool] = ..., score: _Optional[float] = ..., level: _Optional[_Union[InjectionLevel, str]] = ..., spans: _Optional[_Iterable[_Union[Span, _Mapping]]] = ..., text: _Optional[str] = ..., elapsed_ms: _Optional[float] = ...) -> None: ...
+
+class ValidatePolicyRequest(_message.Message):
+    __slots__ = ("policy",)
+    POLICY_FIELD_NUMBER: _ClassVar[int]
+    policy: SafetyPolicy
+    def __init__(self, policy: _Optional[_Union[SafetyPolicy, _Mapping]] = ...) -> None: ...
+
+class PolicyProblem(_message.Message):
+    __slots__ = ("field", "message")
+    FIELD_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    field: str
+    message: str
+    def __init__(self, field: _Optional[str] = ..., message: _Optional[str] = ...) -> None: ...
+
+class ValidatePolicyResponse(_message.Message):
+    __slots__ = ("problems",)
+    PROBLEMS_FIELD_NUMBER: _ClassVar[int]
+    problems: _containers.RepeatedCompositeFieldContainer[PolicyProblem]
+    def __init__(self, problems: _Optional[_Iterable[_Union[PolicyProblem, _Mapping]]] = ...) -> None: ...

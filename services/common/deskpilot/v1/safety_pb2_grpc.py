@@ -45,6 +45,11 @@ class SafetyStub:
                 request_serializer=deskpilot_dot_v1_dot_safety__pb2.ScanContentRequest.SerializeToString,
                 response_deserializer=deskpilot_dot_v1_dot_safety__pb2.ScanContentResponse.FromString,
                 _registered_method=True)
+        self.ValidatePolicy = channel.unary_unary(
+                '/deskpilot.v1.Safety/ValidatePolicy',
+                request_serializer=deskpilot_dot_v1_dot_safety__pb2.ValidatePolicyRequest.SerializeToString,
+                response_deserializer=deskpilot_dot_v1_dot_safety__pb2.ValidatePolicyResponse.FromString,
+                _registered_method=True)
 
 
 class SafetyServicer:
@@ -65,6 +70,14 @@ class SafetyServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ValidatePolicy(self, request, context):
+        """Checks a per-session policy override the way CheckAction and ScanContent would
+        merge it, so a session can be refused a bad policy before it starts.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_SafetyServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -77,6 +90,11 @@ def add_SafetyServicer_to_server(servicer, server):
                     servicer.ScanContent,
                     request_deserializer=deskpilot_dot_v1_dot_safety__pb2.ScanContentRequest.FromString,
                     response_serializer=deskpilot_dot_v1_dot_safety__pb2.ScanContentResponse.SerializeToString,
+            ),
+            'ValidatePolicy': grpc.unary_unary_rpc_method_handler(
+                    servicer.ValidatePolicy,
+                    request_deserializer=deskpilot_dot_v1_dot_safety__pb2.ValidatePolicyRequest.FromString,
+                    response_serializer=deskpilot_dot_v1_dot_safety__pb2.ValidatePolicyResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -134,6 +152,33 @@ class Safety:
             '/deskpilot.v1.Safety/ScanContent',
             deskpilot_dot_v1_dot_safety__pb2.ScanContentRequest.SerializeToString,
             deskpilot_dot_v1_dot_safety__pb2.ScanContentResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ValidatePolicy(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/deskpilot.v1.Safety/ValidatePolicy',
+            deskpilot_dot_v1_dot_safety__pb2.ValidatePolicyRequest.SerializeToString,
+            deskpilot_dot_v1_dot_safety__pb2.ValidatePolicyResponse.FromString,
             options,
             channel_credentials,
             insecure,

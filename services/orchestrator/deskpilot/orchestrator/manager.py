@@ -38,6 +38,7 @@ from deskpilot.orchestrator.events import SessionEvents
 from deskpilot.orchestrator.loop import LoopDeps, LoopSettings, SessionLoop
 from deskpilot.orchestrator.model import make_client
 from deskpilot.orchestrator.model_endpoint import MISSING_KEY, ModelEndpoint
+from deskpilot.orchestrator.policy_check import check_safety_policy
 from deskpilot.orchestrator.providers import SandboxProvider
 from deskpilot.orchestrator.recovery import rebuild
 from deskpilot.orchestrator.sandbox_client import SandboxClient
@@ -123,6 +124,7 @@ class SessionManager:
     async def create(self, config: session_pb2.SessionConfig, request_id: str) -> S.Session:
         """Store a new session and start it; a retried request_id returns the same one."""
         config = validated_config(config, self.settings)
+        await check_safety_policy(self.gate, config)
         if not self.model.has_key:
             raise FailedPrecondition(MISSING_KEY)
         session_id = _session_id(request_id)

@@ -21,6 +21,7 @@ from deskpilot.safety.editor_rules import (
 )
 from deskpilot.safety.findings import Finding
 from deskpilot.safety.policy import Policy
+from deskpilot.safety.screen_cache import ImageError
 from deskpilot.safety.shell_rules import shell_findings
 from deskpilot.safety.taint import TaintStore
 from deskpilot.safety.verdict import Decision, Reason, Verdict
@@ -115,6 +116,8 @@ class ActionChecker:
             findings = list(computer_findings(action, tool_input, context, policy, self.read_label))
         except ComputerInputError as exc:
             raise ActionInputError(str(exc)) from None
+        except ImageError as exc:  # the click is judged on a screenshot that does not decode
+            raise ActionInputError(f"context.screenshot: {exc}") from None
         text = f"{action} {tool_input.get('text', '')}".strip()
         return findings, text
 

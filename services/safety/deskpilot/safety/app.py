@@ -23,12 +23,18 @@ def build_servicer(settings: SafetySettings, engine: OcrEngine | None = None) ->
     engine = engine or OcrEngine(settings.ocr_workers, tessdata=settings.tessdata)
     taint = TaintStore()
     # Shared: the screenshot a click is judged on is usually the one just scanned.
-    screens = DecodedScreens()
+    screens = DecodedScreens(max_pixels=settings.max_image_pixels)
     checker = ActionChecker(
         taint, lambda data, x, y: read_label(engine, screens.decode(data), x, y)
     )
     scanner = ContentScanner(TextScanner(), ScreenReader(engine), taint, screens)
-    return SafetyServicer(policy, checker, scanner, workers=settings.ocr_workers)
+    return SafetyServicer(
+        policy,
+        checker,
+        scanner,
+        workers=settings.ocr_workers,
+        max_image_pixels=settings.max_image_pixels,
+    )
 
 
 def binding(servicer: SafetyServicer) -> ServiceBinding:

@@ -33,6 +33,8 @@ CONFIRM_CATEGORIES: dict[str, str] = {
     "upload": "sending system files or dotfiles to a server",
     "injection": "acting right after content flagged as a likely prompt injection",
     "unknown_tool": "a tool the gate does not know",
+    "unknown_command": "a command the gate cannot read: a program name computed when it "
+    "runs, code building commands at run time, text it cannot parse",
     "custom": "rules added by a policy",
 }
 

@@ -64,7 +64,9 @@ class OcrEngine:
             api.Recognize()
             iterator = api.GetIterator()
             level = tesserocr.RIL.WORD
-            for item in tesserocr.iterate_level(iterator, level):
+            # tesseract gives no iterator when it found no layout at all (a 1-pixel-wide
+            # strip, a blank image): there are no words.
+            for item in tesserocr.iterate_level(iterator, level) if iterator else ():
                 try:
                     text = item.GetUTF8Text(level)
                 except RuntimeError:  # an empty result raises instead of returning ""

@@ -3,7 +3,6 @@ overrides (the `SafetyPolicy` proto) merged on top."""
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal
@@ -13,6 +12,12 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from deskpilot.safety.categories import ALL_CATEGORIES, BLOCK_CATEGORIES, DEFAULT_DECISIONS
 from deskpilot.safety.domains import normalise_domain
+from deskpilot.safety.user_patterns import (
+    MAX_PATTERN_CHARS,
+    Matcher,
+    PatternError,
+    compile_user_pattern,
+)
 from deskpilot.safety.verdict import Decision
 from deskpilot.v1 import safety_pb2
 
@@ -22,17 +27,25 @@ DecisionName = Literal["allow", "confirm", "block"]
 
 
 class PolicyError(ValueError):
-    """A policy (file or override) is invalid; the message says where and why."""
+    """A policy (file or override) is invalid; the message says where and why.
+
+    `problems` lists each (field, what is wrong) of a session override, so callers can
+    name the field in their own terms (the orchestrator prefixes `config.safety_policy.`).
+    """
+
+    def __init__(self, message: str, problems: tuple[tuple[str, str], ...] = ()) -> None:
+        super().__init__(message)
+        self.problems = problems
 
 
 class RuleModel(BaseModel):
-    """A user-defined rule: a regular expression over the normalised action text."""
+    """A user-defined rule: an RE2 regular expression over the normalised action text."""
 
     model_config = ConfigDict(extra="forbid")
 
     id: str = Field(pattern=r"^[a-z0-9][a-z0-9_.-]*$", max_length=80)
     tools: list[str] = Field(default_factory=list)
-    pattern: str = Field(min_length=1, max_length=2000)
+    pattern: str = Field(min_length=1, max_length=MAX_PATTERN_CHARS)
     decision: DecisionName
     reason: str = Field(min_length=1, max_length=200)
 
@@ -40,9 +53,9 @@ class RuleModel(BaseModel):
     @classmethod
     def _compiles(cls, value: str) -> str:
         try:
-            re.compile(value)
-        except re.error as exc:
-            raise ValueError(f"not a valid regular expression: {exc}") from None
+            compile_user_pattern(value)
+        except PatternError as exc:
+            raise ValueError(str(exc)) from None
         return value
 
 
@@ -103,7 +116,7 @@ class CustomRule:
 
     id: str
     tools: frozenset[str]
-    pattern: re.Pattern[str]
+    pattern: Matcher
     decision: Decision
     reason: str
 
@@ -128,50 +141,46 @@ class Policy:
         return replace(self, allowed_domains=tuple(_checked_domain(d) for d in domains))
 
     def merged(self, override: safety_pb2.SafetyPolicy | None) -> Policy:
-        """This policy with a session override applied; raises PolicyError if invalid."""
+        """This policy with a session override applied; raises PolicyError listing every
+        invalid field."""
         if override is None or override.ByteSize() == 0:
             return self
-        errors: list[str] = []
+        problems: list[tuple[str, str]] = []
         domains = self.allowed_domains
         if override.allowed_domains:
-            try:
-                domains = tuple(_checked_domain(d) for d in override.allowed_domains)
-            except ValueError as exc:
-                errors.append(f"allowed_domains: {exc}")
+            checked = []
+            for index, value in enumerate(override.allowed_domains):
+                try:
+                    checked.append(_checked_domain(value))
+                except ValueError as exc:
+                    problems.append((f"allowed_domains[{index}]", str(exc)))
+            domains = tuple(checked)
         decisions = dict(self.decisions)
-        for category, value in override.category_decisions.items():
-            if category not in ALL_CATEGORIES:
-                errors.append(
-                    f"category_decisions: unknown category {category!r}; known: "
-                    + ", ".join(sorted(ALL_CATEGORIES))
-                )
-                continue
-            if value == safety_pb2.DECISION_UNSPECIFIED:
-                errors.append(f"category_decisions[{category!r}]: decision is unspecified")
-                continue
-            wanted = Decision(value)
-            if category in BLOCK_CATEGORIES and wanted < self.decisions[category]:
-                errors.append(
-                    f"category_decisions[{category!r}]: a session may not relax "
-                    f"{category} below {self.decisions[category].name.lower()}"
-                )
-                continue
-            decisions[category] = wanted
+        for category, value in sorted(override.category_decisions.items()):
+            where = f"category_decisions[{category!r}]"
+            wanted = _session_decision(category, value, self.decisions, problems, where)
+            if wanted is not None:
+                decisions[category] = wanted
         rules = list(self.rules)
         for index, rule in enumerate(override.rules):
             try:
                 rules.append(_rule_from_proto(rule))
-            except (ValidationError, ValueError) as exc:
-                errors.append(f"rules[{index}]: {_short(exc)}")
+            except _RuleProblem as exc:
+                problems.append((f"rules[{index}].{exc.field}", exc.message))
         taint = override.taint_threshold or self.taint_threshold
         confirm = override.confirm_threshold or self.confirm_threshold
         for name, value in (("taint_threshold", taint), ("confirm_threshold", confirm)):
             if not 0 < value <= 1:
-                errors.append(f"{name}: must be in (0, 1], got {value:g}")
-        if not errors and taint > confirm:
-            errors.append(f"taint_threshold ({taint:g}) must not exceed confirm ({confirm:g})")
-        if errors:
-            raise PolicyError("invalid session policy: " + "; ".join(errors))
+                problems.append((name, f"must be in (0, 1] (0 keeps the default), got {value:g}"))
+        if not problems and taint > confirm:
+            problems.append(
+                ("taint_threshold", f"{taint:g} must not exceed confirm_threshold ({confirm:g})")
+            )
+        if problems:
+            raise PolicyError(
+                "invalid session policy: " + "; ".join(f"{f}: {m}" for f, m in problems),
+                tuple(problems),
+            )
         return Policy(
             allowed_domains=domains,
             allow_loopback=self.allow_loopback,
@@ -180,6 +189,35 @@ class Policy:
             taint_threshold=taint,
             confirm_threshold=confirm,
         )
+
+
+_PROTO_DECISIONS = "DECISION_ALLOW (1), DECISION_CONFIRM (2) or DECISION_BLOCK (3)"
+_DECISION_VALUES = frozenset(int(d) for d in Decision)
+
+
+def _session_decision(
+    category: str,
+    value: int,
+    base: dict[str, Decision],
+    problems: list[tuple[str, str]],
+    where: str,
+) -> Decision | None:
+    """The decision a session asks for a category, or None after recording the problem."""
+    if category not in ALL_CATEGORIES:
+        problems.append(
+            (where, f"unknown category {category!r}; known: {', '.join(sorted(ALL_CATEGORIES))}")
+        )
+        return None
+    if value not in _DECISION_VALUES:
+        problems.append((where, f"decision {value} is not one of {_PROTO_DECISIONS}"))
+        return None
+    wanted = Decision(value)
+    if category in BLOCK_CATEGORIES and wanted < base[category]:
+        problems.append(
+            (where, f"a session may not relax {category} below {base[category].name.lower()}")
+        )
+        return None
+    return wanted
 
 
 def parse_policy(text: str, source: str = "<policy>") -> Policy:
@@ -278,22 +316,37 @@ def _compile(rule: RuleModel) -> CustomRule:
     return CustomRule(
         id=rule.id,
         tools=frozenset(rule.tools),
-        pattern=re.compile(rule.pattern),
+        pattern=compile_user_pattern(rule.pattern),
         decision=Decision.parse(rule.decision),
         reason=rule.reason,
     )
 
 
+class _RuleProblem(ValueError):
+    """One field of a session rule is invalid."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
+
+
 def _rule_from_proto(rule: safety_pb2.PolicyRule) -> CustomRule:
-    if rule.decision == safety_pb2.DECISION_UNSPECIFIED:
-        raise ValueError("decision is unspecified")
-    model = RuleModel(
-        id=rule.id,
-        tools=list(rule.tools),
-        pattern=rule.pattern,
-        decision=Decision(rule.decision).name.lower(),
-        reason=rule.reason,
-    )
+    if rule.decision not in _DECISION_VALUES:
+        got = "unspecified" if rule.decision == 0 else f"{rule.decision} is not valid"
+        raise _RuleProblem("decision", f"{got}; use {_PROTO_DECISIONS}")
+    try:
+        model = RuleModel(
+            id=rule.id,
+            tools=list(rule.tools),
+            pattern=rule.pattern,
+            decision=Decision(rule.decision).name.lower(),
+            reason=rule.reason,
+        )
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        field = ".".join(str(p) for p in error["loc"]) or "rule"
+        raise _RuleProblem(field, error["msg"].removeprefix("Value error, ")) from None
     return _compile(model)
 
 
@@ -304,7 +357,3 @@ def _describe(exc: ValidationError) -> str:
         message = error["msg"].removeprefix("Value error, ")
         parts.append(f"{where}: {message}")
     return "; ".join(parts)
-
-
-def _short(exc: Exception) -> str:
-    return _describe(exc) if isinstance(exc, ValidationError) else str(exc)

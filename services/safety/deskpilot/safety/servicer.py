@@ -7,13 +7,14 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import grpc
-from google.protobuf.json_format import MessageToDict
 from prometheus_client import Counter, Histogram
 
 from deskpilot.common.errors import InvalidArgument
 from deskpilot.safety.action_check import ActionChecker, ActionInputError, ActionSituation
 from deskpilot.safety.policy import Policy, PolicyError
+from deskpilot.safety.request_values import NonFiniteNumber, struct_to_dict
 from deskpilot.safety.scanner import ContentScanner, ScanResult
+from deskpilot.safety.screen_cache import DEFAULT_MAX_PIXELS, ImageError, check_image
 from deskpilot.v1 import common_pb2, safety_pb2, safety_pb2_grpc
 
 DECISIONS = Counter(
@@ -41,18 +42,34 @@ class SafetyServicer(safety_pb2_grpc.SafetyServicer):
     """CheckAction and ScanContent; CPU work runs on a thread pool."""
 
     def __init__(
-        self, policy: Policy, checker: ActionChecker, scanner: ContentScanner, workers: int = 2
+        self,
+        policy: Policy,
+        checker: ActionChecker,
+        scanner: ContentScanner,
+        workers: int = 2,
+        max_image_pixels: int = DEFAULT_MAX_PIXELS,
     ) -> None:
         self.policy = policy
         self.checker = checker
         self.scanner = scanner
+        self.max_image_pixels = max_image_pixels
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="safety")
 
     def _policy(self, override: safety_pb2.SafetyPolicy | None) -> Policy:
         try:
             return self.policy.merged(override)
         except PolicyError as exc:
-            raise InvalidArgument(str(exc)) from None
+            if not exc.problems:
+                raise InvalidArgument(str(exc)) from None
+            named = "; ".join(f"policy.{field}: {message}" for field, message in exc.problems)
+            raise InvalidArgument(f"invalid session policy: {named}") from None
+
+    def _check_image(self, data: bytes, where: str) -> None:
+        """Refuse bytes that are no image, or too large an image, from the header alone."""
+        try:
+            check_image(data, self.max_image_pixels)
+        except ImageError as exc:
+            raise InvalidArgument(f"{where}: {exc}") from None
 
     async def CheckAction(
         self, request: safety_pb2.CheckActionRequest, context: grpc.aio.ServicerContext
@@ -61,8 +78,10 @@ class SafetyServicer(safety_pb2_grpc.SafetyServicer):
         if not request.call.name:
             raise InvalidArgument("call.name is empty: name the tool (bash, computer, …)")
         policy = self._policy(request.policy if request.HasField("policy") else None)
+        if request.context.screenshot.data:
+            self._check_image(request.context.screenshot.data, "context.screenshot")
         situation = _situation(request.context)
-        tool_input = MessageToDict(request.call.input) if request.call.HasField("input") else {}
+        tool_input = _tool_input(request.call, "call.input") or {}
         loop = asyncio.get_running_loop()
         try:
             verdict = await loop.run_in_executor(
@@ -108,6 +127,7 @@ class SafetyServicer(safety_pb2_grpc.SafetyServicer):
             elif which == "image":
                 if not request.image.data:
                     raise InvalidArgument("image.data is empty")
+                self._check_image(request.image.data, "image.data")
                 # An unchanged screen is answered here; reading one takes a worker.
                 result = self.scanner.unchanged_screen(
                     request.image.data, policy, request.session_id
@@ -120,14 +140,39 @@ class SafetyServicer(safety_pb2_grpc.SafetyServicer):
                 )
             else:
                 raise InvalidArgument("set either text or image to scan")
+        except ImageError as exc:
+            raise InvalidArgument(f"image.data: {exc}") from None
         except ValueError as exc:
             raise InvalidArgument(str(exc)) from None
         SCAN_SECONDS.labels(which).observe(time.perf_counter() - started)
         return _scan_response(result, (time.perf_counter() - started) * 1000)
 
+    async def ValidatePolicy(
+        self, request: safety_pb2.ValidatePolicyRequest, context: grpc.aio.ServicerContext
+    ) -> safety_pb2.ValidatePolicyResponse:
+        """The problems CheckAction would refuse the override for (none: it is valid)."""
+        try:
+            self.policy.merged(request.policy)
+        except PolicyError as exc:
+            problems = exc.problems or (("policy", str(exc)),)
+            return safety_pb2.ValidatePolicyResponse(
+                problems=[safety_pb2.PolicyProblem(field=f, message=m) for f, m in problems]
+            )
+        return safety_pb2.ValidatePolicyResponse()
+
     def close(self) -> None:
         """Stop the worker threads."""
         self._pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _tool_input(call: common_pb2.ToolCall, where: str) -> dict | None:
+    """A call's input as plain data; None when it has none."""
+    if not call.HasField("input"):
+        return None
+    try:
+        return struct_to_dict(call.input, where)
+    except NonFiniteNumber as exc:
+        raise InvalidArgument(str(exc)) from None
 
 
 def _situation(context: safety_pb2.ActionContext) -> ActionSituation:
@@ -139,7 +184,7 @@ def _situation(context: safety_pb2.ActionContext) -> ActionSituation:
         window_title=context.window_title,
         tainted=context.tainted,
         previous_tool=previous.name,
-        previous_input=MessageToDict(previous.input) if previous.HasField("input") else None,
+        previous_input=_tool_input(previous, "context.previous_call.input"),
     )
 
 

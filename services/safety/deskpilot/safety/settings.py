@@ -8,6 +8,7 @@ from typing import ClassVar
 from pydantic import Field
 
 from deskpilot.common.config import ServiceSettings
+from deskpilot.safety.screen_cache import DEFAULT_MAX_PIXELS
 
 
 class SafetySettings(ServiceSettings):
@@ -23,4 +24,11 @@ class SafetySettings(ServiceSettings):
     )
     tessdata: str = Field(
         "", description="tesseract data folder; empty: $TESSDATA_PREFIX or the system one."
+    )
+    max_image_pixels: int = Field(
+        DEFAULT_MAX_PIXELS,
+        ge=1_000_000,
+        le=200_000_000,
+        description="Largest screenshot (width x height) the gate decodes; bigger ones are "
+        "refused from their header, before decoding.",
     )

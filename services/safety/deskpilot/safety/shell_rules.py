@@ -224,6 +224,12 @@ def shell_findings(command_text: str, policy: Policy) -> list[Finding]:
 def _script_findings(script: Script, text: str, policy: Policy) -> Iterator[Finding]:
     if script.fork_bomb:
         yield Finding("shell.fork-bomb", "fork_bomb", "Defines a function that endlessly forks.")
+    if script.unreadable:
+        yield Finding(
+            "shell.unparsed",
+            "unknown_command",
+            "The gate cannot parse this command line, so a person should read it.",
+        )
     if script.undecodable_payloads:
         yield Finding("shell.encoded-exec", "obfuscation", "Runs base64-decoded code in a shell.")
     if script.decoded_payloads:
@@ -334,6 +340,20 @@ def _pipeline_findings(pipeline: Pipeline, policy: Policy) -> Iterator[Finding]:
 
 def _command_findings(command: Command, policy: Policy, downloaded: set[str]) -> Iterator[Finding]:
     name = command.name
+    computed = command.computed_name
+    if computed:
+        shown = computed if len(computed) <= 40 else computed[:37] + "..."
+        yield Finding(
+            "shell.computed-command",
+            "unknown_command",
+            f"Runs a program whose name is only known when it runs ({shown}).",
+        )
+    if command.computed_exec:
+        yield Finding(
+            "shell.computed-exec",
+            "unknown_command",
+            f"Runs {name} code that builds the command it runs when it runs.",
+        )
     if "sudo" in command.wrappers or "doas" in command.wrappers or "pkexec" in command.wrappers:
         yield Finding("shell.sudo", "sudo", "Runs a command as root with sudo.")
     if name in ("sudo", "su", "doas", "pkexec", "runuser") and not command.wrappers:
