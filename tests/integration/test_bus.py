@@ -311,6 +311,23 @@ async def test_request_reply_on_control_subject(bus: Bus) -> None:
         await bus.request(subject, b"ping", timeout=1.0)
 
 
+async def test_a_handler_that_stops_serving_its_subject_still_replies(bus: Bus) -> None:
+    """Cancelling a session ends it, and its owner stops serving the session's control
+    subject while the cancel request is being answered: the answer must still go out."""
+    subject = control_subject("sess-stop")
+    subscription: list = []
+
+    async def handler(data: bytes) -> bytes:
+        await subscription[0].unsubscribe()
+        await asyncio.sleep(0.05)  # the rest of the work, after serving has stopped
+        return b"stopped:" + data
+
+    subscription.append(await bus.serve_requests(subject, handler))
+    assert await bus.request(subject, b"1", timeout=5.0) == b"stopped:1"
+    with pytest.raises(NoResponders):
+        await bus.request(subject, b"again", timeout=1.0)
+
+
 # -- resources -------------------------------------------------------------------------------
 
 

@@ -164,6 +164,8 @@ class Bus:
         self._name = name
         self._kv_handles: dict[str, KeyValue] = {}
         self._object_stores: dict[str, ObjectStore] = {}
+        # Request handlers still running (see serve_requests); kept so none is collected.
+        self._answering: set[asyncio.Task[None]] = set()
 
     # -- connection ---------------------------------------------------------------------------
 
@@ -611,13 +613,11 @@ class Bus:
 
         Requests are handled one at a time, in arrival order. If the handler raises, the error
         is logged and no reply is sent (the requester times out), so handlers should encode
-        expected failures in their reply. Call `unsubscribe()` on the result to stop.
+        expected failures in their reply. Call `unsubscribe()` on the result to stop taking
+        requests; one being handled still gets its reply.
         """
 
-        async def on_request(msg: Msg) -> None:
-            if not msg.reply:
-                log.warning("ignoring message without reply subject on %s", msg.subject)
-                return
+        async def answer(msg: Msg) -> None:
             try:
                 reply = await handler(msg.data)
             except Exception:
@@ -627,6 +627,19 @@ class Bus:
                 await msg.respond(reply)
             except nats.errors.Error as err:
                 log.warning("could not reply on %s: %s", msg.subject, err)
+
+        async def on_request(msg: Msg) -> None:
+            if not msg.reply:
+                log.warning("ignoring message without reply subject on %s", msg.subject)
+                return
+            # nats-py runs this callback in the subscription's task and cancels that task on
+            # unsubscribe. A handler may itself lead to the unsubscribe (a cancel ends the
+            # session, which stops serving its subject), so it runs in a task of its own and
+            # replies even then; the callback only waits for it, keeping arrival order.
+            task = asyncio.create_task(answer(msg))
+            self._answering.add(task)
+            task.add_done_callback(self._answering.discard)
+            await asyncio.shield(task)
 
         return await self._nc.subscribe(subject, queue=queue, cb=on_request)
 
