@@ -16,8 +16,9 @@ import json
 import logging
 import time
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import anthropic
 import grpc
@@ -25,7 +26,7 @@ from anthropic.types.beta import BetaTextBlockParam
 from google.protobuf import json_format, struct_pb2
 from google.protobuf.timestamp_pb2 import Timestamp
 
-from deskpilot.common.bus import SCREENSHOTS_BUCKET, Bus
+from deskpilot.common.bus import SCREENSHOTS_BUCKET, Bus, EventStoreFull, until_stored
 from deskpilot.common.cancellation import raise_if_cancelled
 from deskpilot.common.errors import FailedPrecondition
 from deskpilot.common.safety_client import SafetyGate
@@ -53,6 +54,7 @@ from deskpilot.orchestrator.tools import (
 from deskpilot.v1 import common_pb2, events_pb2, safety_pb2, session_pb2
 
 log = logging.getLogger("deskpilot.orchestrator.loop")
+T = TypeVar("T")
 
 S = session_pb2
 SYSTEM_PROMPT = """You are operating a Linux desktop through tools: a computer tool that \
@@ -131,6 +133,9 @@ class SessionLoop:
         self._started = time.monotonic() - _age_seconds(session)
         self._record = KnownRecord()  # this loop is the record's usual writer
         self._stored_screenshot: common_pb2.ObjectRef | None = None
+        # Set while a write waits for space in a full event store (see `until_stored`):
+        # the session holds still, loses nothing, and goes on once the store has room.
+        self.stalled: EventStoreFull | None = None
 
     # -- running ------------------------------------------------------------------------------
 
@@ -167,6 +172,9 @@ class SessionLoop:
         except asyncio.CancelledError:
             if self._cancel_reason is None:
                 raise  # the replica is stopping: another one takes the session over
+            # Handled: recording the end must not stop at the next cancellation check (a
+            # further cancel, e.g. of a delete or a stopping replica, still does).
+            self._task.uncancel()
             await self._finish(S.SESSION_STATUS_CANCELLED, self._cancel_reason)
         except Exception as exc:
             log.exception("session %s failed", self.session.id)
@@ -532,8 +540,10 @@ class SessionLoop:
             return last  # the screen did not change: the stored picture is the same
         media = results.image_block(image)["source"]["media_type"]  # type: ignore[index]
         name = f"{self.session.id}/{tool_use_id}.{media.split('/')[1]}"
-        ref = await self.deps.bus.put_object(
-            SCREENSHOTS_BUCKET, name, image.data, media, sha256=digest
+        ref = await self._write(
+            lambda: self.deps.bus.put_object(
+                SCREENSHOTS_BUCKET, name, image.data, media, sha256=digest
+            )
         )
         self._stored_screenshot = ref
         return ref
@@ -554,9 +564,17 @@ class SessionLoop:
         )
 
     async def _publish(self, **payload: Any) -> events_pb2.Event:
-        event = await self.deps.events.publish(self.session.steps, **payload)
+        event = await self._write(lambda: self.deps.events.publish(self.session.steps, **payload))
         self.session.last_sequence = event.sequence
         return event
+
+    async def _write(self, write: Callable[[], Awaitable[T]]) -> T:
+        """Every write of the loop waits for space in a full event store instead of failing
+        the session: it goes on where it stopped once there is room."""
+        return await until_stored(write, waiting=self._set_stalled)
+
+    def _set_stalled(self, full: EventStoreFull | None) -> None:
+        self.stalled = full
 
     async def _set_status(self, status: int, reason: str) -> None:
         if status == self.session.status and reason == self.session.status_reason:
@@ -578,7 +596,9 @@ class SessionLoop:
             if not self._results_owed():
                 record.last_committed_step = snapshot.steps
 
-        await self.deps.store.update(self.session.id, apply, known=self._record)
+        await self._write(
+            lambda: self.deps.store.update(self.session.id, apply, known=self._record)
+        )
 
     def _results_owed(self) -> bool:
         """Whether the latest model turn has tool calls still waiting for their results

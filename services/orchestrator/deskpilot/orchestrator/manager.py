@@ -23,12 +23,20 @@ from dataclasses import dataclass, field
 from google.protobuf.message import DecodeError
 from nats.aio.subscription import Subscription
 
-from deskpilot.common.bus import SCREENSHOTS_BUCKET, Bus, NoResponders, control_subject
+from deskpilot.common.bus import (
+    SCREENSHOTS_BUCKET,
+    Bus,
+    EventStoreFull,
+    NoResponders,
+    control_subject,
+)
 from deskpilot.common.cancellation import raise_if_cancelled
 from deskpilot.common.errors import (
+    AlreadyExists,
     FailedPrecondition,
     InvalidArgument,
     NotFound,
+    ResourceExhausted,
     ServiceError,
     Unavailable,
 )
@@ -57,6 +65,8 @@ LIVE = (
     S.SESSION_STATUS_PAUSED,
 )
 _CONTROL_TIMEOUT = 10.0
+# How often a command waiting for a session's end checks whether it waits for space.
+_STALL_CHECK_SECONDS = 0.5
 
 
 @dataclass
@@ -145,14 +155,29 @@ class SessionManager:
         )
         try:
             await self.store.create(S.SessionRecord(session=session))
-        except ServiceError:
+        except AlreadyExists:
             if request_id:
                 return (await self.store.get(session_id)).session
             raise
         record = await self.store.get(session_id)
         events = SessionEvents(self.bus, session_id, self.replica)
-        await events.publish(0, session_created=events_pb2.SessionCreated(session=record.session))
-        await self._own(session_id, resumed=False, last_sequence=events.last_sequence, claimed=True)
+        try:
+            await events.publish(
+                0, session_created=events_pb2.SessionCreated(session=record.session)
+            )
+        except EventStoreFull:
+            # The record fitted, its first event did not: take the record back so the
+            # refused request leaves nothing behind (if even that is refused, the session
+            # starts once there is space, and a retry with its request_id finds it).
+            with contextlib.suppress(ServiceError):
+                await self.store.delete(session_id)
+            raise
+        try:
+            await self._own(
+                session_id, resumed=False, last_sequence=events.last_sequence, claimed=True
+            )
+        except EventStoreFull:
+            log.warning("session %s is stored; it starts once the store has space", session_id)
         return record.session
 
     async def get(self, session_id: str) -> S.Session:
@@ -191,6 +216,10 @@ class SessionManager:
         if entry and entry.loop and entry.task and not entry.task.done():
             with contextlib.suppress(FailedPrecondition):
                 entry.loop.cancel("deleted")
+            if not await _ends_unless_stalled(entry.task, entry.loop):
+                # Waiting to record its end in a full store: stop it without that record,
+                # which is deleted below anyway (and whose events free the space).
+                entry.task.cancel()
             await asyncio.gather(entry.task, return_exceptions=True)
         elif record.session.status in LIVE:
             with contextlib.suppress(ServiceError):
@@ -403,6 +432,10 @@ class SessionManager:
         if _has_ended(entry):
             raise Unavailable(f"session {session_id} has just ended here; try again")
         kind = command.WhichOneof("command")
+        if loop.stalled is not None and kind != "cancel":
+            raise ResourceExhausted(
+                f"{loop.stalled.message}; session {session_id} holds still until then"
+            )
         if kind == "send_message":
             loop.send_message(command.send_message.text, command.send_message.author or "user")
         elif kind == "resolve_confirmation":
@@ -410,8 +443,11 @@ class SessionManager:
             loop.resolve_confirmation(r.confirmation_id, r.approve, r.resolved_by, r.reason)
         elif kind == "cancel":
             loop.cancel(command.cancel.reason)
-            if entry.task:
-                await asyncio.gather(entry.task, return_exceptions=True)
+            if entry.task and not await _ends_unless_stalled(entry.task, loop):
+                raise ResourceExhausted(
+                    f"{loop.stalled.message if loop.stalled else 'event store full'}; session "
+                    f"{session_id} has stopped and records its cancellation once there is space"
+                )
         elif kind == "take_control":
             await loop.take_control(command.take_control.by or "someone")
         elif kind == "release_control":
@@ -440,6 +476,16 @@ class SessionManager:
 
 
 ENDED = (S.SESSION_STATUS_FINISHED, S.SESSION_STATUS_CANCELLED, S.SESSION_STATUS_FAILED)
+
+
+async def _ends_unless_stalled(task: asyncio.Task[None], loop: SessionLoop) -> bool:
+    """Wait for the loop's task to end; False as soon as it waits for space in a full
+    event store instead (it cannot record its end before an operator frees some)."""
+    while not task.done():
+        await asyncio.wait({task}, timeout=_STALL_CHECK_SECONDS)
+        if loop.stalled is not None and not task.done():
+            return False
+    return True
 
 
 def _has_ended(entry: _Owned) -> bool:
