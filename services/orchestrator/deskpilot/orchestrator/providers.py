@@ -1,8 +1,10 @@
 """Sandbox providers: where a session's desktop comes from.
 
 Every provider answers `acquire` with the endpoints of a sandbox whose executors are
-serving, and takes it back with `release`. The local provider (this machine) and the
-Kubernetes provider (one Pod per session) implement the same interface.
+serving, takes it back with `release`, and tells through `wait_gone` when one stops by
+itself (killed, or an executor died), so the session can get a fresh one. The local
+provider (this machine) and the Kubernetes provider (one Pod per session) implement the
+same interface.
 """
 
 from __future__ import annotations
@@ -23,6 +25,11 @@ class SandboxProvider(Protocol):
 
     async def release(self, endpoints: session_pb2.SandboxEndpoints) -> None:
         """Stop the sandbox (or return it to a pool); idempotent."""
+        ...
+
+    async def wait_gone(self, endpoints: session_pb2.SandboxEndpoints) -> str | None:
+        """Return, with a readable reason, once the sandbox has stopped; None at once if
+        this provider cannot tell."""
         ...
 
     async def close(self) -> None:
@@ -49,6 +56,10 @@ class ExistingSandboxProvider:
 
     async def release(self, endpoints: session_pb2.SandboxEndpoints) -> None:
         """The sandbox belongs to whoever started it: nothing to stop."""
+
+    async def wait_gone(self, endpoints: session_pb2.SandboxEndpoints) -> str | None:
+        """Whoever started the sandbox looks after it; a replacement would be the same one."""
+        return None
 
     async def close(self) -> None:
         """Nothing was started here."""
