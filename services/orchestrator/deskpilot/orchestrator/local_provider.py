@@ -43,6 +43,8 @@ class _Sandbox:
 class LocalSandboxProvider:
     """Starts sandboxes as child processes; keeps `pool_size` warm ones ready."""
 
+    stops_on_release = True
+
     def __init__(
         self,
         *,

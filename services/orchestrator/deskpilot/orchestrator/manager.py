@@ -48,10 +48,10 @@ from deskpilot.orchestrator.model import make_client
 from deskpilot.orchestrator.model_endpoint import MISSING_KEY, ModelEndpoint
 from deskpilot.orchestrator.providers import SandboxProvider
 from deskpilot.orchestrator.recovery import rebuild
-from deskpilot.orchestrator.sandbox_client import SandboxClient
+from deskpilot.orchestrator.sandbox_slots import SandboxSlots
+from deskpilot.orchestrator.session_sandbox import SessionSandbox
 from deskpilot.orchestrator.settings import OrchestratorSettings
 from deskpilot.orchestrator.store import SessionStore
-from deskpilot.orchestrator.tools import TOOL_SETS
 from deskpilot.orchestrator.validation import validated_config
 from deskpilot.v1 import events_pb2, orchestrator_pb2, session_pb2
 
@@ -100,9 +100,11 @@ class SessionManager:
         self.provider = provider
         self.settings = settings
         self.loop_settings = loop_settings or LoopSettings(
-            confirmation_timeout=settings.confirmation_timeout_seconds
+            confirmation_timeout=settings.confirmation_timeout_seconds,
+            idle_release_seconds=settings.idle_release_seconds,
         )
         self.gate = SafetyGate(settings.safety_address, timeout=settings.safety_timeout_seconds)
+        self.slots = SandboxSlots(settings.max_sandboxes)
         self.replica = settings.replica_id
         self._owned: dict[str, _Owned] = {}
         # Ids being taken right now: claimed before any await, so the takeover scan and
@@ -136,6 +138,14 @@ class SessionManager:
         if not self.model.has_key:
             raise FailedPrecondition(MISSING_KEY)
         session_id = _session_id(request_id)
+        if len(self._owned) >= self.settings.max_sessions:
+            if request_id:  # a retry of one that was created still gets it
+                with contextlib.suppress(NotFound):
+                    return (await self.store.get(session_id)).session
+            raise ResourceExhausted(
+                f"this replica already runs {len(self._owned)} sessions, its limit "
+                "(max_sessions); retry later or through another replica"
+            )
         if session_id in self._claiming:
             raise FailedPrecondition(f"session {session_id} is being created; retry shortly")
         self._claiming.add(session_id)
@@ -284,7 +294,7 @@ class SessionManager:
         self, entry: _Owned, resumed: bool, last_sequence: int, *, only_if_live: bool = False
     ) -> None:
         session_id = entry.session_id
-        sandbox: SandboxClient | None = None
+        desktop: SessionSandbox | None = None
         client = None
         ended = False
         try:
@@ -297,34 +307,27 @@ class SessionManager:
             if only_if_live and session.status not in LIVE:
                 ended = True
                 return
-            if not session.sandbox.display_address:
-                endpoints = await self.provider.acquire(
-                    session_id, session.config.display, session.config.sandbox_template
-                )
-                record = await self.store.update(
-                    session_id, lambda r: r.session.sandbox.CopyFrom(endpoints)
-                )
-                session = record.session
-            spec = TOOL_SETS[session.config.tool_set]
-            sandbox = SandboxClient(session.sandbox, spec)
-            info = await sandbox.info()
             conversation: list[dict] = []
             if resumed:
                 rebuilt = await rebuild(self.bus, session_id)
                 conversation, last_sequence = rebuilt.conversation, rebuilt.last_sequence
+            # The loop starts (or attaches) the sandbox itself, so a session waiting for
+            # one can say so in its status, and can be cancelled meanwhile.
+            desktop = SessionSandbox(
+                session, self.provider, self.slots, max_restarts=self.settings.max_sandbox_restarts
+            )
             client, retries = make_client(max_retries=self.settings.anthropic_max_retries)
             deps = LoopDeps(
                 client=client,
                 retries=retries,
                 gate=self.gate,
-                sandbox=sandbox,
+                sandbox=desktop,
                 bus=self.bus,
                 store=self.store,
                 events=SessionEvents(self.bus, session_id, self.replica, last_sequence),
                 settings=self.loop_settings,
             )
-            size = (info.scaled_size.width, info.scaled_size.height)
-            entry.loop = SessionLoop(session, deps, conversation=conversation, screen_size=size)
+            entry.loop = SessionLoop(session, deps, conversation=conversation)
             entry.ready.set()
             await entry.loop.run(resumed=resumed)
             ended = True
@@ -336,9 +339,11 @@ class SessionManager:
             ended = True
         finally:
             entry.ready.set()
+            if desktop is not None:
+                # An ended session's desktop goes with it; one stopped here for another
+                # replica to continue keeps running for that replica.
+                await desktop.close(stop=ended)
             await self._disown(entry, release_lease=ended)
-            if sandbox is not None:
-                await sandbox.close()
             if client is not None:
                 await client.close()
 

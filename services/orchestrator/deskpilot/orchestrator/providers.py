@@ -17,6 +17,9 @@ from deskpilot.v1 import common_pb2, session_pb2
 class SandboxProvider(Protocol):
     """Hands out sandboxes and takes them back."""
 
+    # Whether `release` really stops the sandbox, so the next `acquire` is a fresh desktop.
+    stops_on_release: bool
+
     async def acquire(
         self, session_id: str, display: common_pb2.Size, template: str
     ) -> session_pb2.SandboxEndpoints:
@@ -40,6 +43,8 @@ class SandboxProvider(Protocol):
 class ExistingSandboxProvider:
     """Attaches sessions to one sandbox that was started elsewhere (e.g. by hand, or a
     sandbox container next to the orchestrator). Sessions share it, one at a time."""
+
+    stops_on_release = False
 
     def __init__(self, endpoints: session_pb2.SandboxEndpoints) -> None:
         if not endpoints.display_address or not endpoints.shell_address:
