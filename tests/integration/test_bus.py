@@ -9,7 +9,7 @@ import json
 import os
 import re
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import pytest
@@ -26,6 +26,7 @@ from deskpilot.common.bus import (
     Bus,
     BusConfigError,
     BusUnavailable,
+    EventStoreFull,
     NoResponders,
     ObjectNotFound,
     control_subject,
@@ -35,6 +36,7 @@ from deskpilot.common.kv import KeyExists, LeaseLost, StaleRevision
 from deskpilot.common.natsserver import NatsServer
 from deskpilot.common.net import free_port
 from deskpilot.v1 import events_pb2
+from tests.helpers.event_store import fill_with_events
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -311,6 +313,23 @@ async def test_request_reply_on_control_subject(bus: Bus) -> None:
         await bus.request(subject, b"ping", timeout=1.0)
 
 
+async def test_a_handler_that_stops_serving_its_subject_still_replies(bus: Bus) -> None:
+    """Cancelling a session ends it, and its owner stops serving the session's control
+    subject while the cancel request is being answered: the answer must still go out."""
+    subject = control_subject("sess-stop")
+    subscription: list = []
+
+    async def handler(data: bytes) -> bytes:
+        await subscription[0].unsubscribe()
+        await asyncio.sleep(0.05)  # the rest of the work, after serving has stopped
+        return b"stopped:" + data
+
+    subscription.append(await bus.serve_requests(subject, handler))
+    assert await bus.request(subject, b"1", timeout=5.0) == b"stopped:1"
+    with pytest.raises(NoResponders):
+        await bus.request(subject, b"again", timeout=1.0)
+
+
 # -- resources -------------------------------------------------------------------------------
 
 
@@ -376,3 +395,56 @@ def test_server_that_cannot_start_reports_its_log(tmp_path: Path) -> None:
         with pytest.raises(RuntimeError, match="address already in use"):
             clash.start(timeout=5)
         assert not clash.is_running
+
+
+# -- a full event store ----------------------------------------------------------------------
+
+_STORE_LIMIT = 600_000  # bytes of JetStream file storage on the small server below
+
+
+@pytest.fixture
+async def small_bus(tmp_path: Path) -> AsyncIterator[Bus]:
+    """A Bus on a nats-server whose JetStream may store only _STORE_LIMIT bytes."""
+    with NatsServer(tmp_path / "nats", max_file_store=_STORE_LIMIT) as server:
+        connected = await Bus.connect(server.url, "pytest")
+        try:
+            await connected.ensure_resources()
+            yield connected
+        finally:
+            await connected.close()
+
+
+async def test_a_full_store_is_reported_at_once_and_deleted_events_give_space_back(
+    small_bus: Bus,
+) -> None:
+    stored = await fill_with_events(small_bus, "filler")
+    assert stored > 0
+    # Every kind of write is refused the same way, without being retried as an outage.
+    with pytest.raises(EventStoreFull, match=r"event store full: .*insufficient resources"):
+        await small_bus.kv_create(SESSIONS_BUCKET, "s-new", b"record")
+    with pytest.raises(EventStoreFull):
+        await small_bus.put_object(SCREENSHOTS_BUCKET, "s-new/1.png", b"png", "image/png")
+    with pytest.raises(EventStoreFull):
+        await small_bus.acquire_lease("session.s-new", "replica", 5)
+    # Reads still work.
+    assert len([e async for e in small_bus.replay_events("filler")]) == stored
+
+    # Dropping one session's events gives their space back: writes work again at once.
+    await small_bus.purge_session_events("filler")
+    assert await small_bus.kv_create(SESSIONS_BUCKET, "s-new", b"record") > 0
+    await small_bus.publish_event(events_pb2.Event(session_id="s-new", sequence=1))
+
+
+async def test_deleted_screenshots_give_their_space_back(small_bus: Bus) -> None:
+    blob = os.urandom(200_000)
+    names = []
+    with pytest.raises(EventStoreFull):
+        for index in range(100):
+            await small_bus.put_object(SCREENSHOTS_BUCKET, f"s-1/{index}.png", blob, "image/png")
+            names.append(f"s-1/{index}.png")
+    assert names  # some fitted before the store was full
+    assert await small_bus.delete_objects(SCREENSHOTS_BUCKET, "s-1/") >= len(names)
+    with pytest.raises(ObjectNotFound):
+        await small_bus.get_object(SCREENSHOTS_BUCKET, names[0])
+    ref = await small_bus.put_object(SCREENSHOTS_BUCKET, "s-2/0.png", blob, "image/png")
+    assert await small_bus.get_object(SCREENSHOTS_BUCKET, ref.name) == blob

@@ -178,6 +178,20 @@ async def test_messages_continue_a_session_and_cancel_ends_it(orchestrator_stack
         assert info.value.code() == grpc.StatusCode.NOT_FOUND
 
 
+async def test_cancel_through_a_replica_that_does_not_own_the_session(orchestrator_stack) -> None:
+    async with orchestrator_stack([Turn.text("waiting for you")]) as stack:
+        other = await stack.add_replica()
+        session = await _create(stack.stub)
+        await follow_events(stack.stub, session.id, status_is(S.SESSION_STATUS_WAITING_INPUT))
+        reply = await other.stub.Cancel(
+            orchestrator_pb2.CancelRequest(session_id=session.id, reason="from afar"), timeout=30
+        )
+        assert reply.session.status == S.SESSION_STATUS_CANCELLED
+        assert reply.session.status_reason == "from afar"
+        got = await other.stub.GetSession(orchestrator_pb2.GetSessionRequest(session_id=session.id))
+        assert got.session.status == S.SESSION_STATUS_CANCELLED
+
+
 async def test_another_replica_takes_over_without_repeating_a_step(
     orchestrator_stack, tmp_path: Path
 ) -> None:

@@ -14,6 +14,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -157,6 +158,26 @@ def test_sandbox_stops_everything_when_an_executor_dies(tmp_path: Path) -> None:
         stop_sandbox(sandbox)
 
 
+def _gone_soon(pids: list[int]) -> list[int]:
+    """The pids still alive after giving them a moment to die."""
+    deadline = time.monotonic() + 10
+    while any(_alive(pid) for pid in pids) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return [pid for pid in pids if _alive(pid)]
+
+
+def test_killing_the_sandbox_process_kills_everything_it_started(tmp_path: Path) -> None:
+    sandbox = start_sandbox(tmp_path, "--user", "", "--home", str(tmp_path / "home"))
+    try:
+        children = sandbox.descendants()
+        assert len(children) >= 5  # X, VNC, openbox, tint2, executors
+        sandbox.process.kill()  # SIGKILL: the sandbox cannot stop anything itself
+        sandbox.process.wait(timeout=30)
+        assert _gone_soon(children) == []
+    finally:
+        stop_sandbox(sandbox)
+
+
 @pytest.fixture
 def shared_dir() -> Iterator[Path]:
     """A folder another local user can enter (pytest's own temp folders are private)."""
@@ -184,8 +205,12 @@ def test_as_root_the_desktop_runs_as_an_unprivileged_user(shared_dir: Path) -> N
         assert {"Xvfb", "x11vnc", "openbox", "tint2"} <= names
         for pid in children:
             assert Path(f"/proc/{pid}").stat().st_uid == uid
+        # Switching users must not undo dying with the sandbox.
+        sandbox.process.kill()
+        sandbox.process.wait(timeout=30)
+        assert _gone_soon(children) == []
     finally:
-        assert stop_sandbox(sandbox) == 0
+        stop_sandbox(sandbox)
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="switching users needs root")

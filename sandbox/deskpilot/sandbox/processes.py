@@ -1,19 +1,45 @@
 """Child processes of the sandbox, each in its own process group so that stopping one
-also stops what it launched (an app started from the panel, a shell's children)."""
+also stops what it launched (an app started from the panel, a shell's children).
+
+Every child also dies with the sandbox process, even when that is killed with SIGKILL and
+cannot stop anything: the kernel sends the child SIGKILL when its parent ends
+(`PR_SET_PDEATHSIG`). The kernel ties that to the thread that started the child, so
+children are started from the main thread, which lives as long as the process.
+"""
 
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import os
 import signal
 import subprocess
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 from deskpilot.sandbox.users import DesktopUser
 
 _STOP_TIMEOUT_SECONDS = 5.0
+_PR_SET_PDEATHSIG = 1
+_libc = ctypes.CDLL(None, use_errno=True)
+
+
+def dying_with_this_process() -> Callable[[], None]:
+    """A `preexec_fn` that makes the child die (SIGKILL) when this process ends.
+
+    It runs in the child after the user switch (which would clear the setting) and
+    before exec. If this process died before the setting took hold, the child stops
+    at once instead of living on as an orphan."""
+    parent = os.getpid()
+
+    def set_parent_death_signal() -> None:
+        if _libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL) != 0:
+            os._exit(127)
+        if os.getppid() != parent:
+            os._exit(1)
+
+    return set_parent_death_signal
 
 
 class Child:
@@ -40,6 +66,7 @@ class Child:
                 env=dict(env),
                 cwd=cwd,
                 start_new_session=True,  # own process group, see the module doc
+                preexec_fn=dying_with_this_process(),
                 **user.popen_kwargs(),  # type: ignore[arg-type]
             )
         self.pid = self.process.pid

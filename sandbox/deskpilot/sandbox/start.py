@@ -8,7 +8,8 @@ only when the X server, the VNC port and both executors' gRPC health checks answ
 
 As root it runs everything as an unprivileged user (created if missing) with its own home.
 On SIGTERM/SIGINT, or when the X server or an executor dies, it stops every process it
-started (each in its own process group, so apps launched from the panel go too).
+started (each in its own process group, so apps launched from the panel go too). When the
+sandbox process itself is killed (SIGKILL), the kernel kills the processes it started.
 
 Several sandboxes run side by side: display numbers, ports, homes and runtime folders are
 all per sandbox. The same script is the container entrypoint and what the local sandbox
@@ -137,8 +138,11 @@ class Sandbox:
             ),
             workdir=self.workdir / "x",
             user=user.name,
+            die_with_parent=True,
         )
-        await asyncio.to_thread(self.xserver.start)
+        # On this (the main) thread, not a worker: the servers' parent-death signal is tied
+        # to the thread that starts them. Nothing else runs in the sandbox meanwhile.
+        self.xserver.start()
         log.info(
             "X display %s (%s) with VNC on %s:%d",
             self.xserver.display, s.x_server, s.vnc_host, self.xserver.vnc_port,

@@ -31,6 +31,7 @@ from types import TracebackType
 from typing import Literal, Self
 
 from deskpilot.common.net import free_port
+from deskpilot.sandbox.processes import dying_with_this_process
 
 XServerMode = Literal["xvnc", "xvfb"]
 MODES: tuple[XServerMode, ...] = ("xvnc", "xvfb")
@@ -94,6 +95,9 @@ class XServer:
     # An existing Xauthority file whose cookie the server should accept (e.g. one cookie
     # shared by a test session's displays); a fresh cookie in `workdir` when None.
     xauthority: Path | None = None
+    # Kill the servers when the process that started them dies, even by SIGKILL (see
+    # deskpilot.sandbox.processes); then `start()` must run on the main thread.
+    die_with_parent: bool = False
 
     display: str = ""
     vnc_port: int = 0
@@ -228,6 +232,7 @@ class XServer:
             start_new_session=True,  # our signals (Ctrl-C in a terminal) don't reach it
             user=self.user,
             env=self.env() if self.display else _clean_env(),
+            preexec_fn=dying_with_this_process() if self.die_with_parent else None,
             **kwargs,  # type: ignore[arg-type]
         )
         self._processes.append(process)

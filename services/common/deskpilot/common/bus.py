@@ -12,17 +12,24 @@
 
 The first connect is bounded and raises BusUnavailable; once connected, the client reconnects
 forever, and `publish_event` retries through outages until its deadline.
+
+A write JetStream refuses for lack of space (a server, account or stream storage limit) raises
+EventStoreFull at once instead of being retried as an outage: nothing can be stored until an
+operator frees space, and callers report that (RESOURCE_EXHAUSTED) or wait for it
+(`until_stored`). Deleting a session's events and screenshots gives the space back, also on
+servers whose filtered purge does not (see `Bus._purge_subject`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import hashlib
 import logging
 import re
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from types import TracebackType
 from typing import Self, TypeVar
 from urllib.parse import urlsplit, urlunsplit
@@ -35,10 +42,16 @@ from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 from nats.js import JetStreamContext, api
 from nats.js.kv import KeyValue
-from nats.js.object_store import ObjectStore
+from nats.js.object_store import (
+    OBJ_CHUNKS_PRE_TEMPLATE,
+    OBJ_META_PRE_TEMPLATE,
+    OBJ_STREAM_TEMPLATE,
+    ObjectStore,
+)
 
 from deskpilot.common import kv as kvops
 from deskpilot.common.cancellation import raise_if_cancelled
+from deskpilot.common.errors import ResourceExhausted, Unavailable
 from deskpilot.common.kv import LeaseHandle
 from deskpilot.v1 import common_pb2, events_pb2
 
@@ -78,8 +91,26 @@ TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
 )
 
 
-class BusUnavailable(RuntimeError):
+# JetStream error codes of a write refused for lack of space: account resources exceeded,
+# insufficient resources (the server's max_file_store / max_memory_store), memory and storage
+# resources exceeded. 10077 (store failed) also covers a stream's own max_bytes / max_msgs.
+_STORE_FULL_CODES = frozenset({10002, 10023, 10028, 10047})
+_STORE_FAILED = 10077
+# Until this nats-server version a purge filtered by subject empties the stream but keeps
+# counting its bytes against the storage limit (nats-io/nats-server#3876, fixed in 2.9.15),
+# so space freed that way never comes back.
+_FILTERED_PURGE_FREES_SPACE_SINCE = (2, 9, 15)
+# Longest pause between attempts of a write waiting for space (`until_stored`).
+STORE_FULL_RETRY_SECONDS = 2.0
+
+
+class BusUnavailable(Unavailable, RuntimeError):
     """NATS could not be reached (first connect) or did not accept a publish in time."""
+
+
+class EventStoreFull(ResourceExhausted):
+    """JetStream refused a write because its storage is full; it works again once space is
+    freed (no restart needed)."""
 
 
 class BusConfigError(RuntimeError):
@@ -104,7 +135,8 @@ async def retry_transient(
     backoff = 0.05
     while True:
         try:
-            return await operation()
+            with refused_for_space(what):  # no space is no outage: retrying cannot help
+                return await operation()
         except TRANSIENT_ERRORS as err:
             remaining = give_up_at - time.monotonic()
             if remaining <= 0:
@@ -113,6 +145,62 @@ async def retry_transient(
             raise_if_cancelled()
             await asyncio.sleep(min(backoff, remaining))
             backoff = min(backoff * 2, 1.0)
+
+
+def is_store_full(err: BaseException) -> bool:
+    """Whether `err` is JetStream refusing a write for lack of space."""
+    if not isinstance(err, nats.js.errors.APIError):
+        return False
+    if err.err_code in _STORE_FULL_CODES:
+        return True
+    description = (err.description or "").lower()
+    return err.err_code == _STORE_FAILED and ("maximum" in description or "resource" in description)
+
+
+@contextlib.contextmanager
+def refused_for_space(what: str) -> Iterator[None]:
+    """Turn JetStream's "no space" answer to the write of `what` into EventStoreFull."""
+    try:
+        yield
+    except nats.js.errors.APIError as err:
+        if not is_store_full(err):
+            raise
+        reason = err.description or "no space left"
+        raise EventStoreFull(
+            f"event store full: NATS JetStream refused to store {what} ({reason}); free "
+            "space (delete finished sessions, or purge old events) and it works again"
+        ) from err
+
+
+async def until_stored(
+    operation: Callable[[], Awaitable[T]],
+    *,
+    waiting: Callable[[EventStoreFull | None], None] | None = None,
+) -> T:
+    """Run the write `operation`, waiting while the event store is full and trying again
+    every few seconds until it has space. `waiting(err)` is told when the wait starts and
+    `waiting(None)` when it ends. For writes that may be repeated (events carry their
+    message id, records are compare-and-set)."""
+    backoff = 0.1
+    stalled = False
+    try:
+        while True:
+            try:
+                return await operation()
+            except EventStoreFull as err:
+                if not stalled:
+                    log.warning("%s; waiting for space", err)
+                    stalled = True
+                    if waiting is not None:
+                        waiting(err)
+            raise_if_cancelled()
+            await asyncio.sleep(backoff)
+            backoff = min(backoff * 2, STORE_FULL_RETRY_SECONDS)
+    finally:
+        if stalled:
+            log.info("the event store has space again")
+            if waiting is not None:
+                waiting(None)
 
 
 def check_session_id(session_id: str) -> str:
@@ -164,6 +252,8 @@ class Bus:
         self._name = name
         self._kv_handles: dict[str, KeyValue] = {}
         self._object_stores: dict[str, ObjectStore] = {}
+        # Request handlers still running (see serve_requests); kept so none is collected.
+        self._answering: set[asyncio.Task[None]] = set()
 
     # -- connection ---------------------------------------------------------------------------
 
@@ -401,8 +491,9 @@ class Bus:
         most `deadline` seconds; the message id `<session_id>:<sequence>` makes the retries
         (and any re-publish of the same event) land exactly once. Publish a session's events
         one at a time in sequence order: replays drop an event that is not newer than the one
-        before it. Raises BusUnavailable when
-        the deadline passes and ValueError for an event without session id or sequence.
+        before it. Raises BusUnavailable when the deadline passes, EventStoreFull at once
+        when JetStream has no space for it, and ValueError for an event without session id
+        or sequence.
         """
         check_session_id(event.session_id)
         if event.sequence < 1:
@@ -423,13 +514,14 @@ class Bus:
         while True:
             remaining = give_up_at - time.monotonic()
             try:
-                ack = await self._js.publish(
-                    subject,
-                    data,
-                    timeout=max(0.05, min(PUBLISH_ATTEMPT_TIMEOUT_SECONDS, remaining)),
-                    stream=EVENTS_STREAM,
-                    headers={api.Header.MSG_ID: msg_id},
-                )
+                with refused_for_space(f"event {msg_id}"):
+                    ack = await self._js.publish(
+                        subject,
+                        data,
+                        timeout=max(0.05, min(PUBLISH_ATTEMPT_TIMEOUT_SECONDS, remaining)),
+                        stream=EVENTS_STREAM,
+                        headers={api.Header.MSG_ID: msg_id},
+                    )
             except TRANSIENT_ERRORS as err:
                 remaining = give_up_at - time.monotonic()
                 if remaining <= 0:
@@ -505,7 +597,45 @@ class Bus:
 
     async def purge_session_events(self, session_id: str) -> None:
         """Drop every stored event of one session (other sessions are untouched)."""
-        await self._js.purge_stream(EVENTS_STREAM, subject=events_subject(session_id))
+        await self._purge_subject(EVENTS_STREAM, events_subject(session_id))
+
+    async def _purge_subject(self, stream: str, subject: str) -> None:
+        """Remove every message of `subject` from `stream`, giving its space back.
+
+        Older servers do not credit a filtered purge to the storage limit (see
+        _FILTERED_PURGE_FREES_SPACE_SINCE): there the messages are deleted one by one,
+        which does. A full event store then stays full after its sessions are deleted."""
+        if self._filtered_purge_frees_space():
+            await self._js.purge_stream(stream, subject=subject)
+            return
+        for sequence in await self._stream_sequences(stream, subject):
+            with contextlib.suppress(nats.js.errors.NotFoundError):  # deleted meanwhile
+                await self._js.delete_msg(stream, sequence)
+
+    def _filtered_purge_frees_space(self) -> bool:
+        version = self._nc.connected_server_version
+        found = (version.major, version.minor, version.patch)
+        return found >= _FILTERED_PURGE_FREES_SPACE_SINCE
+
+    async def _stream_sequences(self, stream: str, subject: str) -> list[int]:
+        """Stream sequences of the messages stored on `subject` (headers only are read)."""
+        try:
+            last = (await self._js.get_last_msg(stream, subject)).seq or 0
+        except nats.js.errors.NotFoundError:
+            return []
+        sub = await self._js.subscribe(
+            subject, stream=stream, ordered_consumer=True, headers_only=True,
+            deliver_policy=api.DeliverPolicy.ALL,
+        )  # fmt: skip
+        sequences = []
+        try:
+            while True:
+                sequence = (await sub.next_msg(timeout=5)).metadata.sequence.stream
+                sequences.append(sequence)
+                if sequence >= last:
+                    return sequences
+        finally:
+            await _unsubscribe_quietly(sub)
 
     # -- KV -----------------------------------------------------------------------------------
 
@@ -515,15 +645,18 @@ class Bus:
 
     async def kv_create(self, bucket: str, key: str, value: bytes) -> int:
         """Create `key`; raises KeyExists if present. Returns the revision."""
-        return await kvops.kv_create(await self._kv(bucket), key, value)
+        with refused_for_space(f"key {key} of {bucket}"):
+            return await kvops.kv_create(await self._kv(bucket), key, value)
 
     async def kv_update(self, bucket: str, key: str, value: bytes, expected_revision: int) -> int:
         """Compare-and-set; raises StaleRevision if `key` is not at `expected_revision`."""
-        return await kvops.kv_update(await self._kv(bucket), key, value, expected_revision)
+        with refused_for_space(f"key {key} of {bucket}"):
+            return await kvops.kv_update(await self._kv(bucket), key, value, expected_revision)
 
     async def kv_delete(self, bucket: str, key: str, expected_revision: int | None = None) -> None:
         """Delete `key` (only at `expected_revision` if given; else StaleRevision)."""
-        await kvops.kv_delete(await self._kv(bucket), key, expected_revision)
+        with refused_for_space(f"the deletion of key {key} of {bucket}"):
+            await kvops.kv_delete(await self._kv(bucket), key, expected_revision)
 
     async def kv_keys(self, bucket: str) -> list[str]:
         """Every live key of `bucket`, sorted."""
@@ -533,17 +666,20 @@ class Bus:
 
     async def acquire_lease(self, key: str, owner: str, ttl_seconds: float) -> LeaseHandle | None:
         """Take the lease `key` in the leases bucket; None if another owner holds it."""
-        return await kvops.acquire_lease(await self._kv(LEASES_BUCKET), key, owner, ttl_seconds)
+        with refused_for_space(f"lease {key}"):
+            return await kvops.acquire_lease(await self._kv(LEASES_BUCKET), key, owner, ttl_seconds)
 
     async def renew_lease(
         self, handle: LeaseHandle, ttl_seconds: float | None = None
     ) -> LeaseHandle:
         """Extend a held lease; raises LeaseLost if someone else took it."""
-        return await kvops.renew_lease(await self._kv(LEASES_BUCKET), handle, ttl_seconds)
+        with refused_for_space(f"lease {handle.key}"):
+            return await kvops.renew_lease(await self._kv(LEASES_BUCKET), handle, ttl_seconds)
 
     async def release_lease(self, handle: LeaseHandle) -> bool:
         """Give a lease up; False if it was no longer ours."""
-        return await kvops.release_lease(await self._kv(LEASES_BUCKET), handle)
+        with refused_for_space(f"the release of lease {handle.key}"):
+            return await kvops.release_lease(await self._kv(LEASES_BUCKET), handle)
 
     # -- objects ------------------------------------------------------------------------------
 
@@ -555,7 +691,8 @@ class Bus:
         store = await self._object_store(bucket)
         # Headers use the Go client's multi-value form so every client can read the metadata.
         meta = api.ObjectMeta(name=name, headers={"Content-Type": [content_type]})
-        info = await store.put(name, data, meta=meta)
+        with refused_for_space(f"object {name}"):
+            info = await store.put(name, data, meta=meta)
         return common_pb2.ObjectRef(
             bucket=bucket,
             name=name,
@@ -568,13 +705,19 @@ class Bus:
         """Delete every object whose name starts with `prefix`; returns how many."""
         store = await self._object_store(bucket)
         try:
-            names = [info.name for info in await store.list()]
+            infos = await store.list()
         except nats.js.errors.NotFoundError:  # an empty bucket has nothing to list
             return 0
-        doomed = [name for name in names if name and name.startswith(prefix)]
-        for name in doomed:
-            with contextlib.suppress(nats.js.errors.NotFoundError):  # deleted meanwhile
-                await store.delete(name)
+        doomed = [info for info in infos if info.name and info.name.startswith(prefix)]
+        stream = OBJ_STREAM_TEMPLATE.format(bucket=bucket)
+        for info in doomed:
+            # Chunks first: they hold the space. Then the description, leaving no trace
+            # (nats-py's delete would store a deletion marker, which a full store refuses).
+            name = base64.urlsafe_b64encode(info.name.encode()).decode()
+            if info.nuid:
+                chunks = OBJ_CHUNKS_PRE_TEMPLATE.format(bucket=bucket, obj=info.nuid)
+                await self._purge_subject(stream, chunks)
+            await self._purge_subject(stream, OBJ_META_PRE_TEMPLATE.format(bucket=bucket, obj=name))
         return len(doomed)
 
     async def get_object(self, bucket: str, name: str) -> bytes:
@@ -611,13 +754,11 @@ class Bus:
 
         Requests are handled one at a time, in arrival order. If the handler raises, the error
         is logged and no reply is sent (the requester times out), so handlers should encode
-        expected failures in their reply. Call `unsubscribe()` on the result to stop.
+        expected failures in their reply. Call `unsubscribe()` on the result to stop taking
+        requests; one being handled still gets its reply.
         """
 
-        async def on_request(msg: Msg) -> None:
-            if not msg.reply:
-                log.warning("ignoring message without reply subject on %s", msg.subject)
-                return
+        async def answer(msg: Msg) -> None:
             try:
                 reply = await handler(msg.data)
             except Exception:
@@ -627,6 +768,19 @@ class Bus:
                 await msg.respond(reply)
             except nats.errors.Error as err:
                 log.warning("could not reply on %s: %s", msg.subject, err)
+
+        async def on_request(msg: Msg) -> None:
+            if not msg.reply:
+                log.warning("ignoring message without reply subject on %s", msg.subject)
+                return
+            # nats-py runs this callback in the subscription's task and cancels that task on
+            # unsubscribe. A handler may itself lead to the unsubscribe (a cancel ends the
+            # session, which stops serving its subject), so it runs in a task of its own and
+            # replies even then; the callback only waits for it, keeping arrival order.
+            task = asyncio.create_task(answer(msg))
+            self._answering.add(task)
+            task.add_done_callback(self._answering.discard)
+            await asyncio.shield(task)
 
         return await self._nc.subscribe(subject, queue=queue, cb=on_request)
 

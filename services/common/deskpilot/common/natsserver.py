@@ -66,6 +66,8 @@ class NatsServer:
     for later starts. `monitor_port=None` (the default) disables HTTP monitoring; `0` lets the
     server choose one. The log (server stdout and stderr, appended across restarts) goes to
     `log_path`, by default `<store_dir>.log` next to the store directory.
+    `max_file_store` (bytes) limits the JetStream file storage, as an operator would; None
+    leaves the server's default (a share of the disk).
     """
 
     def __init__(
@@ -78,6 +80,7 @@ class NatsServer:
         monitor_port: int | None = None,
         binary: str | os.PathLike[str] | None = None,
         extra_args: list[str] | None = None,
+        max_file_store: int | None = None,
     ) -> None:
         if not 0 <= port <= 65535:
             raise ValueError(f"port must be in 0..65535, got {port}")
@@ -94,6 +97,9 @@ class NatsServer:
         self._requested_monitor_port = monitor_port
         self._binary = binary
         self._extra_args = list(extra_args or [])
+        if max_file_store is not None and max_file_store < 1:
+            raise ValueError(f"max_file_store must be positive bytes or None, got {max_file_store}")
+        self._max_file_store = max_file_store
         self._port: int | None = port or None
         self._monitor_port: int | None = monitor_port or None
         self._proc: subprocess.Popen[bytes] | None = None
@@ -167,6 +173,11 @@ class NatsServer:
             "--ports_file_dir",
             self._ports_dir.name,
         ]
+        if self._max_file_store is not None:
+            # Storage limits exist only in a config file; the flags above still apply.
+            config = self.store_dir.with_name(f"{self.store_dir.name}.conf")
+            config.write_text(f"jetstream {{\n  max_file_store: {self._max_file_store}\n}}\n")
+            args += ["--config", str(config)]
         if self._requested_monitor_port is not None:
             monitor_arg = str(self._monitor_port) if self._monitor_port is not None else "-1"
             args += ["--http_port", monitor_arg]

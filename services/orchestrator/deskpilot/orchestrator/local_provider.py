@@ -4,7 +4,9 @@ does not wait for a desktop to start.
 
 Each sandbox picks its own display number and ports and prints one JSON ready line once
 its X server, VNC port and executors answer; stopping the process stops everything it
-started.
+started, and killing it kills everything it started. A sandbox process that exits by itself
+(killed, or stopped because its X server or an executor died) is reported by `wait_gone`
+with the reason from its log.
 """
 
 from __future__ import annotations
@@ -35,10 +37,13 @@ class _Sandbox:
     process: asyncio.subprocess.Process
     endpoints: session_pb2.SandboxEndpoints
     size: tuple[int, int]
+    log_path: Path
 
 
 class LocalSandboxProvider:
     """Starts sandboxes as child processes; keeps `pool_size` warm ones ready."""
+
+    stops_on_release = True
 
     def __init__(
         self,
@@ -111,6 +116,22 @@ class LocalSandboxProvider:
             # the sandbox too (else it would run on with nobody to stop it).
             await _stop_adopted(endpoints.sandbox_id)
 
+    async def wait_gone(self, endpoints: session_pb2.SandboxEndpoints) -> str | None:
+        name = endpoints.sandbox_id
+        sandbox = self._running.get(name)
+        if sandbox is not None:
+            code = await sandbox.process.wait()
+            return f"sandbox {name} {_exit_reason(code, sandbox.log_path)}"
+        # Started by a replica that died and adopted here: watch its pid.
+        pidfd = _sandbox_pidfd(name)
+        if pidfd is None:
+            return f"sandbox {name} is not running"
+        try:
+            await _exited(pidfd)
+        finally:
+            os.close(pidfd)
+        return f"sandbox {name} stopped"
+
     async def close(self) -> None:
         if self._filling is not None:
             self._filling.cancel()
@@ -145,7 +166,8 @@ class LocalSandboxProvider:
         name = f"local-{self._counter}"
         folder = self.work_dir / name
         folder.mkdir(parents=True, exist_ok=True)
-        log_file = (folder / "sandbox.log").open("wb")
+        log_path = folder / "sandbox.log"
+        log_file = log_path.open("wb")
         process = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "deskpilot.sandbox",
             "--width", str(size[0]), "--height", str(size[1]),
@@ -160,7 +182,7 @@ class LocalSandboxProvider:
             report = await asyncio.wait_for(_ready_report(process), self.ready_timeout)
         except (TimeoutError, ValueError) as exc:
             await _stop(process)
-            tail = (folder / "sandbox.log").read_text(errors="replace")[-2000:]
+            tail = log_path.read_text(errors="replace")[-2000:]
             raise Unavailable(f"sandbox {name} did not start ({exc!r}): {tail}") from None
         except asyncio.CancelledError:  # e.g. close() while the pool was filling
             await asyncio.shield(_stop(process))
@@ -172,7 +194,23 @@ class LocalSandboxProvider:
             vnc_password=report["vnc_password"],
             sandbox_id=f"{name}-{process.pid}",
         )
-        return _Sandbox(process, endpoints, size)
+        return _Sandbox(process, endpoints, size, log_path)
+
+
+def _exit_reason(code: int, log_path: Path) -> str:
+    """Why a sandbox process ended, for people: its signal, or its last error line."""
+    if code < 0:
+        return f"was killed ({signal.Signals(-code).name})"
+    try:
+        lines = log_path.read_text(errors="replace").splitlines()
+    except OSError:
+        lines = []
+    for line in reversed(lines):
+        with contextlib.suppress(ValueError, AttributeError):
+            entry = json.loads(line)
+            if entry.get("level") in ("ERROR", "CRITICAL"):
+                return f"stopped: {entry.get('message')}"
+    return f"exited with code {code}"
 
 
 async def _ready_report(process: asyncio.subprocess.Process) -> dict:
@@ -193,21 +231,28 @@ async def _stop_adopted(sandbox_id: str) -> None:
     pidfd = _sandbox_pidfd(sandbox_id)
     if pidfd is None:
         return
-    loop = asyncio.get_running_loop()
-    exited = loop.create_future()
-    loop.add_reader(pidfd, lambda: exited.done() or exited.set_result(None))
     try:
         with contextlib.suppress(ProcessLookupError):
             signal.pidfd_send_signal(pidfd, signal.SIGTERM)
         try:
-            await asyncio.wait_for(exited, _STOP_GRACE_SECONDS)
+            await asyncio.wait_for(_exited(pidfd), _STOP_GRACE_SECONDS)
         except TimeoutError:
             with contextlib.suppress(ProcessLookupError):
                 signal.pidfd_send_signal(pidfd, signal.SIGKILL)
         log.info("stopped sandbox %s, started by another replica", sandbox_id)
     finally:
-        loop.remove_reader(pidfd)
         os.close(pidfd)
+
+
+async def _exited(pidfd: int) -> None:
+    """Until the process of `pidfd` has exited (a pidfd turns readable then)."""
+    loop = asyncio.get_running_loop()
+    exited = loop.create_future()
+    loop.add_reader(pidfd, lambda: exited.done() or exited.set_result(None))
+    try:
+        await exited
+    finally:
+        loop.remove_reader(pidfd)
 
 
 def _sandbox_pidfd(sandbox_id: str) -> int | None:

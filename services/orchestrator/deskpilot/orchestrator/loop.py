@@ -16,8 +16,9 @@ import json
 import logging
 import time
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import anthropic
 import grpc
@@ -25,7 +26,7 @@ from anthropic.types.beta import BetaTextBlockParam
 from google.protobuf import json_format, struct_pb2
 from google.protobuf.timestamp_pb2 import Timestamp
 
-from deskpilot.common.bus import SCREENSHOTS_BUCKET, Bus
+from deskpilot.common.bus import SCREENSHOTS_BUCKET, Bus, EventStoreFull, until_stored
 from deskpilot.common.cancellation import raise_if_cancelled
 from deskpilot.common.errors import FailedPrecondition
 from deskpilot.common.safety_client import SafetyGate
@@ -42,6 +43,12 @@ from deskpilot.orchestrator.model import (
 )
 from deskpilot.orchestrator.recovery import owed_tool_uses
 from deskpilot.orchestrator.sandbox_client import ExecutorUnavailable, SandboxClient, ToolOutcome
+from deskpilot.orchestrator.session_sandbox import (
+    FixedSandbox,
+    SandboxGone,
+    SandboxHooks,
+    SessionSandbox,
+)
 from deskpilot.orchestrator.store import KnownRecord, SessionStore
 from deskpilot.orchestrator.tools import (
     COMPUTER_TOOLSET_NAME,
@@ -53,6 +60,7 @@ from deskpilot.orchestrator.tools import (
 from deskpilot.v1 import common_pb2, events_pb2, safety_pb2, session_pb2
 
 log = logging.getLogger("deskpilot.orchestrator.loop")
+T = TypeVar("T")
 
 S = session_pb2
 SYSTEM_PROMPT = """You are operating a Linux desktop through tools: a computer tool that \
@@ -76,6 +84,8 @@ class LoopSettings:
     max_tokens: int = 5_000_000
     max_wall_seconds: int = 3600
     max_output_tokens: int = 4096
+    # A session waiting this long for a message gives its sandbox back; 0: never.
+    idle_release_seconds: float = 0.0
 
 
 class _Ended(Exception):
@@ -94,7 +104,7 @@ class LoopDeps:
     client: anthropic.AsyncAnthropic
     retries: RetryReporter
     gate: SafetyGate
-    sandbox: SandboxClient
+    sandbox: SessionSandbox | FixedSandbox | SandboxClient
     bus: Bus
     store: SessionStore
     events: SessionEvents
@@ -110,13 +120,19 @@ class SessionLoop:
         deps: LoopDeps,
         *,
         conversation: list[dict] | None = None,
-        screen_size: tuple[int, int],
+        screen_size: tuple[int, int] = (0, 0),
     ) -> None:
+        """`screen_size`: the model's screen, for a bare SandboxClient in `deps` (a
+        SessionSandbox knows it once it has a sandbox)."""
         self.session = session
         self.deps = deps
         self.spec = TOOL_SETS[session.config.tool_set]
         self.conversation: list[dict] = conversation if conversation is not None else []
-        self.screen_size = screen_size
+        sandbox = deps.sandbox
+        self.desktop = (
+            FixedSandbox(sandbox, screen_size) if isinstance(sandbox, SandboxClient) else sandbox
+        )
+        self.desktop.bind(SandboxHooks(save=self._save, queued=self._queued, note=self.note))
         self.last_screenshot: common_pb2.Image | None = None
         self.previous_call: common_pb2.ToolCall | None = None
         self._inbox: asyncio.Queue[tuple[str, str]] = asyncio.Queue()
@@ -131,6 +147,9 @@ class SessionLoop:
         self._started = time.monotonic() - _age_seconds(session)
         self._record = KnownRecord()  # this loop is the record's usual writer
         self._stored_screenshot: common_pb2.ObjectRef | None = None
+        # Set while a write waits for space in a full event store (see `until_stored`):
+        # the session holds still, loses nothing, and goes on once the store has room.
+        self.stalled: EventStoreFull | None = None
 
     # -- running ------------------------------------------------------------------------------
 
@@ -144,6 +163,8 @@ class SessionLoop:
         try:
             if not self.conversation:
                 await self._add_user_message(self.session.config.task, "task")
+            if not resumed or self.desktop.recorded:
+                await self._ensure_desktop()  # else when there is something to do
             if resumed:
                 await self._resume()
             elif self.session.status != S.SESSION_STATUS_WAITING_INPUT:
@@ -155,7 +176,7 @@ class SessionLoop:
                         S.SESSION_STATUS_WAITING_INPUT, "the model finished its turn"
                     )
                     raise_if_cancelled()
-                    text, author = await self._inbox.get()
+                    text, author = await self._next_message()
                     await self._add_user_message(text, author)
                     await self._set_status(S.SESSION_STATUS_RUNNING, "")
                 await self._resumed.wait()
@@ -167,6 +188,9 @@ class SessionLoop:
         except asyncio.CancelledError:
             if self._cancel_reason is None:
                 raise  # the replica is stopping: another one takes the session over
+            # Handled: recording the end must not stop at the next cancellation check (a
+            # further cancel, e.g. of a delete or a stopping replica, still does).
+            self._task.uncancel()
             await self._finish(S.SESSION_STATUS_CANCELLED, self._cancel_reason)
         except Exception as exc:
             log.exception("session %s failed", self.session.id)
@@ -175,6 +199,8 @@ class SessionLoop:
     async def _resume(self) -> None:
         """Answer the tool calls the interruption left unanswered, then show a fresh screen."""
         owed = owed_tool_uses(self.conversation)
+        if owed or self.conversation[-1]["role"] == "user":
+            await self._ensure_desktop()
         if owed:
             await self._set_status(S.SESSION_STATUS_RUNNING, "resumed after an interruption")
             answers = await self._run_tools(owed)
@@ -189,9 +215,41 @@ class SessionLoop:
         content = self.conversation[-1]["content"]
         content.append(BetaTextBlockParam(type="text", text=note))
         with contextlib.suppress(ExecutorUnavailable, grpc.aio.AioRpcError):
-            image = await self.deps.sandbox.screenshot()
+            image = await self.desktop.screenshot()
             self.last_screenshot = image
             content.append(results.image_block(image))
+
+    async def _ensure_desktop(self) -> None:
+        try:
+            await self.desktop.ensure()
+        except SandboxGone as gone:
+            raise _Ended(S.SESSION_STATUS_FAILED, str(gone)) from None
+
+    async def _queued(self, reason: str) -> None:
+        """While the session waits for a sandbox, its status says so (and why)."""
+        await self._set_status(self.session.status, reason)
+
+    async def _next_message(self) -> tuple[str, str]:
+        """The next user message. Waiting longer than idle_release_seconds for it, the
+        session gives its sandbox back; the next step gets a fresh one."""
+        idle = self.deps.settings.idle_release_seconds
+        if idle > 0 and self.desktop.held:
+            message = asyncio.ensure_future(self._inbox.get())
+            try:
+                done, _ = await asyncio.wait({message}, timeout=idle)
+            finally:
+                if not message.done():
+                    message.cancel()  # a message not taken yet stays in the inbox
+            if done:
+                return message.result()
+            await self.desktop.release_idle(idle)
+            await self._set_status(
+                S.SESSION_STATUS_WAITING_INPUT,
+                f"the model finished its turn; its desktop was stopped after {idle:g} s "
+                "without a message, and the next message starts a fresh one",
+            )
+            raise_if_cancelled()
+        return await self._inbox.get()
 
     def _needs_input(self) -> bool:
         return not self.conversation or self.conversation[-1]["role"] == "assistant"
@@ -209,6 +267,7 @@ class SessionLoop:
             raise _Ended(S.SESSION_STATUS_FINISHED, f"max_wall_seconds reached ({max_wall})")
 
     async def _step(self) -> None:
+        await self._ensure_desktop()  # a fresh one if it stopped or was given back
         self.session.steps += 1
         self._flush_notes()
         call = self._model_call()
@@ -251,7 +310,7 @@ class SessionLoop:
         system = SYSTEM_PROMPT.format(date=datetime.date.today().isoformat())
         if config.system_prompt_suffix:
             system += "\n\n" + config.system_prompt_suffix
-        width, height = self.screen_size
+        width, height = self.desktop.screen_size
         max_output = config.max_output_tokens or self.deps.settings.max_output_tokens
         return ModelCall(
             model=config.model,
@@ -339,7 +398,7 @@ class SessionLoop:
     ) -> tuple[dict, bool]:
         key = f"{self.session.id}.{call.tool_use_id}"
         try:
-            outcome = await self.deps.sandbox.run(executor, call, key)
+            outcome = await self.desktop.run(executor, call, key)
         except ExecutorUnavailable as exc:
             await self._publish(
                 action_executed=events_pb2.ActionExecuted(
@@ -545,8 +604,10 @@ class SessionLoop:
             return last  # the screen did not change: the stored picture is the same
         media = results.image_block(image)["source"]["media_type"]  # type: ignore[index]
         name = f"{self.session.id}/{tool_use_id}.{media.split('/')[1]}"
-        ref = await self.deps.bus.put_object(
-            SCREENSHOTS_BUCKET, name, image.data, media, sha256=digest
+        ref = await self._write(
+            lambda: self.deps.bus.put_object(
+                SCREENSHOTS_BUCKET, name, image.data, media, sha256=digest
+            )
         )
         self._stored_screenshot = ref
         return ref
@@ -567,9 +628,17 @@ class SessionLoop:
         )
 
     async def _publish(self, **payload: Any) -> events_pb2.Event:
-        event = await self.deps.events.publish(self.session.steps, **payload)
+        event = await self._write(lambda: self.deps.events.publish(self.session.steps, **payload))
         self.session.last_sequence = event.sequence
         return event
+
+    async def _write(self, write: Callable[[], Awaitable[T]]) -> T:
+        """Every write of the loop waits for space in a full event store instead of failing
+        the session: it goes on where it stopped once there is room."""
+        return await until_stored(write, waiting=self._set_stalled)
+
+    def _set_stalled(self, full: EventStoreFull | None) -> None:
+        self.stalled = full
 
     async def _set_status(self, status: int, reason: str) -> None:
         if status == self.session.status and reason == self.session.status_reason:
@@ -591,7 +660,9 @@ class SessionLoop:
             if not self._results_owed():
                 record.last_committed_step = snapshot.steps
 
-        await self.deps.store.update(self.session.id, apply, known=self._record)
+        await self._write(
+            lambda: self.deps.store.update(self.session.id, apply, known=self._record)
+        )
 
     def _results_owed(self) -> bool:
         """Whether the latest model turn has tool calls still waiting for their results
@@ -612,6 +683,10 @@ class SessionLoop:
         )
 
     # -- commands (called by the owning replica's control handler) -----------------------------
+
+    def note(self, text: str) -> None:
+        """Tell the model `text` at its next turn."""
+        self._notes.append(text)
 
     def send_message(self, text: str, author: str) -> None:
         if self.session.status != S.SESSION_STATUS_WAITING_INPUT:

@@ -23,12 +23,20 @@ from dataclasses import dataclass, field
 from google.protobuf.message import DecodeError
 from nats.aio.subscription import Subscription
 
-from deskpilot.common.bus import SCREENSHOTS_BUCKET, Bus, NoResponders, control_subject
+from deskpilot.common.bus import (
+    SCREENSHOTS_BUCKET,
+    Bus,
+    EventStoreFull,
+    NoResponders,
+    control_subject,
+)
 from deskpilot.common.cancellation import raise_if_cancelled
 from deskpilot.common.errors import (
+    AlreadyExists,
     FailedPrecondition,
     InvalidArgument,
     NotFound,
+    ResourceExhausted,
     ServiceError,
     Unavailable,
 )
@@ -41,10 +49,10 @@ from deskpilot.orchestrator.model_endpoint import MISSING_KEY, ModelEndpoint
 from deskpilot.orchestrator.policy_check import check_safety_policy
 from deskpilot.orchestrator.providers import SandboxProvider
 from deskpilot.orchestrator.recovery import rebuild
-from deskpilot.orchestrator.sandbox_client import SandboxClient
+from deskpilot.orchestrator.sandbox_slots import SandboxSlots
+from deskpilot.orchestrator.session_sandbox import SessionSandbox
 from deskpilot.orchestrator.settings import OrchestratorSettings
 from deskpilot.orchestrator.store import SessionStore
-from deskpilot.orchestrator.tools import TOOL_SETS
 from deskpilot.orchestrator.validation import validated_config
 from deskpilot.v1 import events_pb2, orchestrator_pb2, session_pb2
 
@@ -58,6 +66,8 @@ LIVE = (
     S.SESSION_STATUS_PAUSED,
 )
 _CONTROL_TIMEOUT = 10.0
+# How often a command waiting for a session's end checks whether it waits for space.
+_STALL_CHECK_SECONDS = 0.5
 
 
 @dataclass
@@ -91,9 +101,11 @@ class SessionManager:
         self.provider = provider
         self.settings = settings
         self.loop_settings = loop_settings or LoopSettings(
-            confirmation_timeout=settings.confirmation_timeout_seconds
+            confirmation_timeout=settings.confirmation_timeout_seconds,
+            idle_release_seconds=settings.idle_release_seconds,
         )
         self.gate = SafetyGate(settings.safety_address, timeout=settings.safety_timeout_seconds)
+        self.slots = SandboxSlots(settings.max_sandboxes)
         self.replica = settings.replica_id
         self._owned: dict[str, _Owned] = {}
         # Ids being taken right now: claimed before any await, so the takeover scan and
@@ -128,6 +140,14 @@ class SessionManager:
         if not self.model.has_key:
             raise FailedPrecondition(MISSING_KEY)
         session_id = _session_id(request_id)
+        if len(self._owned) >= self.settings.max_sessions:
+            if request_id:  # a retry of one that was created still gets it
+                with contextlib.suppress(NotFound):
+                    return (await self.store.get(session_id)).session
+            raise ResourceExhausted(
+                f"this replica already runs {len(self._owned)} sessions, its limit "
+                "(max_sessions); retry later or through another replica"
+            )
         if session_id in self._claiming:
             raise FailedPrecondition(f"session {session_id} is being created; retry shortly")
         self._claiming.add(session_id)
@@ -147,14 +167,29 @@ class SessionManager:
         )
         try:
             await self.store.create(S.SessionRecord(session=session))
-        except ServiceError:
+        except AlreadyExists:
             if request_id:
                 return (await self.store.get(session_id)).session
             raise
         record = await self.store.get(session_id)
         events = SessionEvents(self.bus, session_id, self.replica)
-        await events.publish(0, session_created=events_pb2.SessionCreated(session=record.session))
-        await self._own(session_id, resumed=False, last_sequence=events.last_sequence, claimed=True)
+        try:
+            await events.publish(
+                0, session_created=events_pb2.SessionCreated(session=record.session)
+            )
+        except EventStoreFull:
+            # The record fitted, its first event did not: take the record back so the
+            # refused request leaves nothing behind (if even that is refused, the session
+            # starts once there is space, and a retry with its request_id finds it).
+            with contextlib.suppress(ServiceError):
+                await self.store.delete(session_id)
+            raise
+        try:
+            await self._own(
+                session_id, resumed=False, last_sequence=events.last_sequence, claimed=True
+            )
+        except EventStoreFull:
+            log.warning("session %s is stored; it starts once the store has space", session_id)
         return record.session
 
     async def get(self, session_id: str) -> S.Session:
@@ -193,6 +228,10 @@ class SessionManager:
         if entry and entry.loop and entry.task and not entry.task.done():
             with contextlib.suppress(FailedPrecondition):
                 entry.loop.cancel("deleted")
+            if not await _ends_unless_stalled(entry.task, entry.loop):
+                # Waiting to record its end in a full store: stop it without that record,
+                # which is deleted below anyway (and whose events free the space).
+                entry.task.cancel()
             await asyncio.gather(entry.task, return_exceptions=True)
         elif record.session.status in LIVE:
             with contextlib.suppress(ServiceError):
@@ -257,7 +296,7 @@ class SessionManager:
         self, entry: _Owned, resumed: bool, last_sequence: int, *, only_if_live: bool = False
     ) -> None:
         session_id = entry.session_id
-        sandbox: SandboxClient | None = None
+        desktop: SessionSandbox | None = None
         client = None
         ended = False
         try:
@@ -270,36 +309,31 @@ class SessionManager:
             if only_if_live and session.status not in LIVE:
                 ended = True
                 return
-            if not session.sandbox.display_address:
-                endpoints = await self.provider.acquire(
-                    session_id, session.config.display, session.config.sandbox_template
-                )
-                record = await self.store.update(
-                    session_id, lambda r: r.session.sandbox.CopyFrom(endpoints)
-                )
-                session = record.session
-            spec = TOOL_SETS[session.config.tool_set]
-            sandbox = SandboxClient(
-                session.sandbox, spec, max_characters=self.settings.max_result_characters
-            )
-            info = await sandbox.info()
             conversation: list[dict] = []
             if resumed:
                 rebuilt = await rebuild(self.bus, session_id)
                 conversation, last_sequence = rebuilt.conversation, rebuilt.last_sequence
+            # The loop starts (or attaches) the sandbox itself, so a session waiting for
+            # one can say so in its status, and can be cancelled meanwhile.
+            desktop = SessionSandbox(
+                session,
+                self.provider,
+                self.slots,
+                max_restarts=self.settings.max_sandbox_restarts,
+                max_characters=self.settings.max_result_characters,
+            )
             client, retries = make_client(max_retries=self.settings.anthropic_max_retries)
             deps = LoopDeps(
                 client=client,
                 retries=retries,
                 gate=self.gate,
-                sandbox=sandbox,
+                sandbox=desktop,
                 bus=self.bus,
                 store=self.store,
                 events=SessionEvents(self.bus, session_id, self.replica, last_sequence),
                 settings=self.loop_settings,
             )
-            size = (info.scaled_size.width, info.scaled_size.height)
-            entry.loop = SessionLoop(session, deps, conversation=conversation, screen_size=size)
+            entry.loop = SessionLoop(session, deps, conversation=conversation)
             entry.ready.set()
             await entry.loop.run(resumed=resumed)
             ended = True
@@ -311,9 +345,11 @@ class SessionManager:
             ended = True
         finally:
             entry.ready.set()
+            if desktop is not None:
+                # An ended session's desktop goes with it; one stopped here for another
+                # replica to continue keeps running for that replica.
+                await desktop.close(stop=ended)
             await self._disown(entry, release_lease=ended)
-            if sandbox is not None:
-                await sandbox.close()
             if client is not None:
                 await client.close()
 
@@ -407,6 +443,10 @@ class SessionManager:
         if _has_ended(entry):
             raise Unavailable(f"session {session_id} has just ended here; try again")
         kind = command.WhichOneof("command")
+        if loop.stalled is not None and kind != "cancel":
+            raise ResourceExhausted(
+                f"{loop.stalled.message}; session {session_id} holds still until then"
+            )
         if kind == "send_message":
             loop.send_message(command.send_message.text, command.send_message.author or "user")
         elif kind == "resolve_confirmation":
@@ -414,8 +454,11 @@ class SessionManager:
             loop.resolve_confirmation(r.confirmation_id, r.approve, r.resolved_by, r.reason)
         elif kind == "cancel":
             loop.cancel(command.cancel.reason)
-            if entry.task:
-                await asyncio.gather(entry.task, return_exceptions=True)
+            if entry.task and not await _ends_unless_stalled(entry.task, loop):
+                raise ResourceExhausted(
+                    f"{loop.stalled.message if loop.stalled else 'event store full'}; session "
+                    f"{session_id} has stopped and records its cancellation once there is space"
+                )
         elif kind == "take_control":
             await loop.take_control(command.take_control.by or "someone")
         elif kind == "release_control":
@@ -444,6 +487,16 @@ class SessionManager:
 
 
 ENDED = (S.SESSION_STATUS_FINISHED, S.SESSION_STATUS_CANCELLED, S.SESSION_STATUS_FAILED)
+
+
+async def _ends_unless_stalled(task: asyncio.Task[None], loop: SessionLoop) -> bool:
+    """Wait for the loop's task to end; False as soon as it waits for space in a full
+    event store instead (it cannot record its end before an operator frees some)."""
+    while not task.done():
+        await asyncio.wait({task}, timeout=_STALL_CHECK_SECONDS)
+        if loop.stalled is not None and not task.done():
+            return False
+    return True
 
 
 def _has_ended(entry: _Owned) -> bool:

@@ -184,11 +184,15 @@ class SandboxClient:
         return ToolOutcome(text=text, replayed=reply.replayed)
 
     def view_limit(self) -> int | None:
-        """The max_characters of text_editor_20250728 (its tool definition says it too);
-        None for the versions without one."""
-        if self.spec.editor_type != "text_editor_20250728":
-            return None
-        return max(1, self.max_characters - _VIEW_NOTE_ROOM)
+        return view_limit(self.spec, self.max_characters)
+
+
+def view_limit(spec: ToolSetSpec, max_characters: int) -> int | None:
+    """The max_characters of text_editor_20250728 (its tool definition says it too);
+    None for the versions without one."""
+    if spec.editor_type != "text_editor_20250728":
+        return None
+    return max(1, max_characters - _VIEW_NOTE_ROOM)
 
 
 def outcome_unknown(detail: str) -> ToolOutcome:

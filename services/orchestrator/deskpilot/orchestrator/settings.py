@@ -42,6 +42,21 @@ class OrchestratorSettings(ServiceSettings, NatsClientSettings):
         600.0, gt=0, le=86400, description="An unanswered confirmation is a denial after this."
     )
     max_sessions: int = Field(20, ge=1, le=1000, description="Sessions this replica runs at once.")
+    max_sandboxes: int = Field(
+        20, ge=1, le=1000,
+        description="Sandboxes this replica's sessions hold at once; a session needing one "
+        "beyond that waits in line, its status saying so.",
+    )  # fmt: skip
+    idle_release_seconds: float = Field(
+        900.0, ge=0, le=86400,
+        description="A session waiting this long for a message stops its sandbox (the next "
+        "message starts a fresh one, and the model is told); 0: never.",
+    )  # fmt: skip
+    max_sandbox_restarts: int = Field(
+        3, ge=0, le=100,
+        description="Fresh sandboxes a session gets after its sandbox stopped by itself "
+        "(killed, or an executor died); one more loss fails the session.",
+    )  # fmt: skip
     sandbox_provider: str = Field(
         "local", pattern=r"^(local|existing)$",
         description="`local` starts a sandbox per session on this machine; `existing` attaches "
