@@ -405,7 +405,13 @@ class SessionLoop:
                     tool_use_id=call.tool_use_id, ok=False, error=str(exc)
                 )
             )
-            return await self._refuse(call, f"The action could not be performed: {exc}", member)
+            # The call may have reached the executor before it failed: say so, so the model
+            # checks instead of assuming nothing happened.
+            message = (
+                f"The action may or may not have been performed: {exc}. Check the screen or "
+                "the state it would change before repeating it."
+            )
+            return await self._refuse(call, message, member)
         digest = hashlib.sha256(outcome.image.data).hexdigest() if outcome.image else ""
         # The gate reads the result while the screenshot is stored: neither needs the other.
         scans = (
@@ -717,10 +723,11 @@ class SessionLoop:
     async def take_control(self, by: str) -> None:
         if not self._resumed.is_set():
             raise FailedPrecondition(f"{self.session.controlled_by} already has control")
+        # Published first: if the event store refuses it, nothing has changed.
+        await self._publish(control_taken=events_pb2.ControlTaken(by=by))
         self._resumed.clear()
         self._status_before_pause = (self.session.status, self.session.status_reason)
         self.session.controlled_by = by
-        await self._publish(control_taken=events_pb2.ControlTaken(by=by))
         await self._set_status(S.SESSION_STATUS_PAUSED, f"{by} has control of the desktop")
 
     async def release_control(self, by: str, note: str) -> None:
