@@ -660,7 +660,7 @@ class Bus:
 
     async def kv_keys(self, bucket: str) -> list[str]:
         """Every live key of `bucket`, sorted."""
-        return await kvops.kv_keys(await self._kv(bucket))
+        return await kvops.kv_keys(self._js, await self._kv(bucket), bucket)
 
     # -- leases -------------------------------------------------------------------------------
 

@@ -15,6 +15,7 @@ synchronised clocks (well under the TTL).
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import math
@@ -23,6 +24,7 @@ import time
 from dataclasses import dataclass
 
 import nats.js.errors
+from nats.js import JetStreamContext
 from nats.js.kv import KeyValue
 
 log = logging.getLogger(__name__)
@@ -131,12 +133,20 @@ async def kv_delete(kv: KeyValue, key: str, expected_revision: int | None = None
         raise
 
 
-async def kv_keys(kv: KeyValue) -> list[str]:
-    """Every live key of the bucket (deleted and purged keys left out); [] when empty."""
-    try:
-        return sorted(await kv.keys())
-    except nats.js.errors.NoKeysError:
-        return []
+async def kv_keys(js: JetStreamContext, kv: KeyValue, bucket: str) -> list[str]:
+    """Every live key of the bucket (deleted and purged keys left out), sorted.
+
+    nats-py's `KeyValue.keys()` lists through a watcher, which skips a key that is updated
+    while the listing runs and may return another twice. The stream's own count of messages
+    per subject is one consistent snapshot instead (a KV bucket is the stream
+    `KV_<bucket>` with one subject `$KV.<bucket>.<key>` per key); delete and purge markers
+    are messages too, so each key is then read and the dead ones left out.
+    """
+    prefix = f"$KV.{bucket}."
+    info = await js.stream_info(f"KV_{bucket}", subjects_filter=f"{prefix}>")
+    keys = sorted(subject[len(prefix) :] for subject in (info.state.subjects or {}))
+    entries = await asyncio.gather(*(kv_get(kv, key) for key in keys))
+    return [key for key, entry in zip(keys, entries, strict=True) if entry is not None]
 
 
 def _lease_value(owner: str, expires_at: float) -> bytes:
