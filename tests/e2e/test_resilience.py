@@ -298,7 +298,8 @@ async def test_an_executor_killed_mid_action_gives_an_error_result(
         assert not executed.ok and "bash executor failed" in executed.error
         # The model was told, and the session is alive and waiting for the user.
         last = w.model.message_requests[-1].messages[-1]["content"][0]
-        assert last["is_error"] and "may or may not have been performed" in last["content"][0]["text"]
+        assert last["is_error"]
+        assert "may or may not have been performed" in last["content"][0]["text"]
 
 
 # The kill-the-owner scenario, again and again: each round a session runs one bash command
