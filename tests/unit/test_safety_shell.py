@@ -424,3 +424,12 @@ def test_editor_paths_are_normalised_before_judging(
         assert verdict.decision == expected, (command, verdict.rule_ids)
     decision, rules = judge(f"cat {path}")
     assert decision == view, rules
+
+
+@pytest.mark.parametrize("command", [[], {}, ["view"], 3, None])
+def test_an_editor_command_that_is_not_a_string_is_an_input_error(command: object) -> None:
+    # A list or an object as `command` was looked up in a set and raised TypeError: INTERNAL.
+    with pytest.raises(ActionInputError, match="input.command must be one of"):
+        CHECKER.check(
+            "str_replace_editor", {"command": command, "path": "/tmp/x"}, ActionSituation(), POLICY
+        )

@@ -26,7 +26,7 @@ def editor_findings(tool_input: dict[str, Any]) -> Iterator[Finding]:
     """Findings for one editor call; raises EditorInputError on a malformed input."""
     command = tool_input.get("command")
     path = tool_input.get("path")
-    if command not in EDITOR_COMMANDS:
+    if not isinstance(command, str) or command not in EDITOR_COMMANDS:
         raise EditorInputError(
             f"editor input.command must be one of {', '.join(sorted(EDITOR_COMMANDS))}, "
             f"got {command!r}"
