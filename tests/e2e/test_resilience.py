@@ -363,3 +363,36 @@ async def test_killing_the_owner_mid_action_never_runs_it_twice(
             await owner.wait()
             owner, survivor = survivor, await replacement
         assert sorted(_steps(log)) == sorted(runs)
+
+
+async def test_an_action_approved_before_the_owner_died_is_not_asked_again(
+    tmp_path: Path, x_display: XServer
+) -> None:
+    # The survivor used to judge the call again and ask a second time; a denial then would
+    # have told the model that an action which had already run was refused.
+    log = tmp_path / "home" / "runs.log"
+    scratch = tmp_path / "home" / "scratch.txt"
+    command = f"touch {scratch}; rm -f {scratch}; echo approved >> {log}; sleep {_COMMAND_SECONDS}"
+    turns = [Turn.tool_use("bash", {"command": command}), Turn.text("done")]
+    async with world(tmp_path, x_display, turns, replicas=2, lease_seconds=1) as w:
+        owner, survivor = w.orchestrators
+        session_id = await _create(w.stub_of(owner))
+        asked = await follow_events(
+            w.stub_of(owner), session_id, lambda e: e.HasField("confirmation_requested")
+        )
+        await _approve(w.stub_of(owner), session_id, asked[-1])
+        await _until(lambda: "approved" in _steps(log))
+        owner.kill()
+        seen: list[events_pb2.Event] = []
+
+        def settled(event: events_pb2.Event) -> bool:  # waiting, or asking a second time
+            if event.HasField("confirmation_requested"):
+                seen.append(event)
+            return len(seen) > 1 or _waiting_input(event)
+
+        events = await follow_events(w.stub_of(survivor), session_id, settled)
+        requests = [e for e in events if e.HasField("confirmation_requested")]
+        results = [e.tool_result for e in events if e.HasField("tool_result")]
+        assert len(requests) == 1, "the approved action was put to a person again"
+        assert _steps(log) == ["approved"]
+        assert [r.is_error for r in results] == [False], results

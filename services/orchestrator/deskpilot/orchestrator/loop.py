@@ -120,14 +120,17 @@ class SessionLoop:
         deps: LoopDeps,
         *,
         conversation: list[dict] | None = None,
+        approved: set[str] | None = None,
         screen_size: tuple[int, int] = (0, 0),
     ) -> None:
-        """`screen_size`: the model's screen, for a bare SandboxClient in `deps` (a
-        SessionSandbox knows it once it has a sandbox)."""
+        """`approved`: tool_use ids a person approved before an interruption (they are not
+        judged or asked again). `screen_size`: the model's screen, for a bare SandboxClient
+        in `deps` (a SessionSandbox knows it once it has a sandbox)."""
         self.session = session
         self.deps = deps
         self.spec = TOOL_SETS[session.config.tool_set]
         self.conversation: list[dict] = conversation if conversation is not None else []
+        self._approved: set[str] = approved or set()
         sandbox = deps.sandbox
         self.desktop = (
             FixedSandbox(sandbox, screen_size) if isinstance(sandbox, SandboxClient) else sandbox
@@ -356,6 +359,12 @@ class SessionLoop:
         if executor is None:
             await self._publish(action_proposed=events_pb2.ActionProposed(call=call))
             return await self._refuse(call, f"Unknown tool {call.name!r} for this session.", member)
+        if call.tool_use_id in self._approved:
+            # A person approved it before the interruption, and it may have run since: judging
+            # it again could refuse an action that happened (its key replays the first run).
+            raise_if_cancelled()
+            await self._resumed.wait()
+            return await self._execute(call, executor, member)
         # The gate judges while the proposal is published; the verdict event follows both.
         _, verdict = await asyncio.gather(
             self._publish(action_proposed=events_pb2.ActionProposed(call=call)),

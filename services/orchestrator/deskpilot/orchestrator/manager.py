@@ -310,9 +310,11 @@ class SessionManager:
                 ended = True
                 return
             conversation: list[dict] = []
+            approved: set[str] = set()
             if resumed:
                 rebuilt = await rebuild(self.bus, session_id)
                 conversation, last_sequence = rebuilt.conversation, rebuilt.last_sequence
+                approved = rebuilt.approved
             # The loop starts (or attaches) the sandbox itself, so a session waiting for
             # one can say so in its status, and can be cancelled meanwhile.
             desktop = SessionSandbox(
@@ -333,7 +335,7 @@ class SessionManager:
                 events=SessionEvents(self.bus, session_id, self.replica, last_sequence),
                 settings=self.loop_settings,
             )
-            entry.loop = SessionLoop(session, deps, conversation=conversation)
+            entry.loop = SessionLoop(session, deps, conversation=conversation, approved=approved)
             entry.ready.set()
             await entry.loop.run(resumed=resumed)
             ended = True

@@ -30,12 +30,16 @@ class Rebuilt:
     last_sequence: int = 0
     steps: int = 0
     last_screenshot: common_pb2.Image | None = None
+    # tool_use ids a person approved: after an interruption they run without being judged
+    # and asked again (the first run may already have happened; its key replays it).
+    approved: set[str] = field(default_factory=set)
 
 
 async def rebuild(bus: Bus, session_id: str) -> Rebuilt:
     """Replay the session's events into the messages the model has seen."""
     state = Rebuilt()
     toolset_ids: set[str] = set()
+    asked: dict[str, str] = {}  # confirmation id -> tool_use id
     async for event in bus.replay_events(session_id):
         state.last_sequence = event.sequence
         state.steps = max(state.steps, event.step)
@@ -51,6 +55,13 @@ async def rebuild(bus: Bus, session_id: str) -> Rebuilt:
                 if block.get("type") == "tool_use"
                 and block.get("toolset_name") == COMPUTER_TOOLSET_NAME
             }
+        elif kind == "confirmation_requested":
+            request = event.confirmation_requested
+            asked[request.confirmation_id] = request.call.tool_use_id
+        elif kind == "confirmation_resolved" and event.confirmation_resolved.approved:
+            tool_use_id = asked.get(event.confirmation_resolved.confirmation_id)
+            if tool_use_id:
+                state.approved.add(tool_use_id)
         elif kind == "tool_result":
             block, image = await _tool_result_block(bus, event.tool_result, toolset_ids)
             _add_tool_result(state.conversation, block)
