@@ -429,7 +429,7 @@ def test_editor_paths_are_normalised_before_judging(
 @pytest.mark.parametrize("command", [[], {}, ["view"], 3, None])
 def test_an_editor_command_that_is_not_a_string_is_an_input_error(command: object) -> None:
     # A list or an object as `command` was looked up in a set and raised TypeError: INTERNAL.
-    with pytest.raises(ActionInputError, match="input.command must be one of"):
+    with pytest.raises(ActionInputError, match=r"input\.command must be one of"):
         CHECKER.check(
             "str_replace_editor", {"command": command, "path": "/tmp/x"}, ActionSituation(), POLICY
         )
