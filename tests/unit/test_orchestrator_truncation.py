@@ -11,7 +11,11 @@ from deskpilot.common.config import load_settings
 from deskpilot.orchestrator import results
 from deskpilot.orchestrator.sandbox_client import ToolOutcome
 from deskpilot.orchestrator.settings import OrchestratorSettings
-from deskpilot.orchestrator.truncation import bounded
+from deskpilot.orchestrator.truncation import (
+    MAX_STATUS_REASON_CHARACTERS,
+    bounded,
+    status_reason,
+)
 
 NOTE = re.compile(r"\[output truncated: showed the first (\d+) and last (\d+) of (\d+) characters")
 
@@ -58,3 +62,12 @@ def test_the_default_bound_is_the_reference_16000() -> None:
     assert settings_.max_result_characters == 16_000
     [block] = results.tool_result("t", ToolOutcome(text="z" * 100_000))["content"]  # type: ignore[misc]
     assert len(block["text"]) <= 16_000  # type: ignore[typeddict-item]
+
+
+def test_a_status_reason_quoting_a_huge_error_is_cut_to_its_bound() -> None:
+    # Reasons quote errors ("could not start: ..."); unbounded, one could outgrow the record.
+    reason = "could not start: " + "x" * 3_000_000
+    cut = status_reason(reason)
+    assert len(cut) <= MAX_STATUS_REASON_CHARACTERS
+    assert cut.startswith("could not start: ") and NOTE.search(cut)
+    assert status_reason("queued") == "queued"

@@ -57,6 +57,7 @@ from deskpilot.orchestrator.tools import (
     executor_for,
     tool_definitions,
 )
+from deskpilot.orchestrator.truncation import status_reason
 from deskpilot.v1 import common_pb2, events_pb2, safety_pb2, session_pb2
 
 log = logging.getLogger("deskpilot.orchestrator.loop")
@@ -656,6 +657,7 @@ class SessionLoop:
         self.stalled = full
 
     async def _set_status(self, status: int, reason: str) -> None:
+        reason = status_reason(reason)
         if status == self.session.status and reason == self.session.status_reason:
             return
         change = events_pb2.StatusChanged(to=status, reason=reason, **{"from": self.session.status})

@@ -53,6 +53,7 @@ from deskpilot.orchestrator.sandbox_slots import SandboxSlots
 from deskpilot.orchestrator.session_sandbox import SessionSandbox
 from deskpilot.orchestrator.settings import OrchestratorSettings
 from deskpilot.orchestrator.store import SessionStore
+from deskpilot.orchestrator.truncation import status_reason
 from deskpilot.orchestrator.validation import validated_config
 from deskpilot.v1 import events_pb2, orchestrator_pb2, session_pb2
 
@@ -404,7 +405,7 @@ class SessionManager:
             nonlocal previous
             previous = record.session.status
             record.session.status = S.SESSION_STATUS_FAILED
-            record.session.status_reason = reason
+            record.session.status_reason = status_reason(reason)
 
         with contextlib.suppress(Exception):
             record = await self.store.update(session_id, mark)

@@ -15,6 +15,15 @@ _LINE_SNAP = 200
 _NOTE = "[output truncated: showed the first {head} and last {tail} of {total} characters{hint}]"
 
 
+# A status reason may quote an error: it is kept short, so a record and its event always fit.
+MAX_STATUS_REASON_CHARACTERS = 2_000
+
+
+def status_reason(reason: str) -> str:
+    """`reason`, cut to MAX_STATUS_REASON_CHARACTERS."""
+    return bounded(reason, MAX_STATUS_REASON_CHARACTERS)
+
+
 def bounded(text: str, limit: int, *, hint: str = "") -> str:
     """`text` if it has at most `limit` characters; otherwise its head and tail around a
     note saying how much of how much was shown, `limit` characters in all.
