@@ -140,3 +140,17 @@ async def test_hold_key_holds_then_releases(
     await end_input(display_service)
     assert terminal.finish() == "ok\n"
 
+
+async def test_keymap_changes_do_not_pile_up_on_the_executor_connection(
+    display_service: DisplayService, terminal: CatTerminal
+) -> None:
+    # Each character typed through a spare keycode is a keymap change, which X reports to
+    # every client: the executor's input connection must not keep those reports.
+    await focus(display_service)
+    text = "日本語中文한국어✓✗→←★☆" * 4 + "\n"
+    await act_raw(display_service, "type", text=text)
+    executor = display_service.executor
+    assert executor.input is not None
+    assert await executor._x(executor.input.display.pending_events) == 0
+    await end_input(display_service)
+    assert terminal.finish() == text
