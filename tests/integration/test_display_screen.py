@@ -193,7 +193,7 @@ async def test_metrics_count_actions_and_captures(
     assert sample("deskpilot_display_captures_total") > before_captures
 
 
-def test_drawing_reports_cover_drawing_mapping_and_what_a_closed_window_uncovers(
+def test_drawing_reports_cover_drawing_redrawing_mapping_and_what_a_closed_window_uncovers(
     x_display: XServer,
 ) -> None:
     watch = DamageWatch(x_display.display)
@@ -213,6 +213,12 @@ def test_drawing_reports_cover_drawing_mapping_and_what_a_closed_window_uncovers
         window.fill_rectangle(gc, 10, 10, 20, 20)
         client.sync()
         assert _covers(watch.drawn(), (310, 210, 330, 230))
+        # Drawing again inside a box already reported grows no bounding box: it is still
+        # reported, because each read empties the server's region.
+        for _ in range(3):
+            window.fill_rectangle(gc, 12, 12, 4, 4)
+            client.sync()
+            assert _covers(watch.drawn(), (312, 212, 316, 216))
         window.unmap()  # the desktop behind it is repainted by the server alone
         client.sync()
         assert _covers(watch.drawn(), (300, 200, 420, 280))

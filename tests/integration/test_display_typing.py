@@ -12,10 +12,9 @@ from pathlib import Path
 import pytest
 from google.protobuf import struct_pb2
 
-from deskpilot.display.xconnection import open_display
 from deskpilot.sandbox.xserver import XServer
 from deskpilot.v1 import common_pb2, display_pb2
-from tests.fixtures.xdisplay import DisplayService, keys_held
+from tests.fixtures.xdisplay import DisplayService, keys_held, wait_until_viewable
 
 pytestmark = [
     pytest.mark.x11,
@@ -37,23 +36,10 @@ class CatTerminal:
             ],
             env={**server.env(), "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8"},
         )  # fmt: skip
-        self._wait_until_viewable(server.display, title)
+        wait_until_viewable(server.display, title)
         deadline = time.monotonic() + 10
         while not path.exists() and time.monotonic() < deadline:
             time.sleep(0.02)
-
-    def _wait_until_viewable(self, display: str, title: str) -> None:
-        conn = open_display(display)
-        try:
-            deadline = time.monotonic() + 15
-            while time.monotonic() < deadline:
-                for window in conn.screen().root.query_tree().children:
-                    if window.get_wm_name() == title and window.get_attributes().map_state == 2:
-                        return
-                time.sleep(0.02)
-            raise AssertionError(f"xterm {title!r} never became viewable")
-        finally:
-            conn.close()
 
     def finish(self) -> str:
         """End input (ctrl+d on an empty line is done by the caller) and read the file."""
@@ -153,3 +139,18 @@ async def test_hold_key_holds_then_releases(
     await act_raw(display_service, "type", text="ok\n")
     await end_input(display_service)
     assert terminal.finish() == "ok\n"
+
+
+async def test_keymap_changes_do_not_pile_up_on_the_executor_connection(
+    display_service: DisplayService, terminal: CatTerminal
+) -> None:
+    # Each character typed through a spare keycode is a keymap change, which X reports to
+    # every client: the executor's input connection must not keep those reports.
+    await focus(display_service)
+    text = "日本語中文한국어✓✗→←★☆" * 4 + "\n"
+    await act_raw(display_service, "type", text=text)
+    executor = display_service.executor
+    assert executor.input is not None
+    assert await executor._x(executor.input.display.pending_events) == 0
+    await end_input(display_service)
+    assert terminal.finish() == text

@@ -152,6 +152,7 @@ class XInput:
         for keysym in keysyms:
             self.tap_combination([keysym], flush=False)
         self.display.sync()
+        self.discard_events()
 
     # --- pointer -------------------------------------------------------------------
 
@@ -197,6 +198,14 @@ class XInput:
                 xtest.fake_input(self.display, X.ButtonRelease, button)
         self._pressed_buttons = [b for b in self._pressed_buttons if b in keep_buttons]
         self.display.sync()
+        self.discard_events()
 
     def sync(self) -> None:
         self.display.sync()
+
+    def discard_events(self) -> None:
+        """Drop the events this connection received. It asks for none, but every client
+        gets a MappingNotify per keymap change, one per character typed through a spare
+        keycode, and python-xlib would keep them all in memory."""
+        for _ in range(self.display.pending_events()):
+            self.display.next_event()
