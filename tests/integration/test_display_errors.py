@@ -97,6 +97,22 @@ BAD_CALLS = [
     (V2025, "computer", {"action": "mouse_move", "coordinate": [-1, 5]}, "outside the screenshot"),
     (V2025, "bash", {"command": "ls"}, "not the computer tool"),
     ("computer_19990101", "computer", {"action": "screenshot"}, "unknown tool_type"),
+    # Found by an independent check: "+a" pressed only "+", NUL was typed, NaN crashed.
+    (V2025, "computer", {"action": "key", "text": "+a"}, "expected '+' after '+'"),
+    (V2025, "computer", {"action": "key", "text": "\x00"}, "U+0000 is a control character"),
+    (V2025, "computer", {"action": "type", "text": "ok\x00"}, "U+0000 is a control character"),
+    (
+        V2025,
+        "computer",
+        {"action": "left_click", "coordinate": [float("nan"), 3]},
+        "`coordinate[0]` is nan: a tool input's numbers must be finite",
+    ),
+    (
+        V2025,
+        "computer",
+        {"action": "scroll", "scroll_direction": "up", "scroll_amount": float("inf")},
+        "`scroll_amount` is inf",
+    ),
 ]
 
 

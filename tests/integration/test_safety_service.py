@@ -233,9 +233,9 @@ async def invalid_argument(rpc: object) -> str:
 @pytest.mark.parametrize(
     ("tool", "fields", "where"),
     [
-        ("computer", {"action": "left_click", "coordinate": [math.nan, 3]}, "coordinate[0] is nan"),
-        ("bash", {"command": "ls", "extra": {"deep": [1, math.inf]}}, "extra.deep[1] is inf"),
-        ("computer", {"action": "scroll", "scroll_amount": -math.inf}, "scroll_amount is -inf"),
+        ("computer", {"action": "left_click", "coordinate": [math.nan, 3]}, "coordinate[0]` is"),
+        ("bash", {"command": "ls", "extra": {"deep": [1, math.inf]}}, "extra.deep[1]` is inf"),
+        ("computer", {"action": "scroll", "scroll_amount": -math.inf}, "scroll_amount` is -inf"),
     ],
 )
 async def test_non_finite_numbers_in_a_call_are_invalid_argument(
@@ -245,7 +245,7 @@ async def test_non_finite_numbers_in_a_call_are_invalid_argument(
     details = await invalid_argument(
         stub.CheckAction(safety_pb2.CheckActionRequest(call=call(tool, **fields)))
     )
-    assert f"call.input.{where}" in details and "must be finite" in details
+    assert f"`call.input.{where}" in details and "must be finite" in details
     previous = safety_pb2.ActionContext(previous_call=call(tool, **fields))
     details = await invalid_argument(
         stub.CheckAction(

@@ -17,9 +17,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from google.protobuf import json_format
-
 from deskpilot.common.errors import InvalidArgument
+from deskpilot.common.struct_values import NonFiniteNumber, struct_to_dict
 from deskpilot.v1 import common_pb2, display_pb2
 
 V = common_pb2.ComputerToolVersion
@@ -141,7 +140,10 @@ def resolve_version(requested: int, tool_call: common_pb2.ToolCall | None = None
 
 def parse_tool_call(call: common_pb2.ToolCall, version: int) -> display_pb2.ComputerAction:
     """Turn the model's raw computer tool call into a typed action, strictly for `version`."""
-    raw: dict[str, Any] = json_format.MessageToDict(call.input) if call.HasField("input") else {}
+    try:
+        raw: dict[str, Any] = struct_to_dict(call.input) if call.HasField("input") else {}
+    except NonFiniteNumber as exc:
+        raise InvalidArgument(str(exc)) from None
     if version == TOOLSET:
         action = call.name
         if action not in VERSION_ACTIONS[TOOLSET]:

@@ -10,6 +10,7 @@ so nothing is pressed for a partly valid combination.
 
 from __future__ import annotations
 
+import unicodedata
 from functools import cache
 
 from Xlib import XK
@@ -85,9 +86,16 @@ def _names_by_lowercase() -> dict[str, int]:
 
 
 def char_keysym(char: str) -> int:
-    """The keysym that produces `char` (Latin-1 direct, everything else Unicode keysyms)."""
+    """The keysym that produces `char` (Latin-1 direct, everything else Unicode keysyms).
+    Control characters other than the keys above (NUL, DEL, ...) type nothing a person
+    could: an `InvalidArgument`, not a keysym no keyboard has."""
     if char in CONTROL_CHARACTERS:
         return XK.string_to_keysym(CONTROL_CHARACTERS[char])
+    if unicodedata.category(char) == "Cc":
+        raise InvalidArgument(
+            f"character U+{ord(char):04X} is a control character with no key; "
+            "only newline, tab, backspace and escape can be typed"
+        )
     code = ord(char)
     if 0x20 <= code <= 0x7E or 0xA0 <= code <= 0xFF:
         return code
@@ -110,27 +118,43 @@ def keysym_for_name(name: str) -> int | None:
     return None
 
 
+def split_combination(combo: str) -> list[str]:
+    """ "ctrl+shift+t" → ["ctrl", "shift", "t"]. Where a key name is expected, "+" is the
+    plus key itself ("ctrl++", "+"); elsewhere it separates names, so "+a" (two keys with
+    no separator between them) and "ctrl+" (nothing after a separator) are errors."""
+    names: list[str] = []
+    position = 0
+    while True:
+        if combo.startswith("+", position):
+            name_end = position + 1
+        else:
+            found = combo.find("+", position)
+            name_end = len(combo) if found < 0 else found
+        name = combo[position:name_end]
+        if not name:
+            raise InvalidArgument(f"key combination {combo!r} has an empty key name")
+        names.append(name)
+        if name_end == len(combo):
+            return names
+        if combo[name_end] != "+":
+            raise InvalidArgument(
+                f"key combination {combo!r}: expected '+' after {name!r}; write the plus "
+                "key as 'plus' or after a modifier ('shift++')"
+            )
+        position = name_end + 1
+        if position == len(combo):
+            raise InvalidArgument(f"key combination {combo!r} ends with '+' and no key name")
+
+
 def parse_combination(combo: str) -> list[int]:
     """ "ctrl+shift+t" → keysyms in press order. "ctrl++" means ctrl and the "+" key."""
-    parts = combo.split("+")
-    names: list[str] = []
-    i = 0
-    while i < len(parts):
-        part = parts[i]
-        if part == "" and i + 1 < len(parts):  # "a++" / "++": a literal plus key
-            names.append("+")
-            i += 2
-            continue
-        names.append(part)
-        i += 1
+    names = split_combination(combo)
     keysyms = []
     with_modifier = len(names) > 1
     for name in names:
         if with_modifier and len(name) == 1 and name.isascii() and name.isalpha():
             # "ctrl+T" means ctrl+t: the model names shift explicitly when it wants it.
             name = name.lower()
-        if name == "":
-            raise InvalidArgument(f"key combination {combo!r} has an empty key name")
         keysym = keysym_for_name(name)
         if keysym is None:
             raise InvalidArgument(

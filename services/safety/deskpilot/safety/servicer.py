@@ -10,9 +10,9 @@ import grpc
 from prometheus_client import Counter, Histogram
 
 from deskpilot.common.errors import InvalidArgument
+from deskpilot.common.struct_values import NonFiniteNumber, struct_to_dict
 from deskpilot.safety.action_check import ActionChecker, ActionInputError, ActionSituation
 from deskpilot.safety.policy import Policy, PolicyError
-from deskpilot.safety.request_values import NonFiniteNumber, struct_to_dict
 from deskpilot.safety.scanner import ContentScanner, ScanResult
 from deskpilot.safety.screen_cache import DEFAULT_MAX_PIXELS, ImageError, check_image
 from deskpilot.v1 import common_pb2, safety_pb2, safety_pb2_grpc

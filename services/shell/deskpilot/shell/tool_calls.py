@@ -7,13 +7,11 @@ naming the field and what is allowed. A JSON null counts as an absent optional f
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from typing import Any
 
-from google.protobuf import json_format, struct_pb2
-
 from deskpilot.common.errors import InvalidArgument
+from deskpilot.common.struct_values import NonFiniteNumber, struct_to_dict
 from deskpilot.v1 import common_pb2, shell_pb2
 
 BashVersion = common_pb2.BashToolVersion
@@ -205,26 +203,11 @@ def _typed_edit(verb: str, fields: dict[str, Any]) -> shell_pb2.EditCommand:
 def _input(call: common_pb2.ToolCall) -> dict[str, Any]:
     if not call.HasField("input"):
         return {}
-    for name, value in call.input.fields.items():
-        _check_finite(value, name)
-    fields = json_format.MessageToDict(call.input)
+    try:
+        fields = struct_to_dict(call.input)
+    except NonFiniteNumber as exc:
+        raise InvalidArgument(str(exc)) from None
     return {key: value for key, value in fields.items() if value is not None}
-
-
-def _check_finite(value: struct_pb2.Value, where: str) -> None:
-    """A Struct can carry NaN and infinities, which no JSON tool input has."""
-    kind = value.WhichOneof("kind")
-    if kind == "number_value" and not math.isfinite(value.number_value):
-        raise InvalidArgument(
-            f"`{where}` is {value.number_value}: a tool input's numbers must be finite "
-            "(JSON has no NaN or infinity)"
-        )
-    if kind == "list_value":
-        for index, item in enumerate(value.list_value.values):
-            _check_finite(item, f"{where}[{index}]")
-    elif kind == "struct_value":
-        for name, item in value.struct_value.fields.items():
-            _check_finite(item, f"{where}.{name}")
 
 
 def _no_extra(fields: Mapping[str, Any], allowed: set[str], what: str) -> None:

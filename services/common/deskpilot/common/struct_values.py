@@ -2,6 +2,7 @@
 
 A Struct can carry NaN and ±Infinity; JSON cannot, and nothing the model writes holds
 them, so such an input is a bad request, named by the path of the offending value.
+Every service that reads a tool call's input (display, shell, safety) reads it here.
 """
 
 from __future__ import annotations
@@ -16,10 +17,15 @@ class NonFiniteNumber(ValueError):
     """A number in the input is NaN or infinite; the message names where."""
 
 
-def struct_to_dict(struct: struct_pb2.Struct, where: str) -> dict[str, Any]:
+def struct_to_dict(struct: struct_pb2.Struct, where: str = "") -> dict[str, Any]:
     """`struct` as a dict (numbers as floats, like MessageToDict); raises NonFiniteNumber
-    naming the path (`call.input.coordinate[0]`) of a NaN or infinite number."""
-    return {key: _value(value, f"{where}.{key}") for key, value in struct.fields.items()}
+    naming the path (`call.input.coordinate[0]`, or `coordinate[0]` with no `where`) of a
+    NaN or infinite number."""
+    return {key: _value(value, _join(where, key)) for key, value in struct.fields.items()}
+
+
+def _join(where: str, key: str) -> str:
+    return f"{where}.{key}" if where else key
 
 
 def _value(value: struct_pb2.Value, where: str) -> Any:
@@ -28,7 +34,8 @@ def _value(value: struct_pb2.Value, where: str) -> Any:
         number = value.number_value
         if not math.isfinite(number):
             raise NonFiniteNumber(
-                f"{where} is {number}; numbers must be finite (JSON has no NaN or Infinity)"
+                f"`{where}` is {number}: a tool input's numbers must be finite "
+                "(JSON has no NaN or infinity)"
             )
         return number
     if kind == "string_value":
