@@ -27,7 +27,7 @@ from typing import Any
 
 import grpc
 
-from deskpilot.common.bus import Bus
+from deskpilot.bus import Bus
 from deskpilot.common.config import load_settings
 from deskpilot.common.grpc_client import wait_until_serving
 from deskpilot.common.natsserver import NatsServer

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from deskpilot.common.bus import Bus, EventStoreFull
+from deskpilot.bus import Bus, EventStoreFull
 from deskpilot.v1 import events_pb2
 
 

@@ -15,12 +15,10 @@ from pathlib import Path
 import pytest
 from nats.js.api import StorageType
 
-from deskpilot.common.bus import (
-    DUPLICATE_WINDOW_SECONDS,
+from deskpilot.bus import (
     EVENT_MAX_BYTES,
     EVENTS_STREAM,
     LEASES_BUCKET,
-    PUBLISH_ATTEMPT_TIMEOUT_SECONDS,
     SCREENSHOTS_BUCKET,
     SESSIONS_BUCKET,
     Bus,
@@ -32,7 +30,8 @@ from deskpilot.common.bus import (
     control_subject,
     events_subject,
 )
-from deskpilot.common.kv import KeyExists, LeaseLost, StaleRevision
+from deskpilot.bus.client import DUPLICATE_WINDOW_SECONDS, PUBLISH_ATTEMPT_TIMEOUT_SECONDS
+from deskpilot.bus.kv import KeyExists, LeaseLost, StaleRevision
 from deskpilot.common.natsserver import NatsServer
 from deskpilot.common.net import free_port
 from deskpilot.v1 import events_pb2

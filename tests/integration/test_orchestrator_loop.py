@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from deskpilot.common.bus import Bus
+from deskpilot.bus import Bus
 from deskpilot.common.config import load_settings
 from deskpilot.common.safety_client import SafetyGate
 from deskpilot.orchestrator.context import ContextPolicy

@@ -8,7 +8,7 @@ from pathlib import Path
 import grpc
 import pytest
 
-from deskpilot.common.bus import ObjectNotFound
+from deskpilot.bus import ObjectNotFound
 from deskpilot.standin import Turn
 from deskpilot.v1 import common_pb2, orchestrator_pb2, session_pb2
 from deskpilot.v1 import orchestrator_pb2_grpc as rpc

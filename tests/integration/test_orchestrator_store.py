@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from deskpilot.common.bus import Bus
+from deskpilot.bus import Bus
 from deskpilot.common.errors import AlreadyExists, NotFound
 from deskpilot.orchestrator.events import SessionEvents
 from deskpilot.orchestrator.store import KnownRecord, SessionStore

@@ -12,7 +12,7 @@ import asyncio
 from google.protobuf.message import Message
 from google.protobuf.timestamp_pb2 import Timestamp
 
-from deskpilot.common.bus import Bus
+from deskpilot.bus import Bus
 from deskpilot.v1 import events_pb2
 
 

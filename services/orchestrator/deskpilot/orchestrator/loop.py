@@ -26,7 +26,7 @@ from anthropic.types.beta import BetaTextBlockParam
 from google.protobuf import json_format, struct_pb2
 from google.protobuf.timestamp_pb2 import Timestamp
 
-from deskpilot.common.bus import SCREENSHOTS_BUCKET, Bus, EventStoreFull, until_stored
+from deskpilot.bus import SCREENSHOTS_BUCKET, Bus, EventStoreFull, until_stored
 from deskpilot.common.cancellation import raise_if_cancelled
 from deskpilot.common.errors import FailedPrecondition
 from deskpilot.common.safety_client import SafetyGate

@@ -21,15 +21,16 @@ import uuid
 from dataclasses import dataclass, field
 
 from google.protobuf.message import DecodeError
-from nats.aio.subscription import Subscription
 
-from deskpilot.common.bus import (
+from deskpilot.bus import (
     SCREENSHOTS_BUCKET,
     Bus,
     EventStoreFull,
     NoResponders,
+    Subscription,
     control_subject,
 )
+from deskpilot.bus.kv import LeaseHandle, LeaseLost
 from deskpilot.common.cancellation import raise_if_cancelled
 from deskpilot.common.errors import (
     AlreadyExists,
@@ -40,7 +41,6 @@ from deskpilot.common.errors import (
     ServiceError,
     Unavailable,
 )
-from deskpilot.common.kv import LeaseHandle, LeaseLost
 from deskpilot.common.safety_client import SafetyGate
 from deskpilot.orchestrator.events import SessionEvents
 from deskpilot.orchestrator.loop import LoopDeps, LoopSettings, SessionLoop

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 
-from deskpilot.common.bus import SCREENSHOTS_BUCKET, Bus
+from deskpilot.bus import SCREENSHOTS_BUCKET, Bus
 from deskpilot.orchestrator.results import image_block
 from deskpilot.orchestrator.tools import COMPUTER_TOOLSET_NAME
 from deskpilot.v1 import common_pb2, events_pb2

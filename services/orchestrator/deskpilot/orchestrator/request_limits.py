@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from google.protobuf.descriptor import Descriptor, FieldDescriptor
 from google.protobuf.message import Message
 
-from deskpilot.common.bus import EVENT_MAX_BYTES
+from deskpilot.bus import EVENT_MAX_BYTES
 from deskpilot.common.errors import InvalidArgument
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 
-from deskpilot.common.bus import Bus
+from deskpilot.bus import Bus
 from deskpilot.common.grpc_server import GrpcServer, ServiceBinding
 from deskpilot.orchestrator.loop import LoopSettings
 from deskpilot.orchestrator.manager import SessionManager

@@ -11,10 +11,9 @@ from collections.abc import AsyncIterator
 from contextlib import aclosing
 
 import grpc
-import nats.errors
 from google.protobuf.message import Message
 
-from deskpilot.common.bus import Bus, check_session_id
+from deskpilot.bus import Bus, BusUnavailable, check_session_id
 from deskpilot.common.errors import InvalidArgument, NotFound, Unavailable
 from deskpilot.orchestrator.manager import SessionManager
 from deskpilot.orchestrator.request_limits import (
@@ -105,8 +104,8 @@ class OrchestratorServicer(orchestrator_pb2_grpc.OrchestratorServicer):
                 if event.HasField("session_created"):
                     event.session_created.session.sandbox.vnc_password = ""
                 yield pb.StreamEventsResponse(event=event)
-        except nats.errors.ConnectionClosedError:
-            raise Unavailable("the event stream closed (this replica is shutting down)") from None
+        except BusUnavailable as exc:
+            raise Unavailable(f"{exc}; this replica may be shutting down") from None
 
     async def _require_history(self, session_id: str) -> None:
         """NOT_FOUND unless the session exists or its history was kept after deletion."""

@@ -1,7 +1,7 @@
 """Session records in the NATS KV bucket, changed only by compare-and-set.
 
-Every operation rides out a NATS restart (retried for up to 30 s): reads are safe to
-repeat, and a repeated compare-and-set that finds a newer revision re-reads and re-applies.
+Every operation rides out a NATS restart (the bus retries for up to 30 s): reads are safe
+to repeat, and a repeated compare-and-set that finds a newer revision re-reads and re-applies.
 
 Any replica may update a record (a status change, usage after a step); a concurrent
 update makes the compare-and-set fail and the change is re-applied to the fresh record,
@@ -15,9 +15,9 @@ from dataclasses import dataclass
 
 from google.protobuf.timestamp_pb2 import Timestamp
 
-from deskpilot.common.bus import SESSIONS_BUCKET, Bus, retry_transient
+from deskpilot.bus import SESSIONS_BUCKET, Bus
+from deskpilot.bus.kv import KeyExists, StaleRevision
 from deskpilot.common.errors import AlreadyExists, NotFound
-from deskpilot.common.kv import KeyExists, StaleRevision
 from deskpilot.v1 import session_pb2
 
 _MAX_ATTEMPTS = 20
@@ -72,12 +72,7 @@ class SessionStore:
             _touch(record)
             data = record.SerializeToString()
             try:
-                stored = await retry_transient(
-                    lambda data=data, revision=revision: self.bus.kv_update(
-                        SESSIONS_BUCKET, session_id, data, revision
-                    ),
-                    what=f"update session {session_id}",
-                )
+                stored = await self.bus.kv_update(SESSIONS_BUCKET, session_id, data, revision)
             except StaleRevision:  # someone else wrote, or our own retried write landed
                 continue
             if known is not None:
@@ -91,9 +86,7 @@ class SessionStore:
         """Sessions, newest first, optionally only those in `statuses`."""
         wanted = set(statuses)
         sessions = []
-        keys = await retry_transient(
-            lambda: self.bus.kv_keys(SESSIONS_BUCKET), what="list sessions"
-        )
+        keys = await self.bus.kv_keys(SESSIONS_BUCKET)
         for key in keys:
             entry = await self._get(key)
             if entry is None:  # deleted since the listing
@@ -107,15 +100,10 @@ class SessionStore:
     async def delete(self, session_id: str) -> None:
         """Forget the record; NotFound if there is none."""
         await self._read(session_id)
-        await retry_transient(
-            lambda: self.bus.kv_delete(SESSIONS_BUCKET, session_id),
-            what=f"delete session {session_id}",
-        )
+        await self.bus.kv_delete(SESSIONS_BUCKET, session_id)
 
     async def _get(self, key: str) -> tuple[bytes, int] | None:
-        return await retry_transient(
-            lambda: self.bus.kv_get(SESSIONS_BUCKET, key), what=f"read session {key}"
-        )
+        return await self.bus.kv_get(SESSIONS_BUCKET, key)
 
     async def _read(self, session_id: str) -> tuple[session_pb2.SessionRecord, int]:
         entry = await self._get(session_id)

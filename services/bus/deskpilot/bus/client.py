@@ -5,13 +5,16 @@
   `<session_id>:<sequence>`, so a retried publish is stored once (within the duplicate window).
   `replay_events` reads a session's history with an ordered consumer and can keep following.
 - Session records and ownership leases live in KV buckets, written only by compare-and-set
-  (helpers in `deskpilot.common.kv`).
+  (helpers in kv.py).
 - Screenshots go to an object store and are referenced from events by `ObjectRef`.
 - Commands for whichever replica owns a session travel as requests on
   `deskpilot.sessions.<id>.control`.
 
 The first connect is bounded and raises BusUnavailable; once connected, the client reconnects
-forever, and `publish_event` retries through outages until its deadline.
+forever, and every operation that is safe to repeat (publishing an event, reads,
+compare-and-set writes) retries through outages until its deadline (retry.py): callers
+never retry NATS themselves. This package is the only user of nats-py, so a component
+without it (the sandbox) carries no NATS client.
 
 A write JetStream refuses for lack of space (a server, account or stream storage limit) raises
 EventStoreFull at once instead of being retried as an outage: nothing can be stored until an
@@ -27,11 +30,10 @@ import base64
 import contextlib
 import hashlib
 import logging
-import re
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from types import TracebackType
-from typing import Self, TypeVar
+from typing import Self
 from urllib.parse import urlsplit, urlunsplit
 
 import nats.errors
@@ -49,23 +51,33 @@ from nats.js.object_store import (
     ObjectStore,
 )
 
-from deskpilot.common import kv as kvops
+from deskpilot.bus import kv as kvops
+from deskpilot.bus.errors import (
+    TRANSIENT_ERRORS,
+    BusConfigError,
+    BusUnavailable,
+    NoResponders,
+    ObjectNotFound,
+    refused_for_space,
+)
+from deskpilot.bus.kv import LeaseHandle
+from deskpilot.bus.names import (
+    EVENT_MAX_BYTES,
+    EVENTS_STREAM,
+    EVENTS_SUBJECTS,
+    LEASES_BUCKET,
+    SCREENSHOTS_BUCKET,
+    SESSIONS_BUCKET,
+    check_session_id,
+    event_msg_id,
+    events_subject,
+)
+from deskpilot.bus.retry import retry_transient
 from deskpilot.common.cancellation import raise_if_cancelled
-from deskpilot.common.errors import ResourceExhausted, Unavailable
-from deskpilot.common.kv import LeaseHandle
 from deskpilot.v1 import common_pb2, events_pb2
 
 log = logging.getLogger(__name__)
 
-EVENTS_STREAM = "DESKPILOT_EVENTS"
-EVENTS_SUBJECTS = "deskpilot.sessions.*.events"
-SESSIONS_BUCKET = "deskpilot-sessions"
-LEASES_BUCKET = "deskpilot-leases"
-SCREENSHOTS_BUCKET = "deskpilot-screenshots"
-
-# nats-server's default max_payload; events carry object references, never images, so a
-# larger event is a bug worth failing loudly on.
-EVENT_MAX_BYTES = 1024 * 1024
 # Retried publishes are deduplicated by message id within this window; it must exceed any
 # publish deadline.
 DUPLICATE_WINDOW_SECONDS = 120.0
@@ -75,151 +87,11 @@ PUBLISH_ATTEMPT_TIMEOUT_SECONDS = 2.0
 # restarted and lost the ephemeral consumer) make the ordered consumer recreate itself.
 REPLAY_IDLE_HEARTBEAT_SECONDS = 1.0
 
-_SESSION_ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
-# Errors after which a publish may simply be sent again: the message id makes it idempotent.
-T = TypeVar("T")
 
-# Errors that mean "NATS is briefly away" (restarting, reconnecting, JetStream recovering).
-TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
-    nats.errors.TimeoutError,  # no ack: server down, restarting or slow
-    nats.errors.NoRespondersError,
-    nats.js.errors.NoStreamResponseError,  # no stream listening (yet) after a restart
-    nats.js.errors.ServiceUnavailableError,  # JetStream not ready yet
-    nats.errors.ConnectionReconnectingError,
-    nats.errors.OutboundBufferLimitError,  # reconnect buffer full while disconnected
-    nats.errors.StaleConnectionError,
-)
-
-
-# JetStream error codes of a write refused for lack of space: account resources exceeded,
-# insufficient resources (the server's max_file_store / max_memory_store), memory and storage
-# resources exceeded. 10077 (store failed) also covers a stream's own max_bytes / max_msgs.
-_STORE_FULL_CODES = frozenset({10002, 10023, 10028, 10047})
-_STORE_FAILED = 10077
 # Until this nats-server version a purge filtered by subject empties the stream but keeps
 # counting its bytes against the storage limit (nats-io/nats-server#3876, fixed in 2.9.15),
 # so space freed that way never comes back.
 _FILTERED_PURGE_FREES_SPACE_SINCE = (2, 9, 15)
-# Longest pause between attempts of a write waiting for space (`until_stored`).
-STORE_FULL_RETRY_SECONDS = 2.0
-
-
-class BusUnavailable(Unavailable, RuntimeError):
-    """NATS could not be reached (first connect) or did not accept a publish in time."""
-
-
-class EventStoreFull(ResourceExhausted):
-    """JetStream refused a write because its storage is full; it works again once space is
-    freed (no restart needed)."""
-
-
-class BusConfigError(RuntimeError):
-    """A JetStream resource exists with a configuration deskpilot cannot use."""
-
-
-class NoResponders(RuntimeError):
-    """Nobody serves the subject a request was sent to."""
-
-
-class ObjectNotFound(LookupError):
-    """The object store has no object with that name."""
-
-
-async def retry_transient(
-    operation: Callable[[], Awaitable[T]], *, what: str, deadline: float = 30.0
-) -> T:
-    """Run `operation`, retrying with backoff while NATS is briefly away, for at most
-    `deadline` seconds; then BusUnavailable. Only for operations that are safe to repeat
-    (reads, and compare-and-set writes whose caller re-reads on a stale revision)."""
-    give_up_at = time.monotonic() + deadline
-    backoff = 0.05
-    while True:
-        try:
-            with refused_for_space(what):  # no space is no outage: retrying cannot help
-                return await operation()
-        except TRANSIENT_ERRORS as err:
-            remaining = give_up_at - time.monotonic()
-            if remaining <= 0:
-                raise BusUnavailable(f"{what}: NATS did not answer within {deadline:g}s") from err
-            log.debug("%s failed (%r); retrying", what, err)
-            raise_if_cancelled()
-            await asyncio.sleep(min(backoff, remaining))
-            backoff = min(backoff * 2, 1.0)
-
-
-def is_store_full(err: BaseException) -> bool:
-    """Whether `err` is JetStream refusing a write for lack of space."""
-    if not isinstance(err, nats.js.errors.APIError):
-        return False
-    if err.err_code in _STORE_FULL_CODES:
-        return True
-    description = (err.description or "").lower()
-    return err.err_code == _STORE_FAILED and ("maximum" in description or "resource" in description)
-
-
-@contextlib.contextmanager
-def refused_for_space(what: str) -> Iterator[None]:
-    """Turn JetStream's "no space" answer to the write of `what` into EventStoreFull."""
-    try:
-        yield
-    except nats.js.errors.APIError as err:
-        if not is_store_full(err):
-            raise
-        reason = err.description or "no space left"
-        raise EventStoreFull(
-            f"event store full: NATS JetStream refused to store {what} ({reason}); free "
-            "space (delete finished sessions, or purge old events) and it works again"
-        ) from err
-
-
-async def until_stored(
-    operation: Callable[[], Awaitable[T]],
-    *,
-    waiting: Callable[[EventStoreFull | None], None] | None = None,
-) -> T:
-    """Run the write `operation`, waiting while the event store is full and trying again
-    every few seconds until it has space. `waiting(err)` is told when the wait starts and
-    `waiting(None)` when it ends. For writes that may be repeated (events carry their
-    message id, records are compare-and-set)."""
-    backoff = 0.1
-    stalled = False
-    try:
-        while True:
-            try:
-                return await operation()
-            except EventStoreFull as err:
-                if not stalled:
-                    log.warning("%s; waiting for space", err)
-                    stalled = True
-                    if waiting is not None:
-                        waiting(err)
-            raise_if_cancelled()
-            await asyncio.sleep(backoff)
-            backoff = min(backoff * 2, STORE_FULL_RETRY_SECONDS)
-    finally:
-        if stalled:
-            log.info("the event store has space again")
-            if waiting is not None:
-                waiting(None)
-
-
-def check_session_id(session_id: str) -> str:
-    """Return `session_id` if it is one safe NATS subject token, else raise ValueError."""
-    if not isinstance(session_id, str) or not _SESSION_ID_RE.match(session_id):
-        raise ValueError(
-            f"invalid session id {session_id!r}: use 1-256 letters, digits, '-' or '_'"
-        )
-    return session_id
-
-
-def events_subject(session_id: str) -> str:
-    """`deskpilot.sessions.<id>.events`."""
-    return f"deskpilot.sessions.{check_session_id(session_id)}.events"
-
-
-def control_subject(session_id: str) -> str:
-    """`deskpilot.sessions.<id>.control`."""
-    return f"deskpilot.sessions.{check_session_id(session_id)}.control"
 
 
 def redact_url(url: str) -> str:
@@ -234,11 +106,6 @@ def redact_url(url: str) -> str:
             split = split._replace(netloc=f"{secret}@{host}")
         parts.append(urlunsplit(split))
     return ",".join(parts)
-
-
-def event_msg_id(session_id: str, sequence: int) -> str:
-    """The JetStream message id (`Nats-Msg-Id`) of a session's event."""
-    return f"{session_id}:{sequence}"
 
 
 class Bus:
@@ -577,7 +444,12 @@ class Bus:
         try:
             last_yielded = from_sequence - 1
             while True:
-                msg = await sub.next_msg(timeout=None)
+                try:
+                    msg = await sub.next_msg(timeout=None)
+                except nats.errors.ConnectionClosedError:
+                    raise BusUnavailable(
+                        "the event stream closed (this process's NATS connection is closed)"
+                    ) from None
                 stream_seq = msg.metadata.sequence.stream
                 event = _decode_event(msg, session_id)
                 if event is not None and event.sequence > last_yielded:
@@ -640,27 +512,39 @@ class Bus:
     # -- KV -----------------------------------------------------------------------------------
 
     async def kv_get(self, bucket: str, key: str) -> tuple[bytes, int] | None:
-        """The value and revision of `key`, or None if absent."""
-        return await kvops.kv_get(await self._kv(bucket), key)
+        """The value and revision of `key`, or None if absent (retried through outages)."""
+        kv = await self._kv(bucket)
+        return await retry_transient(lambda: kvops.kv_get(kv, key), what=f"read {key} of {bucket}")
 
     async def kv_create(self, bucket: str, key: str, value: bytes) -> int:
-        """Create `key`; raises KeyExists if present. Returns the revision."""
+        """Create `key`; raises KeyExists if present. Returns the revision. Not retried: a
+        create repeated after its first attempt landed would find its own key."""
         with refused_for_space(f"key {key} of {bucket}"):
             return await kvops.kv_create(await self._kv(bucket), key, value)
 
     async def kv_update(self, bucket: str, key: str, value: bytes, expected_revision: int) -> int:
-        """Compare-and-set; raises StaleRevision if `key` is not at `expected_revision`."""
-        with refused_for_space(f"key {key} of {bucket}"):
-            return await kvops.kv_update(await self._kv(bucket), key, value, expected_revision)
+        """Compare-and-set; raises StaleRevision if `key` is not at `expected_revision`
+        (also when a retried write finds its own first attempt landed: re-read, re-apply)."""
+        kv = await self._kv(bucket)
+        return await retry_transient(
+            lambda: kvops.kv_update(kv, key, value, expected_revision),
+            what=f"key {key} of {bucket}",
+        )
 
     async def kv_delete(self, bucket: str, key: str, expected_revision: int | None = None) -> None:
         """Delete `key` (only at `expected_revision` if given; else StaleRevision)."""
-        with refused_for_space(f"the deletion of key {key} of {bucket}"):
-            await kvops.kv_delete(await self._kv(bucket), key, expected_revision)
+        kv = await self._kv(bucket)
+        await retry_transient(
+            lambda: kvops.kv_delete(kv, key, expected_revision),
+            what=f"the deletion of key {key} of {bucket}",
+        )
 
     async def kv_keys(self, bucket: str) -> list[str]:
         """Every live key of `bucket`, sorted."""
-        return await kvops.kv_keys(self._js, await self._kv(bucket), bucket)
+        kv = await self._kv(bucket)
+        return await retry_transient(
+            lambda: kvops.kv_keys(self._js, kv, bucket), what=f"the keys of {bucket}"
+        )
 
     # -- leases -------------------------------------------------------------------------------
 

@@ -2,7 +2,7 @@
 
 Every write that depends on what was read goes through the server's expected-last-revision
 check, so two processes acting on the same key can never both succeed. The functions take a
-nats-py `KeyValue` handle; `deskpilot.common.bus.Bus` wraps them per bucket.
+nats-py `KeyValue` handle; `deskpilot.bus.Bus` wraps them per bucket.
 
 Writes are not retried here: after a lost acknowledgement a retried CAS write would report a
 stale revision for a write that in fact succeeded, so callers re-read and decide.
