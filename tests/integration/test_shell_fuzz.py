@@ -8,25 +8,19 @@ import os
 from pathlib import Path
 from typing import Any
 
-import grpc
 import pytest
-from google.protobuf import struct_pb2
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from deskpilot.v1 import common_pb2, shell_pb2, shell_pb2_grpc
+from tests.helpers.fuzz import EDGE_NUMBERS, call_precisely, fuzz_settings, struct
 
-_FUZZ = settings(
-    max_examples=300,
-    deadline=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
-)
-_NOT_PRECISE = {grpc.StatusCode.INTERNAL, grpc.StatusCode.UNKNOWN}
+_FUZZ = fuzz_settings(300)
 
 # Numbers JSON cannot carry but a Struct can, and numbers at the edges of int32 and beyond.
 NUMBERS = st.one_of(
     st.integers(-(2**40), 2**40),
-    st.sampled_from([math.nan, math.inf, -math.inf, 1e300, -0.0, 0.5, 2**31, -(2**31) - 1]),
+    st.sampled_from(EDGE_NUMBERS),
 )
 JSON = st.recursive(
     st.none() | st.booleans() | NUMBERS | st.text(max_size=20),
@@ -45,12 +39,6 @@ PATH_NAMES = st.sampled_from(
 )  # fmt: skip
 
 
-def _struct(value: dict[str, Any]) -> struct_pb2.Struct:
-    struct = struct_pb2.Struct()
-    struct.update(value)
-    return struct
-
-
 def _tool_input(fields: list[str]) -> st.SearchStrategy[dict[str, Any]]:
     values = st.one_of(JSON, COMMANDS, PATH_NAMES)
     return st.dictionaries(st.sampled_from([*fields, "extra"]), values, max_size=len(fields) + 1)
@@ -59,7 +47,7 @@ def _tool_input(fields: list[str]) -> st.SearchStrategy[dict[str, Any]]:
 def _tool_call(names: list[str], types: list[str], fields: list[str]) -> st.SearchStrategy:
     return st.builds(
         lambda name, tool_type, arguments: common_pb2.ToolCall(
-            name=name, tool_type=tool_type, input=_struct(arguments)
+            name=name, tool_type=tool_type, input=struct(arguments)
         ),
         st.sampled_from(["", "other", *names]),
         st.sampled_from(["", "nonsense", *types]),
@@ -172,20 +160,13 @@ def home(shell_in_thread: tuple[str, Path]) -> Path:
     return home
 
 
-def _call(rpc: Any, request: Any) -> None:
-    try:
-        rpc(request, timeout=30)
-    except grpc.RpcError as error:
-        assert error.code() not in _NOT_PRECISE, f"{error.code()}: {error.details()}\n{request}"
-
-
 @pytest.mark.timeout(300)
 @_FUZZ
 @given(request=BASH_REQUESTS)
 def test_no_bash_request_is_an_internal_error(
     sync_shell_stub: shell_pb2_grpc.ShellStub, request: shell_pb2.BashRequest
 ) -> None:
-    _call(sync_shell_stub.Bash, request)
+    call_precisely(sync_shell_stub.Bash, request)
 
 
 @pytest.mark.timeout(300)
@@ -194,4 +175,4 @@ def test_no_bash_request_is_an_internal_error(
 def test_no_edit_request_is_an_internal_error(
     sync_shell_stub: shell_pb2_grpc.ShellStub, home: Path, request: shell_pb2.EditRequest
 ) -> None:
-    _call(sync_shell_stub.Edit, _rooted(request, home))
+    call_precisely(sync_shell_stub.Edit, _rooted(request, home))
