@@ -1,8 +1,11 @@
 """The text-editor commands on the file system: view, create, str_replace, insert, undo.
 
 Methods are synchronous (run them in a worker thread) and take paths the caller has
-resolved with `PathPolicy`; the caller also serialises commands on the same path.
-Every check happens before anything is written, so a refused command changes nothing.
+checked with `PathPolicy`; the caller also serialises commands on the same path. Each
+method opens its path through the policy again and then works only through the
+descriptors it got, never the path string, so a path changed meanwhile cannot lead it
+outside the roots. Every check happens before anything is written, so a refused command
+changes nothing.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from dataclasses import dataclass
 
 from deskpilot.common.errors import FailedPrecondition, InvalidArgument, NotFound
 from deskpilot.shell import textfile
+from deskpilot.shell.beneath import Target
 from deskpilot.shell.paths import PathPolicy
 from deskpilot.shell.rendering import clip, numbered, snippet, split_lines
 
@@ -63,15 +67,22 @@ class Editor:
     def view(
         self, path: str, view_range: tuple[int, int] | None, max_characters: int | None
     ) -> EditOutcome:
-        info = _stat(path)
+        with self.policy.open(path) as target:
+            return self._view(target, view_range, max_characters)
+
+    def _view(
+        self, target: Target, view_range: tuple[int, int] | None, max_characters: int | None
+    ) -> EditOutcome:
+        path, info = target.path, _stat(target)
         if stat.S_ISDIR(info.st_mode):
             if view_range is not None:
                 raise InvalidArgument(
                     f"view_range only applies to files; {path} is a directory. "
                     "View it without view_range"
                 )
-            return EditOutcome(clip(self._list_directory(path), max_characters), path, False)
-        text = self._read(path).text
+            listing = self._list_directory(target)
+            return EditOutcome(clip(listing, max_characters), path, False)
+        text = self._read(target).text
         lines = split_lines(text)
         first = 1
         if view_range is not None:
@@ -81,14 +92,18 @@ class Editor:
         output = f"Here's the result of running `cat -n` on {path}:\n" + numbered(lines, first)
         return EditOutcome(clip(output, max_characters), path, False)
 
-    def _list_directory(self, path: str) -> str:
+    def _list_directory(self, target: Target) -> str:
+        path = target.path
+        assert target.fd is not None
         entries: list[str] = []
         cut = False
-        for entry in _visible_entries(path):
-            entries.append(entry.path + ("/" if _is_dir(entry) else ""))
+        for entry in _visible_entries(target.fd, "."):
+            entry_path = os.path.join(path, entry.name)
+            entries.append(entry_path + ("/" if _is_dir(entry) else ""))
             if _is_dir(entry):
                 entries.extend(
-                    e.path + ("/" if _is_dir(e) else "") for e in _visible_entries(entry.path)
+                    os.path.join(entry_path, e.name) + ("/" if _is_dir(e) else "")
+                    for e in _visible_entries(target.fd, entry.name)
                 )
             if len(entries) >= self.max_directory_entries:
                 cut = True
@@ -107,22 +122,25 @@ class Editor:
     # -- changes ------------------------------------------------------------------------
 
     def create(self, path: str, file_text: str) -> EditOutcome:
+        with self.policy.open(path) as target:
+            return self._create(target, file_text)
+
+    def _create(self, target: Target, file_text: str) -> EditOutcome:
+        path = target.path
+        if target.blocked_by is not None:
+            raise FailedPrecondition(
+                f"cannot create {path}: {target.blocked_by} is a file, not a directory; "
+                "nothing was written"
+            )
         before: bytes | None = None
         mode = textfile.new_file_mode()
-        try:
-            before, mode = textfile.read_bytes(path, self.max_file_bytes)
-        except FileNotFoundError:
-            blocking = textfile.file_above(path)
-            if blocking is not None:
-                raise FailedPrecondition(
-                    f"cannot create {path}: {blocking} is a file, not a directory; "
-                    "nothing was written"
-                ) from None
+        if target.exists:
+            before, mode = textfile.read_bytes(target, self.max_file_bytes)
         data = file_text.encode("utf-8")
         self._check_size(path, data)
         with _writing(path):
-            os.makedirs(os.path.dirname(path), exist_ok=True)
-        self._write(path, before, data, mode)
+            target.make_parents()
+        self._write(target, before, data, mode)
         lines = split_lines(file_text)
         verb = "overwritten" if before is not None else "created successfully"
         output = f"File {verb} at: {path} ({len(lines)} lines)\n"
@@ -132,9 +150,14 @@ class Editor:
         return EditOutcome(output, path, True)
 
     def str_replace(self, path: str, old_str: str, new_str: str) -> EditOutcome:
+        with self.policy.open(path) as target:
+            return self._str_replace(target, old_str, new_str)
+
+    def _str_replace(self, target: Target, old_str: str, new_str: str) -> EditOutcome:
+        path = target.path
         if not old_str:
             raise InvalidArgument("old_str is empty: give the exact text to replace")
-        current = self._read(path)
+        current = self._read(target)
         if current.newline == "\r\n":  # the model works with \n; the file keeps CRLF
             old_str, new_str = old_str.replace("\r\n", "\n"), new_str.replace("\r\n", "\n")
         text = current.text
@@ -156,7 +179,7 @@ class Editor:
                 f"{lines} of {path}. Make old_str unique by including more surrounding lines"
             )
         new_text = text[:at] + new_str + text[at + len(old_str) :]
-        self._replace_text(path, current, new_text)
+        self._replace_text(target, current, new_text)
         line = text.count("\n", 0, at)
         shown = snippet(new_text, line, line + new_str.count("\n"))
         return EditOutcome(
@@ -167,7 +190,12 @@ class Editor:
         )
 
     def insert(self, path: str, insert_line: int, insert_text: str) -> EditOutcome:
-        current = self._read(path)
+        with self.policy.open(path) as target:
+            return self._insert(target, insert_line, insert_text)
+
+    def _insert(self, target: Target, insert_line: int, insert_text: str) -> EditOutcome:
+        path = target.path
+        current = self._read(target)
         if current.newline == "\r\n":
             insert_text = insert_text.replace("\r\n", "\n")
         text = current.text
@@ -183,7 +211,7 @@ class Editor:
         else:
             offset = _line_offset(text, insert_line)
             new_text = text[:offset] + block + text[offset:]
-        self._replace_text(path, current, new_text)
+        self._replace_text(target, current, new_text)
         shown = snippet(new_text, insert_line, insert_line + block.count("\n") - 1)
         return EditOutcome(
             f"The file {path} has been edited. Here's the result of running `cat -n` on a "
@@ -195,12 +223,17 @@ class Editor:
         )
 
     def undo_edit(self, path: str) -> EditOutcome:
+        with self.policy.open(path) as target:
+            return self._undo_edit(target)
+
+    def _undo_edit(self, target: Target) -> EditOutcome:
+        path = target.path
         history = self._history.get(path)
         if not history:
             raise FailedPrecondition(f"No edit history found for {path}: there is nothing to undo")
         last = history[-1]
         try:
-            current, _mode = textfile.read_bytes(path, self.max_file_bytes)
+            current, _mode = textfile.read_bytes(target, self.max_file_bytes)
         except FileNotFoundError:
             current = None
         if current is None or hashlib.sha256(current).digest() != last.after_digest:
@@ -210,7 +243,7 @@ class Editor:
             )
         if last.before is None:
             with _writing(path):
-                textfile.remove(path)
+                textfile.remove(target)
             history.pop()
             return EditOutcome(
                 f"Last edit to {path} undone successfully: the file did not exist before, "
@@ -219,7 +252,7 @@ class Editor:
                 True,
             )
         with _writing(path):
-            textfile.atomic_write(path, last.before, last.mode)
+            textfile.atomic_write(target, last.before, last.mode)
         history.pop()
         restored = last.before.decode("utf-8", errors="replace").replace("\r\n", "\n")
         after = current.decode("utf-8", errors="replace").replace("\r\n", "\n")
@@ -233,17 +266,17 @@ class Editor:
 
     # -- helpers ------------------------------------------------------------------------
 
-    def _read(self, path: str) -> textfile.TextFile:
+    def _read(self, target: Target) -> textfile.TextFile:
         try:
-            data, mode = textfile.read_bytes(path, self.max_file_bytes)
+            data, mode = textfile.read_bytes(target, self.max_file_bytes)
         except FileNotFoundError:
-            raise _not_found(path) from None
-        return textfile.decode(path, data, mode)
+            raise _not_found(target) from None
+        return textfile.decode(target.path, data, mode)
 
-    def _replace_text(self, path: str, current: textfile.TextFile, new_text: str) -> None:
+    def _replace_text(self, target: Target, current: textfile.TextFile, new_text: str) -> None:
         data = current.encode(new_text)
-        self._check_size(path, data)
-        self._write(path, current.encode(current.text), data, current.mode)
+        self._check_size(target.path, data)
+        self._write(target, current.encode(current.text), data, current.mode)
 
     def _check_size(self, path: str, data: bytes) -> None:
         if len(data) > self.max_file_bytes:
@@ -252,9 +285,10 @@ class Editor:
                 f"{self.max_file_bytes} bytes; nothing was written"
             )
 
-    def _write(self, path: str, before: bytes | None, data: bytes, mode: int) -> None:
+    def _write(self, target: Target, before: bytes | None, data: bytes, mode: int) -> None:
+        path = target.path
         with _writing(path):
-            textfile.atomic_write(path, data, mode)
+            textfile.atomic_write(target, data, mode)
         history = self._history.pop(path, None) or deque(maxlen=self.undo_depth)
         history.append(_Version(before, mode, hashlib.sha256(data).digest()))
         self._history[path] = history
@@ -273,24 +307,23 @@ def _writing(path: str) -> Iterator[None]:
         ) from None
 
 
-def _stat(path: str) -> os.stat_result:
-    try:
-        info = textfile.stat_path(path)
-    except FileNotFoundError:
-        raise _not_found(path) from None
+def _stat(target: Target) -> os.stat_result:
+    info = target.info
+    if info is None:
+        raise _not_found(target)
     if not (stat.S_ISDIR(info.st_mode) or stat.S_ISREG(info.st_mode)):
         raise FailedPrecondition(
-            f"{path} is {textfile.kind_of(info.st_mode)}; the editor only views regular files "
-            "and directories"
+            f"{target.path} is {textfile.kind_of(info.st_mode)}; the editor only views regular "
+            "files and directories"
         )
     return info
 
 
-def _not_found(path: str) -> NotFound:
-    blocking = textfile.file_above(path)
+def _not_found(target: Target) -> NotFound:
+    blocking = target.blocked_by
     why = f" ({blocking} is a file, not a directory)" if blocking is not None else ""
     return NotFound(
-        f"The path {path} does not exist{why}. Check it (view the parent directory) "
+        f"The path {target.path} does not exist{why}. Check it (view the parent directory) "
         "or create the file first"
     )
 
@@ -336,12 +369,20 @@ def _first_difference(a: str, b: str) -> int:
     return min(a.count("\n"), b.count("\n"))
 
 
-def _visible_entries(path: str) -> list[os.DirEntry[str]]:
+def _visible_entries(directory: int, name: str) -> list[os.DirEntry[str]]:
+    """The entries of directory `name` in `directory` (not through a symlink), sorted."""
     try:
-        with os.scandir(path) as it:
+        fd = os.open(name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC,
+                     dir_fd=directory)  # fmt: skip
+    except OSError:
+        return []
+    try:
+        with os.scandir(fd) as it:
             return sorted((e for e in it if not e.name.startswith(".")), key=lambda e: e.name)
     except OSError:
         return []
+    finally:
+        os.close(fd)
 
 
 def _is_dir(entry: os.DirEntry[str]) -> bool:

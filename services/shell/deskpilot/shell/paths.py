@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+from collections.abc import Iterator
 
-from deskpilot.common.errors import InvalidArgument
+from deskpilot.common.errors import FailedPrecondition, InvalidArgument
+from deskpilot.shell import beneath
 
 # Linux limits, in bytes: one name in a path (NAME_MAX), and a whole path with its NUL.
 NAME_MAX = 255
@@ -12,19 +15,29 @@ PATH_MAX = 4096
 
 
 class PathPolicy:
-    """Resolves symlinks and `..` and keeps every path inside the configured roots."""
+    """Keeps every path inside the configured roots, following symlinks and `..` only
+    where they stay inside (see `beneath`)."""
 
     def __init__(self, roots: list[str]) -> None:
         self.roots = [os.path.realpath(os.path.expanduser(root)) for root in roots]
 
-    def allows(self, resolved: str) -> bool:
-        """True when the already resolved path is a root or inside one."""
-        return any(
-            resolved == root or resolved.startswith(root.rstrip("/") + "/") for root in self.roots
-        )
-
     def resolve(self, path: str) -> str:
-        """The real absolute path for `path`, or INVALID_ARGUMENT saying what is wrong."""
+        """The real absolute path for `path`, or a precise error saying what is wrong."""
+        with self.open(path) as target:
+            return target.path
+
+    @contextlib.contextmanager
+    def open(self, path: str) -> Iterator[beneath.Target]:
+        """Where `path` leads beneath the roots, as descriptors to work through."""
+        self._check(path)
+        target = self._walk(path)
+        try:
+            _check_lengths(target.path)
+            yield target
+        finally:
+            target.close()
+
+    def _check(self, path: str) -> None:
         if not path:
             raise InvalidArgument("path is empty: give the absolute path of a file or directory")
         if "\0" in path:
@@ -35,15 +48,30 @@ class PathPolicy:
                 f"path must be absolute (start with /), got {path!r}; for example {example!r}"
             )
         _check_lengths(path)
-        resolved = os.path.realpath(path)
-        _check_lengths(resolved)
-        if not self.allows(resolved):
+
+    def _walk(self, path: str) -> beneath.Target:
+        try:
+            return beneath.resolve(self.roots, path)
+        except beneath.Escape as escape:
+            resolved = escape.resolved
             via = "" if resolved == os.path.normpath(path) else f" (it resolves to {resolved})"
             raise InvalidArgument(
                 f"path {path} is outside the directories the editor may use{via}; "
                 f"allowed: {', '.join(self.roots)}"
-            )
-        return resolved
+            ) from None
+        except beneath.TooManyLinks:
+            raise FailedPrecondition(
+                f"cannot read {path}: Too many levels of symbolic links (the editor follows "
+                f"at most {beneath.MAX_SYMLINKS}; is there a loop?)"
+            ) from None
+        except beneath.RootUnusable as unusable:
+            raise FailedPrecondition(
+                f"cannot use {path}: {unusable.root}, one of the directories the editor may "
+                "use, is missing or is no longer a real directory (a symlink is not allowed on "
+                "its path)"
+            ) from None
+        except OSError as exc:
+            raise FailedPrecondition(f"cannot read {path}: {exc.strerror or exc}") from None
 
 
 def _check_lengths(path: str) -> None:

@@ -211,6 +211,8 @@ class ShellServicer(shell_pb2_grpc.ShellServicer):
         args = getattr(command, verb)
         if not args.HasField("path"):
             raise InvalidArgument(f"`path` is required for {verb}")
+        # Resolved here for errors before the lock and one lock per real file; the editor
+        # resolves again and works only through the descriptors of its own walk.
         path = self.policy.resolve(args.path)
         tool_limit = verb == "view" and request.HasField("max_characters")
         if tool_limit and not args.HasField("max_characters"):

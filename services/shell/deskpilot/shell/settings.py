@@ -19,7 +19,7 @@ class ShellSettings(ServiceSettings):
         min_length=1,
         description=(
             "Directories the editor may read and write (JSON list); `~` is the user's home. "
-            "Symlinks and `..` are resolved before the check."
+            "Symlinks and `..` are followed only while they stay inside them."
         ),
     )
     working_dir: str = Field("~", description="Directory the shell starts in.")

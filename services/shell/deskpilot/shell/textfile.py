@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import codecs
 import contextlib
+import errno
 import os
+import secrets
 import stat
-import tempfile
 from dataclasses import dataclass
 
 from deskpilot.common.errors import FailedPrecondition
+from deskpilot.shell.beneath import Target
 
 _TEMP_NAME_BYTES = 200
 _KINDS = {
@@ -47,52 +49,38 @@ def kind_of(mode: int) -> str:
     return next((name for test, name in _KINDS.items() if test(mode)), "not a regular file")
 
 
-def stat_path(path: str) -> os.stat_result:
-    """os.stat, where a path under a file counts as missing (FileNotFoundError, the
-    caller's to explain) and any other failure (a symlink loop, no permission) is
-    FAILED_PRECONDITION."""
+def read_bytes(target: Target, max_bytes: int) -> tuple[bytes, int]:
+    """A regular file's bytes and mode, read through its directory's descriptor; refuses
+    other kinds, files with several names and files over `max_bytes`. A missing file is
+    FileNotFoundError, the caller's to explain."""
+    if target.info is None:
+        raise FileNotFoundError(target.path)
+    _check_kind(target.path, target.info)  # before opening: opening a device can act
+    assert target.parent is not None and target.name is not None  # a root is a directory
     try:
-        return os.stat(path)
-    except (FileNotFoundError, NotADirectoryError):
-        raise FileNotFoundError(path) from None
-    except OSError as exc:
-        raise FailedPrecondition(f"cannot read {path}: {exc.strerror or exc}") from None
-
-
-def file_above(path: str) -> str | None:
-    """The nearest folder of `path` that exists but is a file (so `path` cannot exist)."""
-    parent = os.path.dirname(path)
-    while parent and parent != path:
-        if os.path.lexists(parent):
-            return None if os.path.isdir(parent) else parent
-        path, parent = parent, os.path.dirname(parent)
-    return None
-
-
-def read_bytes(path: str, max_bytes: int) -> tuple[bytes, int]:
-    """A regular file's bytes and mode; refuses other kinds and files over `max_bytes`."""
-    kind = stat_path(path).st_mode
-    if not stat.S_ISREG(kind):
-        raise FailedPrecondition(
-            f"{path} is {kind_of(kind)}; the editor only works on regular files"
+        # O_NOFOLLOW: a name swapped for a symlink since the walk is refused, not followed;
+        # O_NONBLOCK: one swapped for a FIFO must not block.
+        fd = os.open(
+            target.name,
+            os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC,
+            dir_fd=target.parent,
         )
-    try:
-        # O_NONBLOCK: a file swapped for a FIFO must not block; O_NOFOLLOW: already resolved.
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
-    except (FileNotFoundError, NotADirectoryError):
-        raise FileNotFoundError(path) from None
+    except FileNotFoundError:
+        raise FileNotFoundError(target.path) from None
     except OSError as exc:
-        raise FailedPrecondition(f"cannot open {path}: {exc.strerror}") from None
+        raise FailedPrecondition(f"cannot open {target.path}: {exc.strerror}") from None
     try:
         info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode):
+        if (info.st_dev, info.st_ino) != (target.info.st_dev, target.info.st_ino):
             raise FailedPrecondition(
-                f"{path} is {kind_of(info.st_mode)}; the editor only works on regular files"
+                f"{target.path} was replaced while the editor opened it; nothing was read or "
+                "written, try again"
             )
+        _check_kind(target.path, info)
         if info.st_size > max_bytes:
             raise FailedPrecondition(
-                f"{path} is {info.st_size} bytes, over the editor's limit of {max_bytes} bytes; "
-                "use bash (e.g. sed -n, head, grep) for large files"
+                f"{target.path} is {info.st_size} bytes, over the editor's limit of "
+                f"{max_bytes} bytes; use bash (e.g. sed -n, head, grep) for large files"
             )
         chunks = []
         while chunk := os.read(fd, 1 << 20):
@@ -100,6 +88,21 @@ def read_bytes(path: str, max_bytes: int) -> tuple[bytes, int]:
         return b"".join(chunks), stat.S_IMODE(info.st_mode)
     finally:
         os.close(fd)
+
+
+def _check_kind(path: str, info: os.stat_result) -> None:
+    """Only a regular file with one name: another name of it could lie anywhere, also
+    outside the roots, and nothing tells where."""
+    if not stat.S_ISREG(info.st_mode):
+        raise FailedPrecondition(
+            f"{path} is {kind_of(info.st_mode)}; the editor only works on regular files"
+        )
+    if info.st_nlink > 1:
+        raise FailedPrecondition(
+            f"{path} has {info.st_nlink} hard links; the editor refuses files with more than "
+            "one name, since it cannot know where the other names lie (possibly outside the "
+            "directories it may use). Nothing was read or written"
+        )
 
 
 def decode(path: str, data: bytes, mode: int) -> TextFile:
@@ -123,33 +126,49 @@ def decode(path: str, data: bytes, mode: int) -> TextFile:
     return TextFile(text, "\n", bom, mode)
 
 
-def atomic_write(path: str, data: bytes, mode: int) -> None:
-    """Write to a temp file beside `path`, fsync, rename over it; nothing half-written."""
-    directory, name = os.path.split(path)
+def atomic_write(target: Target, data: bytes, mode: int) -> None:
+    """Write to a temp file beside the target, fsync, rename over it, fsync the directory;
+    all through the directory's descriptor, so nothing is half-written or lands elsewhere."""
+    directory, name = target.parent, target.name
+    assert directory is not None and name is not None
     # The temp file's name must fit NAME_MAX (255 bytes) even when the file's name does.
     short = name.encode()[:_TEMP_NAME_BYTES].decode(errors="ignore")
-    fd, temp = tempfile.mkstemp(prefix=f".{short}.", suffix=".tmp", dir=directory)
+    temp, fd = _create_temp(directory, f".{short}.")
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
             os.fchmod(f.fileno(), mode)
             os.fsync(f.fileno())
-        os.replace(temp, path)
+        os.replace(temp, name, src_dir_fd=directory, dst_dir_fd=directory)
     except BaseException:
         with contextlib.suppress(OSError):
-            os.unlink(temp)
+            os.unlink(temp, dir_fd=directory)
         raise
     _fsync_dir(directory)
 
 
-def remove(path: str) -> None:
-    os.unlink(path)
-    _fsync_dir(os.path.dirname(path))
+def remove(target: Target) -> None:
+    assert target.parent is not None and target.name is not None
+    os.unlink(target.name, dir_fd=target.parent)
+    _fsync_dir(target.parent)
 
 
-def _fsync_dir(directory: str) -> None:
-    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+def _create_temp(directory: int, prefix: str) -> tuple[str, int]:
+    """A new file of mode 0600 with a random name in `directory`: (name, descriptor)."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+    for _ in range(100):
+        name = f"{prefix}{secrets.token_hex(4)}.tmp"
+        try:
+            return name, os.open(name, flags, 0o600, dir_fd=directory)
+        except FileExistsError:
+            continue
+    raise FileExistsError(errno.EEXIST, "no free temporary file name", prefix)
+
+
+def _fsync_dir(directory: int) -> None:
+    # The directory is pinned with O_PATH, which fsync does not take: open it for reading.
+    fd = os.open(".", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC, dir_fd=directory)
     try:
         os.fsync(fd)
     finally:
