@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from deskpilot.orchestrator.local_provider import LocalSandboxProvider
-from deskpilot.orchestrator.sandbox_client import SandboxClient
+from deskpilot.orchestrator.sandboxes.client import SandboxClient
+from deskpilot.orchestrator.sandboxes.local import LocalSandboxProvider
 from deskpilot.orchestrator.tools import TOOL_SETS
 from deskpilot.v1 import common_pb2, session_pb2
 

@@ -42,8 +42,8 @@ from deskpilot.orchestrator.model import (
     usage_of,
 )
 from deskpilot.orchestrator.recovery import owed_tool_uses
-from deskpilot.orchestrator.sandbox_client import ExecutorUnavailable, SandboxClient, ToolOutcome
-from deskpilot.orchestrator.session_sandbox import (
+from deskpilot.orchestrator.sandboxes.client import ExecutorUnavailable, SandboxClient, ToolOutcome
+from deskpilot.orchestrator.sandboxes.session import (
     FixedSandbox,
     SandboxGone,
     SandboxHooks,

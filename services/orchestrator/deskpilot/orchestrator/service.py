@@ -9,7 +9,7 @@ from deskpilot.common.grpc_server import GrpcServer, ServiceBinding
 from deskpilot.orchestrator.loop import LoopSettings
 from deskpilot.orchestrator.manager import SessionManager
 from deskpilot.orchestrator.model_endpoint import inspect_model_endpoint
-from deskpilot.orchestrator.providers import ExistingSandboxProvider, SandboxProvider
+from deskpilot.orchestrator.sandboxes.provider import ExistingSandboxProvider, SandboxProvider
 from deskpilot.orchestrator.servicer import OrchestratorServicer
 from deskpilot.orchestrator.settings import OrchestratorSettings
 from deskpilot.v1 import orchestrator_pb2, orchestrator_pb2_grpc, session_pb2
@@ -32,7 +32,7 @@ def make_provider(settings: OrchestratorSettings) -> SandboxProvider:
                 vnc_address=settings.sandbox_vnc_address,
             )
         )
-    from deskpilot.orchestrator.local_provider import LocalSandboxProvider
+    from deskpilot.orchestrator.sandboxes.local import LocalSandboxProvider
 
     provider = LocalSandboxProvider.from_settings(settings)
     provider.fill_pool()

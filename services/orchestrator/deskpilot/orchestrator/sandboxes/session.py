@@ -24,14 +24,14 @@ from dataclasses import dataclass
 
 import grpc
 
-from deskpilot.orchestrator.providers import SandboxProvider
-from deskpilot.orchestrator.sandbox_client import (
+from deskpilot.orchestrator.sandboxes.client import (
     ExecutorUnavailable,
     SandboxClient,
     ToolOutcome,
     view_limit,
 )
-from deskpilot.orchestrator.sandbox_slots import SandboxSlots
+from deskpilot.orchestrator.sandboxes.provider import SandboxProvider
+from deskpilot.orchestrator.sandboxes.slots import SandboxSlots
 from deskpilot.orchestrator.tools import TOOL_SETS, Executor
 from deskpilot.orchestrator.truncation import DEFAULT_MAX_RESULT_CHARACTERS
 from deskpilot.v1 import common_pb2, display_pb2, session_pb2
