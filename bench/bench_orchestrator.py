@@ -42,8 +42,8 @@ from stack import BenchStack, Replica, rss_mb, task, tree_rss_mb  # bench/stack.
 from deskpilot.orchestrator.context import ContextPolicy
 from deskpilot.orchestrator.loop import LoopSettings
 from deskpilot.orchestrator.sandboxes.client import SandboxClient
+from deskpilot.orchestrator.sandboxes.existing import ExistingSandboxProvider
 from deskpilot.orchestrator.sandboxes.local import LocalSandboxProvider
-from deskpilot.orchestrator.sandboxes.provider import ExistingSandboxProvider
 from deskpilot.orchestrator.store import SessionStore
 from deskpilot.orchestrator.tools import TOOL_SETS, Executor
 from deskpilot.v1 import common_pb2, events_pb2, orchestrator_pb2, session_pb2

@@ -9,7 +9,8 @@ from deskpilot.common.grpc_server import GrpcServer, ServiceBinding
 from deskpilot.orchestrator.loop import LoopSettings
 from deskpilot.orchestrator.manager import SessionManager
 from deskpilot.orchestrator.model_endpoint import inspect_model_endpoint
-from deskpilot.orchestrator.sandboxes.provider import ExistingSandboxProvider, SandboxProvider
+from deskpilot.orchestrator.sandboxes.existing import ExistingSandboxProvider
+from deskpilot.orchestrator.sandboxes.provider import SandboxProvider
 from deskpilot.orchestrator.servicer import OrchestratorServicer
 from deskpilot.orchestrator.settings import OrchestratorSettings
 from deskpilot.v1 import orchestrator_pb2, orchestrator_pb2_grpc, session_pb2

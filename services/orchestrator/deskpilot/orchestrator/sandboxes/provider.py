@@ -1,10 +1,10 @@
-"""Sandbox providers: where a session's desktop comes from.
+"""The one interface of every sandbox provider: where a session's desktop comes from.
 
 Every provider answers `acquire` with the endpoints of a sandbox whose executors are
 serving, takes it back with `release`, and tells through `wait_gone` when one stops by
-itself (killed, or an executor died), so the session can get a fresh one. The local
-provider (this machine) and the Kubernetes provider (one Pod per session) implement the
-same interface.
+itself (killed, or an executor died), so the session can get a fresh one. One module per
+provider implements it: `existing` (a sandbox started elsewhere), `local` (processes on
+this machine, with a warm pool), and later `kubernetes` (one Pod per session).
 """
 
 from __future__ import annotations
@@ -38,33 +38,3 @@ class SandboxProvider(Protocol):
     async def close(self) -> None:
         """Stop every sandbox this provider started."""
         ...
-
-
-class ExistingSandboxProvider:
-    """Attaches sessions to one sandbox that was started elsewhere (e.g. by hand, or a
-    sandbox container next to the orchestrator). Sessions share it, one at a time."""
-
-    stops_on_release = False
-
-    def __init__(self, endpoints: session_pb2.SandboxEndpoints) -> None:
-        if not endpoints.display_address or not endpoints.shell_address:
-            raise ValueError("the existing sandbox needs a display and a shell address")
-        self.endpoints = endpoints
-
-    async def acquire(
-        self, session_id: str, display: common_pb2.Size, template: str
-    ) -> session_pb2.SandboxEndpoints:
-        endpoints = session_pb2.SandboxEndpoints()
-        endpoints.CopyFrom(self.endpoints)
-        endpoints.sandbox_id = endpoints.sandbox_id or "existing"
-        return endpoints
-
-    async def release(self, endpoints: session_pb2.SandboxEndpoints) -> None:
-        """The sandbox belongs to whoever started it: nothing to stop."""
-
-    async def wait_gone(self, endpoints: session_pb2.SandboxEndpoints) -> str | None:
-        """Whoever started the sandbox looks after it; a replacement would be the same one."""
-        return None
-
-    async def close(self) -> None:
-        """Nothing was started here."""
