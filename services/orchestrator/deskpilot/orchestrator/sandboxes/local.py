@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from deskpilot.common.errors import InvalidArgument, Unavailable
-from deskpilot.orchestrator.settings import OrchestratorSettings
+from deskpilot.orchestrator.sandboxes.settings import LocalProviderSettings
 from deskpilot.v1 import common_pb2, session_pb2
 
 log = logging.getLogger("deskpilot.orchestrator.local")
@@ -73,14 +73,15 @@ class LocalSandboxProvider:
         self._counter = 0
 
     @classmethod
-    def from_settings(cls, settings: OrchestratorSettings) -> LocalSandboxProvider:
-        width, height = (int(v) for v in settings.default_display.split("x"))
+    def from_settings(
+        cls, settings: LocalProviderSettings, default_size: tuple[int, int]
+    ) -> LocalSandboxProvider:
         return cls(
-            pool_size=settings.local_pool_size,
-            default_size=(width, height),
-            work_dir=Path(settings.local_work_dir).resolve() if settings.local_work_dir else None,
-            x_server=settings.local_x_server,
-            user=settings.local_sandbox_user,
+            pool_size=settings.pool_size,
+            default_size=default_size,
+            work_dir=Path(settings.work_dir).resolve() if settings.work_dir else None,
+            x_server=settings.x_server,
+            user=settings.user,
         )
 
     def fill_pool(self) -> None:
