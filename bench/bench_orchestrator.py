@@ -424,9 +424,10 @@ async def main(steps: int, sessions: int, starts: int, sandbox_user: str) -> Non
 
         # One more sandbox, shared by the remaining sessions through the `existing` provider.
         await warm_provider.wait_for_pool()
-        endpoints = await warm_provider.acquire("bench-shared", common_pb2.Size(), "")
+        provisioned = await warm_provider.acquire("bench-shared", common_pb2.Size(), "")
+        endpoints = provisioned.endpoints
         await warm_provider.wait_for_pool()
-        shared = ExistingSandboxProvider(endpoints)
+        shared = ExistingSandboxProvider(endpoints, provisioned.secrets)
         existing = await stack.replica(shared)
         await overhead(stack, existing, endpoints, steps)
         await concurrent(existing, sessions, 5)

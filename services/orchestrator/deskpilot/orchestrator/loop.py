@@ -671,9 +671,12 @@ class SessionLoop:
     async def _save(self) -> None:
         snapshot = session_pb2.Session()
         snapshot.CopyFrom(self.session)
+        secrets = session_pb2.SandboxSecrets()
+        secrets.CopyFrom(self.desktop.secrets)  # kept beside the session, never in it
 
         def apply(record: session_pb2.SessionRecord) -> None:
             record.session.CopyFrom(snapshot)
+            record.sandbox_secrets.CopyFrom(secrets)
             if not self._results_owed():
                 record.last_committed_step = snapshot.steps
 

@@ -324,6 +324,7 @@ class SessionManager:
                 self.slots,
                 max_restarts=self.settings.max_sandbox_restarts,
                 max_characters=self.settings.max_result_characters,
+                secrets=record.sandbox_secrets,
             )
             client, retries = make_client(max_retries=self.settings.anthropic_max_retries)
             deps = LoopDeps(

@@ -11,18 +11,22 @@ class ExistingSandboxProvider:
 
     stops_on_release = False
 
-    def __init__(self, endpoints: session_pb2.SandboxEndpoints) -> None:
+    def __init__(
+        self,
+        endpoints: session_pb2.SandboxEndpoints,
+        secrets: session_pb2.SandboxSecrets | None = None,
+    ) -> None:
         if not endpoints.display_address or not endpoints.shell_address:
             raise ValueError("the existing sandbox needs a display and a shell address")
         self.endpoints = endpoints
+        self.secrets = secrets or session_pb2.SandboxSecrets()
 
     async def acquire(
         self, session_id: str, display: common_pb2.Size, template: str
-    ) -> session_pb2.SandboxEndpoints:
-        endpoints = session_pb2.SandboxEndpoints()
-        endpoints.CopyFrom(self.endpoints)
-        endpoints.sandbox_id = endpoints.sandbox_id or "existing"
-        return endpoints
+    ) -> session_pb2.ProvisionedSandbox:
+        sandbox = session_pb2.ProvisionedSandbox(endpoints=self.endpoints, secrets=self.secrets)
+        sandbox.endpoints.sandbox_id = sandbox.endpoints.sandbox_id or "existing"
+        return sandbox
 
     async def release(self, endpoints: session_pb2.SandboxEndpoints) -> None:
         """The sandbox belongs to whoever started it: nothing to stop."""

@@ -36,6 +36,7 @@ _STOP_GRACE_SECONDS = 10.0
 class _Sandbox:
     process: asyncio.subprocess.Process
     endpoints: session_pb2.SandboxEndpoints
+    secrets: session_pb2.SandboxSecrets
     size: tuple[int, int]
     log_path: Path
 
@@ -96,7 +97,7 @@ class LocalSandboxProvider:
 
     async def acquire(
         self, session_id: str, display: common_pb2.Size, template: str
-    ) -> session_pb2.SandboxEndpoints:
+    ) -> session_pb2.ProvisionedSandbox:
         if template not in ("", "default"):
             raise InvalidArgument(
                 f"the local provider has only the default template, not {template!r}"
@@ -106,7 +107,7 @@ class LocalSandboxProvider:
         self._running[sandbox.endpoints.sandbox_id] = sandbox
         self.fill_pool()
         log.info("session %s runs in sandbox %s", session_id, sandbox.endpoints.sandbox_id)
-        return sandbox.endpoints
+        return session_pb2.ProvisionedSandbox(endpoints=sandbox.endpoints, secrets=sandbox.secrets)
 
     async def release(self, endpoints: session_pb2.SandboxEndpoints) -> None:
         sandbox = self._running.pop(endpoints.sandbox_id, None)
@@ -192,10 +193,10 @@ class LocalSandboxProvider:
             display_address=report["display_address"] or "",
             shell_address=report["shell_address"] or "",
             vnc_address=f"{report['vnc_host']}:{report['vnc_port']}",
-            vnc_password=report["vnc_password"],
             sandbox_id=f"{name}-{process.pid}",
         )
-        return _Sandbox(process, endpoints, size, log_path)
+        secrets = session_pb2.SandboxSecrets(vnc_password=report["vnc_password"])
+        return _Sandbox(process, endpoints, secrets, size, log_path)
 
 
 def _exit_reason(code: int, log_path: Path) -> str:

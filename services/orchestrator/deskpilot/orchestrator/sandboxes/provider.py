@@ -1,7 +1,7 @@
 """The one interface of every sandbox provider: where a session's desktop comes from.
 
-Every provider answers `acquire` with the endpoints of a sandbox whose executors are
-serving, takes it back with `release`, and tells through `wait_gone` when one stops by
+Every provider answers `acquire` with the endpoints and secrets of a sandbox whose
+executors are serving, takes it back with `release`, and tells through `wait_gone` when one stops by
 itself (killed, or an executor died), so the session can get a fresh one. One module per
 provider implements it: `existing` (a sandbox started elsewhere), `local` (processes on
 this machine, with a warm pool), and later `kubernetes` (one Pod per session).
@@ -22,8 +22,9 @@ class SandboxProvider(Protocol):
 
     async def acquire(
         self, session_id: str, display: common_pb2.Size, template: str
-    ) -> session_pb2.SandboxEndpoints:
-        """A ready sandbox for `session_id` (executors SERVING)."""
+    ) -> session_pb2.ProvisionedSandbox:
+        """A ready sandbox for `session_id` (executors SERVING): its endpoints, and its
+        secrets (kept apart, so the public Session never holds them)."""
         ...
 
     async def release(self, endpoints: session_pb2.SandboxEndpoints) -> None:

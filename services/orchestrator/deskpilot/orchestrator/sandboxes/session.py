@@ -69,6 +69,7 @@ class FixedSandbox:
         self.screen_size = screen_size
         self.held = False  # nothing to release when idle
         self.recorded = True
+        self.secrets = session_pb2.SandboxSecrets()  # none known: nothing to record
         self.max_characters = client.max_characters
 
     def view_limit(self) -> int | None:
@@ -103,8 +104,15 @@ class SessionSandbox:
         *,
         max_restarts: int,
         max_characters: int = DEFAULT_MAX_RESULT_CHARACTERS,
+        secrets: session_pb2.SandboxSecrets | None = None,
     ) -> None:
+        """`secrets`: those of the sandbox the session's record names (from the record)."""
         self.session = session  # the loop's own: endpoints are written into it
+        # The credentials of session.sandbox, changed with it; the loop saves them into the
+        # record beside the session, which never holds them.
+        self.secrets = session_pb2.SandboxSecrets()
+        if secrets is not None:
+            self.secrets.CopyFrom(secrets)
         self.provider = provider
         self.slots = slots
         self.max_restarts = max_restarts
@@ -177,6 +185,7 @@ class SessionSandbox:
                 log.warning("session %s: its sandbox is gone (%s)", self.session.id, exc)
                 await self._let_go(self.session.sandbox)
                 self.session.sandbox.Clear()
+                self.secrets.Clear()
                 self._fresh_because = "the one this session used before is gone"
         if self._client is None:
             await self._start_fresh()
@@ -189,17 +198,18 @@ class SessionSandbox:
     async def _start_fresh(self) -> None:
         config = self.session.config
         try:
-            endpoints = await self.provider.acquire(
+            sandbox = await self.provider.acquire(
                 self.session.id, config.display, config.sandbox_template
             )
         except Exception as exc:
             raise SandboxGone(f"could not start: {exc}") from exc
         try:
-            await self._attach(endpoints)
+            await self._attach(sandbox.endpoints)
         except (grpc.aio.AioRpcError, ExecutorUnavailable) as exc:
-            await self._let_go(endpoints)
+            await self._let_go(sandbox.endpoints)
             raise SandboxGone(f"could not start: {_describe(exc)}") from exc
-        self.session.sandbox.CopyFrom(endpoints)
+        self.session.sandbox.CopyFrom(sandbox.endpoints)
+        self.secrets.CopyFrom(sandbox.secrets)
         await self._hook().save()
 
     async def _attach(self, endpoints: session_pb2.SandboxEndpoints) -> None:
@@ -242,6 +252,7 @@ class SessionSandbox:
         recorded = self.session.sandbox.sandbox_id == endpoints.sandbox_id
         if recorded:
             self.session.sandbox.Clear()
+            self.secrets.Clear()
         if client is not None:
             self._retired.append(client)
             await self._close_retired()
