@@ -7,7 +7,7 @@ from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
-from collections.abc import Mapping as _Mapping
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
 from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
@@ -132,6 +132,30 @@ class ProvisionedSandbox(_message.Message):
     endpoints: SandboxEndpoints
     secrets: SandboxSecrets
     def __init__(self, endpoints: _Optional[_Union[SandboxEndpoints, _Mapping]] = ..., secrets: _Optional[_Union[SandboxSecrets, _Mapping]] = ...) -> None: ...
+
+class SandboxReady(_message.Message):
+    __slots__ = ("endpoints", "secrets", "display", "x_server", "screen", "user", "home", "pid", "start_seconds", "missing")
+    ENDPOINTS_FIELD_NUMBER: _ClassVar[int]
+    SECRETS_FIELD_NUMBER: _ClassVar[int]
+    DISPLAY_FIELD_NUMBER: _ClassVar[int]
+    X_SERVER_FIELD_NUMBER: _ClassVar[int]
+    SCREEN_FIELD_NUMBER: _ClassVar[int]
+    USER_FIELD_NUMBER: _ClassVar[int]
+    HOME_FIELD_NUMBER: _ClassVar[int]
+    PID_FIELD_NUMBER: _ClassVar[int]
+    START_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    MISSING_FIELD_NUMBER: _ClassVar[int]
+    endpoints: SandboxEndpoints
+    secrets: SandboxSecrets
+    display: str
+    x_server: str
+    screen: _common_pb2.Size
+    user: str
+    home: str
+    pid: int
+    start_seconds: float
+    missing: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, endpoints: _Optional[_Union[SandboxEndpoints, _Mapping]] = ..., secrets: _Optional[_Union[SandboxSecrets, _Mapping]] = ..., display: _Optional[str] = ..., x_server: _Optional[str] = ..., screen: _Optional[_Union[_common_pb2.Size, _Mapping]] = ..., user: _Optional[str] = ..., home: _Optional[str] = ..., pid: _Optional[int] = ..., start_seconds: _Optional[float] = ..., missing: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class Session(_message.Message):
     __slots__ = ("id", "config", "status", "status_reason", "created_at", "updated_at", "steps", "usage", "sandbox", "tainted", "pending_confirmation_id", "controlled_by", "last_sequence", "model_is_stand_in")

@@ -2,9 +2,10 @@
 this machine, and a small pool of warm sandboxes at the default size so a new session
 does not wait for a desktop to start.
 
-Each sandbox picks its own display number and ports and prints one JSON ready line once
-its X server, VNC port and executors answer; stopping the process stops everything it
-started, and killing it kills everything it started. A sandbox process that exits by itself
+Each sandbox picks its own display number and ports and prints its ready report (a
+`SandboxReady`, one line of proto3 JSON) once its X server, VNC port and executors
+answer; stopping the process stops everything it started, and killing it kills
+everything it started. A sandbox process that exits by itself
 (killed, or stopped because its X server or an executor died) is reported by `wait_gone`
 with the reason from its log.
 """
@@ -25,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from deskpilot.common.errors import InvalidArgument, Unavailable
+from deskpilot.common.sandbox_ready import parse_ready_line
 from deskpilot.orchestrator.sandboxes.settings import LocalProviderSettings
 from deskpilot.v1 import common_pb2, session_pb2
 
@@ -189,14 +191,8 @@ class LocalSandboxProvider:
         except asyncio.CancelledError:  # e.g. close() while the pool was filling
             await asyncio.shield(_stop(process))
             raise
-        endpoints = session_pb2.SandboxEndpoints(
-            display_address=report["display_address"] or "",
-            shell_address=report["shell_address"] or "",
-            vnc_address=f"{report['vnc_host']}:{report['vnc_port']}",
-            sandbox_id=f"{name}-{process.pid}",
-        )
-        secrets = session_pb2.SandboxSecrets(vnc_password=report["vnc_password"])
-        return _Sandbox(process, endpoints, secrets, size, log_path)
+        report.endpoints.sandbox_id = f"{name}-{process.pid}"
+        return _Sandbox(process, report.endpoints, report.secrets, size, log_path)
 
 
 def _exit_reason(code: int, log_path: Path) -> str:
@@ -215,14 +211,13 @@ def _exit_reason(code: int, log_path: Path) -> str:
     return f"exited with code {code}"
 
 
-async def _ready_report(process: asyncio.subprocess.Process) -> dict:
-    """The JSON ready line the sandbox prints once everything answers."""
+async def _ready_report(process: asyncio.subprocess.Process) -> session_pb2.SandboxReady:
+    """The ready report the sandbox prints once everything answers."""
     assert process.stdout is not None
     while line := await process.stdout.readline():
-        with contextlib.suppress(json.JSONDecodeError):
-            report = json.loads(line)
-            if isinstance(report, dict) and "display_address" in report:
-                return report
+        report = parse_ready_line(line)
+        if report is not None:
+            return report
     raise ValueError(f"the sandbox exited with code {await process.wait()} before it was ready")
 
 
