@@ -384,7 +384,7 @@ class SessionLoop:
             safety_verdict=events_pb2.SafetyVerdict(
                 tool_use_id=call.tool_use_id,
                 verdict=verdict,
-                fail_closed=any(r.rule_id.startswith("gate.") for r in verdict.reasons),
+                fail_closed=verdict.fail_closed,
             )
         )
         decision = verdict.decision
