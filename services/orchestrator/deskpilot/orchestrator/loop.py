@@ -167,8 +167,10 @@ class SessionLoop:
         try:
             if not self.conversation:
                 await self._add_user_message(self.session.config.task, "task")
-            if not resumed or self.desktop.recorded:
-                await self._ensure_desktop()  # else when there is something to do
+            if not resumed:
+                await self._ensure_desktop()
+            elif self.desktop.recorded:
+                await self.desktop.reattach()  # if it is gone, a fresh one when needed
             if resumed:
                 await self._resume()
             elif self.session.status != S.SESSION_STATUS_WAITING_INPUT:
@@ -176,9 +178,7 @@ class SessionLoop:
             while True:
                 raise_if_cancelled()
                 if self._needs_input():
-                    await self._set_status(
-                        S.SESSION_STATUS_WAITING_INPUT, "the model finished its turn"
-                    )
+                    await self._set_status(S.SESSION_STATUS_WAITING_INPUT, self._waiting_reason())
                     raise_if_cancelled()
                     text, author = await self._next_message()
                     await self._add_user_message(text, author)
@@ -254,6 +254,15 @@ class SessionLoop:
             )
             raise_if_cancelled()
         return await self._inbox.get()
+
+    def _waiting_reason(self) -> str:
+        gone = self.desktop.gone_reason
+        if not gone:
+            return "the model finished its turn"
+        return (
+            f"the model finished its turn; its desktop is gone ({gone}), and the next "
+            "message starts a fresh one"
+        )
 
     def _needs_input(self) -> bool:
         return not self.conversation or self.conversation[-1]["role"] == "assistant"
