@@ -40,10 +40,10 @@ from google.protobuf import struct_pb2
 from stack import BenchStack, Replica, rss_mb, task, tree_rss_mb  # bench/stack.py
 
 from deskpilot.orchestrator.context import ContextPolicy
-from deskpilot.orchestrator.local_provider import LocalSandboxProvider
 from deskpilot.orchestrator.loop import LoopSettings
-from deskpilot.orchestrator.providers import ExistingSandboxProvider
-from deskpilot.orchestrator.sandbox_client import SandboxClient
+from deskpilot.orchestrator.sandboxes.client import SandboxClient
+from deskpilot.orchestrator.sandboxes.existing import ExistingSandboxProvider
+from deskpilot.orchestrator.sandboxes.local import LocalSandboxProvider
 from deskpilot.orchestrator.store import SessionStore
 from deskpilot.orchestrator.tools import TOOL_SETS, Executor
 from deskpilot.v1 import common_pb2, events_pb2, orchestrator_pb2, session_pb2
@@ -424,9 +424,10 @@ async def main(steps: int, sessions: int, starts: int, sandbox_user: str) -> Non
 
         # One more sandbox, shared by the remaining sessions through the `existing` provider.
         await warm_provider.wait_for_pool()
-        endpoints = await warm_provider.acquire("bench-shared", common_pb2.Size(), "")
+        provisioned = await warm_provider.acquire("bench-shared", common_pb2.Size(), "")
+        endpoints = provisioned.endpoints
         await warm_provider.wait_for_pool()
-        shared = ExistingSandboxProvider(endpoints)
+        shared = ExistingSandboxProvider(endpoints, provisioned.secrets)
         existing = await stack.replica(shared)
         await overhead(stack, existing, endpoints, steps)
         await concurrent(existing, sessions, 5)

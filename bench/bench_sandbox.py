@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import signal
 import statistics
 import subprocess
@@ -23,12 +22,15 @@ import time
 from pathlib import Path
 
 from deskpilot.common.grpc_client import open_channel
-from deskpilot.v1 import common_pb2, display_pb2, display_pb2_grpc
+from deskpilot.common.sandbox_ready import parse_ready_line
+from deskpilot.v1 import common_pb2, display_pb2, display_pb2_grpc, session_pb2
 
 MODES = ("xvnc", "xvfb")
 
 
-def start(mode: str, workdir: Path) -> tuple[subprocess.Popen[str], dict[str, object], float]:
+def start(
+    mode: str, workdir: Path
+) -> tuple[subprocess.Popen[str], session_pb2.SandboxReady, float]:
     started = time.perf_counter()
     process = subprocess.Popen(
         [sys.executable, "-m", "deskpilot.sandbox", "--x-server", mode, "--user", "",
@@ -39,10 +41,11 @@ def start(mode: str, workdir: Path) -> tuple[subprocess.Popen[str], dict[str, ob
     )  # fmt: skip
     line = process.stdout.readline()  # type: ignore[union-attr]
     elapsed = time.perf_counter() - started
-    if not line:
+    report = parse_ready_line(line)
+    if report is None:
         process.wait()
         sys.exit(f"sandbox ({mode}) did not start")
-    return process, json.loads(line), elapsed
+    return process, report, elapsed
 
 
 def stop(process: subprocess.Popen[str]) -> None:
@@ -101,11 +104,11 @@ def main() -> None:
                 process, report, elapsed = start(mode, Path(tmp))
                 stop(process)
             starts.append(elapsed)
-            reported.append(float(report["start_seconds"]))  # type: ignore[arg-type]
+            reported.append(report.start_seconds)
         with tempfile.TemporaryDirectory() as tmp:
             process, report, _ = start(mode, Path(tmp))
             try:
-                capture, encode = asyncio.run(capture_times(str(report["display_address"]), 20))
+                capture, encode = asyncio.run(capture_times(report.endpoints.display_address, 20))
                 rss = children_rss_mb(process.pid, ("Xvnc", "Xvfb", "x11vnc"))
             finally:
                 stop(process)

@@ -34,7 +34,7 @@ from deskpilot.common.natsserver import NatsServer
 from deskpilot.common.net import free_port
 from deskpilot.orchestrator.loop import LoopSettings
 from deskpilot.orchestrator.manager import SessionManager
-from deskpilot.orchestrator.providers import SandboxProvider
+from deskpilot.orchestrator.sandboxes.provider import SandboxProvider
 from deskpilot.orchestrator.service import start_replica
 from deskpilot.orchestrator.settings import OrchestratorSettings
 from deskpilot.standin import Script, StandInServer, Turn

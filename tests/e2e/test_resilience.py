@@ -192,9 +192,9 @@ async def world(
             processes.append(shell)
             args = [
                 "--nats-url", nats.url, "--safety-address", safety_server.address,
-                "--sandbox-provider", "existing",
-                "--sandbox-display-address", display_server.address,
-                "--sandbox-shell-address", shell.address,
+                "--sandbox.provider", "existing",
+                "--sandbox.existing.display-address", display_server.address,
+                "--sandbox.existing.shell-address", shell.address,
                 "--lease-seconds", str(lease_seconds),
             ]  # fmt: skip
             env = {"ANTHROPIC_BASE_URL": model.base_url, "ANTHROPIC_API_KEY": "test-key"}

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from deskpilot.orchestrator.local_provider import LocalSandboxProvider
-from deskpilot.orchestrator.sandbox_client import SandboxClient
+from deskpilot.orchestrator.sandboxes.client import SandboxClient
+from deskpilot.orchestrator.sandboxes.local import LocalSandboxProvider
 from deskpilot.orchestrator.tools import TOOL_SETS
 from deskpilot.v1 import common_pb2, session_pb2
 
@@ -46,12 +46,14 @@ async def test_a_session_gets_the_warm_sandbox_and_the_pool_refills(tmp_path: Pa
         provider.fill_pool()
         await provider.wait_for_pool()
         warm_pid = pid_of(provider._pool[0].endpoints)
-        endpoints = await provider.acquire("s-1", common_pb2.Size(), "")
+        endpoints = (await provider.acquire("s-1", common_pb2.Size(), "")).endpoints
         assert pid_of(endpoints) == warm_pid  # no desktop had to start
         assert await screen_size(endpoints) == (1024, 768)
         await provider.wait_for_pool()
         assert len(provider._pool) == 1 and pid_of(provider._pool[0].endpoints) != warm_pid
-        other = await provider.acquire("s-2", common_pb2.Size(width=800, height=600), "")
+        other = (
+            await provider.acquire("s-2", common_pb2.Size(width=800, height=600), "")
+        ).endpoints
         assert pid_of(other) != pid_of(provider._pool[0].endpoints)  # wrong size: started
         assert await screen_size(other) == (800, 600)
         await provider.release(endpoints)
@@ -66,7 +68,9 @@ async def test_a_replica_stops_a_sandbox_it_took_over(tmp_path: Path) -> None:
     first = LocalSandboxProvider(pool_size=0, work_dir=tmp_path / "first", user="")
     second = LocalSandboxProvider(pool_size=0, work_dir=tmp_path / "second", user="")
     try:
-        endpoints = await first.acquire("s-1", common_pb2.Size(width=640, height=480), "")
+        endpoints = (
+            await first.acquire("s-1", common_pb2.Size(width=640, height=480), "")
+        ).endpoints
         pid = pid_of(endpoints)
         # `first` is gone as far as the session is concerned: `second` ends it.
         await second.release(endpoints)

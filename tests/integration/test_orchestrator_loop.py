@@ -18,7 +18,7 @@ from deskpilot.orchestrator.context import ContextPolicy
 from deskpilot.orchestrator.events import SessionEvents
 from deskpilot.orchestrator.loop import LoopDeps, LoopSettings, SessionLoop
 from deskpilot.orchestrator.model import make_client
-from deskpilot.orchestrator.sandbox_client import SandboxClient
+from deskpilot.orchestrator.sandboxes.client import SandboxClient
 from deskpilot.orchestrator.store import SessionStore
 from deskpilot.orchestrator.tools import TOOL_SETS
 from deskpilot.safety.app import binding as safety_binding

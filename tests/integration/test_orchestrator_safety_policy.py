@@ -89,3 +89,47 @@ async def test_a_policy_is_not_accepted_unchecked_when_the_gate_is_down(
         assert info.value.code() == grpc.StatusCode.UNAVAILABLE
         assert "config.safety_policy cannot be checked" in info.value.details()
         assert "the session was not created" in info.value.details()
+
+
+def _verdict_events(events: list) -> list:
+    return [e.safety_verdict for e in events if e.HasField("safety_verdict")]
+
+
+async def test_a_rule_named_like_the_gates_own_is_a_judgement_not_a_fail_closed_block(
+    orchestrator_stack,
+) -> None:
+    # Rule ids are free-form: a session's own "gate.*" rule blocks as a judgement.
+    turns = [Turn.tool_use("bash", {"command": "echo deploy-prod"}), Turn.text("Done.")]
+    async with orchestrator_stack(turns) as stack:
+        rule = safety_pb2.PolicyRule(
+            id="gate.no-deploy", pattern="deploy-prod", decision=BLOCK, reason="No."
+        )
+        session = (
+            await stack.stub.CreateSession(_request(safety_pb2.SafetyPolicy(rules=[rule])))
+        ).session
+        events = await follow_events(
+            stack.stub, session.id, status_is(S.SESSION_STATUS_WAITING_INPUT)
+        )
+        [verdict] = _verdict_events(events)
+        assert verdict.verdict.decision == BLOCK
+        assert verdict.verdict.reasons[0].rule_id == "gate.no-deploy"
+        assert not verdict.fail_closed and not verdict.verdict.fail_closed
+
+
+async def test_an_unreachable_gate_blocks_and_says_it_was_fail_closed(orchestrator_stack) -> None:
+    turns = [Turn.tool_use("bash", {"command": "echo hi"}), Turn.text("Done.")]
+    async with orchestrator_stack(turns) as stack:
+        dead_gate = await stack.add_replica(
+            safety_address=f"127.0.0.1:{free_port()}", safety_timeout_seconds=2.0
+        )
+        config = S.SessionConfig(task="do it", model="claude-sonnet-4-6")
+        create = orchestrator_pb2.CreateSessionRequest(config=config)
+        session = (await dead_gate.stub.CreateSession(create)).session
+        events = await follow_events(
+            dead_gate.stub, session.id, status_is(S.SESSION_STATUS_WAITING_INPUT)
+        )
+        [verdict] = _verdict_events(events)
+        assert verdict.verdict.decision == BLOCK
+        assert verdict.fail_closed and verdict.verdict.fail_closed
+        [result] = [e.tool_result for e in events if e.HasField("tool_result")]
+        assert result.is_error and "unreachable" in result.text

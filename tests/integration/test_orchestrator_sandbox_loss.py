@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from deskpilot.orchestrator.local_provider import LocalSandboxProvider
+from deskpilot.orchestrator.sandboxes.local import LocalSandboxProvider
 from deskpilot.standin import Turn
 from deskpilot.v1 import events_pb2, orchestrator_pb2, session_pb2
 from deskpilot.v1 import orchestrator_pb2_grpc as rpc

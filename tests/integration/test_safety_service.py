@@ -175,14 +175,14 @@ async def test_fail_closed_client(safety) -> None:
     server, _ = safety
     async with SafetyGate(server.address, timeout=2.0) as gate:
         verdict = await gate.check(call("bash", command="rm notes.txt"))
-        assert verdict.decision == safety_pb2.DECISION_CONFIRM
+        assert verdict.decision == safety_pb2.DECISION_CONFIRM and not verdict.fail_closed
         malformed = await gate.check(call("bash"))
-        assert malformed.decision == safety_pb2.DECISION_BLOCK
+        assert malformed.decision == safety_pb2.DECISION_BLOCK and malformed.fail_closed
         assert malformed.reasons[0].rule_id == "gate.error"
         assert "INVALID_ARGUMENT" in malformed.reasons[0].message
         await server.stop(0)
         stopped = await gate.check(call("bash", command="ls"))
-        assert stopped.decision == safety_pb2.DECISION_BLOCK
+        assert stopped.decision == safety_pb2.DECISION_BLOCK and stopped.fail_closed
         assert stopped.reasons[0].rule_id in ("gate.unavailable", "gate.timeout")
         scan = await gate.scan(safety_pb2.ScanContentRequest(text="hello"))
         assert scan.level == safety_pb2.INJECTION_LEVEL_CONFIRM
@@ -210,8 +210,22 @@ async def test_fail_closed_on_undecided_verdict() -> None:
     undecided = binding(Undecided())  # type: ignore[arg-type]
     async with running_server([undecided]) as (server, _), SafetyGate(server.address) as gate:
         verdict = await gate.check(call("bash", command="ls"))
-    assert verdict.decision == safety_pb2.DECISION_BLOCK
+    assert verdict.decision == safety_pb2.DECISION_BLOCK and verdict.fail_closed
     assert verdict.reasons[0].rule_id == "gate.undecided"
+
+
+async def test_only_the_client_marks_a_verdict_fail_closed() -> None:
+    """A gate's answer is a judgement even if it claims otherwise."""
+
+    class Claims(safety_pb2_grpc.SafetyServicer):
+        async def CheckAction(self, request, context):
+            verdict = safety_pb2.Verdict(decision=safety_pb2.DECISION_CONFIRM, fail_closed=True)
+            return safety_pb2.CheckActionResponse(verdict=verdict)
+
+    claims = binding(Claims())  # type: ignore[arg-type]
+    async with running_server([claims]) as (server, _), SafetyGate(server.address) as gate:
+        verdict = await gate.check(call("bash", command="ls"))
+    assert verdict.decision == safety_pb2.DECISION_CONFIRM and not verdict.fail_closed
 
 
 # -- unhandled inputs: each is a precise INVALID_ARGUMENT or a BLOCK, never INTERNAL --------

@@ -4,7 +4,6 @@ executor dies. As root, it runs the desktop as an unprivileged user with its own
 
 from __future__ import annotations
 
-import json
 import os
 import pwd
 import select
@@ -23,8 +22,9 @@ import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from deskpilot.common.grpc_client import open_channel
+from deskpilot.common.sandbox_ready import parse_ready_line
 from deskpilot.display.xconnection import open_display
-from deskpilot.v1 import display_pb2, display_pb2_grpc
+from deskpilot.v1 import display_pb2, display_pb2_grpc, session_pb2
 
 pytestmark = pytest.mark.x11
 
@@ -32,7 +32,7 @@ pytestmark = pytest.mark.x11
 @dataclass
 class RunningSandbox:
     process: subprocess.Popen[str]
-    report: dict[str, object]
+    report: session_pb2.SandboxReady
     workdir: Path
 
     def descendants(self) -> list[int]:
@@ -77,7 +77,9 @@ def start_sandbox(tmp_path: Path, *args: str) -> RunningSandbox:
         process.kill()
         process.wait()
         pytest.fail(f"sandbox never reported ready:\n{(tmp_path / 'sandbox.log').read_text()}")
-    return RunningSandbox(process, json.loads(line), workdir)
+    report = parse_ready_line(line)
+    assert report is not None, f"not a ready report: {line!r}"
+    return RunningSandbox(process, report, workdir)
 
 
 def stop_sandbox(sandbox: RunningSandbox) -> int:
@@ -99,8 +101,9 @@ async def test_sandbox_is_ready_when_everything_answers_and_stops_everything(
     full_sandbox: RunningSandbox, tmp_path: Path
 ) -> None:
     report = full_sandbox.report
-    assert report["ready"] is True
-    assert json.loads((tmp_path / "ready.json").read_text())["display"] == report["display"]
+    assert report.pid == full_sandbox.process.pid
+    assert parse_ready_line((tmp_path / "ready.json").read_text()) == report
+    assert len(report.secrets.vnc_password) == 8  # generated, so reported
 
     # X answers, with the sandbox's cookie.
     os.environ["XAUTHORITY"], previous = (
@@ -108,30 +111,31 @@ async def test_sandbox_is_ready_when_everything_answers_and_stops_everything(
         os.environ.get("XAUTHORITY", ""),
     )
     try:
-        conn = open_display(str(report["display"]))
-        assert conn.screen().width_in_pixels == report["width"]
+        conn = open_display(report.display)
+        assert conn.screen().width_in_pixels == report.screen.width
         conn.close()
     finally:
         os.environ["XAUTHORITY"] = previous
 
     # VNC speaks RFB.
-    with socket.create_connection(("127.0.0.1", int(report["vnc_port"])), timeout=5) as sock:
+    vnc_host, _, vnc_port = report.endpoints.vnc_address.rpartition(":")
+    with socket.create_connection((vnc_host, int(vnc_port)), timeout=5) as sock:
         assert sock.recv(12).startswith(b"RFB 003.00")
 
     # The display executor serves the right display; the shell executor (when installed)
     # is healthy.
-    async with open_channel(str(report["display_address"])) as channel:
+    async with open_channel(report.endpoints.display_address) as channel:
         info = await display_pb2_grpc.DisplayStub(channel).GetInfo(display_pb2.GetInfoRequest())
-        assert info.display == report["display"]
-        assert info.physical_size.width == report["width"]
-    if report["shell_address"]:
-        async with open_channel(str(report["shell_address"])) as channel:
+        assert info.display == report.display
+        assert info.physical_size.width == report.screen.width
+    if report.endpoints.shell_address:
+        async with open_channel(report.endpoints.shell_address) as channel:
             reply = await health_pb2_grpc.HealthStub(channel).Check(
                 health_pb2.HealthCheckRequest(service="deskpilot.v1.Shell")
             )
             assert reply.status == health_pb2.HealthCheckResponse.SERVING
     else:
-        assert "shell executor" in report["missing"]
+        assert "shell executor" in report.missing
 
     children = full_sandbox.descendants()
     # X server + VNC server (xvfb mode), openbox, tint2, display executor, shell executor.
@@ -198,7 +202,7 @@ def test_as_root_the_desktop_runs_as_an_unprivileged_user(shared_dir: Path) -> N
     )  # fmt: skip
     try:
         uid = pwd.getpwnam("deskpilot-test").pw_uid
-        assert sandbox.report["user"] == "deskpilot-test"
+        assert sandbox.report.user == "deskpilot-test"
         assert home.stat().st_uid == uid
         children = sandbox.descendants()
         names = {Path(f"/proc/{pid}/comm").read_text().strip() for pid in children}

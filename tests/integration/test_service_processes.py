@@ -35,9 +35,9 @@ async def test_each_service_process_serves_health_and_reflection(
         **os.environ,
         **x_display.env(),
         "DESKPILOT_NATS_URL": nats_server.url,
-        "DESKPILOT_ORCHESTRATOR_SANDBOX_PROVIDER": "existing",
-        "DESKPILOT_ORCHESTRATOR_SANDBOX_DISPLAY_ADDRESS": "127.0.0.1:1",
-        "DESKPILOT_ORCHESTRATOR_SANDBOX_SHELL_ADDRESS": "127.0.0.1:1",
+        "DESKPILOT_ORCHESTRATOR_SANDBOX__PROVIDER": "existing",
+        "DESKPILOT_ORCHESTRATOR_SANDBOX__EXISTING__DISPLAY_ADDRESS": "127.0.0.1:1",
+        "DESKPILOT_ORCHESTRATOR_SANDBOX__EXISTING__SHELL_ADDRESS": "127.0.0.1:1",
     }
     process = await asyncio.create_subprocess_exec(
         sys.executable, "-m", module, "--port", str(port), env=env,

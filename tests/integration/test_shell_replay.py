@@ -15,7 +15,7 @@ import pytest
 from google.protobuf import struct_pb2
 
 from deskpilot.common.replay import MAX_KEY_BYTES
-from deskpilot.orchestrator.sandbox_client import SandboxClient
+from deskpilot.orchestrator.sandboxes.client import SandboxClient
 from deskpilot.orchestrator.tools import TOOL_SETS, Executor
 from deskpilot.v1 import common_pb2, session_pb2, shell_pb2
 from tests.fixtures.shell import ShellHandle, running_shell

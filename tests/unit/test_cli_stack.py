@@ -19,6 +19,7 @@ from deskpilot.cli.stack import (
 )
 from deskpilot.cli.supervisor import HttpProcessComponent, ProcessComponent
 from deskpilot.common.config import load_settings
+from deskpilot.orchestrator.settings import OrchestratorSettings
 
 
 def _components(*flags: str) -> dict[str, ProcessComponent]:
@@ -35,7 +36,12 @@ def test_the_orchestrator_is_pointed_at_the_stacks_safety_gate_and_sandbox_user(
     orchestrator = _components("--safety-port", "51000", "--sandbox-user", "")["orchestrator"]
     argv = list(orchestrator.argv)
     assert argv[argv.index("--safety-address") + 1] == "127.0.0.1:51000"
-    assert argv[argv.index("--local-sandbox-user") + 1] == ""
+    assert argv[argv.index("--sandbox.local.user") + 1] == ""
+    # ... in flags the orchestrator understands (its settings change names now and then).
+    flags = argv[argv.index("deskpilot.orchestrator") + 1 :]
+    understood = load_settings(OrchestratorSettings, flags)
+    assert understood.safety_address == "127.0.0.1:51000"
+    assert understood.sandbox.local.user == ""
     assert "ANTHROPIC_BASE_URL" not in _env(orchestrator)
     assert "standin" not in orchestrator.depends_on
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from typing import ClassVar
+from typing import ClassVar, Literal
 
 import pytest
-from pydantic import Field
+from pydantic import BaseModel, Field
 
 from deskpilot.common.config import (
     NatsClientSettings,
@@ -22,6 +22,23 @@ from deskpilot.common.config import (
 class DemoSettings(ServiceSettings, NatsClientSettings):
     service_name: ClassVar[str] = "demo"
     depth: int = Field(3, ge=1, le=10, description="How deep.")
+
+
+class PoolSettings(BaseModel):
+    size: int = Field(1, ge=0, le=20, description="Warm ones.")
+    kind: Literal["small", "large"] = Field("small", description="Which kind.")
+
+
+class AreaSettings(BaseModel):
+    pool: PoolSettings = Field(default_factory=PoolSettings)
+    name: str = Field("a", description="Its name.")
+
+
+class GroupedSettings(ServiceSettings):
+    """Settings of one area grouped in a nested model, as the orchestrator's sandbox ones."""
+
+    service_name: ClassVar[str] = "grouped"
+    area: AreaSettings = Field(default_factory=AreaSettings)
 
 
 def test_precedence_flag_over_service_variable_over_shared(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -79,3 +96,48 @@ def test_settings_table_lists_every_field() -> None:
     assert rows["--depth"] == "DESKPILOT_DEMO_DEPTH"
     assert rows["--nats-url"] == "DESKPILOT_DEMO_NATS_URL or DESKPILOT_NATS_URL"
     assert set(rows) == {"--" + name.replace("_", "-") for name in DemoSettings.model_fields}
+
+
+def test_a_nested_setting_has_a_dotted_flag_and_a_double_underscore_variable(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("DESKPILOT_GROUPED_AREA__POOL__SIZE", "4")
+    monkeypatch.setenv("DESKPILOT_GROUPED_AREA__NAME", "from-env")
+    settings = load_settings(GroupedSettings, ["--area.pool.kind", "large"])
+    assert settings.area.pool.size == 4
+    assert settings.area.pool.kind == "large"
+    assert settings.area.name == "from-env"
+    # A flag wins over the variable; values given in code merge with the rest of the group.
+    flagged = load_settings(GroupedSettings, ["--area.pool.size", "2"])
+    assert flagged.area.pool.size == 2
+    merged = load_settings(GroupedSettings, None, area={"pool": {"kind": "large"}})
+    assert (merged.area.pool.size, merged.area.pool.kind) == (4, "large")
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (
+            ["--area.pool.size", "30"],
+            "invalid setting area.pool.size (--area.pool.size / DESKPILOT_GROUPED_AREA__POOL__SIZE)"
+            ": Input should be less than or equal to 20 (got '30')",
+        ),
+        (
+            ["--area.pool.kind", "huge"],
+            "invalid setting area.pool.kind (--area.pool.kind / DESKPILOT_GROUPED_AREA__POOL__KIND)"
+            ": Input should be 'small' or 'large' (got 'huge')",
+        ),
+    ],
+)
+def test_a_bad_nested_value_names_the_whole_path(argv: list[str], expected: str) -> None:
+    with pytest.raises(SettingsError) as info:
+        load_settings(GroupedSettings, argv)
+    assert str(info.value) == expected
+
+
+def test_settings_table_lists_nested_settings_not_their_groups() -> None:
+    rows = {flag: (env, default) for flag, env, default, _doc in settings_table(GroupedSettings)}
+    assert rows["--area.pool.size"] == ("DESKPILOT_GROUPED_AREA__POOL__SIZE", "1")
+    assert rows["--area.pool.kind"] == ("DESKPILOT_GROUPED_AREA__POOL__KIND", "'small'")
+    assert rows["--area.name"] == ("DESKPILOT_GROUPED_AREA__NAME", "'a'")
+    assert "--area" not in rows and "--area.pool" not in rows

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from deskpilot.common.config import load_settings
 from deskpilot.orchestrator import results
-from deskpilot.orchestrator.sandbox_client import ToolOutcome
+from deskpilot.orchestrator.sandboxes.client import ToolOutcome
 from deskpilot.orchestrator.settings import OrchestratorSettings
 from deskpilot.orchestrator.truncation import (
     MAX_STATUS_REASON_CHARACTERS,

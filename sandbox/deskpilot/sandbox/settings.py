@@ -58,7 +58,9 @@ class SandboxSettings(CommonSettings):
         "", description="Folder for runtime files (X cookie, VNC password, logs); empty: temp."
     )
     ready_file: str = Field(
-        "", description="Write the ready report (JSON: display, ports, password) to this file."
+        "",
+        description="Write the ready report (a `SandboxReady` in proto3 JSON: addresses, "
+        "display, password) to this file.",
     )
     ready_timeout_seconds: float = Field(
         30.0, gt=0, le=600, description="Give up when not ready after this long."

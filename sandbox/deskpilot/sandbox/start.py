@@ -3,8 +3,9 @@
 Brings up, in order: the X server with its VNC server (display number chosen by the
 server, VNC on a given or free port, per-session password), the window manager and panel
 (launchers for a terminal, a browser, an editor and a file manager), then the display and
-shell executors. It reports ready — one JSON line on stdout, and the `--ready-file` —
-only when the X server, the VNC port and both executors' gRPC health checks answer.
+shell executors. It reports ready — a `SandboxReady` (session.proto) as one line of
+proto3 JSON on stdout, and the same in the `--ready-file` — only when the X server, the
+VNC port and both executors' gRPC health checks answer.
 
 As root it runs everything as an unprivileged user (created if missing) with its own home.
 On SIGTERM/SIGINT, or when the X server or an executor dies, it stops every process it
@@ -21,7 +22,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import importlib.util
-import json
 import logging
 import os
 import shutil
@@ -30,18 +30,19 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from deskpilot.common.config import settings_or_exit
 from deskpilot.common.grpc_client import wait_until_serving
 from deskpilot.common.logs import configure_logging
 from deskpilot.common.net import free_port
+from deskpilot.common.sandbox_ready import ready_line
 from deskpilot.sandbox.desktop import desktop_commands, find_launchers, write_panel_config
 from deskpilot.sandbox.processes import Child
 from deskpilot.sandbox.settings import SandboxSettings
 from deskpilot.sandbox.users import DesktopUser, desktop_user
 from deskpilot.sandbox.xserver import XServer, XServerConfig
+from deskpilot.v1 import common_pb2, session_pb2
 
 log = logging.getLogger("deskpilot.sandbox")
 
@@ -52,26 +53,6 @@ class SandboxError(RuntimeError):
     """The sandbox could not start."""
 
 
-@dataclass
-class ReadyReport:
-    """What a client of the sandbox needs: where everything is and how to get in."""
-
-    display: str
-    x_server: str
-    width: int
-    height: int
-    vnc_host: str
-    vnc_port: int
-    vnc_password: str
-    display_address: str | None
-    shell_address: str | None
-    user: str
-    home: str
-    pid: int
-    start_seconds: float
-    missing: list[str] = field(default_factory=list)
-
-
 class Sandbox:
     """Start with `await start()`, stop with `await stop()`; `wait()` watches the children."""
 
@@ -80,13 +61,13 @@ class Sandbox:
         self.xserver: XServer | None = None
         self.children: list[Child] = []
         self.critical: list[Child] = []
-        self.report: ReadyReport | None = None
+        self.report: session_pb2.SandboxReady | None = None
         self._own_workdir = False
         self.workdir = Path(settings.workdir) if settings.workdir else None
 
     # --- start ---------------------------------------------------------------------
 
-    async def start(self) -> ReadyReport:
+    async def start(self) -> session_pb2.SandboxReady:
         started = time.monotonic()
         try:
             report = await self._start()
@@ -97,7 +78,7 @@ class Sandbox:
         self.report = report
         return report
 
-    async def _start(self) -> ReadyReport:
+    async def _start(self) -> session_pb2.SandboxReady:
         s = self.settings
         if self.workdir is None:
             self.workdir = Path(tempfile.mkdtemp(prefix="deskpilot-sandbox-"))
@@ -183,22 +164,23 @@ class Sandbox:
         await asyncio.gather(*waits)
         for kind in missing:
             log.warning("%s is missing from this sandbox", kind)
-        return ReadyReport(
-            display=self.xserver.display,
-            x_server=s.x_server,
-            width=s.width,
-            height=s.height,
-            vnc_host=s.vnc_host,
-            vnc_port=self.xserver.vnc_port,
+        return session_pb2.SandboxReady(
+            endpoints=session_pb2.SandboxEndpoints(
+                display_address=display_address or "",
+                shell_address=shell_address or "",
+                vnc_address=f"{_dial_host(s.vnc_host)}:{self.xserver.vnc_port}",
+            ),
             # Only a generated password is reported: one given in the settings (a Secret
             # in Kubernetes) is known to the caller and must not reach the logs.
-            vnc_password="" if s.vnc_password else self.xserver.vnc_password,
-            display_address=display_address,
-            shell_address=shell_address,
+            secrets=session_pb2.SandboxSecrets(
+                vnc_password="" if s.vnc_password else self.xserver.vnc_password
+            ),
+            display=self.xserver.display,
+            x_server=s.x_server,
+            screen=common_pb2.Size(width=s.width, height=s.height),
             user=user.name or _current_user(),
             home=str(user.home),
             pid=os.getpid(),
-            start_seconds=0.0,
             missing=missing,
         )
 
@@ -319,11 +301,11 @@ def _current_user() -> str:
     return pwd.getpwuid(os.getuid()).pw_name
 
 
-def _write_ready_file(path: Path, report: ReadyReport) -> None:
+def _write_ready_file(path: Path, report: session_pb2.SandboxReady) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_suffix(path.suffix + ".tmp")
     temporary.touch(mode=0o600)
-    temporary.write_text(json.dumps(asdict(report)))
+    temporary.write_text(ready_line(report) + "\n")
     temporary.replace(path)  # readers never see a half-written file
 
 
@@ -341,7 +323,7 @@ async def run(settings: SandboxSettings) -> int:
         return 1
     if settings.ready_file:
         _write_ready_file(Path(settings.ready_file), report)
-    print(json.dumps({"ready": True, **asdict(report)}), flush=True)
+    print(ready_line(report), flush=True)
     log.info("sandbox ready in %.2f s", report.start_seconds)
     try:
         return await sandbox.wait(stop)

@@ -201,7 +201,7 @@ def _service_flags(name: str, settings: UpSettings) -> list[str]:
     if name == "orchestrator":
         return [
             "--safety-address", f"{settings.host}:{settings.safety_port}",
-            "--local-sandbox-user", effective_sandbox_user(settings),
+            "--sandbox.local.user", effective_sandbox_user(settings),
         ]  # fmt: skip
     return []
 

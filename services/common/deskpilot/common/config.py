@@ -10,6 +10,11 @@ read, highest priority first, from:
    local stack while ports stay per service;
 4. its default.
 
+Settings of one area may be grouped in a nested model (the orchestrator's `sandbox`, with
+one group per provider); a nested setting's flag joins the names with dots and its
+variable with double underscores: `--sandbox.local.pool-size`,
+`DESKPILOT_ORCHESTRATOR_SANDBOX__LOCAL__POOL_SIZE`.
+
 `load_settings` turns a bad value into one line naming the setting and what is allowed.
 """
 
@@ -20,7 +25,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, ClassVar, Literal, TypeVar
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import BaseModel, Field, ValidationError, field_validator
 from pydantic.fields import FieldInfo
 from pydantic_settings import (
     BaseSettings,
@@ -31,6 +36,8 @@ from pydantic_settings import (
 )
 
 ENV_PREFIX = "DESKPILOT_"
+# Between the names of a nested setting in its variable: DESKPILOT_<SERVICE>_<GROUP>__<FIELD>.
+NESTED_ENV_DELIMITER = "__"
 
 LogLevel = Literal["debug", "info", "warning", "error"]
 LogFormat = Literal["auto", "json", "text"]
@@ -40,7 +47,9 @@ _NATS_SCHEMES = ("nats", "tls", "ws", "wss")
 class CommonSettings(BaseSettings):
     """Settings every deskpilot process understands."""
 
-    model_config = SettingsConfigDict(extra="ignore", validate_default=True)
+    model_config = SettingsConfigDict(
+        extra="ignore", validate_default=True, env_nested_delimiter=NESTED_ENV_DELIMITER
+    )
 
     service_name: ClassVar[str] = "common"
 
@@ -159,9 +168,9 @@ def describe_validation_error(settings_cls: type[CommonSettings], exc: Validatio
     """One line per bad setting: flag, variable, what was given, what is allowed."""
     lines = []
     for error in exc.errors():
-        field = str(error["loc"][0]) if error["loc"] else "?"
-        flag = "--" + field.replace("_", "-")
-        env = settings_cls.env_prefix() + field.upper()
+        path = _setting_path(settings_cls, error["loc"]) or ("?",)
+        field = ".".join(path)
+        flag, env = _flag(path), _variable(settings_cls, path)
         given = error.get("input")
         lines.append(f"invalid setting {field} ({flag} / {env}): {error['msg']} (got {given!r})")
     return "; ".join(lines)
@@ -177,15 +186,61 @@ def settings_or_exit(settings_cls: type[SettingsT], argv: Sequence[str] | None =
 
 
 def settings_table(settings_cls: type[CommonSettings]) -> list[tuple[str, str, str, str]]:
-    """(flag, variable, default, description) for every setting, for docs and `--help`."""
+    """(flag, variable, default, description) for every setting, nested ones included, for
+    docs and `--help`."""
     rows = []
-    for name, field in settings_cls.model_fields.items():
-        env = settings_cls.env_prefix() + name.upper()
-        if name in SHARED_FIELDS:
-            env += f" or {ENV_PREFIX}{name.upper()}"
-        flag = "--" + name.replace("_", "-")
-        rows.append((flag, env, _show(field.default), field.description or ""))
+    for path, field in _leaf_fields(settings_cls):
+        env = _variable(settings_cls, path)
+        if path[0] in SHARED_FIELDS:
+            env += f" or {ENV_PREFIX}{path[0].upper()}"
+        rows.append((_flag(path), env, _show(field.default), field.description or ""))
     return rows
+
+
+def _leaf_fields(
+    model: type[BaseModel], parent: tuple[str, ...] = ()
+) -> list[tuple[tuple[str, ...], FieldInfo]]:
+    """Every setting below `model`, by its path of field names; a group is not one."""
+    leaves = []
+    for name, field in model.model_fields.items():
+        group = _group(field)
+        if group is None:
+            leaves.append(((*parent, name), field))
+        else:
+            leaves.extend(_leaf_fields(group, (*parent, name)))
+    return leaves
+
+
+def _group(field: FieldInfo) -> type[BaseModel] | None:
+    """The nested model of a field that groups settings, or None for a plain setting."""
+    annotation = field.annotation
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    return None
+
+
+def _setting_path(model: type[BaseModel], loc: tuple[int | str, ...]) -> tuple[str, ...]:
+    """The setting an error location points at: its field names down through groups (an
+    index into a list value, or a group-level error, stops the walk)."""
+    path: list[str] = []
+    for part in loc:
+        field = model.model_fields.get(part) if isinstance(part, str) else None
+        if field is None:
+            break
+        path.append(str(part))
+        group = _group(field)
+        if group is None:
+            break
+        model = group
+    return tuple(path)
+
+
+def _flag(path: tuple[str, ...]) -> str:
+    return "--" + ".".join(name.replace("_", "-") for name in path)
+
+
+def _variable(settings_cls: type[CommonSettings], path: tuple[str, ...]) -> str:
+    return settings_cls.env_prefix() + NESTED_ENV_DELIMITER.join(name.upper() for name in path)
 
 
 def _show(default: Any) -> str:

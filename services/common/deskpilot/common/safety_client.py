@@ -22,9 +22,11 @@ class PolicyCheckUnavailable(Exception):
 
 
 def blocked(rule_id: str, message: str) -> safety_pb2.Verdict:
-    """A BLOCK verdict with one reason in category `gate`."""
+    """The fail-closed verdict: BLOCK, marked `fail_closed`, with one reason in category
+    `gate` saying why there is no judgement."""
     return safety_pb2.Verdict(
         decision=safety_pb2.DECISION_BLOCK,
+        fail_closed=True,
         reasons=[
             safety_pb2.Reason(
                 rule_id=rule_id,
@@ -89,6 +91,7 @@ class SafetyGate:
         verdict = response.verdict
         if verdict.decision not in _VALID:
             return blocked("gate.undecided", "The safety gate gave no decision.")
+        verdict.fail_closed = False  # a judgement: only this client decides it has none
         return verdict
 
     async def scan(self, request: safety_pb2.ScanContentRequest) -> safety_pb2.ScanContentResponse:

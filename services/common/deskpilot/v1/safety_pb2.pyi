@@ -117,12 +117,14 @@ class Reason(_message.Message):
     def __init__(self, rule_id: _Optional[str] = ..., category: _Optional[str] = ..., decision: _Optional[_Union[Decision, str]] = ..., message: _Optional[str] = ...) -> None: ...
 
 class Verdict(_message.Message):
-    __slots__ = ("decision", "reasons")
+    __slots__ = ("decision", "reasons", "fail_closed")
     DECISION_FIELD_NUMBER: _ClassVar[int]
     REASONS_FIELD_NUMBER: _ClassVar[int]
+    FAIL_CLOSED_FIELD_NUMBER: _ClassVar[int]
     decision: Decision
     reasons: _containers.RepeatedCompositeFieldContainer[Reason]
-    def __init__(self, decision: _Optional[_Union[Decision, str]] = ..., reasons: _Optional[_Iterable[_Union[Reason, _Mapping]]] = ...) -> None: ...
+    fail_closed: bool
+    def __init__(self, decision: _Optional[_Union[Decision, str]] = ..., reasons: _Optional[_Iterable[_Union[Reason, _Mapping]]] = ..., fail_closed: _Optional[bool] = ...) -> None: ...
 
 class CheckActionResponse(_message.Message):
     __slots__ = ("verdict", "elapsed_ms")

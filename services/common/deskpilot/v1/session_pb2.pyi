@@ -7,7 +7,7 @@ from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
-from collections.abc import Mapping as _Mapping
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
 from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
@@ -108,18 +108,54 @@ class Usage(_message.Message):
     def __init__(self, input_tokens: _Optional[int] = ..., output_tokens: _Optional[int] = ..., cache_creation_input_tokens: _Optional[int] = ..., cache_read_input_tokens: _Optional[int] = ..., cost_usd: _Optional[float] = ...) -> None: ...
 
 class SandboxEndpoints(_message.Message):
-    __slots__ = ("display_address", "shell_address", "vnc_address", "sandbox_id", "vnc_password")
+    __slots__ = ("display_address", "shell_address", "vnc_address", "sandbox_id")
     DISPLAY_ADDRESS_FIELD_NUMBER: _ClassVar[int]
     SHELL_ADDRESS_FIELD_NUMBER: _ClassVar[int]
     VNC_ADDRESS_FIELD_NUMBER: _ClassVar[int]
     SANDBOX_ID_FIELD_NUMBER: _ClassVar[int]
-    VNC_PASSWORD_FIELD_NUMBER: _ClassVar[int]
     display_address: str
     shell_address: str
     vnc_address: str
     sandbox_id: str
+    def __init__(self, display_address: _Optional[str] = ..., shell_address: _Optional[str] = ..., vnc_address: _Optional[str] = ..., sandbox_id: _Optional[str] = ...) -> None: ...
+
+class SandboxSecrets(_message.Message):
+    __slots__ = ("vnc_password",)
+    VNC_PASSWORD_FIELD_NUMBER: _ClassVar[int]
     vnc_password: str
-    def __init__(self, display_address: _Optional[str] = ..., shell_address: _Optional[str] = ..., vnc_address: _Optional[str] = ..., sandbox_id: _Optional[str] = ..., vnc_password: _Optional[str] = ...) -> None: ...
+    def __init__(self, vnc_password: _Optional[str] = ...) -> None: ...
+
+class ProvisionedSandbox(_message.Message):
+    __slots__ = ("endpoints", "secrets")
+    ENDPOINTS_FIELD_NUMBER: _ClassVar[int]
+    SECRETS_FIELD_NUMBER: _ClassVar[int]
+    endpoints: SandboxEndpoints
+    secrets: SandboxSecrets
+    def __init__(self, endpoints: _Optional[_Union[SandboxEndpoints, _Mapping]] = ..., secrets: _Optional[_Union[SandboxSecrets, _Mapping]] = ...) -> None: ...
+
+class SandboxReady(_message.Message):
+    __slots__ = ("endpoints", "secrets", "display", "x_server", "screen", "user", "home", "pid", "start_seconds", "missing")
+    ENDPOINTS_FIELD_NUMBER: _ClassVar[int]
+    SECRETS_FIELD_NUMBER: _ClassVar[int]
+    DISPLAY_FIELD_NUMBER: _ClassVar[int]
+    X_SERVER_FIELD_NUMBER: _ClassVar[int]
+    SCREEN_FIELD_NUMBER: _ClassVar[int]
+    USER_FIELD_NUMBER: _ClassVar[int]
+    HOME_FIELD_NUMBER: _ClassVar[int]
+    PID_FIELD_NUMBER: _ClassVar[int]
+    START_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    MISSING_FIELD_NUMBER: _ClassVar[int]
+    endpoints: SandboxEndpoints
+    secrets: SandboxSecrets
+    display: str
+    x_server: str
+    screen: _common_pb2.Size
+    user: str
+    home: str
+    pid: int
+    start_seconds: float
+    missing: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, endpoints: _Optional[_Union[SandboxEndpoints, _Mapping]] = ..., secrets: _Optional[_Union[SandboxSecrets, _Mapping]] = ..., display: _Optional[str] = ..., x_server: _Optional[str] = ..., screen: _Optional[_Union[_common_pb2.Size, _Mapping]] = ..., user: _Optional[str] = ..., home: _Optional[str] = ..., pid: _Optional[int] = ..., start_seconds: _Optional[float] = ..., missing: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class Session(_message.Message):
     __slots__ = ("id", "config", "status", "status_reason", "created_at", "updated_at", "steps", "usage", "sandbox", "tainted", "pending_confirmation_id", "controlled_by", "last_sequence", "model_is_stand_in")
@@ -154,9 +190,11 @@ class Session(_message.Message):
     def __init__(self, id: _Optional[str] = ..., config: _Optional[_Union[SessionConfig, _Mapping]] = ..., status: _Optional[_Union[SessionStatus, str]] = ..., status_reason: _Optional[str] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., steps: _Optional[int] = ..., usage: _Optional[_Union[Usage, _Mapping]] = ..., sandbox: _Optional[_Union[SandboxEndpoints, _Mapping]] = ..., tainted: _Optional[bool] = ..., pending_confirmation_id: _Optional[str] = ..., controlled_by: _Optional[str] = ..., last_sequence: _Optional[int] = ..., model_is_stand_in: _Optional[bool] = ...) -> None: ...
 
 class SessionRecord(_message.Message):
-    __slots__ = ("session", "last_committed_step")
+    __slots__ = ("session", "last_committed_step", "sandbox_secrets")
     SESSION_FIELD_NUMBER: _ClassVar[int]
     LAST_COMMITTED_STEP_FIELD_NUMBER: _ClassVar[int]
+    SANDBOX_SECRETS_FIELD_NUMBER: _ClassVar[int]
     session: Session
     last_committed_step: int
-    def __init__(self, session: _Optional[_Union[Session, _Mapping]] = ..., last_committed_step: _Optional[int] = ...) -> None: ...
+    sandbox_secrets: SandboxSecrets
+    def __init__(self, session: _Optional[_Union[Session, _Mapping]] = ..., last_committed_step: _Optional[int] = ..., sandbox_secrets: _Optional[_Union[SandboxSecrets, _Mapping]] = ...) -> None: ...

@@ -42,8 +42,8 @@ from deskpilot.orchestrator.model import (
     usage_of,
 )
 from deskpilot.orchestrator.recovery import owed_tool_uses
-from deskpilot.orchestrator.sandbox_client import ExecutorUnavailable, SandboxClient, ToolOutcome
-from deskpilot.orchestrator.session_sandbox import (
+from deskpilot.orchestrator.sandboxes.client import ExecutorUnavailable, SandboxClient, ToolOutcome
+from deskpilot.orchestrator.sandboxes.session import (
     FixedSandbox,
     SandboxGone,
     SandboxHooks,
@@ -167,8 +167,10 @@ class SessionLoop:
         try:
             if not self.conversation:
                 await self._add_user_message(self.session.config.task, "task")
-            if not resumed or self.desktop.recorded:
-                await self._ensure_desktop()  # else when there is something to do
+            if not resumed:
+                await self._ensure_desktop()
+            elif self.desktop.recorded:
+                await self.desktop.reattach()  # if it is gone, a fresh one when needed
             if resumed:
                 await self._resume()
             elif self.session.status != S.SESSION_STATUS_WAITING_INPUT:
@@ -176,9 +178,7 @@ class SessionLoop:
             while True:
                 raise_if_cancelled()
                 if self._needs_input():
-                    await self._set_status(
-                        S.SESSION_STATUS_WAITING_INPUT, "the model finished its turn"
-                    )
+                    await self._set_status(S.SESSION_STATUS_WAITING_INPUT, self._waiting_reason())
                     raise_if_cancelled()
                     text, author = await self._next_message()
                     await self._add_user_message(text, author)
@@ -254,6 +254,15 @@ class SessionLoop:
             )
             raise_if_cancelled()
         return await self._inbox.get()
+
+    def _waiting_reason(self) -> str:
+        gone = self.desktop.gone_reason
+        if not gone:
+            return "the model finished its turn"
+        return (
+            f"the model finished its turn; its desktop is gone ({gone}), and the next "
+            "message starts a fresh one"
+        )
 
     def _needs_input(self) -> bool:
         return not self.conversation or self.conversation[-1]["role"] == "assistant"
@@ -384,7 +393,7 @@ class SessionLoop:
             safety_verdict=events_pb2.SafetyVerdict(
                 tool_use_id=call.tool_use_id,
                 verdict=verdict,
-                fail_closed=any(r.rule_id.startswith("gate.") for r in verdict.reasons),
+                fail_closed=verdict.fail_closed,
             )
         )
         decision = verdict.decision
@@ -671,9 +680,12 @@ class SessionLoop:
     async def _save(self) -> None:
         snapshot = session_pb2.Session()
         snapshot.CopyFrom(self.session)
+        secrets = session_pb2.SandboxSecrets()
+        secrets.CopyFrom(self.desktop.secrets)  # kept beside the session, never in it
 
         def apply(record: session_pb2.SessionRecord) -> None:
             record.session.CopyFrom(snapshot)
+            record.sandbox_secrets.CopyFrom(secrets)
             if not self._results_owed():
                 record.last_committed_step = snapshot.steps
 

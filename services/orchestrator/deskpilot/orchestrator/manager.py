@@ -47,10 +47,10 @@ from deskpilot.orchestrator.loop import LoopDeps, LoopSettings, SessionLoop
 from deskpilot.orchestrator.model import make_client
 from deskpilot.orchestrator.model_endpoint import MISSING_KEY, ModelEndpoint
 from deskpilot.orchestrator.policy_check import check_safety_policy
-from deskpilot.orchestrator.providers import SandboxProvider
 from deskpilot.orchestrator.recovery import rebuild
-from deskpilot.orchestrator.sandbox_slots import SandboxSlots
-from deskpilot.orchestrator.session_sandbox import SessionSandbox
+from deskpilot.orchestrator.sandboxes.provider import SandboxProvider
+from deskpilot.orchestrator.sandboxes.session import SessionSandbox
+from deskpilot.orchestrator.sandboxes.slots import SandboxSlots
 from deskpilot.orchestrator.settings import OrchestratorSettings
 from deskpilot.orchestrator.store import SessionStore
 from deskpilot.orchestrator.truncation import status_reason
@@ -324,6 +324,7 @@ class SessionManager:
                 self.slots,
                 max_restarts=self.settings.max_sandbox_restarts,
                 max_characters=self.settings.max_result_characters,
+                secrets=record.sandbox_secrets,
             )
             client, retries = make_client(max_retries=self.settings.anthropic_max_retries)
             deps = LoopDeps(

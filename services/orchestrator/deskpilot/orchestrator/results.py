@@ -14,7 +14,7 @@ from anthropic.types.beta import (
     BetaToolResultBlockParam,
 )
 
-from deskpilot.orchestrator.sandbox_client import ToolOutcome
+from deskpilot.orchestrator.sandboxes.client import ToolOutcome
 from deskpilot.orchestrator.tools import COMPUTER_TOOLSET_NAME
 from deskpilot.orchestrator.truncation import DEFAULT_MAX_RESULT_CHARACTERS, bounded
 from deskpilot.v1 import common_pb2

@@ -9,10 +9,11 @@ from deskpilot.common.grpc_server import GrpcServer, ServiceBinding
 from deskpilot.orchestrator.loop import LoopSettings
 from deskpilot.orchestrator.manager import SessionManager
 from deskpilot.orchestrator.model_endpoint import inspect_model_endpoint
-from deskpilot.orchestrator.providers import ExistingSandboxProvider, SandboxProvider
+from deskpilot.orchestrator.sandboxes.factory import make_provider
+from deskpilot.orchestrator.sandboxes.provider import SandboxProvider
 from deskpilot.orchestrator.servicer import OrchestratorServicer
 from deskpilot.orchestrator.settings import OrchestratorSettings
-from deskpilot.v1 import orchestrator_pb2, orchestrator_pb2_grpc, session_pb2
+from deskpilot.v1 import orchestrator_pb2, orchestrator_pb2_grpc
 
 
 def binding(servicer: OrchestratorServicer) -> ServiceBinding:
@@ -23,22 +24,6 @@ def binding(servicer: OrchestratorServicer) -> ServiceBinding:
     )
 
 
-def make_provider(settings: OrchestratorSettings) -> SandboxProvider:
-    if settings.sandbox_provider == "existing":
-        return ExistingSandboxProvider(
-            session_pb2.SandboxEndpoints(
-                display_address=settings.sandbox_display_address,
-                shell_address=settings.sandbox_shell_address,
-                vnc_address=settings.sandbox_vnc_address,
-            )
-        )
-    from deskpilot.orchestrator.local_provider import LocalSandboxProvider
-
-    provider = LocalSandboxProvider.from_settings(settings)
-    provider.fill_pool()
-    return provider
-
-
 async def build(
     settings: OrchestratorSettings, stack: contextlib.AsyncExitStack
 ) -> list[ServiceBinding]:
@@ -46,7 +31,7 @@ async def build(
     bus = await Bus.connect(settings.nats_url, f"orchestrator-{settings.replica_id}")
     stack.push_async_callback(bus.close)
     await bus.ensure_resources()
-    provider = make_provider(settings)
+    provider = make_provider(settings.sandbox, settings.default_size)
     stack.push_async_callback(provider.close)
     manager = SessionManager(bus, provider, settings, model=await inspect_model_endpoint())
     await manager.start()

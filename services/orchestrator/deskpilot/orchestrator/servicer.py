@@ -2,6 +2,8 @@
 
 Every request is checked against the size table in `request_limits` before anything else
 happens, so a bad one changes nothing and its error names the field and the limit.
+Sessions are returned as stored: a Session has no field for a sandbox's secrets (they are
+in the record beside it), so nothing needs hiding here.
 """
 
 from __future__ import annotations
@@ -49,14 +51,14 @@ class OrchestratorServicer(orchestrator_pb2_grpc.OrchestratorServicer):
         # The config is stored whole in the session record, one NATS message.
         self._check_fits("config", request.config.ByteSize(), RECORD_HEADROOM_BYTES)
         session = await self.manager.create(request.config, request.request_id)
-        return pb.CreateSessionResponse(session=_public(session))
+        return pb.CreateSessionResponse(session=session)
 
     async def GetSession(
         self, request: pb.GetSessionRequest, context: Context
     ) -> pb.GetSessionResponse:
         check_sizes(request)
         session = await self.manager.get(_id(request.session_id))
-        return pb.GetSessionResponse(session=_public(session))
+        return pb.GetSessionResponse(session=session)
 
     async def ListSessions(
         self, request: pb.ListSessionsRequest, context: Context
@@ -73,11 +75,10 @@ class OrchestratorServicer(orchestrator_pb2_grpc.OrchestratorServicer):
         page: list[session_pb2.Session] = []
         used = 0
         for session in sessions[start : start + size]:
-            public = _public(session)
-            used += public.ByteSize() + 8  # and the field's tag and length
+            used += session.ByteSize() + 8  # and the field's tag and length
             if page and used > MAX_PAGE_BYTES:
                 break
-            page.append(public)
+            page.append(session)
         end = start + len(page)
         return pb.ListSessionsResponse(
             sessions=page, next_page_token=str(end) if end < len(sessions) else ""
@@ -101,8 +102,6 @@ class OrchestratorServicer(orchestrator_pb2_grpc.OrchestratorServicer):
         start = max(1, request.from_sequence)
         try:
             async for event in self.bus.replay_events(session_id, start, follow=request.follow):
-                if event.HasField("session_created"):
-                    event.session_created.session.sandbox.vnc_password = ""
                 yield pb.StreamEventsResponse(event=event)
         except BusUnavailable as exc:
             raise Unavailable(f"{exc}; this replica may be shutting down") from None
@@ -159,21 +158,11 @@ class OrchestratorServicer(orchestrator_pb2_grpc.OrchestratorServicer):
         texts = [f.name for f, _ in request.ListFields() if f.type == f.TYPE_STRING]
         what = " and ".join(name for name in texts if name != "session_id") or "the request"
         self._check_fits(what, control.ByteSize(), EVENT_HEADROOM_BYTES)
-        session = await self.manager.command(_id(session_id), control)
-        return _public(session)
+        return await self.manager.command(_id(session_id), control)
 
     def _check_fits(self, what: str, size: int, headroom: int) -> None:
         max_payload = self.bus.nc.max_payload
         check_fits(what, size, nats_budget(max_payload, headroom), max_payload)
-
-
-def _public(session: session_pb2.Session) -> session_pb2.Session:
-    """The session as API clients see it: without the sandbox's VNC password (viewers reach
-    the desktop through the gateway, which enforces view-only)."""
-    public = session_pb2.Session()
-    public.CopyFrom(session)
-    public.sandbox.vnc_password = ""
-    return public
 
 
 def _id(session_id: str) -> str:

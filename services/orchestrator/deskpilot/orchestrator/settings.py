@@ -10,6 +10,7 @@ from typing import ClassVar
 from pydantic import Field
 
 from deskpilot.common.config import NatsClientSettings, ServiceSettings
+from deskpilot.orchestrator.sandboxes.settings import SandboxProviderSettings
 
 
 def _default_replica_id() -> str:
@@ -38,6 +39,7 @@ class OrchestratorSettings(ServiceSettings, NatsClientSettings):
         pattern=r"^[0-9]{3,4}x[0-9]{3,4}$",  # ASCII: \d matches any script's digits
         description="Desktop size (WIDTHxHEIGHT) for sessions naming none.",
     )
+
     confirmation_timeout_seconds: float = Field(
         600.0, gt=0, le=86400, description="An unanswered confirmation is a denial after this."
     )
@@ -57,29 +59,7 @@ class OrchestratorSettings(ServiceSettings, NatsClientSettings):
         description="Fresh sandboxes a session gets after its sandbox stopped by itself "
         "(killed, or an executor died); one more loss fails the session.",
     )  # fmt: skip
-    sandbox_provider: str = Field(
-        "local", pattern=r"^(local|existing)$",
-        description="`local` starts a sandbox per session on this machine; `existing` attaches "
-        "every session to the sandbox at --sandbox-display-address / --sandbox-shell-address.",
-    )  # fmt: skip
-    sandbox_display_address: str = Field("", description="Display executor (provider `existing`).")
-    sandbox_shell_address: str = Field("", description="Shell executor (provider `existing`).")
-    sandbox_vnc_address: str = Field("", description="VNC server (provider `existing`).")
-    local_pool_size: int = Field(
-        1, ge=0, le=20, description="Warm sandboxes the local provider keeps ready."
-    )
-    local_x_server: str = Field(
-        "xvfb", pattern=r"^(xvfb|xvnc)$", description="X server of local sandboxes."
-    )
-    local_sandbox_user: str = Field(
-        "deskpilot",
-        pattern=r"^$|^[a-z_][a-z0-9_-]{0,31}$",
-        description="Unprivileged user local sandboxes run as when the orchestrator is root; "
-        "empty keeps the orchestrator's user (only where that user cannot run the Python install).",
-    )
-    local_work_dir: str = Field(
-        "", description="Folder for local sandboxes' runtime files and logs; empty: temp."
-    )
+    sandbox: SandboxProviderSettings = Field(default_factory=SandboxProviderSettings)
     max_result_characters: int = Field(
         16_000,
         ge=1_000,
@@ -90,3 +70,9 @@ class OrchestratorSettings(ServiceSettings, NatsClientSettings):
     anthropic_max_retries: int = Field(
         4, ge=0, le=20, description="SDK retries of 429, 5xx and overloaded answers."
     )
+
+    @property
+    def default_size(self) -> tuple[int, int]:
+        """`default_display` as (width, height)."""
+        width, height = self.default_display.split("x")
+        return int(width), int(height)

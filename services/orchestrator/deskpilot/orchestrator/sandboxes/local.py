@@ -2,9 +2,10 @@
 this machine, and a small pool of warm sandboxes at the default size so a new session
 does not wait for a desktop to start.
 
-Each sandbox picks its own display number and ports and prints one JSON ready line once
-its X server, VNC port and executors answer; stopping the process stops everything it
-started, and killing it kills everything it started. A sandbox process that exits by itself
+Each sandbox picks its own display number and ports and prints its ready report (a
+`SandboxReady`, one line of proto3 JSON) once its X server, VNC port and executors
+answer; stopping the process stops everything it started, and killing it kills
+everything it started. A sandbox process that exits by itself
 (killed, or stopped because its X server or an executor died) is reported by `wait_gone`
 with the reason from its log.
 """
@@ -25,7 +26,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from deskpilot.common.errors import InvalidArgument, Unavailable
-from deskpilot.orchestrator.settings import OrchestratorSettings
+from deskpilot.common.sandbox_ready import parse_ready_line
+from deskpilot.orchestrator.sandboxes.settings import LocalProviderSettings
 from deskpilot.v1 import common_pb2, session_pb2
 
 log = logging.getLogger("deskpilot.orchestrator.local")
@@ -36,6 +38,7 @@ _STOP_GRACE_SECONDS = 10.0
 class _Sandbox:
     process: asyncio.subprocess.Process
     endpoints: session_pb2.SandboxEndpoints
+    secrets: session_pb2.SandboxSecrets
     size: tuple[int, int]
     log_path: Path
 
@@ -73,14 +76,15 @@ class LocalSandboxProvider:
         self._counter = 0
 
     @classmethod
-    def from_settings(cls, settings: OrchestratorSettings) -> LocalSandboxProvider:
-        width, height = (int(v) for v in settings.default_display.split("x"))
+    def from_settings(
+        cls, settings: LocalProviderSettings, default_size: tuple[int, int]
+    ) -> LocalSandboxProvider:
         return cls(
-            pool_size=settings.local_pool_size,
-            default_size=(width, height),
-            work_dir=Path(settings.local_work_dir).resolve() if settings.local_work_dir else None,
-            x_server=settings.local_x_server,
-            user=settings.local_sandbox_user,
+            pool_size=settings.pool_size,
+            default_size=default_size,
+            work_dir=Path(settings.work_dir).resolve() if settings.work_dir else None,
+            x_server=settings.x_server,
+            user=settings.user,
         )
 
     def fill_pool(self) -> None:
@@ -95,7 +99,7 @@ class LocalSandboxProvider:
 
     async def acquire(
         self, session_id: str, display: common_pb2.Size, template: str
-    ) -> session_pb2.SandboxEndpoints:
+    ) -> session_pb2.ProvisionedSandbox:
         if template not in ("", "default"):
             raise InvalidArgument(
                 f"the local provider has only the default template, not {template!r}"
@@ -105,7 +109,7 @@ class LocalSandboxProvider:
         self._running[sandbox.endpoints.sandbox_id] = sandbox
         self.fill_pool()
         log.info("session %s runs in sandbox %s", session_id, sandbox.endpoints.sandbox_id)
-        return sandbox.endpoints
+        return session_pb2.ProvisionedSandbox(endpoints=sandbox.endpoints, secrets=sandbox.secrets)
 
     async def release(self, endpoints: session_pb2.SandboxEndpoints) -> None:
         sandbox = self._running.pop(endpoints.sandbox_id, None)
@@ -187,14 +191,8 @@ class LocalSandboxProvider:
         except asyncio.CancelledError:  # e.g. close() while the pool was filling
             await asyncio.shield(_stop(process))
             raise
-        endpoints = session_pb2.SandboxEndpoints(
-            display_address=report["display_address"] or "",
-            shell_address=report["shell_address"] or "",
-            vnc_address=f"{report['vnc_host']}:{report['vnc_port']}",
-            vnc_password=report["vnc_password"],
-            sandbox_id=f"{name}-{process.pid}",
-        )
-        return _Sandbox(process, endpoints, size, log_path)
+        report.endpoints.sandbox_id = f"{name}-{process.pid}"
+        return _Sandbox(process, report.endpoints, report.secrets, size, log_path)
 
 
 def _exit_reason(code: int, log_path: Path) -> str:
@@ -213,14 +211,13 @@ def _exit_reason(code: int, log_path: Path) -> str:
     return f"exited with code {code}"
 
 
-async def _ready_report(process: asyncio.subprocess.Process) -> dict:
-    """The JSON ready line the sandbox prints once everything answers."""
+async def _ready_report(process: asyncio.subprocess.Process) -> session_pb2.SandboxReady:
+    """The ready report the sandbox prints once everything answers."""
     assert process.stdout is not None
     while line := await process.stdout.readline():
-        with contextlib.suppress(json.JSONDecodeError):
-            report = json.loads(line)
-            if isinstance(report, dict) and "display_address" in report:
-                return report
+        report = parse_ready_line(line)
+        if report is not None:
+            return report
     raise ValueError(f"the sandbox exited with code {await process.wait()} before it was ready")
 
 

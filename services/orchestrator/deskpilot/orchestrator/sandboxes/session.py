@@ -9,6 +9,9 @@ fresh one when it is gone.
   After `max_restarts` such losses the session fails instead, with the reason.
 - `release_idle()`: a session waiting for input gives its sandbox back; the next message
   brings a fresh one.
+- `reattach()` after a takeover or restart: the recorded sandbox if it still answers; one
+  that is gone is let go (`gone_reason`), and a session only waiting for a message starts
+  no new one until that message comes.
 
 Whenever the desktop is a fresh one in a session that had one, the model is told (a note
 in its next turn): files, windows and shell state from before are gone.
@@ -24,14 +27,14 @@ from dataclasses import dataclass
 
 import grpc
 
-from deskpilot.orchestrator.providers import SandboxProvider
-from deskpilot.orchestrator.sandbox_client import (
+from deskpilot.orchestrator.sandboxes.client import (
     ExecutorUnavailable,
     SandboxClient,
     ToolOutcome,
     view_limit,
 )
-from deskpilot.orchestrator.sandbox_slots import SandboxSlots
+from deskpilot.orchestrator.sandboxes.provider import SandboxProvider
+from deskpilot.orchestrator.sandboxes.slots import SandboxSlots
 from deskpilot.orchestrator.tools import TOOL_SETS, Executor
 from deskpilot.orchestrator.truncation import DEFAULT_MAX_RESULT_CHARACTERS
 from deskpilot.v1 import common_pb2, display_pb2, session_pb2
@@ -69,6 +72,8 @@ class FixedSandbox:
         self.screen_size = screen_size
         self.held = False  # nothing to release when idle
         self.recorded = True
+        self.secrets = session_pb2.SandboxSecrets()  # none known: nothing to record
+        self.gone_reason = ""  # it is never lost
         self.max_characters = client.max_characters
 
     def view_limit(self) -> int | None:
@@ -78,6 +83,9 @@ class FixedSandbox:
         pass
 
     async def ensure(self) -> None:
+        pass
+
+    async def reattach(self) -> None:
         pass
 
     async def release_idle(self, idle_seconds: float) -> None:
@@ -103,8 +111,15 @@ class SessionSandbox:
         *,
         max_restarts: int,
         max_characters: int = DEFAULT_MAX_RESULT_CHARACTERS,
+        secrets: session_pb2.SandboxSecrets | None = None,
     ) -> None:
+        """`secrets`: those of the sandbox the session's record names (from the record)."""
         self.session = session  # the loop's own: endpoints are written into it
+        # The credentials of session.sandbox, changed with it; the loop saves them into the
+        # record beside the session, which never holds them.
+        self.secrets = session_pb2.SandboxSecrets()
+        if secrets is not None:
+            self.secrets.CopyFrom(secrets)
         self.provider = provider
         self.slots = slots
         self.max_restarts = max_restarts
@@ -120,6 +135,8 @@ class SessionSandbox:
         self._gone: asyncio.Event = asyncio.Event()
         self._lost_reason = ""
         self._losses = 0
+        # Why the session has no desktop now, when it lost one (shown while it waits).
+        self.gone_reason = ""
         # Why the next desktop is a fresh one, for the model; empty when it is the first.
         self._fresh_because = (
             "the one this session used before was stopped while the session waited or ended"
@@ -166,40 +183,68 @@ class SessionSandbox:
         queued = f"queued: all {limit} sandboxes are in use (position {position})"
         await self._hook().queued(queued)
 
-    async def _start(self) -> None:
+    async def reattach(self) -> None:
+        """After a takeover or a restart: attach the sandbox the record names. One that is
+        gone (it stopped with the replica or machine that ran it) is let go, and `gone_reason`
+        says so; nothing new starts until a step needs a desktop (`ensure`)."""
+        if self._client is not None or not self.recorded:
+            return
+        await self.slots.take(self.session.id, self._report_queue)
+        try:
+            await self._start(fresh=False)
+        except BaseException:
+            self.slots.give_back(self.session.id)
+            raise
+        if self._client is None:
+            self.slots.give_back(self.session.id)
+
+    async def _start(self, *, fresh: bool = True) -> None:
+        """Attach the recorded sandbox, else (with `fresh`) start a new one."""
         hooks = self._hook()
         reported_queue = self.session.status_reason.startswith("queued:")
         if self.recorded:
-            try:
-                await self._attach(self.session.sandbox)
-            except (grpc.aio.AioRpcError, ExecutorUnavailable) as exc:
-                # The recorded sandbox is gone (e.g. the machine restarted): a fresh one.
-                log.warning("session %s: its sandbox is gone (%s)", self.session.id, exc)
-                await self._let_go(self.session.sandbox)
-                self.session.sandbox.Clear()
-                self._fresh_because = "the one this session used before is gone"
-        if self._client is None:
+            await self._attach_recorded()
+        if self._client is None and fresh:
             await self._start_fresh()
         if reported_queue:
             await hooks.queued("")
-        if self._fresh_because and self.provider.stops_on_release:
-            hooks.note(RESET_NOTE.format(why=self._fresh_because))
-        self._fresh_because = ""
+        if self._client is not None:  # the model hears of a fresh desktop once it has one
+            if self._fresh_because and self.provider.stops_on_release:
+                hooks.note(RESET_NOTE.format(why=self._fresh_because))
+            self._fresh_because = ""
+
+    async def _attach_recorded(self) -> None:
+        recorded = self.session.sandbox
+        try:
+            await self._attach(recorded)
+        except (grpc.aio.AioRpcError, ExecutorUnavailable) as exc:
+            # Gone, e.g. stopped with the stack that started it: the next desktop is fresh.
+            log.warning(
+                "session %s: its sandbox %s is gone (%s)",
+                self.session.id, recorded.sandbox_id, _describe(exc),
+            )  # fmt: skip
+            self.gone_reason = f"sandbox {recorded.sandbox_id} did not answer ({_brief(exc)})"
+            self._fresh_because = f"the one this session used before is gone ({self.gone_reason})"
+            await self._let_go(recorded)
+            self.session.sandbox.Clear()
+            self.secrets.Clear()
+            await self._hook().save()
 
     async def _start_fresh(self) -> None:
         config = self.session.config
         try:
-            endpoints = await self.provider.acquire(
+            sandbox = await self.provider.acquire(
                 self.session.id, config.display, config.sandbox_template
             )
         except Exception as exc:
-            raise SandboxGone(f"could not start: {exc}") from exc
-        try:
-            await self._attach(endpoints)
-        except (grpc.aio.AioRpcError, ExecutorUnavailable) as exc:
-            await self._let_go(endpoints)
             raise SandboxGone(f"could not start: {_describe(exc)}") from exc
-        self.session.sandbox.CopyFrom(endpoints)
+        try:
+            await self._attach(sandbox.endpoints)
+        except (grpc.aio.AioRpcError, ExecutorUnavailable) as exc:
+            await self._let_go(sandbox.endpoints)
+            raise SandboxGone(f"could not start: {_describe(exc)}") from exc
+        self.session.sandbox.CopyFrom(sandbox.endpoints)
+        self.secrets.CopyFrom(sandbox.secrets)
         await self._hook().save()
 
     async def _attach(self, endpoints: session_pb2.SandboxEndpoints) -> None:
@@ -212,6 +257,7 @@ class SessionSandbox:
             await client.close()
             raise
         self._client = client
+        self.gone_reason = ""
         self.screen_size = (info.scaled_size.width, info.scaled_size.height)
         self._gone = asyncio.Event()
         watched = session_pb2.SandboxEndpoints()
@@ -228,6 +274,7 @@ class SessionSandbox:
         log.warning("session %s lost its sandbox: %s", self.session.id, reason)
         self._losses += 1
         self._lost_reason = reason
+        self.gone_reason = reason
         self._fresh_because = f"the previous one stopped ({reason})"
         self._gone.set()
         await self._drop(endpoints)
@@ -242,6 +289,7 @@ class SessionSandbox:
         recorded = self.session.sandbox.sandbox_id == endpoints.sandbox_id
         if recorded:
             self.session.sandbox.Clear()
+            self.secrets.Clear()
         if client is not None:
             self._retired.append(client)
             await self._close_retired()
@@ -342,6 +390,14 @@ class SessionSandbox:
 
 
 def _describe(exc: BaseException) -> str:
+    """One line for people (an AioRpcError's str is a multi-line dump)."""
     if isinstance(exc, grpc.aio.AioRpcError):
         return f"{exc.code().name}: {exc.details()}"
+    return str(exc)
+
+
+def _brief(exc: BaseException) -> str:
+    """A few words, for a status reason: the gRPC code, or the error itself."""
+    if isinstance(exc, grpc.aio.AioRpcError):
+        return exc.code().name
     return str(exc)

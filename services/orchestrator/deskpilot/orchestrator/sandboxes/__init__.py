@@ -1,0 +1,1 @@
+"""Where a session's desktop comes from, and how the orchestrator talks to it."""

@@ -1,0 +1,36 @@
+"""The provider the settings choose."""
+
+from __future__ import annotations
+
+from typing import assert_never
+
+from deskpilot.orchestrator.sandboxes.provider import SandboxProvider
+from deskpilot.orchestrator.sandboxes.settings import SandboxProviderSettings
+from deskpilot.v1 import session_pb2
+
+
+def make_provider(
+    settings: SandboxProviderSettings, default_size: tuple[int, int]
+) -> SandboxProvider:
+    """A started provider (the local one begins filling its warm pool)."""
+    # Imported per branch: a deployment loads only the provider it uses.
+    match settings.provider:
+        case "existing":
+            from deskpilot.orchestrator.sandboxes.existing import ExistingSandboxProvider
+
+            existing = settings.existing
+            return ExistingSandboxProvider(
+                session_pb2.SandboxEndpoints(
+                    display_address=existing.display_address,
+                    shell_address=existing.shell_address,
+                    vnc_address=existing.vnc_address,
+                )
+            )
+        case "local":
+            from deskpilot.orchestrator.sandboxes.local import LocalSandboxProvider
+
+            provider = LocalSandboxProvider.from_settings(settings.local, default_size)
+            provider.fill_pool()
+            return provider
+        case unknown:  # a name added to ProviderName without a provider fails type checks
+            assert_never(unknown)

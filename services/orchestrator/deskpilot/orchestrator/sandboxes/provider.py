@@ -1,0 +1,41 @@
+"""The one interface of every sandbox provider: where a session's desktop comes from.
+
+Every provider answers `acquire` with the endpoints and secrets of a sandbox whose
+executors are serving, takes it back with `release`, and tells through `wait_gone` when one stops by
+itself (killed, or an executor died), so the session can get a fresh one. One module per
+provider implements it: `existing` (a sandbox started elsewhere), `local` (processes on
+this machine, with a warm pool), and later `kubernetes` (one Pod per session).
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from deskpilot.v1 import common_pb2, session_pb2
+
+
+class SandboxProvider(Protocol):
+    """Hands out sandboxes and takes them back."""
+
+    # Whether `release` really stops the sandbox, so the next `acquire` is a fresh desktop.
+    stops_on_release: bool
+
+    async def acquire(
+        self, session_id: str, display: common_pb2.Size, template: str
+    ) -> session_pb2.ProvisionedSandbox:
+        """A ready sandbox for `session_id` (executors SERVING): its endpoints, and its
+        secrets (kept apart, so the public Session never holds them)."""
+        ...
+
+    async def release(self, endpoints: session_pb2.SandboxEndpoints) -> None:
+        """Stop the sandbox (or return it to a pool); idempotent."""
+        ...
+
+    async def wait_gone(self, endpoints: session_pb2.SandboxEndpoints) -> str | None:
+        """Return, with a readable reason, once the sandbox has stopped; None at once if
+        this provider cannot tell."""
+        ...
+
+    async def close(self) -> None:
+        """Stop every sandbox this provider started."""
+        ...

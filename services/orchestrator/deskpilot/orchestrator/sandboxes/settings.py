@@ -1,0 +1,66 @@
+"""What can be configured about sandbox providers: which one, and one group per provider.
+
+They sit in the orchestrator's settings as `sandbox`: `--sandbox.provider existing`,
+`--sandbox.local.pool-size 2`, `DESKPILOT_ORCHESTRATOR_SANDBOX__EXISTING__SHELL_ADDRESS`.
+A new provider adds its name to `ProviderName` and its own group here.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, Field, model_validator
+
+ProviderName = Literal["local", "existing"]
+
+
+class LocalProviderSettings(BaseModel):
+    """The `local` provider: one sandbox process per session on this machine."""
+
+    pool_size: int = Field(
+        1, ge=0, le=20, description="Warm sandboxes the local provider keeps ready."
+    )
+    x_server: Literal["xvfb", "xvnc"] = Field("xvfb", description="X server of local sandboxes.")
+    user: str = Field(
+        "deskpilot",
+        pattern=r"^$|^[a-z_][a-z0-9_-]{0,31}$",
+        description="Unprivileged user local sandboxes run as when the orchestrator is root; "
+        "empty keeps the orchestrator's user (only where that user cannot run the Python install).",
+    )
+    work_dir: str = Field(
+        "", description="Folder for local sandboxes' runtime files and logs; empty: temp."
+    )
+
+
+class ExistingProviderSettings(BaseModel):
+    """The `existing` provider: every session attaches to one sandbox started elsewhere."""
+
+    display_address: str = Field("", description="Display executor (provider `existing`).")
+    shell_address: str = Field("", description="Shell executor (provider `existing`).")
+    vnc_address: str = Field("", description="VNC server (provider `existing`).")
+
+
+class SandboxProviderSettings(BaseModel):
+    """Which provider gives sessions their sandboxes, and each provider's own settings."""
+
+    provider: ProviderName = Field(
+        "local",
+        description="`local` starts a sandbox per session on this machine; `existing` attaches "
+        "every session to the sandbox at --sandbox.existing.display-address / "
+        "--sandbox.existing.shell-address.",
+    )
+    local: LocalProviderSettings = Field(default_factory=LocalProviderSettings)
+    existing: ExistingProviderSettings = Field(default_factory=ExistingProviderSettings)
+
+    @model_validator(mode="after")
+    def _existing_needs_its_addresses(self) -> SandboxProviderSettings:
+        # Caught here, the service stops with one line instead of failing at its first session.
+        if self.provider == "existing":
+            missing = [
+                f"--sandbox.existing.{name.replace('_', '-')}"
+                for name in ("display_address", "shell_address")
+                if not getattr(self.existing, name)
+            ]
+            if missing:
+                raise ValueError(f"provider `existing` needs {' and '.join(missing)}")
+        return self

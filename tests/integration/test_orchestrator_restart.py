@@ -1,0 +1,138 @@
+"""Restarting the stack, with real processes: an orchestrator with the local provider is
+stopped (SIGTERM, as Ctrl-C on `make run` does), which stops its sandboxes; a new
+orchestrator on the same NATS takes its sessions over. A session that was waiting for a
+message says its desktop is gone instead of failing, starts no sandbox while it waits, and
+its next message runs on a fresh desktop, the model told so."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import BinaryIO
+
+import pytest
+
+from deskpilot.common.grpc_client import open_channel, wait_until_serving
+from deskpilot.common.natsserver import NatsServer
+from deskpilot.common.net import free_port
+from deskpilot.standin import Turn
+from deskpilot.v1 import orchestrator_pb2, session_pb2
+from deskpilot.v1 import orchestrator_pb2_grpc as rpc
+from tests.fixtures.orchestrator import Stack, follow_events, status_is
+
+S = session_pb2
+pytestmark = [pytest.mark.x11, pytest.mark.timeout(240)]
+waiting_input = status_is(S.SESSION_STATUS_WAITING_INPUT)
+screenshot = Turn.tool_use("computer", {"action": "screenshot"})
+
+
+def _log_file(folder: Path) -> BinaryIO:
+    folder.mkdir(parents=True)
+    return (folder / "orchestrator.log").open("wb")
+
+
+def _log_text(folder: Path) -> str:
+    return (folder / "orchestrator.log").read_text()
+
+
+@contextlib.asynccontextmanager
+async def _orchestrator(
+    stack: Stack, nats: NatsServer, folder: Path, name: str
+) -> AsyncIterator[tuple[rpc.OrchestratorStub, asyncio.subprocess.Process]]:
+    """`python -m deskpilot.orchestrator` with the local provider, as `deskpilot up` runs it."""
+    port = free_port()
+    with _log_file(folder) as log:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "deskpilot.orchestrator", "--port", str(port),
+            "--nats-url", nats.url, "--safety-address", stack.safety_address,
+            "--replica-id", name, "--lease-seconds", "2", "--grace-seconds", "1",
+            "--sandbox.provider", "local", "--sandbox.local.pool-size", "0",
+            "--sandbox.local.user", "", "--sandbox.local.work-dir", str(folder / "sandboxes"),
+            "--log-format", "json",
+            stdout=asyncio.subprocess.DEVNULL, stderr=log, start_new_session=True,
+        )  # fmt: skip
+    try:
+        await wait_until_serving(f"127.0.0.1:{port}", timeout=60)
+        async with open_channel(f"127.0.0.1:{port}") as channel:
+            yield rpc.OrchestratorStub(channel), process
+    finally:
+        if process.returncode is None:
+            process.send_signal(signal.SIGTERM)
+            await asyncio.wait_for(process.wait(), 30)
+
+
+async def _stop(process: asyncio.subprocess.Process) -> None:
+    process.send_signal(signal.SIGTERM)
+    assert await asyncio.wait_for(process.wait(), 30) == 0
+
+
+def _pid(sandbox: S.SandboxEndpoints) -> int:
+    return int(sandbox.sandbox_id.rsplit("-", 1)[1])  # local-N-<pid>
+
+
+async def _session(stub: rpc.OrchestratorStub, session_id: str) -> S.Session:
+    request = orchestrator_pb2.GetSessionRequest(session_id=session_id)
+    return (await stub.GetSession(request, timeout=15)).session
+
+
+async def _until_reason(stub: rpc.OrchestratorStub, session_id: str, part: str) -> S.Session:
+    session = await _session(stub, session_id)
+    for _ in range(300):
+        if part in session.status_reason:
+            return session
+        await asyncio.sleep(0.1)
+        session = await _session(stub, session_id)
+    raise AssertionError(f"status reason {session.status_reason!r} never said {part!r}")
+
+
+def _reset_notes(stack: Stack) -> list[str]:
+    """The fresh-desktop notes the model was given (each in the user turn of a request)."""
+    turns = [request.messages[-1] for request in stack.model.message_requests]
+    texts = [b.get("text", "") for turn in turns for b in turn["content"]]
+    return [text for text in texts if text.startswith("This is a fresh desktop")]
+
+
+async def test_after_a_restart_a_waiting_session_says_its_desktop_is_gone_and_goes_on(
+    orchestrator_stack, nats_server: NatsServer, tmp_path: Path
+) -> None:
+    turns = [screenshot, Turn.text("seen"), screenshot, Turn.text("seen again")]
+    async with orchestrator_stack(turns) as stack:
+        await stack.replicas[0].manager.stop()  # only the processes below run sessions
+        async with _orchestrator(stack, nats_server, tmp_path / "old", "old") as (stub, old):
+            config = S.SessionConfig(task="look", model="claude-sonnet-4-6")
+            create = orchestrator_pb2.CreateSessionRequest(config=config)
+            session_id = (await stub.CreateSession(create, timeout=15)).session.id
+            await follow_events(stub, session_id, waiting_input)
+            first = (await _session(stub, session_id)).sandbox
+            assert first.sandbox_id.startswith("local-")
+            await _stop(old)  # stops its sandbox too
+        with pytest.raises(ProcessLookupError):
+            os.kill(_pid(first), 0)
+
+        async with _orchestrator(stack, nats_server, tmp_path / "new", "new") as (stub, new):
+            waiting = await _until_reason(stub, session_id, "desktop is gone")
+            assert waiting.status == S.SESSION_STATUS_WAITING_INPUT
+            assert f"sandbox {first.sandbox_id}" in waiting.status_reason
+            assert "the next message starts a fresh one" in waiting.status_reason
+            assert "AioRpcError" not in waiting.status_reason
+            assert not waiting.sandbox.sandbox_id  # nothing started while it only waits
+
+            request = orchestrator_pb2.SendMessageRequest(session_id=session_id, text="again")
+            sent = (await stub.SendMessage(request, timeout=15)).session
+            events = await follow_events(
+                stub, session_id, waiting_input, from_sequence=sent.last_sequence + 1
+            )
+            [result] = [e.tool_result for e in events if e.HasField("tool_result")]
+            assert result.images and not result.is_error  # a fresh desktop answered
+            fresh = (await _session(stub, session_id)).sandbox
+            assert fresh.sandbox_id and fresh.sandbox_id != first.sandbox_id
+            [note] = _reset_notes(stack)
+            assert f"sandbox {first.sandbox_id}" in note
+            await _stop(new)
+        log = _log_text(tmp_path / "new")
+        assert "Traceback" not in log and "could not start" not in log
