@@ -1,16 +1,29 @@
-"""The user messages waiting for a session's model, in the order they came."""
+"""The user messages waiting for a session's model, in the order they came.
+
+Each message carries a future that the loop settles once the message is in the
+conversation and the session runs again, so the command that brought it can answer with
+the session as it is after it.
+"""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 @dataclass(frozen=True)
 class UserMessage:
     text: str
     author: str
+    taken: asyncio.Future[None] = field(
+        default_factory=lambda: asyncio.get_running_loop().create_future()
+    )
+
+    def settle(self) -> None:
+        """The loop has taken the message in."""
+        if not self.taken.done():
+            self.taken.set_result(None)
 
 
 class Inbox:
@@ -19,8 +32,11 @@ class Inbox:
     def __init__(self) -> None:
         self._queue: asyncio.Queue[UserMessage] = asyncio.Queue()
 
-    def put(self, text: str, author: str) -> None:
-        self._queue.put_nowait(UserMessage(text, author))
+    def put(self, text: str, author: str) -> asyncio.Future[None]:
+        """Queue a message; the future is done once the loop has taken it in."""
+        message = UserMessage(text, author)
+        self._queue.put_nowait(message)
+        return message.taken
 
     async def get(
         self, *, idle_seconds: float = 0, on_idle: Callable[[], Awaitable[None]] | None = None

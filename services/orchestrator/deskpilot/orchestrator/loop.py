@@ -186,6 +186,7 @@ class SessionLoop:
                 # session whose last turn was tool results) go into the next request.
                 for message in self._inbox.take_waiting():
                     await self._add_user_message(message.text, message.author)
+                    message.settle()
                 self._check_limits()
                 await self._step()
         except (_Ended, NoProgress) as end:
@@ -325,6 +326,7 @@ class SessionLoop:
         message = await self._inbox.get(idle_seconds=idle, on_idle=self._release_idle_desktop)
         await self._add_user_message(message.text, message.author)
         await self.recorder.set_status(S.SESSION_STATUS_RUNNING, "")
+        message.settle()
 
     async def _release_idle_desktop(self) -> None:
         """No message came for idle_release_seconds: give the sandbox back; the next step
@@ -361,22 +363,26 @@ class SessionLoop:
         """Tell the model `text` at its next turn."""
         self._notes.append(text)
 
-    def send_message(self, text: str, author: str) -> None:
+    def send_message(self, text: str, author: str) -> asyncio.Future[None]:
+        """Give the waiting model a message; the future is done once it is taken in."""
         if self.session.status != S.SESSION_STATUS_WAITING_INPUT:
             raise FailedPrecondition(
                 f"session {self.session.id} is {S.SessionStatus.Name(self.session.status)}; "
                 "messages are accepted while it waits for input"
             )
-        self.queue_message(text, author)
+        return self.queue_message(text, author)
 
-    def queue_message(self, text: str, author: str) -> None:
-        """A message the model gets as soon as it has finished its current turn."""
-        self._inbox.put(text, author)
+    def queue_message(self, text: str, author: str) -> asyncio.Future[None]:
+        """A message the model gets as soon as it has finished its current turn; the
+        future is done once it is taken in."""
+        return self._inbox.put(text, author)
 
     def resolve_confirmation(
         self, confirmation_id: str, approve: bool, by: str, reason: str
-    ) -> None:
-        self.confirmations.resolve(confirmation_id, approve, by, reason)
+    ) -> asyncio.Future[None]:
+        """Answer the pending confirmation; the future is done once the session has
+        recorded the answer."""
+        return self.confirmations.resolve(confirmation_id, approve, by, reason)
 
     def cancel(self, reason: str) -> None:
         if self._task is None or self._task.done():

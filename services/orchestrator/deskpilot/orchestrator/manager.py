@@ -200,7 +200,7 @@ class SessionManager:
         if entry and entry.loop and entry.task and not entry.task.done():
             with contextlib.suppress(FailedPrecondition):
                 entry.loop.cancel("deleted")
-            if not await _ends_unless_stalled(entry.task, entry.loop):
+            if not await _until_settled(entry.task, entry.task, entry.loop):
                 # Waiting to record its end in a full store: stop it without that record,
                 # which is deleted below anyway (and whose events free the space).
                 entry.task.cancel()
@@ -342,14 +342,21 @@ class SessionManager:
             raise ResourceExhausted(
                 f"{loop.stalled.message}; session {session_id} holds still until then"
             )
+        # Each command answers with the session as it is after it: the message taken in, the
+        # confirmation resolved, the control moved, the session ended.
         if kind == "send_message":
-            loop.send_message(command.send_message.text, command.send_message.author or "user")
+            message = command.send_message
+            taken = loop.send_message(message.text, message.author or "user")
+            await _until_settled(taken, entry.task, loop)
         elif kind == "resolve_confirmation":
             r = command.resolve_confirmation
-            loop.resolve_confirmation(r.confirmation_id, r.approve, r.resolved_by, r.reason)
+            resolved = loop.resolve_confirmation(
+                r.confirmation_id, r.approve, r.resolved_by, r.reason
+            )
+            await _until_settled(resolved, entry.task, loop)
         elif kind == "cancel":
             loop.cancel(command.cancel.reason)
-            if entry.task and not await _ends_unless_stalled(entry.task, loop):
+            if entry.task and not await _until_settled(entry.task, entry.task, loop):
                 raise ResourceExhausted(
                     f"{loop.stalled.message if loop.stalled else 'event store full'}; session "
                     f"{session_id} has stopped and records its cancellation once there is space"
@@ -375,7 +382,8 @@ class SessionManager:
             await entry.ready.wait()
             if entry.loop is not None:
                 message = command.send_message
-                entry.loop.queue_message(message.text, message.author or "user")
+                taken = entry.loop.queue_message(message.text, message.author or "user")
+                await _until_settled(taken, entry.task, entry.loop)
                 return entry.loop.session
         status = S.SessionStatus.Name(session.status).removeprefix("SESSION_STATUS_").lower()
         raise FailedPrecondition(f"session {session_id} is {status}; no replica is running it")
@@ -384,12 +392,18 @@ class SessionManager:
 ENDED = (S.SESSION_STATUS_FINISHED, S.SESSION_STATUS_CANCELLED, S.SESSION_STATUS_FAILED)
 
 
-async def _ends_unless_stalled(task: asyncio.Task[None], loop: SessionLoop) -> bool:
-    """Wait for the loop's task to end; False as soon as it waits for space in a full
-    event store instead (it cannot record its end before an operator frees some)."""
-    while not task.done():
-        await asyncio.wait({task}, timeout=_STALL_CHECK_SECONDS)
-        if loop.stalled is not None and not task.done():
+async def _until_settled(
+    awaited: asyncio.Future[None], task: asyncio.Task[None] | None, loop: SessionLoop
+) -> bool:
+    """Wait until `awaited` is done (a command applied, or the loop's `task` ended) or the
+    task has ended; False as soon as the loop waits for space in a full event store
+    instead (it cannot record anything before an operator frees some)."""
+    watched: set[asyncio.Future[None]] = {awaited} if task is None else {awaited, task}
+    while not any(f.done() for f in watched):
+        await asyncio.wait(
+            watched, timeout=_STALL_CHECK_SECONDS, return_when=asyncio.FIRST_COMPLETED
+        )
+        if loop.stalled is not None and not awaited.done():
             return False
     return True
 
