@@ -16,8 +16,9 @@ from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
 from deskpilot.common import errors
 from deskpilot.common.grpc_client import open_channel
-from deskpilot.common.grpc_server import GrpcServer
+from deskpilot.common.grpc_server import GrpcServer, ServiceBinding
 from deskpilot.common.metrics import serve_metrics
+from deskpilot.v1 import safety_pb2, safety_pb2_grpc, shell_pb2, shell_pb2_grpc
 from tests.fixtures.grpc import running_server
 
 
@@ -63,6 +64,53 @@ async def test_health_reports_serving_for_the_server_and_each_service(echo) -> N
     with pytest.raises(grpc.aio.AioRpcError) as info:
         await stub.Check(health_pb2.HealthCheckRequest(service="no.Such"))
     assert info.value.code() == grpc.StatusCode.NOT_FOUND
+
+
+async def _health_until(stub: health_pb2_grpc.HealthStub, service: str, status: int) -> None:
+    async with asyncio.timeout(30):
+        while (await stub.Check(health_pb2.HealthCheckRequest(service=service))).status != status:
+            await asyncio.sleep(0.05)
+
+
+async def test_health_follows_a_services_readiness_check() -> None:
+    """A service that needs something (NATS, say) is SERVING only while its check passes,
+    and so is the server as a whole; another service without a check stays SERVING."""
+    why_not: list[str] = ["the database is away"]
+
+    async def ready() -> str | None:
+        return why_not[0] or None
+
+    shell = ServiceBinding(
+        shell_pb2.DESCRIPTOR.services_by_name["Shell"],
+        shell_pb2_grpc.ShellServicer(),
+        shell_pb2_grpc.add_ShellServicer_to_server,
+        ready=ready,
+    )
+    safety = ServiceBinding(
+        safety_pb2.DESCRIPTOR.services_by_name["Safety"],
+        safety_pb2_grpc.SafetyServicer(),
+        safety_pb2_grpc.add_SafetyServicer_to_server,
+    )
+    serving, not_serving = (
+        health_pb2.HealthCheckResponse.SERVING,
+        health_pb2.HealthCheckResponse.NOT_SERVING,
+    )
+    async with running_server([shell, safety]) as (_server, channel):
+        stub = health_pb2_grpc.HealthStub(channel)
+        for service, status in [("", not_serving), ("deskpilot.v1.Shell", not_serving)]:
+            assert (
+                await stub.Check(health_pb2.HealthCheckRequest(service=service))
+            ).status == status
+        reply = await stub.Check(health_pb2.HealthCheckRequest(service="deskpilot.v1.Safety"))
+        assert reply.status == serving
+
+        why_not[0] = ""
+        await _health_until(stub, "", serving)
+        await _health_until(stub, "deskpilot.v1.Shell", serving)
+
+        why_not[0] = "the database is away again"
+        await _health_until(stub, "", not_serving)
+        await _health_until(stub, "deskpilot.v1.Shell", not_serving)
 
 
 async def test_reflection_lists_the_services_over_a_real_channel(echo) -> None:

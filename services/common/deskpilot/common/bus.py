@@ -69,6 +69,9 @@ EVENT_MAX_BYTES = 1024 * 1024
 # Retried publishes are deduplicated by message id within this window; it must exceed any
 # publish deadline.
 DUPLICATE_WINDOW_SECONDS = 120.0
+# Longest wait for the server's answer to a readiness check before it counts as unreachable.
+PING_TIMEOUT_SECONDS = 1.0
+JS_API_PREFIX = "$JS.API"  # nats-py's default, which the Bus's JetStream context uses
 # Longest wait for one publish acknowledgement before the publish is sent again.
 PUBLISH_ATTEMPT_TIMEOUT_SECONDS = 2.0
 # Replay consumers send heartbeats at this interval; two missed ones (e.g. the server
@@ -140,11 +143,26 @@ async def retry_transient(
         except TRANSIENT_ERRORS as err:
             remaining = give_up_at - time.monotonic()
             if remaining <= 0:
-                raise BusUnavailable(f"{what}: NATS did not answer within {deadline:g}s") from err
+                raise BusUnavailable(
+                    f"NATS is unreachable: {what} got no answer within {deadline:g}s"
+                ) from err
             log.debug("%s failed (%r); retrying", what, err)
             raise_if_cancelled()
             await asyncio.sleep(min(backoff, remaining))
             backoff = min(backoff * 2, 1.0)
+
+
+@contextlib.contextmanager
+def answered(what: str) -> Iterator[None]:
+    """Turn NATS not answering the one attempt at `what` into BusUnavailable (UNAVAILABLE
+    for an API caller, never INTERNAL): for writes that are not simply repeated, such as a
+    create whose lost acknowledgement a retry would report as "exists" (`retry_transient`
+    is for the others)."""
+    try:
+        yield
+    except TRANSIENT_ERRORS as err:
+        detail = str(err) or type(err).__name__
+        raise BusUnavailable(f"NATS is unreachable: {what} got no answer ({detail})") from err
 
 
 def is_store_full(err: BaseException) -> bool:
@@ -323,6 +341,25 @@ class Bus:
         connected = True
         log.info("NATS client %s connected to %s", name, _server_of(nc))
         return cls(nc, shown, name)
+
+    async def unreachable_reason(self, timeout: float = PING_TIMEOUT_SECONDS) -> str | None:
+        """None when JetStream answers within `timeout` seconds, else why not (for readiness
+        checks: a frozen server keeps its connections open and answers nothing)."""
+        if self._nc.is_closed:
+            return f"NATS at {self._url} is unreachable: the connection is closed"
+        if not self._nc.is_connected:
+            return f"NATS at {self._url} is unreachable: disconnected, reconnecting"
+        try:
+            # JetStream's account info: it answers only when JetStream, where everything
+            # lives, works. (Not nc.flush: a PONG arriving after its timeout breaks the
+            # client's read loop.)
+            await self._nc.request(f"{JS_API_PREFIX}.INFO", b"", timeout=timeout)
+        except (TimeoutError, nats.errors.Error) as err:
+            detail = f"no answer within {timeout:g} s"
+            if not isinstance(err, TimeoutError):
+                detail = str(err) or type(err).__name__
+            return f"NATS at {self._url} is unreachable: {detail}"
+        return None
 
     async def close(self) -> None:
         """Flush and close the connection (idempotent)."""
@@ -529,8 +566,8 @@ class Bus:
                     if isinstance(err, nats.js.errors.NoStreamResponseError):
                         hint = " (no stream answered: has ensure_resources() run?)"
                     raise BusUnavailable(
-                        f"could not publish event {msg_id} to {self._url} within "
-                        f"{deadline:g}s: {err!r}{hint}"
+                        f"NATS is unreachable: could not publish event {msg_id} to "
+                        f"{self._url} within {deadline:g}s: {err!r}{hint}"
                     ) from err
                 log.debug("publish of %s failed (%r); retrying", msg_id, err)
                 raise_if_cancelled()

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from google.protobuf.timestamp_pb2 import Timestamp
 
-from deskpilot.common.bus import SESSIONS_BUCKET, Bus, retry_transient
+from deskpilot.common.bus import SESSIONS_BUCKET, Bus, answered, retry_transient
 from deskpilot.common.errors import AlreadyExists, NotFound
 from deskpilot.common.kv import KeyExists, StaleRevision
 from deskpilot.v1 import session_pb2
@@ -40,8 +40,12 @@ class SessionStore:
     async def create(self, record: session_pb2.SessionRecord) -> None:
         """Store a new record; AlreadyExists if the id is taken."""
         _touch(record)
+        session_id = record.session.id
         try:
-            await self.bus.kv_create(SESSIONS_BUCKET, record.session.id, record.SerializeToString())
+            # Not retried: after a lost acknowledgement a retry would find its own record.
+            # The client's retry with the same request_id finds it instead.
+            with answered(f"storing session {session_id}"):
+                await self.bus.kv_create(SESSIONS_BUCKET, session_id, record.SerializeToString())
         except KeyExists:
             raise AlreadyExists(f"session {record.session.id} already exists") from None
 
