@@ -41,6 +41,8 @@ from deskpilot.orchestrator.recorder import SessionRecorder
 from deskpilot.orchestrator.recovery import owed_tool_uses
 from deskpilot.orchestrator.sandbox_client import ExecutorUnavailable, SandboxClient
 from deskpilot.orchestrator.screenshots import SessionScreenshots
+from deskpilot.orchestrator.session_limits import DEFAULTS as DEFAULT_LIMITS
+from deskpilot.orchestrator.session_limits import Limits, effective
 from deskpilot.orchestrator.session_sandbox import (
     FixedSandbox,
     SandboxGone,
@@ -61,10 +63,8 @@ class LoopSettings:
 
     context: ContextPolicy = field(default_factory=ContextPolicy)
     confirmation_timeout: float = 600.0
-    no_progress_repeats: int = 4
-    max_steps: int = 100
-    max_tokens: int = 5_000_000
-    max_wall_seconds: int = 3600
+    # The operator's session limits: the defaults, and the most a session may ask for.
+    limits: Limits = DEFAULT_LIMITS
     max_output_tokens: int = 4096
     # A session waiting this long for a message gives its sandbox back; 0: never.
     idle_release_seconds: float = 0.0
@@ -146,7 +146,9 @@ class SessionLoop:
                 may_act=self.control.agent_may_act,
             ),
             approved=approved or set(),
-            no_progress_repeats=deps.settings.no_progress_repeats,
+            no_progress_repeats=effective(
+                session.config.limits, deps.settings.limits
+            ).no_progress_repeats,
         )
         self._inbox = Inbox()
         self._cancel_reason: str | None = None
@@ -288,16 +290,16 @@ class SessionLoop:
         await self.recorder.set_status(self.session.status, reason)
 
     def _check_limits(self) -> None:
-        limits, defaults = self.session.config.limits, self.deps.settings
-        max_steps = limits.max_steps or defaults.max_steps
-        if self.session.steps >= max_steps:
-            raise _Ended(S.SESSION_STATUS_FINISHED, f"max_steps reached ({max_steps})")
-        max_tokens = limits.max_tokens or defaults.max_tokens
-        if total_tokens(self.session.usage) >= max_tokens:
-            raise _Ended(S.SESSION_STATUS_FINISHED, f"max_tokens reached ({max_tokens})")
-        max_wall = limits.max_wall_seconds or defaults.max_wall_seconds
-        if time.monotonic() - self._started >= max_wall:
-            raise _Ended(S.SESSION_STATUS_FINISHED, f"max_wall_seconds reached ({max_wall})")
+        limits = effective(self.session.config.limits, self.deps.settings.limits)
+        if self.session.steps >= limits.max_steps:
+            raise _Ended(S.SESSION_STATUS_FINISHED, f"max_steps reached ({limits.max_steps})")
+        if total_tokens(self.session.usage) >= limits.max_tokens:
+            raise _Ended(S.SESSION_STATUS_FINISHED, f"max_tokens reached ({limits.max_tokens})")
+        if time.monotonic() - self._started >= limits.max_wall_seconds:
+            raise _Ended(
+                S.SESSION_STATUS_FINISHED,
+                f"max_wall_seconds reached ({limits.max_wall_seconds})",
+            )
 
     async def _finish(self, status: int, reason: str) -> None:
         self.confirmations.cancel_all()

@@ -43,6 +43,7 @@ from deskpilot.orchestrator.policy_check import check_safety_policy
 from deskpilot.orchestrator.providers import SandboxProvider
 from deskpilot.orchestrator.recovery import rebuild
 from deskpilot.orchestrator.sandbox_slots import SandboxSlots
+from deskpilot.orchestrator.session_limits import effective
 from deskpilot.orchestrator.session_sandbox import SessionSandbox
 from deskpilot.orchestrator.settings import OrchestratorSettings
 from deskpilot.orchestrator.store import SessionStore
@@ -84,6 +85,7 @@ class SessionManager:
         self.loop_settings = loop_settings or LoopSettings(
             confirmation_timeout=settings.confirmation_timeout_seconds,
             idle_release_seconds=settings.idle_release_seconds,
+            limits=settings.limits(),
         )
         self.gate = SafetyGate(settings.safety_address, timeout=settings.safety_timeout_seconds)
         self.slots = SandboxSlots(settings.max_sandboxes)
@@ -256,6 +258,9 @@ class SessionManager:
                 self.slots,
                 max_restarts=self.settings.max_sandbox_restarts,
                 max_characters=self.settings.max_result_characters,
+                bash_timeout=effective(
+                    session.config.limits, self.loop_settings.limits
+                ).bash_timeout_seconds,
             )
             client, retries = make_client(max_retries=self.settings.anthropic_max_retries)
             deps = LoopDeps(

@@ -26,6 +26,7 @@ import grpc
 
 from deskpilot.orchestrator.providers import SandboxProvider
 from deskpilot.orchestrator.sandbox_client import (
+    BASH_TIMEOUT_SECONDS,
     ExecutorUnavailable,
     SandboxClient,
     ToolOutcome,
@@ -103,12 +104,14 @@ class SessionSandbox:
         *,
         max_restarts: int,
         max_characters: int = DEFAULT_MAX_RESULT_CHARACTERS,
+        bash_timeout: float = BASH_TIMEOUT_SECONDS,
     ) -> None:
         self.session = session  # the loop's own: endpoints are written into it
         self.provider = provider
         self.slots = slots
         self.max_restarts = max_restarts
         self.max_characters = max_characters  # the bound of every result the model receives
+        self.bash_timeout = bash_timeout  # of one command
         self.screen_size = (0, 0)
         self._hooks: SandboxHooks | None = None
         self._client: SandboxClient | None = None
@@ -204,7 +207,10 @@ class SessionSandbox:
 
     async def _attach(self, endpoints: session_pb2.SandboxEndpoints) -> None:
         client = SandboxClient(
-            endpoints, TOOL_SETS[self.session.config.tool_set], max_characters=self.max_characters
+            endpoints,
+            TOOL_SETS[self.session.config.tool_set],
+            max_characters=self.max_characters,
+            bash_timeout=self.bash_timeout,
         )
         try:
             info: display_pb2.GetInfoResponse = await client.info()

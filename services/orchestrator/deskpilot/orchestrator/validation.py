@@ -4,6 +4,7 @@ exactly which field is wrong and what is allowed."""
 from __future__ import annotations
 
 from deskpilot.common.errors import InvalidArgument
+from deskpilot.orchestrator.session_limits import check_requested, fill_in
 from deskpilot.orchestrator.settings import OrchestratorSettings
 from deskpilot.orchestrator.tools import TOOL_SETS, tool_set_for_model
 from deskpilot.v1 import session_pb2
@@ -16,7 +17,8 @@ MIN_THINKING_BUDGET = 1024
 def validated_config(
     config: session_pb2.SessionConfig, settings: OrchestratorSettings
 ) -> session_pb2.SessionConfig:
-    """A copy of `config` with defaults filled in; InvalidArgument names the bad field."""
+    """A copy of `config` with defaults filled in (and the limits that apply: see
+    session_limits); InvalidArgument names the bad field."""
     checked = session_pb2.SessionConfig()
     checked.CopyFrom(config)
     if not checked.task.strip():
@@ -34,9 +36,8 @@ def validated_config(
         checked.tool_set = tool_set_for_model(checked.model)
     elif checked.tool_set not in TOOL_SETS:
         raise InvalidArgument(f"config.tool_set {checked.tool_set} is not a known tool set")
-    for name in ("max_steps", "max_tokens", "max_wall_seconds"):
-        if getattr(checked.limits, name) < 0:
-            raise InvalidArgument(f"config.limits.{name} must be 0 (default) or positive")
+    check_requested(checked.limits)
+    fill_in(checked.limits, settings.limits())
     budget = checked.thinking_budget_tokens
     if budget < 0 or 0 < budget < MIN_THINKING_BUDGET:
         raise InvalidArgument(
