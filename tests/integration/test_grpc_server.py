@@ -13,6 +13,7 @@ import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
+from grpc_status import rpc_status
 
 from deskpilot.common import errors
 from deskpilot.common.grpc_client import open_channel
@@ -28,6 +29,14 @@ async def _echo(request: bytes, context: grpc.aio.ServicerContext) -> bytes:
         b"missing": errors.NotFound("session s-1 not found"),
         b"state": errors.FailedPrecondition("session is finished"),
         b"crash": KeyError("secret-internal-detail"),
+        b"field": errors.InvalidArgument("text is required", field="text"),
+        b"fields": errors.InvalidArgument(
+            "a: too long; b: not a number",
+            violations=[
+                errors.FieldViolation("a", "too long"),
+                errors.FieldViolation("b", "not a number"),
+            ],
+        ),
     }
     if request in failures:
         raise failures[request]
@@ -137,6 +146,28 @@ async def test_service_errors_become_their_status_codes(echo) -> None:
             await call(request)
         assert (info.value.code(), info.value.details()) == (code, details)
     assert "secret" not in info.value.details()
+
+
+async def test_invalid_arguments_carry_their_fields_in_the_status_details(echo) -> None:
+    """google.rpc.BadRequest in the status details, read back with grpcio-status, beside
+    the same code and message as before; an error naming no field has no details."""
+    _server, channel = echo
+    call = channel.unary_unary("/test.Echo/Echo")
+    expected = {
+        b"field": [errors.FieldViolation("text", "text is required")],
+        b"fields": [
+            errors.FieldViolation("a", "too long"),
+            errors.FieldViolation("b", "not a number"),
+        ],
+        b"invalid": [],
+    }
+    for request, violations in expected.items():
+        with pytest.raises(grpc.aio.AioRpcError) as info:
+            await call(request)
+        assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+        assert errors.field_violations(info.value) == violations
+    status = rpc_status.from_call(info.value)
+    assert status is None  # b"invalid" named no field
 
 
 async def test_streams_deliver_items_then_the_mapped_error(echo) -> None:

@@ -29,7 +29,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from deskpilot.common.config import ServiceSettings
-from deskpilot.common.errors import ServiceError
+from deskpilot.common.errors import ServiceError, rich_status
 from deskpilot.common.metrics import GRPC_HANDLED, GRPC_LATENCY
 
 log = logging.getLogger("deskpilot.grpc")
@@ -285,7 +285,11 @@ class ObservingInterceptor(grpc.aio.ServerInterceptor):
         except grpc.aio.AbortError:  # the handler aborted with its own status
             raise
         except ServiceError as exc:
-            await context.abort(exc.code, exc.message)
+            status = rich_status(exc)
+            if status is None:
+                await context.abort(exc.code, exc.message)
+            else:  # the same code and message, and the details in their trailer
+                await context.abort(status.code, status.details, status.trailing_metadata)
         except Exception as exc:
             log.exception("unexpected error in %s", method, extra={"method": method})
             await context.abort(grpc.StatusCode.INTERNAL, f"internal error ({type(exc).__name__})")

@@ -34,12 +34,16 @@ def check_requested(requested: session_pb2.SessionLimits) -> None:
     """InvalidArgument naming the first limit a session may not ask for."""
     for name in NAMES:
         if getattr(requested, name) < 0:
-            raise InvalidArgument(f"config.limits.{name} must be 0 (default) or positive")
+            raise InvalidArgument(
+                f"config.limits.{name} must be 0 (default) or positive",
+                field=f"config.limits.{name}",
+            )
     repeats = requested.no_progress_repeats
     if 0 < repeats < MIN_NO_PROGRESS_REPEATS:
         raise InvalidArgument(
             f"config.limits.no_progress_repeats must be 0 (default) or at least "
-            f"{MIN_NO_PROGRESS_REPEATS}, got {repeats}"
+            f"{MIN_NO_PROGRESS_REPEATS}, got {repeats}",
+            field="config.limits.no_progress_repeats",
         )
 
 
