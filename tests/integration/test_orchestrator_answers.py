@@ -75,3 +75,21 @@ async def test_resolve_confirmation_answers_with_nothing_pending_any_more(
         [resolved] = [e for e in events if e.HasField("confirmation_resolved")]
         assert resolved.confirmation_resolved.approved is approve
         assert reply.session.last_sequence >= resolved.sequence
+
+
+async def test_a_message_continuing_a_finished_session_answers_with_it_running(
+    orchestrator_stack,
+) -> None:
+    """The session ended on tool results (no progress), so no replica runs it: the message
+    starts it again here, and the answer shows it running, not finished."""
+    stuck = Turn.tool_use("computer", {"action": "mouse_move", "coordinate": [9, 9]})
+    async with orchestrator_stack([stuck] * 4 + [Turn.text("back again")]) as stack:
+        session = await _create(stack.stub)
+        await follow_events(stack.stub, session.id, lambda e: e.HasField("session_finished"))
+
+        reply = await stack.stub.SendMessage(
+            orchestrator_pb2.SendMessageRequest(session_id=session.id, text="try another way")
+        )
+
+        assert reply.session.status == S.SESSION_STATUS_RUNNING
+        assert reply.session.status_reason == ""

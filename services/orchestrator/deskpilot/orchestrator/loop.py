@@ -184,11 +184,7 @@ class SessionLoop:
                 if self._needs_input():
                     await self._wait_for_message()
                 await self.control.agent_may_act()
-                # Messages queued while the model owed no turn (e.g. continuing a finished
-                # session whose last turn was tool results) go into the next request.
-                for message in self._inbox.take_waiting():
-                    await self._add_user_message(message.text, message.author)
-                    message.settle()
+                await self._take_waiting_messages()
                 self._check_limits()
                 await self._step()
         except (_Ended, NoProgress) as end:
@@ -329,6 +325,17 @@ class SessionLoop:
         await self._add_user_message(message.text, message.author)
         await self.recorder.set_status(S.SESSION_STATUS_RUNNING, "")
         message.settle()
+
+    async def _take_waiting_messages(self) -> None:
+        """Messages queued while the model owed no turn (e.g. continuing a finished session
+        whose last turn was tool results) go into the next request, and the session runs."""
+        waiting = self._inbox.take_waiting()
+        for message in waiting:
+            await self._add_user_message(message.text, message.author)
+        if waiting:
+            await self.recorder.set_status(S.SESSION_STATUS_RUNNING, "")
+        for message in waiting:
+            message.settle()
 
     async def _release_idle_desktop(self) -> None:
         """No message came for idle_release_seconds: give the sandbox back; the next step
