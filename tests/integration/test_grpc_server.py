@@ -13,11 +13,13 @@ import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
+from grpc_status import rpc_status
 
 from deskpilot.common import errors
 from deskpilot.common.grpc_client import open_channel
-from deskpilot.common.grpc_server import GrpcServer
+from deskpilot.common.grpc_server import GrpcServer, ServiceBinding
 from deskpilot.common.metrics import serve_metrics
+from deskpilot.v1 import safety_pb2, safety_pb2_grpc, shell_pb2, shell_pb2_grpc
 from tests.fixtures.grpc import running_server
 
 
@@ -27,6 +29,14 @@ async def _echo(request: bytes, context: grpc.aio.ServicerContext) -> bytes:
         b"missing": errors.NotFound("session s-1 not found"),
         b"state": errors.FailedPrecondition("session is finished"),
         b"crash": KeyError("secret-internal-detail"),
+        b"field": errors.InvalidArgument("text is required", field="text"),
+        b"fields": errors.InvalidArgument(
+            "a: too long; b: not a number",
+            violations=[
+                errors.FieldViolation("a", "too long"),
+                errors.FieldViolation("b", "not a number"),
+            ],
+        ),
     }
     if request in failures:
         raise failures[request]
@@ -65,6 +75,53 @@ async def test_health_reports_serving_for_the_server_and_each_service(echo) -> N
     assert info.value.code() == grpc.StatusCode.NOT_FOUND
 
 
+async def _health_until(stub: health_pb2_grpc.HealthStub, service: str, status: int) -> None:
+    async with asyncio.timeout(30):
+        while (await stub.Check(health_pb2.HealthCheckRequest(service=service))).status != status:
+            await asyncio.sleep(0.05)
+
+
+async def test_health_follows_a_services_readiness_check() -> None:
+    """A service that needs something (NATS, say) is SERVING only while its check passes,
+    and so is the server as a whole; another service without a check stays SERVING."""
+    why_not: list[str] = ["the database is away"]
+
+    async def ready() -> str | None:
+        return why_not[0] or None
+
+    shell = ServiceBinding(
+        shell_pb2.DESCRIPTOR.services_by_name["Shell"],
+        shell_pb2_grpc.ShellServicer(),
+        shell_pb2_grpc.add_ShellServicer_to_server,
+        ready=ready,
+    )
+    safety = ServiceBinding(
+        safety_pb2.DESCRIPTOR.services_by_name["Safety"],
+        safety_pb2_grpc.SafetyServicer(),
+        safety_pb2_grpc.add_SafetyServicer_to_server,
+    )
+    serving, not_serving = (
+        health_pb2.HealthCheckResponse.SERVING,
+        health_pb2.HealthCheckResponse.NOT_SERVING,
+    )
+    async with running_server([shell, safety]) as (_server, channel):
+        stub = health_pb2_grpc.HealthStub(channel)
+        for service, status in [("", not_serving), ("deskpilot.v1.Shell", not_serving)]:
+            assert (
+                await stub.Check(health_pb2.HealthCheckRequest(service=service))
+            ).status == status
+        reply = await stub.Check(health_pb2.HealthCheckRequest(service="deskpilot.v1.Safety"))
+        assert reply.status == serving
+
+        why_not[0] = ""
+        await _health_until(stub, "", serving)
+        await _health_until(stub, "deskpilot.v1.Shell", serving)
+
+        why_not[0] = "the database is away again"
+        await _health_until(stub, "", not_serving)
+        await _health_until(stub, "deskpilot.v1.Shell", not_serving)
+
+
 async def test_reflection_lists_the_services_over_a_real_channel(echo) -> None:
     _server, channel = echo
     stub = reflection_pb2_grpc.ServerReflectionStub(channel)
@@ -89,6 +146,28 @@ async def test_service_errors_become_their_status_codes(echo) -> None:
             await call(request)
         assert (info.value.code(), info.value.details()) == (code, details)
     assert "secret" not in info.value.details()
+
+
+async def test_invalid_arguments_carry_their_fields_in_the_status_details(echo) -> None:
+    """google.rpc.BadRequest in the status details, read back with grpcio-status, beside
+    the same code and message as before; an error naming no field has no details."""
+    _server, channel = echo
+    call = channel.unary_unary("/test.Echo/Echo")
+    expected = {
+        b"field": [errors.FieldViolation("text", "text is required")],
+        b"fields": [
+            errors.FieldViolation("a", "too long"),
+            errors.FieldViolation("b", "not a number"),
+        ],
+        b"invalid": [],
+    }
+    for request, violations in expected.items():
+        with pytest.raises(grpc.aio.AioRpcError) as info:
+            await call(request)
+        assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+        assert errors.field_violations(info.value) == violations
+    status = rpc_status.from_call(info.value)
+    assert status is None  # b"invalid" named no field
 
 
 async def test_streams_deliver_items_then_the_mapped_error(echo) -> None:

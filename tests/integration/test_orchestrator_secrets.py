@@ -39,7 +39,7 @@ async def _api_answers(stub: rpc.OrchestratorStub, session_id: str) -> list[byte
 async def _until_owned(replica: Replica, session_id: str) -> None:
     """Until `replica` has taken the session over (the old owner's lease ran out)."""
     for _ in range(300):
-        entry = replica.manager._owned.get(session_id)
+        entry = replica.manager.leases.owned.get(session_id)
         if entry is not None and entry.loop is not None:
             return
         await asyncio.sleep(0.1)

@@ -243,7 +243,9 @@ async def test_racing_claims_on_one_replica_start_a_single_loop(orchestrator_sta
             session=S.Session(id="s-race", config=config, status=S.SESSION_STATUS_STARTING)
         )
         await manager.store.create(record)
-        claims = await asyncio.gather(*(manager._own("s-race", resumed=False) for _ in range(5)))
+        claims = await asyncio.gather(
+            *(manager.leases.own("s-race", resumed=False) for _ in range(5))
+        )
         assert claims.count(True) >= 1
         await follow_events(stack.stub, "s-race", status_is(S.SESSION_STATUS_WAITING_INPUT))
         events = [e async for e in stack.bus.replay_events("s-race")]

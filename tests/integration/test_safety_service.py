@@ -13,6 +13,7 @@ from google.protobuf.struct_pb2 import Struct
 from PIL import Image
 
 from deskpilot.common.config import load_settings
+from deskpilot.common.errors import field_violations
 from deskpilot.common.safety_client import PolicyCheckUnavailable, SafetyGate
 from deskpilot.safety.app import binding, build_servicer
 from deskpilot.safety.ocr import OcrEngine
@@ -295,6 +296,18 @@ async def test_an_out_of_range_category_decision_is_invalid_argument(safety) -> 
     ):
         details = await invalid_argument(rpc)
         assert "policy.category_decisions['sudo']: decision 99 is not one of" in details
+
+
+async def test_a_bad_policy_names_each_bad_field_in_the_status_details(safety) -> None:
+    _, stub = safety
+    rule = safety_pb2.PolicyRule(id="s.rule", pattern="(unclosed", decision=3, reason="No.")
+    policy = safety_pb2.SafetyPolicy(rules=[rule], category_decisions={"sudo": 99})
+    request = safety_pb2.CheckActionRequest(call=call("bash", command="ls"), policy=policy)
+    with pytest.raises(grpc.aio.AioRpcError) as info:
+        await stub.CheckAction(request)
+    assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    fields = sorted(v.field for v in field_violations(info.value))
+    assert fields == ["policy.category_decisions['sudo']", "policy.rules[0].pattern"]
 
 
 @pytest.mark.parametrize("size", [(1, 100_000), (100_000, 1)])

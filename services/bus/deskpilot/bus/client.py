@@ -72,7 +72,7 @@ from deskpilot.bus.names import (
     event_msg_id,
     events_subject,
 )
-from deskpilot.bus.retry import retry_transient
+from deskpilot.bus.retry import answered, retry_transient
 from deskpilot.common.cancellation import raise_if_cancelled
 from deskpilot.v1 import common_pb2, events_pb2
 
@@ -81,6 +81,9 @@ log = logging.getLogger(__name__)
 # Retried publishes are deduplicated by message id within this window; it must exceed any
 # publish deadline.
 DUPLICATE_WINDOW_SECONDS = 120.0
+# Longest wait for the server's answer to a readiness check before it counts as unreachable.
+PING_TIMEOUT_SECONDS = 1.0
+JS_API_PREFIX = "$JS.API"  # nats-py's default, which the Bus's JetStream context uses
 # Longest wait for one publish acknowledgement before the publish is sent again.
 PUBLISH_ATTEMPT_TIMEOUT_SECONDS = 2.0
 # Replay consumers send heartbeats at this interval; two missed ones (e.g. the server
@@ -190,6 +193,25 @@ class Bus:
         connected = True
         log.info("NATS client %s connected to %s", name, _server_of(nc))
         return cls(nc, shown, name)
+
+    async def unreachable_reason(self, timeout: float = PING_TIMEOUT_SECONDS) -> str | None:
+        """None when JetStream answers within `timeout` seconds, else why not (for readiness
+        checks: a frozen server keeps its connections open and answers nothing)."""
+        if self._nc.is_closed:
+            return f"NATS at {self._url} is unreachable: the connection is closed"
+        if not self._nc.is_connected:
+            return f"NATS at {self._url} is unreachable: disconnected, reconnecting"
+        try:
+            # JetStream's account info: it answers only when JetStream, where everything
+            # lives, works. (Not nc.flush: a PONG arriving after its timeout breaks the
+            # client's read loop.)
+            await self._nc.request(f"{JS_API_PREFIX}.INFO", b"", timeout=timeout)
+        except (TimeoutError, nats.errors.Error) as err:
+            detail = f"no answer within {timeout:g} s"
+            if not isinstance(err, TimeoutError):
+                detail = str(err) or type(err).__name__
+            return f"NATS at {self._url} is unreachable: {detail}"
+        return None
 
     async def close(self) -> None:
         """Flush and close the connection (idempotent)."""
@@ -396,8 +418,8 @@ class Bus:
                     if isinstance(err, nats.js.errors.NoStreamResponseError):
                         hint = " (no stream answered: has ensure_resources() run?)"
                     raise BusUnavailable(
-                        f"could not publish event {msg_id} to {self._url} within "
-                        f"{deadline:g}s: {err!r}{hint}"
+                        f"NATS is unreachable: could not publish event {msg_id} to "
+                        f"{self._url} within {deadline:g}s: {err!r}{hint}"
                     ) from err
                 log.debug("publish of %s failed (%r); retrying", msg_id, err)
                 raise_if_cancelled()
@@ -519,7 +541,8 @@ class Bus:
     async def kv_create(self, bucket: str, key: str, value: bytes) -> int:
         """Create `key`; raises KeyExists if present. Returns the revision. Not retried: a
         create repeated after its first attempt landed would find its own key."""
-        with refused_for_space(f"key {key} of {bucket}"):
+        what = f"key {key} of {bucket}"
+        with answered(what), refused_for_space(what):
             return await kvops.kv_create(await self._kv(bucket), key, value)
 
     async def kv_update(self, bucket: str, key: str, value: bytes, expected_revision: int) -> int:

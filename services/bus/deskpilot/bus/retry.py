@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from typing import TypeVar
 
 from deskpilot.bus.errors import TRANSIENT_ERRORS, BusUnavailable, EventStoreFull, refused_for_space
@@ -33,7 +34,9 @@ async def retry_transient(
         except TRANSIENT_ERRORS as err:
             remaining = give_up_at - time.monotonic()
             if remaining <= 0:
-                raise BusUnavailable(f"{what}: NATS did not answer within {deadline:g}s") from err
+                raise BusUnavailable(
+                    f"NATS is unreachable: {what} got no answer within {deadline:g}s"
+                ) from err
             log.debug("%s failed (%r); retrying", what, err)
             raise_if_cancelled()
             await asyncio.sleep(min(backoff, remaining))
@@ -69,3 +72,16 @@ async def until_stored(
             log.info("the event store has space again")
             if waiting is not None:
                 waiting(None)
+
+
+@contextlib.contextmanager
+def answered(what: str) -> Iterator[None]:
+    """Turn NATS not answering the one attempt at `what` into BusUnavailable (UNAVAILABLE
+    for an API caller, never INTERNAL): for writes that are not simply repeated, such as a
+    create whose lost acknowledgement a retry would report as "exists" (`retry_transient`
+    is for the others)."""
+    try:
+        yield
+    except TRANSIENT_ERRORS as err:
+        detail = str(err) or type(err).__name__
+        raise BusUnavailable(f"NATS is unreachable: {what} got no answer ({detail})") from err

@@ -1,12 +1,31 @@
 """Errors a service raises on purpose, each bound to the gRPC status code it means.
 
 Handlers raise these; the server interceptor turns them into the status and message,
-so a bad request never surfaces as INTERNAL or a stack trace.
+so a bad request never surfaces as INTERNAL or a stack trace. An InvalidArgument that
+names its fields also carries them as `google.rpc.BadRequest` field violations in the
+status details (the `grpc-status-details-bin` trailer), so a client can point at the
+field without parsing the message: `field_violations(rpc_error)` reads them back.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
+
 import grpc
+from google.protobuf import any_pb2
+from google.protobuf.message import DecodeError, Message
+from google.rpc import error_details_pb2, status_pb2
+from grpc_status import rpc_status
+
+
+@dataclass(frozen=True)
+class FieldViolation:
+    """One bad field: its path in the request (e.g. `config.task`,
+    `config.labels['team']`) and what is wrong with it."""
+
+    field: str
+    description: str
 
 
 class ServiceError(Exception):
@@ -18,11 +37,39 @@ class ServiceError(Exception):
         super().__init__(message)
         self.message = message
 
+    def status_details(self) -> list[Message]:
+        """Typed details for the status (google.rpc error details); none by default."""
+        return []
+
 
 class InvalidArgument(ServiceError):
-    """The request is malformed or a value is out of range."""
+    """The request is malformed or a value is out of range.
+
+    `field`: the path of the one bad field (the message describes it); `violations`: each
+    of several bad fields. Either becomes a google.rpc.BadRequest in the status details.
+    """
 
     code = grpc.StatusCode.INVALID_ARGUMENT
+
+    def __init__(
+        self, message: str, *, field: str = "", violations: Sequence[FieldViolation] = ()
+    ) -> None:
+        super().__init__(message)
+        self.violations = list(violations) or ([FieldViolation(field, message)] if field else [])
+
+    def status_details(self) -> list[Message]:
+        if not self.violations:
+            return []
+        return [
+            error_details_pb2.BadRequest(
+                field_violations=[
+                    error_details_pb2.BadRequest.FieldViolation(
+                        field=v.field, description=v.description
+                    )
+                    for v in self.violations
+                ]
+            )
+        ]
 
 
 class NotFound(ServiceError):
@@ -65,3 +112,36 @@ class ResourceExhausted(ServiceError):
     """A limit was reached (size, quota, concurrency)."""
 
     code = grpc.StatusCode.RESOURCE_EXHAUSTED
+
+
+def rich_status(error: ServiceError) -> grpc.Status | None:
+    """The status to end an RPC with when `error` has details (its code, message and a
+    `grpc-status-details-bin` trailer); None when it has none."""
+    details = error.status_details()
+    if not details:
+        return None
+    packed = []
+    for detail in details:
+        holder = any_pb2.Any()
+        holder.Pack(detail)
+        packed.append(holder)
+    status = status_pb2.Status(code=error.code.value[0], message=error.message, details=packed)
+    return rpc_status.to_status(status)
+
+
+def field_violations(error: grpc.RpcError) -> list[FieldViolation]:
+    """The BadRequest field violations in a failed call's status details (a client's
+    view; empty when there are none or they cannot be read)."""
+    try:
+        status = rpc_status.from_call(error)  # type: ignore[arg-type]
+    except (ValueError, DecodeError):  # a status whose details do not match the call
+        return []
+    if status is None:
+        return []
+    found = []
+    for detail in status.details:
+        if detail.Is(error_details_pb2.BadRequest.DESCRIPTOR):
+            request = error_details_pb2.BadRequest()
+            detail.Unpack(request)
+            found += [FieldViolation(v.field, v.description) for v in request.field_violations]
+    return found

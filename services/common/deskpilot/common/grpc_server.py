@@ -5,6 +5,10 @@ A `GrpcServer` always serves the standard health-checking service and server ref
 through an interceptor that logs, times and maps exceptions to status codes, and stops
 gracefully: on SIGTERM it reports NOT_SERVING, refuses new RPCs and lets in-flight ones
 finish within the grace period.
+
+Health is readiness: a service whose binding has a `ready` check (e.g. NATS answers) is
+SERVING only while the check passes, and the server as a whole ("") only while every
+service is; the checks run every `READINESS_INTERVAL_SECONDS`.
 """
 
 from __future__ import annotations
@@ -25,10 +29,16 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from deskpilot.common.config import ServiceSettings
-from deskpilot.common.errors import ServiceError
+from deskpilot.common.errors import ServiceError, rich_status
 from deskpilot.common.metrics import GRPC_HANDLED, GRPC_LATENCY
 
 log = logging.getLogger("deskpilot.grpc")
+
+# How often readiness checks run, and how long one may take before it counts as failed.
+READINESS_INTERVAL_SECONDS = 1.0
+READINESS_TIMEOUT_SECONDS = 2.0
+# A check of what a service needs to answer: None when ready, else why not.
+Readiness = Callable[[], Awaitable[str | None]]
 
 _HEALTH_METHODS = ("/grpc.health.v1.Health/", "/grpc.reflection.")
 
@@ -53,6 +63,7 @@ class ServiceBinding:
     descriptor: ServiceDescriptor
     servicer: object
     add_to_server: Callable[[object, grpc.aio.Server], None]
+    ready: Readiness | None = None  # None: ready whenever the server runs
 
 
 class GrpcServer:
@@ -85,6 +96,9 @@ class GrpcServer:
             [*self.service_names, health.SERVICE_NAME, reflection.SERVICE_NAME], self._server
         )
         self._stopping: asyncio.Task[None] | None = None
+        self._readiness: asyncio.Task[None] | None = None
+        # Why each service is not ready ("" when it is), as last checked.
+        self._not_ready: dict[str, str] = {name: "" for name in self.service_names}
 
     @property
     def address(self) -> str:
@@ -103,7 +117,12 @@ class GrpcServer:
         if self.port == 0:
             raise RuntimeError(f"cannot bind gRPC server to {bind}")
         await self._server.start()
-        await self._set_all(health_pb2.HealthCheckResponse.SERVING)
+        checks = {b.descriptor.full_name: b.ready for b in self.bindings if b.ready is not None}
+        if checks:
+            await self._check_readiness(checks)
+            self._readiness = asyncio.create_task(self._watch_readiness(checks))
+        else:
+            await self._set_all(health_pb2.HealthCheckResponse.SERVING)
         log.info(
             "serving %s on %s",
             ", ".join(self.service_names) or "(health only)",
@@ -121,6 +140,9 @@ class GrpcServer:
     async def _stop(self, grace: float | None) -> None:
         grace = self.settings.grace_seconds if grace is None else grace
         log.info("stopping; in-flight RPCs have %.1f s to finish", grace)
+        if self._readiness is not None:
+            self._readiness.cancel()  # nothing may report SERVING any more
+            await asyncio.gather(self._readiness, return_exceptions=True)
         await self._set_all(health_pb2.HealthCheckResponse.NOT_SERVING)
         await self._server.stop(grace)
         log.info("stopped")
@@ -139,10 +161,46 @@ class GrpcServer:
         if self._stopping is None:
             self._stopping = asyncio.ensure_future(self._stop(None))
 
+    async def _watch_readiness(self, checks: dict[str, Readiness]) -> None:
+        while True:
+            await asyncio.sleep(READINESS_INTERVAL_SECONDS)
+            await self._check_readiness(checks)
+
+    async def _check_readiness(self, checks: dict[str, Readiness]) -> None:
+        """Run every check; set each service's health and the server's (all of them)."""
+        serving, not_serving = (
+            health_pb2.HealthCheckResponse.SERVING,
+            health_pb2.HealthCheckResponse.NOT_SERVING,
+        )
+        for name, check in checks.items():
+            reason = await _run_check(check)
+            if reason != self._not_ready[name]:
+                if reason:
+                    log.warning("%s is not ready: %s", name, reason, extra={"service": name})
+                else:
+                    log.info("%s is ready again", name, extra={"service": name})
+            self._not_ready[name] = reason
+        for name in self.service_names:
+            await self.health.set(name, not_serving if self._not_ready[name] else serving)
+        ready = not any(self._not_ready.values())
+        await self.health.set("", serving if ready else not_serving)
+
     async def _set_all(self, status: int) -> None:
         await self.health.set("", status)
         for name in self.service_names:
             await self.health.set(name, status)
+
+
+async def _run_check(check: Readiness) -> str:
+    """Why the service is not ready ("" when it is); a check that fails or hangs counts."""
+    try:
+        async with asyncio.timeout(READINESS_TIMEOUT_SECONDS):
+            return await check() or ""
+    except TimeoutError:
+        return f"its readiness check did not answer within {READINESS_TIMEOUT_SECONDS:g} s"
+    except Exception as exc:
+        log.debug("readiness check failed", exc_info=True)
+        return f"its readiness check failed: {exc!r}"
 
 
 async def serve_forever(server: GrpcServer) -> None:
@@ -227,7 +285,11 @@ class ObservingInterceptor(grpc.aio.ServerInterceptor):
         except grpc.aio.AbortError:  # the handler aborted with its own status
             raise
         except ServiceError as exc:
-            await context.abort(exc.code, exc.message)
+            status = rich_status(exc)
+            if status is None:
+                await context.abort(exc.code, exc.message)
+            else:  # the same code and message, and the details in their trailer
+                await context.abort(status.code, status.details, status.trailing_metadata)
         except Exception as exc:
             log.exception("unexpected error in %s", method, extra={"method": method})
             await context.abort(grpc.StatusCode.INTERNAL, f"internal error ({type(exc).__name__})")

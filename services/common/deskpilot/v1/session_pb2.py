@@ -27,7 +27,7 @@ from deskpilot.v1 import safety_pb2 as deskpilot_dot_v1_dot_safety__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1a\x64\x65skpilot/v1/session.proto\x12\x0c\x64\x65skpilot.v1\x1a\x19\x64\x65skpilot/v1/common.proto\x1a\x19\x64\x65skpilot/v1/safety.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"P\n\rSessionLimits\x12\x11\n\tmax_steps\x18\x01 \x01(\x05\x12\x12\n\nmax_tokens\x18\x02 \x01(\x03\x12\x18\n\x10max_wall_seconds\x18\x03 \x01(\x05\"\xd6\x03\n\rSessionConfig\x12\x0c\n\x04task\x18\x01 \x01(\t\x12\r\n\x05model\x18\x02 \x01(\t\x12#\n\x07\x64isplay\x18\x03 \x01(\x0b\x32\x12.deskpilot.v1.Size\x12\'\n\x08tool_set\x18\x04 \x01(\x0e\x32\x15.deskpilot.v1.ToolSet\x12+\n\x06limits\x18\x05 \x01(\x0b\x32\x1b.deskpilot.v1.SessionLimits\x12\x1e\n\x16thinking_budget_tokens\x18\x06 \x01(\x05\x12\x1c\n\x14system_prompt_suffix\x18\x07 \x01(\t\x12\x31\n\rsafety_policy\x18\x08 \x01(\x0b\x32\x1a.deskpilot.v1.SafetyPolicy\x12\x18\n\x10sandbox_template\x18\t \x01(\t\x12\x1f\n\x17keep_recent_screenshots\x18\n \x01(\x05\x12\x19\n\x11max_output_tokens\x18\x0b \x01(\x05\x12\x37\n\x06labels\x18\x0c \x03(\x0b\x32\'.deskpilot.v1.SessionConfig.LabelsEntry\x1a-\n\x0bLabelsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\x8c\x01\n\x05Usage\x12\x14\n\x0cinput_tokens\x18\x01 \x01(\x03\x12\x15\n\routput_tokens\x18\x02 \x01(\x03\x12#\n\x1b\x63\x61\x63he_creation_input_tokens\x18\x03 \x01(\x03\x12\x1f\n\x17\x63\x61\x63he_read_input_tokens\x18\x04 \x01(\x03\x12\x10\n\x08\x63ost_usd\x18\x05 \x01(\x01\"\x7f\n\x10SandboxEndpoints\x12\x17\n\x0f\x64isplay_address\x18\x01 \x01(\t\x12\x15\n\rshell_address\x18\x02 \x01(\t\x12\x13\n\x0bvnc_address\x18\x03 \x01(\t\x12\x12\n\nsandbox_id\x18\x04 \x01(\tJ\x04\x08\x05\x10\x06R\x0cvnc_password\"&\n\x0eSandboxSecrets\x12\x14\n\x0cvnc_password\x18\x01 \x01(\t\"v\n\x12ProvisionedSandbox\x12\x31\n\tendpoints\x18\x01 \x01(\x0b\x32\x1e.deskpilot.v1.SandboxEndpoints\x12-\n\x07secrets\x18\x02 \x01(\x0b\x32\x1c.deskpilot.v1.SandboxSecrets\"\x88\x02\n\x0cSandboxReady\x12\x31\n\tendpoints\x18\x01 \x01(\x0b\x32\x1e.deskpilot.v1.SandboxEndpoints\x12-\n\x07secrets\x18\x02 \x01(\x0b\x32\x1c.deskpilot.v1.SandboxSecrets\x12\x0f\n\x07\x64isplay\x18\x03 \x01(\t\x12\x10\n\x08x_server\x18\x04 \x01(\t\x12\"\n\x06screen\x18\x05 \x01(\x0b\x32\x12.deskpilot.v1.Size\x12\x0c\n\x04user\x18\x06 \x01(\t\x12\x0c\n\x04home\x18\x07 \x01(\t\x12\x0b\n\x03pid\x18\x08 \x01(\x05\x12\x15\n\rstart_seconds\x18\t \x01(\x01\x12\x0f\n\x07missing\x18\n \x03(\t\"\xc5\x03\n\x07Session\x12\n\n\x02id\x18\x01 \x01(\t\x12+\n\x06\x63onfig\x18\x02 \x01(\x0b\x32\x1b.deskpilot.v1.SessionConfig\x12+\n\x06status\x18\x03 \x01(\x0e\x32\x1b.deskpilot.v1.SessionStatus\x12\x15\n\rstatus_reason\x18\x04 \x01(\t\x12.\n\ncreated_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nupdated_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\r\n\x05steps\x18\x07 \x01(\x05\x12\"\n\x05usage\x18\x08 \x01(\x0b\x32\x13.deskpilot.v1.Usage\x12/\n\x07sandbox\x18\t \x01(\x0b\x32\x1e.deskpilot.v1.SandboxEndpoints\x12\x0f\n\x07tainted\x18\n \x01(\x08\x12\x1f\n\x17pending_confirmation_id\x18\x0b \x01(\t\x12\x15\n\rcontrolled_by\x18\x0c \x01(\t\x12\x15\n\rlast_sequence\x18\r \x01(\x04\x12\x19\n\x11model_is_stand_in\x18\x0e \x01(\x08\"\x8b\x01\n\rSessionRecord\x12&\n\x07session\x18\x01 \x01(\x0b\x32\x15.deskpilot.v1.Session\x12\x1b\n\x13last_committed_step\x18\x02 \x01(\x05\x12\x35\n\x0fsandbox_secrets\x18\x03 \x01(\x0b\x32\x1c.deskpilot.v1.SandboxSecrets*\x96\x01\n\x07ToolSet\x12\x18\n\x14TOOL_SET_UNSPECIFIED\x10\x00\x12\x15\n\x11TOOL_SET_20241022\x10\x01\x12\x15\n\x11TOOL_SET_20250124\x10\x02\x12\x15\n\x11TOOL_SET_20250429\x10\x03\x12\x15\n\x11TOOL_SET_20251124\x10\x04\x12\x15\n\x11TOOL_SET_20260801\x10\x05*\xa4\x02\n\rSessionStatus\x12\x1e\n\x1aSESSION_STATUS_UNSPECIFIED\x10\x00\x12\x1b\n\x17SESSION_STATUS_STARTING\x10\x01\x12\x1a\n\x16SESSION_STATUS_RUNNING\x10\x02\x12\'\n#SESSION_STATUS_WAITING_CONFIRMATION\x10\x03\x12 \n\x1cSESSION_STATUS_WAITING_INPUT\x10\x04\x12\x19\n\x15SESSION_STATUS_PAUSED\x10\x05\x12\x1b\n\x17SESSION_STATUS_FINISHED\x10\x06\x12\x1c\n\x18SESSION_STATUS_CANCELLED\x10\x07\x12\x19\n\x15SESSION_STATUS_FAILED\x10\x08\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1a\x64\x65skpilot/v1/session.proto\x12\x0c\x64\x65skpilot.v1\x1a\x19\x64\x65skpilot/v1/common.proto\x1a\x19\x64\x65skpilot/v1/safety.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x8b\x01\n\rSessionLimits\x12\x11\n\tmax_steps\x18\x01 \x01(\x05\x12\x12\n\nmax_tokens\x18\x02 \x01(\x03\x12\x18\n\x10max_wall_seconds\x18\x03 \x01(\x05\x12\x1b\n\x13no_progress_repeats\x18\x04 \x01(\x05\x12\x1c\n\x14\x62\x61sh_timeout_seconds\x18\x05 \x01(\x05\"\xd6\x03\n\rSessionConfig\x12\x0c\n\x04task\x18\x01 \x01(\t\x12\r\n\x05model\x18\x02 \x01(\t\x12#\n\x07\x64isplay\x18\x03 \x01(\x0b\x32\x12.deskpilot.v1.Size\x12\'\n\x08tool_set\x18\x04 \x01(\x0e\x32\x15.deskpilot.v1.ToolSet\x12+\n\x06limits\x18\x05 \x01(\x0b\x32\x1b.deskpilot.v1.SessionLimits\x12\x1e\n\x16thinking_budget_tokens\x18\x06 \x01(\x05\x12\x1c\n\x14system_prompt_suffix\x18\x07 \x01(\t\x12\x31\n\rsafety_policy\x18\x08 \x01(\x0b\x32\x1a.deskpilot.v1.SafetyPolicy\x12\x18\n\x10sandbox_template\x18\t \x01(\t\x12\x1f\n\x17keep_recent_screenshots\x18\n \x01(\x05\x12\x19\n\x11max_output_tokens\x18\x0b \x01(\x05\x12\x37\n\x06labels\x18\x0c \x03(\x0b\x32\'.deskpilot.v1.SessionConfig.LabelsEntry\x1a-\n\x0bLabelsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\x8c\x01\n\x05Usage\x12\x14\n\x0cinput_tokens\x18\x01 \x01(\x03\x12\x15\n\routput_tokens\x18\x02 \x01(\x03\x12#\n\x1b\x63\x61\x63he_creation_input_tokens\x18\x03 \x01(\x03\x12\x1f\n\x17\x63\x61\x63he_read_input_tokens\x18\x04 \x01(\x03\x12\x10\n\x08\x63ost_usd\x18\x05 \x01(\x01\"\x7f\n\x10SandboxEndpoints\x12\x17\n\x0f\x64isplay_address\x18\x01 \x01(\t\x12\x15\n\rshell_address\x18\x02 \x01(\t\x12\x13\n\x0bvnc_address\x18\x03 \x01(\t\x12\x12\n\nsandbox_id\x18\x04 \x01(\tJ\x04\x08\x05\x10\x06R\x0cvnc_password\"&\n\x0eSandboxSecrets\x12\x14\n\x0cvnc_password\x18\x01 \x01(\t\"v\n\x12ProvisionedSandbox\x12\x31\n\tendpoints\x18\x01 \x01(\x0b\x32\x1e.deskpilot.v1.SandboxEndpoints\x12-\n\x07secrets\x18\x02 \x01(\x0b\x32\x1c.deskpilot.v1.SandboxSecrets\"\x88\x02\n\x0cSandboxReady\x12\x31\n\tendpoints\x18\x01 \x01(\x0b\x32\x1e.deskpilot.v1.SandboxEndpoints\x12-\n\x07secrets\x18\x02 \x01(\x0b\x32\x1c.deskpilot.v1.SandboxSecrets\x12\x0f\n\x07\x64isplay\x18\x03 \x01(\t\x12\x10\n\x08x_server\x18\x04 \x01(\t\x12\"\n\x06screen\x18\x05 \x01(\x0b\x32\x12.deskpilot.v1.Size\x12\x0c\n\x04user\x18\x06 \x01(\t\x12\x0c\n\x04home\x18\x07 \x01(\t\x12\x0b\n\x03pid\x18\x08 \x01(\x05\x12\x15\n\rstart_seconds\x18\t \x01(\x01\x12\x0f\n\x07missing\x18\n \x03(\t\"\xc5\x03\n\x07Session\x12\n\n\x02id\x18\x01 \x01(\t\x12+\n\x06\x63onfig\x18\x02 \x01(\x0b\x32\x1b.deskpilot.v1.SessionConfig\x12+\n\x06status\x18\x03 \x01(\x0e\x32\x1b.deskpilot.v1.SessionStatus\x12\x15\n\rstatus_reason\x18\x04 \x01(\t\x12.\n\ncreated_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nupdated_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\r\n\x05steps\x18\x07 \x01(\x05\x12\"\n\x05usage\x18\x08 \x01(\x0b\x32\x13.deskpilot.v1.Usage\x12/\n\x07sandbox\x18\t \x01(\x0b\x32\x1e.deskpilot.v1.SandboxEndpoints\x12\x0f\n\x07tainted\x18\n \x01(\x08\x12\x1f\n\x17pending_confirmation_id\x18\x0b \x01(\t\x12\x15\n\rcontrolled_by\x18\x0c \x01(\t\x12\x15\n\rlast_sequence\x18\r \x01(\x04\x12\x19\n\x11model_is_stand_in\x18\x0e \x01(\x08\"\x8b\x01\n\rSessionRecord\x12&\n\x07session\x18\x01 \x01(\x0b\x32\x15.deskpilot.v1.Session\x12\x1b\n\x13last_committed_step\x18\x02 \x01(\x05\x12\x35\n\x0fsandbox_secrets\x18\x03 \x01(\x0b\x32\x1c.deskpilot.v1.SandboxSecrets*\x96\x01\n\x07ToolSet\x12\x18\n\x14TOOL_SET_UNSPECIFIED\x10\x00\x12\x15\n\x11TOOL_SET_20241022\x10\x01\x12\x15\n\x11TOOL_SET_20250124\x10\x02\x12\x15\n\x11TOOL_SET_20250429\x10\x03\x12\x15\n\x11TOOL_SET_20251124\x10\x04\x12\x15\n\x11TOOL_SET_20260801\x10\x05*\xa4\x02\n\rSessionStatus\x12\x1e\n\x1aSESSION_STATUS_UNSPECIFIED\x10\x00\x12\x1b\n\x17SESSION_STATUS_STARTING\x10\x01\x12\x1a\n\x16SESSION_STATUS_RUNNING\x10\x02\x12\'\n#SESSION_STATUS_WAITING_CONFIRMATION\x10\x03\x12 \n\x1cSESSION_STATUS_WAITING_INPUT\x10\x04\x12\x19\n\x15SESSION_STATUS_PAUSED\x10\x05\x12\x1b\n\x17SESSION_STATUS_FINISHED\x10\x06\x12\x1c\n\x18SESSION_STATUS_CANCELLED\x10\x07\x12\x19\n\x15SESSION_STATUS_FAILED\x10\x08\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -36,28 +36,28 @@ if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_SESSIONCONFIG_LABELSENTRY']._loaded_options = None
   _globals['_SESSIONCONFIG_LABELSENTRY']._serialized_options = b'8\001'
-  _globals['_TOOLSET']._serialized_start=1984
-  _globals['_TOOLSET']._serialized_end=2134
-  _globals['_SESSIONSTATUS']._serialized_start=2137
-  _globals['_SESSIONSTATUS']._serialized_end=2429
-  _globals['_SESSIONLIMITS']._serialized_start=131
-  _globals['_SESSIONLIMITS']._serialized_end=211
-  _globals['_SESSIONCONFIG']._serialized_start=214
-  _globals['_SESSIONCONFIG']._serialized_end=684
-  _globals['_SESSIONCONFIG_LABELSENTRY']._serialized_start=639
-  _globals['_SESSIONCONFIG_LABELSENTRY']._serialized_end=684
-  _globals['_USAGE']._serialized_start=687
-  _globals['_USAGE']._serialized_end=827
-  _globals['_SANDBOXENDPOINTS']._serialized_start=829
-  _globals['_SANDBOXENDPOINTS']._serialized_end=956
-  _globals['_SANDBOXSECRETS']._serialized_start=958
-  _globals['_SANDBOXSECRETS']._serialized_end=996
-  _globals['_PROVISIONEDSANDBOX']._serialized_start=998
-  _globals['_PROVISIONEDSANDBOX']._serialized_end=1116
-  _globals['_SANDBOXREADY']._serialized_start=1119
-  _globals['_SANDBOXREADY']._serialized_end=1383
-  _globals['_SESSION']._serialized_start=1386
-  _globals['_SESSION']._serialized_end=1839
-  _globals['_SESSIONRECORD']._serialized_start=1842
-  _globals['_SESSIONRECORD']._serialized_end=1981
+  _globals['_TOOLSET']._serialized_start=2044
+  _globals['_TOOLSET']._serialized_end=2194
+  _globals['_SESSIONSTATUS']._serialized_start=2197
+  _globals['_SESSIONSTATUS']._serialized_end=2489
+  _globals['_SESSIONLIMITS']._serialized_start=132
+  _globals['_SESSIONLIMITS']._serialized_end=271
+  _globals['_SESSIONCONFIG']._serialized_start=274
+  _globals['_SESSIONCONFIG']._serialized_end=744
+  _globals['_SESSIONCONFIG_LABELSENTRY']._serialized_start=699
+  _globals['_SESSIONCONFIG_LABELSENTRY']._serialized_end=744
+  _globals['_USAGE']._serialized_start=747
+  _globals['_USAGE']._serialized_end=887
+  _globals['_SANDBOXENDPOINTS']._serialized_start=889
+  _globals['_SANDBOXENDPOINTS']._serialized_end=1016
+  _globals['_SANDBOXSECRETS']._serialized_start=1018
+  _globals['_SANDBOXSECRETS']._serialized_end=1056
+  _globals['_PROVISIONEDSANDBOX']._serialized_start=1058
+  _globals['_PROVISIONEDSANDBOX']._serialized_end=1176
+  _globals['_SANDBOXREADY']._serialized_start=1179
+  _globals['_SANDBOXREADY']._serialized_end=1443
+  _globals['_SESSION']._serialized_start=1446
+  _globals['_SESSION']._serialized_end=1899
+  _globals['_SESSIONRECORD']._serialized_start=1902
+  _globals['_SESSIONRECORD']._serialized_end=2041
 # @@protoc_insertion_point(module_scope)

@@ -49,14 +49,18 @@ SESSION_STATUS_CANCELLED: SessionStatus
 SESSION_STATUS_FAILED: SessionStatus
 
 class SessionLimits(_message.Message):
-    __slots__ = ("max_steps", "max_tokens", "max_wall_seconds")
+    __slots__ = ("max_steps", "max_tokens", "max_wall_seconds", "no_progress_repeats", "bash_timeout_seconds")
     MAX_STEPS_FIELD_NUMBER: _ClassVar[int]
     MAX_TOKENS_FIELD_NUMBER: _ClassVar[int]
     MAX_WALL_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    NO_PROGRESS_REPEATS_FIELD_NUMBER: _ClassVar[int]
+    BASH_TIMEOUT_SECONDS_FIELD_NUMBER: _ClassVar[int]
     max_steps: int
     max_tokens: int
     max_wall_seconds: int
-    def __init__(self, max_steps: _Optional[int] = ..., max_tokens: _Optional[int] = ..., max_wall_seconds: _Optional[int] = ...) -> None: ...
+    no_progress_repeats: int
+    bash_timeout_seconds: int
+    def __init__(self, max_steps: _Optional[int] = ..., max_tokens: _Optional[int] = ..., max_wall_seconds: _Optional[int] = ..., no_progress_repeats: _Optional[int] = ..., bash_timeout_seconds: _Optional[int] = ...) -> None: ...
 
 class SessionConfig(_message.Message):
     __slots__ = ("task", "model", "display", "tool_set", "limits", "thinking_budget_tokens", "system_prompt_suffix", "safety_policy", "sandbox_template", "keep_recent_screenshots", "max_output_tokens", "labels")

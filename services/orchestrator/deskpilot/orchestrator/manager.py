@@ -1,14 +1,7 @@
-"""The sessions of one orchestrator replica: creating them, owning them through leases,
-taking over those whose owner died, and routing commands to whichever replica owns a
-session.
-
-Ownership: a replica runs a session only while it holds the session's lease in the KV
-bucket, renewing it every third of its lifetime. A replica that dies (kill -9) stops
-renewing; after the lease runs out another replica's scan acquires it (compare-and-set,
-so exactly one wins), rebuilds the conversation from the events and continues.
-
-Commands (message, confirmation, cancel, take/release control) arrive at any replica's
-gRPC server and travel to the owner as a NATS request on the session's control subject.
+"""The sessions of one orchestrator replica: creating them, running the ones it owns
+(`leases` decides which), ending and deleting them. A session taken over from a replica
+that died is rebuilt from its events and continues. Commands go through `commands` to
+whichever replica owns the session.
 """
 
 from __future__ import annotations
@@ -18,31 +11,23 @@ import contextlib
 import hashlib
 import logging
 import uuid
-from dataclasses import dataclass, field
-
-from google.protobuf.message import DecodeError
 
 from deskpilot.bus import (
     SCREENSHOTS_BUCKET,
     Bus,
     EventStoreFull,
-    NoResponders,
-    Subscription,
-    control_subject,
 )
-from deskpilot.bus.kv import LeaseHandle, LeaseLost
-from deskpilot.common.cancellation import raise_if_cancelled
 from deskpilot.common.errors import (
     AlreadyExists,
     FailedPrecondition,
-    InvalidArgument,
     NotFound,
     ResourceExhausted,
     ServiceError,
-    Unavailable,
 )
 from deskpilot.common.safety_client import SafetyGate
+from deskpilot.orchestrator.commands import SessionCommands, until_settled
 from deskpilot.orchestrator.events import SessionEvents
+from deskpilot.orchestrator.leases import Owned, SessionLeases
 from deskpilot.orchestrator.loop import LoopDeps, LoopSettings, SessionLoop
 from deskpilot.orchestrator.model import make_client
 from deskpilot.orchestrator.model_endpoint import MISSING_KEY, ModelEndpoint
@@ -51,6 +36,7 @@ from deskpilot.orchestrator.recovery import rebuild
 from deskpilot.orchestrator.sandboxes.provider import SandboxProvider
 from deskpilot.orchestrator.sandboxes.session import SessionSandbox
 from deskpilot.orchestrator.sandboxes.slots import SandboxSlots
+from deskpilot.orchestrator.session_limits import effective
 from deskpilot.orchestrator.settings import OrchestratorSettings
 from deskpilot.orchestrator.store import SessionStore
 from deskpilot.orchestrator.truncation import status_reason
@@ -66,22 +52,6 @@ LIVE = (
     S.SESSION_STATUS_WAITING_INPUT,
     S.SESSION_STATUS_PAUSED,
 )
-_CONTROL_TIMEOUT = 10.0
-# How often a command waiting for a session's end checks whether it waits for space.
-_STALL_CHECK_SECONDS = 0.5
-
-
-@dataclass
-class _Owned:
-    """A session this replica runs."""
-
-    session_id: str
-    lease: LeaseHandle
-    task: asyncio.Task[None] | None = None
-    loop: SessionLoop | None = None
-    ready: asyncio.Event = field(default_factory=asyncio.Event)
-    tasks: list[asyncio.Task[None]] = field(default_factory=list)
-    control: Subscription | None = None
 
 
 class SessionManager:
@@ -104,32 +74,30 @@ class SessionManager:
         self.loop_settings = loop_settings or LoopSettings(
             confirmation_timeout=settings.confirmation_timeout_seconds,
             idle_release_seconds=settings.idle_release_seconds,
+            limits=settings.limits(),
         )
         self.gate = SafetyGate(settings.safety_address, timeout=settings.safety_timeout_seconds)
         self.slots = SandboxSlots(settings.max_sandboxes)
         self.replica = settings.replica_id
-        self._owned: dict[str, _Owned] = {}
-        # Ids being taken right now: claimed before any await, so the takeover scan and
-        # CreateSession can never both start a loop for one session.
-        self._claiming: set[str] = set()
-        self._scanner: asyncio.Task[None] | None = None
+        self.leases = SessionLeases(
+            bus,
+            settings,
+            drive=self._drive,
+            control=lambda session_id, data: self.commands.answer(session_id, data),
+            live_sessions=lambda: self.store.list(LIVE),
+        )
+        self.commands = SessionCommands(bus, self.store, self.leases)
 
     # -- lifecycle ----------------------------------------------------------------------------
 
     async def start(self) -> None:
         """Begin taking over sessions whose owner is gone."""
-        self._scanner = asyncio.create_task(self._scan_forever())
+        self.leases.start()
 
     async def stop(self) -> None:
         """Stop running sessions without ending them: their leases run out and another
         replica (or this one, restarted) continues them."""
-        if self._scanner:
-            self._scanner.cancel()
-        owned = list(self._owned.values())
-        for entry in owned:
-            if entry.task:
-                entry.task.cancel()
-        await asyncio.gather(*(e.task for e in owned if e.task), return_exceptions=True)
+        await self.leases.stop()
         await self.gate.close()
 
     # -- API ----------------------------------------------------------------------------------
@@ -141,21 +109,16 @@ class SessionManager:
         if not self.model.has_key:
             raise FailedPrecondition(MISSING_KEY)
         session_id = _session_id(request_id)
-        if len(self._owned) >= self.settings.max_sessions:
+        if len(self.leases.owned) >= self.settings.max_sessions:
             if request_id:  # a retry of one that was created still gets it
                 with contextlib.suppress(NotFound):
                     return (await self.store.get(session_id)).session
             raise ResourceExhausted(
-                f"this replica already runs {len(self._owned)} sessions, its limit "
+                f"this replica already runs {len(self.leases.owned)} sessions, its limit "
                 "(max_sessions); retry later or through another replica"
             )
-        if session_id in self._claiming:
-            raise FailedPrecondition(f"session {session_id} is being created; retry shortly")
-        self._claiming.add(session_id)
-        try:
+        with self.leases.claim(session_id):
             return await self._create(session_id, config, request_id)
-        finally:
-            self._claiming.discard(session_id)
 
     async def _create(
         self, session_id: str, config: session_pb2.SessionConfig, request_id: str
@@ -186,7 +149,7 @@ class SessionManager:
                 await self.store.delete(session_id)
             raise
         try:
-            await self._own(
+            await self.leases.own(
                 session_id, resumed=False, last_sequence=events.last_sequence, claimed=True
             )
         except EventStoreFull:
@@ -200,36 +163,17 @@ class SessionManager:
         return await self.store.list(statuses)
 
     async def command(self, session_id: str, command: orchestrator_pb2.ControlCommand) -> S.Session:
-        """Run a command on the session's owner, wherever it is."""
-        entry = self._owned.get(session_id)
-        if entry is not None:
-            if not _has_ended(entry):
-                return await self._apply(session_id, command)
-            # The loop has ended and is letting go of the session: wait, then continue it
-            # like any session no replica runs.
-            await asyncio.gather(entry.task, return_exceptions=True)
-        await self.store.get(session_id)  # NotFound before anything else
-        try:
-            data = await self.bus.request(
-                control_subject(session_id), command.SerializeToString(), _CONTROL_TIMEOUT
-            )
-        except NoResponders:
-            return await self._command_unowned(session_id, command)
-        except TimeoutError:
-            raise Unavailable(f"the replica running session {session_id} did not answer") from None
-        reply = orchestrator_pb2.ControlReply.FromString(data)
-        if reply.code:
-            raise _error_for(reply.code, reply.message)
-        return reply.session
+        """Run a command on the session's owner, wherever it is (see `commands`)."""
+        return await self.commands.run(session_id, command)
 
     async def delete(self, session_id: str, keep_history: bool) -> None:
         """Stop the session and its sandbox; drop its events unless asked to keep them."""
         record = await self.store.get(session_id)
-        entry = self._owned.get(session_id)
+        entry = self.leases.owned.get(session_id)
         if entry and entry.loop and entry.task and not entry.task.done():
             with contextlib.suppress(FailedPrecondition):
                 entry.loop.cancel("deleted")
-            if not await _ends_unless_stalled(entry.task, entry.loop):
+            if not await until_settled(entry.task, entry.task, entry.loop):
                 # Waiting to record its end in a full store: stop it without that record,
                 # which is deleted below anyway (and whose events free the space).
                 entry.task.cancel()
@@ -251,51 +195,12 @@ class SessionManager:
             await self.bus.delete_objects(SCREENSHOTS_BUCKET, f"{session_id}/")
         await self.store.delete(session_id)
 
-    # -- ownership ----------------------------------------------------------------------------
-
-    async def _own(
-        self,
-        session_id: str,
-        *,
-        resumed: bool,
-        last_sequence: int = 0,
-        claimed: bool = False,
-        only_if_live: bool = False,
-    ) -> bool:
-        """Take the session's lease and run it here; False if another replica holds it.
-
-        `claimed`: the caller already put the id in `_claiming` (CreateSession does).
-        `only_if_live`: the takeover scan's view may be stale; drop a session that ended
-        (or was deleted) before the lease was ours instead of reviving it.
-        """
-        if session_id in self._owned or (session_id in self._claiming and not claimed):
-            return session_id in self._owned
-        if len(self._owned) >= self.settings.max_sessions:
-            return False
-        self._claiming.add(session_id)
-        try:
-            lease = await self.bus.acquire_lease(
-                f"session.{session_id}", self.replica, self.settings.lease_seconds
-            )
-        finally:
-            if not claimed:
-                self._claiming.discard(session_id)
-        if lease is None:
-            return False
-        entry = _Owned(session_id, lease)
-        self._owned[session_id] = entry
-        entry.control = await self.bus.serve_requests(
-            control_subject(session_id), lambda data: self._on_control(session_id, data)
-        )
-        entry.tasks.append(asyncio.create_task(self._renew(entry)))
-        entry.task = asyncio.create_task(
-            self._drive(entry, resumed, last_sequence, only_if_live=only_if_live)
-        )
-        return True
+    # -- running ------------------------------------------------------------------------------
 
     async def _drive(
-        self, entry: _Owned, resumed: bool, last_sequence: int, *, only_if_live: bool = False
+        self, entry: Owned, resumed: bool, last_sequence: int, only_if_live: bool
     ) -> None:
+        """Run an owned session here until it ends or this replica stops running it."""
         session_id = entry.session_id
         desktop: SessionSandbox | None = None
         client = None
@@ -325,6 +230,9 @@ class SessionManager:
                 max_restarts=self.settings.max_sandbox_restarts,
                 max_characters=self.settings.max_result_characters,
                 secrets=record.sandbox_secrets,
+                bash_timeout=effective(
+                    session.config.limits, self.loop_settings.limits
+                ).bash_timeout_seconds,
             )
             client, retries = make_client(max_retries=self.settings.anthropic_max_retries)
             deps = LoopDeps(
@@ -353,49 +261,9 @@ class SessionManager:
                 # An ended session's desktop goes with it; one stopped here for another
                 # replica to continue keeps running for that replica.
                 await desktop.close(stop=ended)
-            await self._disown(entry, release_lease=ended)
+            await self.leases.disown(entry, release_lease=ended)
             if client is not None:
                 await client.close()
-
-    async def _disown(self, entry: _Owned, *, release_lease: bool) -> None:
-        for task in entry.tasks:
-            task.cancel()
-        if entry.control is not None:
-            with contextlib.suppress(Exception):
-                await entry.control.unsubscribe()
-        if release_lease:
-            with contextlib.suppress(Exception):
-                await self.bus.release_lease(entry.lease)
-        self._owned.pop(entry.session_id, None)
-
-    async def _renew(self, entry: _Owned) -> None:
-        """Keep the lease; if it is lost, stop running the session at once."""
-        while True:
-            raise_if_cancelled()  # renewing after a stop would block every takeover
-            await asyncio.sleep(self.settings.lease_seconds / 3)
-            try:
-                entry.lease = await self.bus.renew_lease(entry.lease)
-            except LeaseLost:
-                log.warning("lost the lease of session %s; stopping it here", entry.session_id)
-                if entry.task:
-                    entry.task.cancel()
-                return
-            except Exception:  # NATS briefly away: try again at the next tick
-                log.warning("could not renew the lease of %s", entry.session_id, exc_info=True)
-
-    async def _scan_forever(self) -> None:
-        """Take over live sessions that nobody owns any more."""
-        while True:
-            try:
-                for session in await self.store.list(LIVE):
-                    if session.id not in self._owned:
-                        await self._own(session.id, resumed=True, only_if_live=True)
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.warning("session scan failed", exc_info=True)
-            raise_if_cancelled()
-            await asyncio.sleep(self.settings.lease_seconds / 2)
 
     async def _fail(self, session_id: str, reason: str) -> None:
         """Mark a session that could not run as FAILED, in its record and its events, so
@@ -423,100 +291,9 @@ class SessionManager:
                 ),
             )
 
-    # -- commands -----------------------------------------------------------------------------
-
-    async def _on_control(self, session_id: str, data: bytes) -> bytes:
-        reply = orchestrator_pb2.ControlReply()
-        try:
-            command = orchestrator_pb2.ControlCommand.FromString(data)
-            reply.session.CopyFrom(await self._apply(session_id, command))
-        except DecodeError:
-            reply.code, reply.message = InvalidArgument.code.value[0], "unreadable command"
-        except ServiceError as exc:
-            reply.code, reply.message = exc.code.value[0], exc.message
-        return reply.SerializeToString()
-
-    async def _apply(self, session_id: str, command: orchestrator_pb2.ControlCommand) -> S.Session:
-        entry = self._owned.get(session_id)
-        if entry is None:
-            raise Unavailable(f"session {session_id} moved to another replica; try again")
-        await entry.ready.wait()
-        loop = entry.loop
-        if loop is None:
-            raise FailedPrecondition(f"session {session_id} is not running")
-        if _has_ended(entry):
-            raise Unavailable(f"session {session_id} has just ended here; try again")
-        kind = command.WhichOneof("command")
-        if loop.stalled is not None and kind != "cancel":
-            raise ResourceExhausted(
-                f"{loop.stalled.message}; session {session_id} holds still until then"
-            )
-        if kind == "send_message":
-            loop.send_message(command.send_message.text, command.send_message.author or "user")
-        elif kind == "resolve_confirmation":
-            r = command.resolve_confirmation
-            loop.resolve_confirmation(r.confirmation_id, r.approve, r.resolved_by, r.reason)
-        elif kind == "cancel":
-            loop.cancel(command.cancel.reason)
-            if entry.task and not await _ends_unless_stalled(entry.task, loop):
-                raise ResourceExhausted(
-                    f"{loop.stalled.message if loop.stalled else 'event store full'}; session "
-                    f"{session_id} has stopped and records its cancellation once there is space"
-                )
-        elif kind == "take_control":
-            await loop.take_control(command.take_control.by or "someone")
-        elif kind == "release_control":
-            rc = command.release_control
-            await loop.release_control(rc.by or "someone", rc.note)
-        else:
-            raise InvalidArgument("empty command")
-        return loop.session
-
-    async def _command_unowned(
-        self, session_id: str, command: orchestrator_pb2.ControlCommand
-    ) -> S.Session:
-        """No replica runs the session: continue a finished one with a new message."""
-        session = (await self.store.get(session_id)).session
-        kind = command.WhichOneof("command")
-        continuing = kind == "send_message" and session.status == S.SESSION_STATUS_FINISHED
-        if continuing and await self._own(session_id, resumed=True):
-            entry = self._owned[session_id]
-            await entry.ready.wait()
-            if entry.loop is not None:
-                message = command.send_message
-                entry.loop.queue_message(message.text, message.author or "user")
-                return entry.loop.session
-        status = S.SessionStatus.Name(session.status).removeprefix("SESSION_STATUS_").lower()
-        raise FailedPrecondition(f"session {session_id} is {status}; no replica is running it")
-
-
-ENDED = (S.SESSION_STATUS_FINISHED, S.SESSION_STATUS_CANCELLED, S.SESSION_STATUS_FAILED)
-
-
-async def _ends_unless_stalled(task: asyncio.Task[None], loop: SessionLoop) -> bool:
-    """Wait for the loop's task to end; False as soon as it waits for space in a full
-    event store instead (it cannot record its end before an operator frees some)."""
-    while not task.done():
-        await asyncio.wait({task}, timeout=_STALL_CHECK_SECONDS)
-        if loop.stalled is not None and not task.done():
-            return False
-    return True
-
-
-def _has_ended(entry: _Owned) -> bool:
-    """The entry's loop has run to its end (its task is only cleaning up)."""
-    return entry.loop is not None and entry.loop.session.status in ENDED
-
 
 def _session_id(request_id: str) -> str:
     """Random, or derived from the client's request id so a retried create is idempotent."""
     if request_id:
         return "s-" + hashlib.sha256(request_id.encode()).hexdigest()[:20]
     return "s-" + uuid.uuid4().hex[:20]
-
-
-def _error_for(code: int, message: str) -> ServiceError:
-    for cls in ServiceError.__subclasses__():
-        if cls.code.value[0] == code:
-            return cls(message)
-    return ServiceError(message)

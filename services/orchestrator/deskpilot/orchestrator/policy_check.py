@@ -7,7 +7,7 @@ check the policy, the session is not created with an unchecked one.
 
 from __future__ import annotations
 
-from deskpilot.common.errors import InvalidArgument, Unavailable
+from deskpilot.common.errors import FieldViolation, InvalidArgument, Unavailable
 from deskpilot.common.safety_client import PolicyCheckUnavailable, SafetyGate
 from deskpilot.v1 import session_pb2
 
@@ -25,6 +25,9 @@ async def check_safety_policy(gate: SafetyGate, config: session_pb2.SessionConfi
             "(retry when the gate answers)"
         ) from None
     if problems:
+        violations = [
+            FieldViolation(f"config.safety_policy.{p.field}", p.message) for p in problems
+        ]
         raise InvalidArgument(
-            "; ".join(f"config.safety_policy.{p.field}: {p.message}" for p in problems)
+            "; ".join(f"{v.field}: {v.description}" for v in violations), violations=violations
         )

@@ -10,13 +10,14 @@ NATS message; `nats_budget` checks the serialised sum against the server's actua
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from google.protobuf.descriptor import Descriptor, FieldDescriptor
 from google.protobuf.message import Message
 
 from deskpilot.bus import EVENT_MAX_BYTES
-from deskpilot.common.errors import InvalidArgument
+from deskpilot.common.errors import FieldViolation, InvalidArgument
 
 
 @dataclass(frozen=True)
@@ -97,12 +98,18 @@ def nats_budget(max_payload: int, headroom: int) -> int:
     return min(max_payload, EVENT_MAX_BYTES - 1024) - headroom
 
 
-def check_fits(what: str, size: int, budget: int, max_payload: int) -> None:
-    """InvalidArgument when `size` serialised bytes of `what` exceed `budget`."""
+def check_fits(
+    what: str, size: int, budget: int, max_payload: int, fields: Sequence[str] = ()
+) -> None:
+    """InvalidArgument when `size` serialised bytes of `what` exceed `budget`; `fields`:
+    the request fields that make it up (each is named in the error's details)."""
     if size > budget:
-        raise InvalidArgument(
+        message = (
             f"{what}: {size} bytes serialised; at most {max(budget, 0)} fit, because the "
             f"session's data travels in NATS messages of at most {max_payload} bytes"
+        )
+        raise InvalidArgument(
+            message, violations=[FieldViolation(name, message) for name in fields]
         )
 
 
@@ -112,14 +119,17 @@ def _check_map(where: str, value: object, field: FieldDescriptor, limit: Limit |
     for key, item in value.items():  # type: ignore[attr-defined]
         if limit is not None and limit.key_chars is not None and len(key) > limit.key_chars:
             raise InvalidArgument(
-                f"{where} has a key of {len(key)} characters; the limit is {limit.key_chars}"
+                f"{where} has a key of {len(key)} characters; the limit is {limit.key_chars}",
+                field=where,
             )
         _check_value(f"{where}[{key!r}]", item, value_field, limit)
 
 
 def _check_count(where: str, count: int, limit: Limit | None) -> None:
     if limit is not None and limit.items is not None and count > limit.items:
-        raise InvalidArgument(f"{where} has {count} entries; the limit is {limit.items}")
+        raise InvalidArgument(
+            f"{where} has {count} entries; the limit is {limit.items}", field=where
+        )
 
 
 def _check_value(where: str, value: object, field: FieldDescriptor, limit: Limit | None) -> None:
@@ -127,7 +137,9 @@ def _check_value(where: str, value: object, field: FieldDescriptor, limit: Limit
         check_sizes(value, f"{where}.")  # type: ignore[arg-type]
     elif isinstance(value, str | bytes) and limit and limit.chars and len(value) > limit.chars:
         unit = "characters" if isinstance(value, str) else "bytes"
-        raise InvalidArgument(f"{where} is {len(value)} {unit}; the limit is {limit.chars}")
+        raise InvalidArgument(
+            f"{where} is {len(value)} {unit}; the limit is {limit.chars}", field=where
+        )
 
 
 def _is_map(field: FieldDescriptor) -> bool:

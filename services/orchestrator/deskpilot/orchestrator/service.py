@@ -17,10 +17,12 @@ from deskpilot.v1 import orchestrator_pb2, orchestrator_pb2_grpc
 
 
 def binding(servicer: OrchestratorServicer) -> ServiceBinding:
+    """The Orchestrator service, ready while NATS answers: every session lives there."""
     return ServiceBinding(
         orchestrator_pb2.DESCRIPTOR.services_by_name["Orchestrator"],
         servicer,
         orchestrator_pb2_grpc.add_OrchestratorServicer_to_server,
+        ready=servicer.bus.unreachable_reason,
     )
 
 

@@ -49,7 +49,7 @@ class OrchestratorServicer(orchestrator_pb2_grpc.OrchestratorServicer):
     ) -> pb.CreateSessionResponse:
         check_sizes(request)
         # The config is stored whole in the session record, one NATS message.
-        self._check_fits("config", request.config.ByteSize(), RECORD_HEADROOM_BYTES)
+        self._check_fits("config", request.config.ByteSize(), RECORD_HEADROOM_BYTES, ["config"])
         session = await self.manager.create(request.config, request.request_id)
         return pb.CreateSessionResponse(session=session)
 
@@ -66,10 +66,15 @@ class OrchestratorServicer(orchestrator_pb2_grpc.OrchestratorServicer):
         check_sizes(request)
         size = request.page_size or 100
         if not 0 < size <= MAX_PAGE_SIZE:
-            raise InvalidArgument(f"page_size must be 0..{MAX_PAGE_SIZE}, got {request.page_size}")
+            raise InvalidArgument(
+                f"page_size must be 0..{MAX_PAGE_SIZE}, got {request.page_size}", field="page_size"
+            )
         for index, status in enumerate(request.statuses):
             if status not in session_pb2.SessionStatus.values():
-                raise InvalidArgument(f"statuses[{index}] is {status}, not a SessionStatus")
+                raise InvalidArgument(
+                    f"statuses[{index}] is {status}, not a SessionStatus",
+                    field=f"statuses[{index}]",
+                )
         start = _offset(request.page_token)
         sessions = await self.manager.list(list(request.statuses))
         page: list[session_pb2.Session] = []
@@ -89,7 +94,7 @@ class OrchestratorServicer(orchestrator_pb2_grpc.OrchestratorServicer):
     ) -> pb.SendMessageResponse:
         check_sizes(request)
         if not request.text.strip():
-            raise InvalidArgument("text is required")
+            raise InvalidArgument("text is required", field="text")
         session = await self._command(request.session_id, send_message=request)
         return pb.SendMessageResponse(session=session)
 
@@ -121,7 +126,7 @@ class OrchestratorServicer(orchestrator_pb2_grpc.OrchestratorServicer):
     ) -> pb.ResolveConfirmationResponse:
         check_sizes(request)
         if not request.confirmation_id:
-            raise InvalidArgument("confirmation_id is required")
+            raise InvalidArgument("confirmation_id is required", field="confirmation_id")
         session = await self._command(request.session_id, resolve_confirmation=request)
         return pb.ResolveConfirmationResponse(session=session)
 
@@ -156,27 +161,29 @@ class OrchestratorServicer(orchestrator_pb2_grpc.OrchestratorServicer):
         # one NATS message.
         [request] = command.values()
         texts = [f.name for f, _ in request.ListFields() if f.type == f.TYPE_STRING]
-        what = " and ".join(name for name in texts if name != "session_id") or "the request"
-        self._check_fits(what, control.ByteSize(), EVENT_HEADROOM_BYTES)
-        return await self.manager.command(_id(session_id), control)
+        texts = [name for name in texts if name != "session_id"]
+        what = " and ".join(texts) or "the request"
+        self._check_fits(what, control.ByteSize(), EVENT_HEADROOM_BYTES, texts)
+        session = await self.manager.command(_id(session_id), control)
+        return session
 
-    def _check_fits(self, what: str, size: int, headroom: int) -> None:
+    def _check_fits(self, what: str, size: int, headroom: int, fields: list[str]) -> None:
         max_payload = self.bus.nc.max_payload
-        check_fits(what, size, nats_budget(max_payload, headroom), max_payload)
+        check_fits(what, size, nats_budget(max_payload, headroom), max_payload, fields)
 
 
 def _id(session_id: str) -> str:
     if not session_id:
-        raise InvalidArgument("session_id is required")
+        raise InvalidArgument("session_id is required", field="session_id")
     try:
         return check_session_id(session_id)
     except ValueError as exc:
-        raise InvalidArgument(str(exc)) from None
+        raise InvalidArgument(str(exc), field="session_id") from None
 
 
 def _offset(token: str) -> int:
     if not token:
         return 0
     if not _PAGE_TOKEN.fullmatch(token):
-        raise InvalidArgument("page_token is not one this service returned")
+        raise InvalidArgument("page_token is not one this service returned", field="page_token")
     return int(token)

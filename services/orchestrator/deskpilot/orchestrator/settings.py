@@ -11,6 +11,8 @@ from pydantic import Field
 
 from deskpilot.common.config import NatsClientSettings, ServiceSettings
 from deskpilot.orchestrator.sandboxes.settings import SandboxProviderSettings
+from deskpilot.orchestrator.session_limits import DEFAULTS as LIMITS
+from deskpilot.orchestrator.session_limits import MIN_NO_PROGRESS_REPEATS, Limits
 
 
 def _default_replica_id() -> str:
@@ -67,6 +69,31 @@ class OrchestratorSettings(ServiceSettings, NatsClientSettings):
         description="Most characters of one tool result the model receives (bash output, file "
         "views, errors); longer ones keep their head and tail and say what was cut.",
     )
+    # A session's limits: the defaults, and the most a session may ask for (see
+    # session_limits; SessionConfig.limits asks for less).
+    max_steps: int = Field(
+        LIMITS.max_steps, ge=1, le=100_000,
+        description="Most model turns of a session (the default and the most a session's "
+        "config.limits may ask for).",
+    )  # fmt: skip
+    max_tokens: int = Field(
+        LIMITS.max_tokens, ge=1_000, le=10_000_000_000,
+        description="Most tokens (input and output) of a session; default and maximum.",
+    )  # fmt: skip
+    max_wall_seconds: int = Field(
+        LIMITS.max_wall_seconds, ge=10, le=30 * 86400,
+        description="Most wall-clock seconds of a session; default and maximum.",
+    )  # fmt: skip
+    no_progress_repeats: int = Field(
+        LIMITS.no_progress_repeats, ge=MIN_NO_PROGRESS_REPEATS, le=1_000,
+        description="The same action on an unchanged screen this many times in a row ends a "
+        "session (no progress); default and maximum.",
+    )  # fmt: skip
+    bash_timeout_seconds: int = Field(
+        LIMITS.bash_timeout_seconds, ge=1, le=3600,
+        description="Most seconds one bash command runs before the shell stops it; default "
+        "and maximum (at most the shell executor's max_timeout_seconds).",
+    )  # fmt: skip
     anthropic_max_retries: int = Field(
         4, ge=0, le=20, description="SDK retries of 429, 5xx and overloaded answers."
     )
@@ -76,3 +103,13 @@ class OrchestratorSettings(ServiceSettings, NatsClientSettings):
         """`default_display` as (width, height)."""
         width, height = self.default_display.split("x")
         return int(width), int(height)
+
+    def limits(self) -> Limits:
+        """The operator's session limits."""
+        return Limits(
+            max_steps=self.max_steps,
+            max_tokens=self.max_tokens,
+            max_wall_seconds=self.max_wall_seconds,
+            no_progress_repeats=self.no_progress_repeats,
+            bash_timeout_seconds=self.bash_timeout_seconds,
+        )

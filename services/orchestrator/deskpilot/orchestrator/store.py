@@ -41,6 +41,9 @@ class SessionStore:
         """Store a new record; AlreadyExists if the id is taken."""
         _touch(record)
         try:
+            # Not retried (the bus does not repeat a create): after a lost acknowledgement a
+            # retry would find its own record. The client's retry with the same request_id
+            # finds it instead.
             await self.bus.kv_create(SESSIONS_BUCKET, record.session.id, record.SerializeToString())
         except KeyExists:
             raise AlreadyExists(f"session {record.session.id} already exists") from None

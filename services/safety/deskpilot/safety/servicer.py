@@ -9,7 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 import grpc
 from prometheus_client import Counter, Histogram
 
-from deskpilot.common.errors import InvalidArgument
+from deskpilot.common.errors import FieldViolation, InvalidArgument
 from deskpilot.common.struct_values import NonFiniteNumber, struct_to_dict
 from deskpilot.safety.action_check import ActionChecker, ActionInputError, ActionSituation
 from deskpilot.safety.policy import Policy, PolicyError
@@ -61,8 +61,11 @@ class SafetyServicer(safety_pb2_grpc.SafetyServicer):
         except PolicyError as exc:
             if not exc.problems:
                 raise InvalidArgument(str(exc)) from None
-            named = "; ".join(f"policy.{field}: {message}" for field, message in exc.problems)
-            raise InvalidArgument(f"invalid session policy: {named}") from None
+            violations = [FieldViolation(f"policy.{f}", message) for f, message in exc.problems]
+            named = "; ".join(f"{v.field}: {v.description}" for v in violations)
+            raise InvalidArgument(
+                f"invalid session policy: {named}", violations=violations
+            ) from None
 
     def _check_image(self, data: bytes, where: str) -> None:
         """Refuse bytes that are no image, or too large an image, from the header alone."""
@@ -76,7 +79,9 @@ class SafetyServicer(safety_pb2_grpc.SafetyServicer):
     ) -> safety_pb2.CheckActionResponse:
         started = time.perf_counter()
         if not request.call.name:
-            raise InvalidArgument("call.name is empty: name the tool (bash, computer, …)")
+            raise InvalidArgument(
+                "call.name is empty: name the tool (bash, computer, …)", field="call.name"
+            )
         policy = self._policy(request.policy if request.HasField("policy") else None)
         if request.context.screenshot.data:
             self._check_image(request.context.screenshot.data, "context.screenshot")

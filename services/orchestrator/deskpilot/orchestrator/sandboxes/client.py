@@ -38,8 +38,8 @@ _CALLER_ERRORS = {
     grpc.StatusCode.RESOURCE_EXHAUSTED,
     grpc.StatusCode.ALREADY_EXISTS,
 }
-# A bash command may run this long; the call's deadline leaves room for the executor to
-# kill it and answer.
+# A bash command may run this long unless the session says otherwise; the call's deadline
+# leaves room for the executor to kill it and answer.
 BASH_TIMEOUT_SECONDS = 120.0
 _BASH_DEADLINE_MARGIN = 30.0
 # What the model reads when the executor does not know what became of the first call.
@@ -85,8 +85,10 @@ class SandboxClient:
         spec: ToolSetSpec,
         *,
         max_characters: int | None = None,
+        bash_timeout: float = BASH_TIMEOUT_SECONDS,
     ) -> None:
         self.spec = spec
+        self.bash_timeout = bash_timeout
         # The most characters of one result's text (what executors answer is cut to it).
         self.max_characters = max_characters or DEFAULT_MAX_RESULT_CHARACTERS
         self._display_channel = open_channel(endpoints.display_address, default_timeout=120)
@@ -155,9 +157,9 @@ class SandboxClient:
                 tool_call=call,
                 version=self.spec.bash_version,
                 idempotency_key=key,
-                timeout_seconds=BASH_TIMEOUT_SECONDS,
+                timeout_seconds=self.bash_timeout,
             ),
-            timeout=BASH_TIMEOUT_SECONDS + _BASH_DEADLINE_MARGIN,
+            timeout=self.bash_timeout + _BASH_DEADLINE_MARGIN,
         )
         if reply.outcome_unknown:
             return outcome_unknown(reply.note)

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 import grpc
 
 from deskpilot.orchestrator.sandboxes.client import (
+    BASH_TIMEOUT_SECONDS,
     ExecutorUnavailable,
     SandboxClient,
     ToolOutcome,
@@ -112,6 +113,7 @@ class SessionSandbox:
         max_restarts: int,
         max_characters: int = DEFAULT_MAX_RESULT_CHARACTERS,
         secrets: session_pb2.SandboxSecrets | None = None,
+        bash_timeout: float = BASH_TIMEOUT_SECONDS,
     ) -> None:
         """`secrets`: those of the sandbox the session's record names (from the record)."""
         self.session = session  # the loop's own: endpoints are written into it
@@ -124,6 +126,7 @@ class SessionSandbox:
         self.slots = slots
         self.max_restarts = max_restarts
         self.max_characters = max_characters  # the bound of every result the model receives
+        self.bash_timeout = bash_timeout  # of one command
         self.screen_size = (0, 0)
         self._hooks: SandboxHooks | None = None
         self._client: SandboxClient | None = None
@@ -249,7 +252,10 @@ class SessionSandbox:
 
     async def _attach(self, endpoints: session_pb2.SandboxEndpoints) -> None:
         client = SandboxClient(
-            endpoints, TOOL_SETS[self.session.config.tool_set], max_characters=self.max_characters
+            endpoints,
+            TOOL_SETS[self.session.config.tool_set],
+            max_characters=self.max_characters,
+            bash_timeout=self.bash_timeout,
         )
         try:
             info: display_pb2.GetInfoResponse = await client.info()
