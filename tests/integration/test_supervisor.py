@@ -61,7 +61,7 @@ async def test_starts_in_dependency_order_and_stops_everything(tmp_path: Path) -
     log = out.getvalue()
     assert log.index("nats ready at") < log.index("starting slow")
     await wait_until_serving(slow.address, service="test.Slow", timeout=5)
-    nats_pid, slow_pid = nats.server.pid, slow._process.pid
+    nats_pid, slow_pid = nats.server.pid, slow.child.pid
     assert _alive(nats_pid) and _alive(slow_pid)
 
     stop.set()
@@ -92,7 +92,7 @@ async def test_a_component_that_dies_later_stops_the_rest(tmp_path: Path) -> Non
     out = io.StringIO()
     task = asyncio.ensure_future(Supervisor([nats, slow], out=out).run(asyncio.Event()))
     await asyncio.wait_for(_until(out, "all components ready", task), 60)
-    os.kill(slow._process.pid, signal.SIGKILL)
+    os.kill(slow.child.pid, signal.SIGKILL)
     assert await asyncio.wait_for(task, 30) == 1
     assert "slow exited unexpectedly" in out.getvalue()
     assert not nats.server.is_running
