@@ -30,6 +30,7 @@ from deskpilot.common.config import ServiceSettings
 from deskpilot.common.errors import ServiceError
 from deskpilot.common.metrics import GRPC_HANDLED, GRPC_LATENCY
 from deskpilot.common.reflection import enable_reflection
+from deskpilot.common.signals import STOP_SIGNALS, on_stop_signals
 
 log = logging.getLogger("deskpilot.grpc")
 
@@ -142,14 +143,11 @@ class GrpcServer:
     async def wait_for_termination(self) -> None:
         await self._server.wait_for_termination()
 
-    def stop_on_signals(self, signals: Iterable[int] = (signal.SIGTERM, signal.SIGINT)) -> None:
+    def stop_on_signals(self, signals: Iterable[signal.Signals] = STOP_SIGNALS) -> None:
         """Stop gracefully when the process receives one of `signals`."""
-        loop = asyncio.get_running_loop()
-        for sig in signals:
-            loop.add_signal_handler(sig, lambda s=sig: self._on_signal(s))
+        on_stop_signals(self._on_signal, signals)
 
-    def _on_signal(self, sig: int) -> None:
-        log.info("received %s", signal.Signals(sig).name)
+    def _on_signal(self, sig: signal.Signals) -> None:
         if self._stopping is None:
             self._stopping = asyncio.ensure_future(self._stop(None))
 
