@@ -16,7 +16,7 @@ from deskpilot.cli.stack import UpSettings, sandbox_user_notice
 from deskpilot.common.config import load_settings
 from deskpilot.common.net import free_port
 from tests.helpers.cli import run_cli
-from tests.helpers.up import descendants, still_running
+from tests.helpers.processes import descendants, still_running
 
 
 def _listening(port: int) -> bool:

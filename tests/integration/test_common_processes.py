@@ -10,36 +10,19 @@ import signal
 import subprocess
 import sys
 import textwrap
-import time
 from pathlib import Path
 
 import pytest
 
 from deskpilot.common.processes import PIPE, STDOUT, adopt, exit_description, spawn, spawn_async
 from deskpilot.common.readiness import NotReady, ready_line, until_ready, wait_until
+from tests.helpers.processes import alive, gone_soon
 
 IGNORES_SIGTERM = "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); "
 
 
 def _python(code: str) -> list[str]:
     return [sys.executable, "-c", textwrap.dedent(code)]
-
-
-def _alive(pid: int) -> bool:
-    """True while `pid` exists and is not a zombie."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return stat.rsplit(")", 1)[1].split()[0] != "Z"
-
-
-def _gone_soon(pid: int) -> bool:
-    """Whether `pid` is gone within a generous bound (it may be reaped by init)."""
-    deadline = time.monotonic() + 10
-    while _alive(pid) and time.monotonic() < deadline:
-        time.sleep(0.02)
-    return not _alive(pid)
 
 
 def _command_line(pid: int) -> bytes:
@@ -59,7 +42,7 @@ async def test_a_child_that_ignores_sigterm_is_killed_after_the_grace() -> None:
     assert await ready_line(child, lambda line: line == "ready" or None)
     await child.stop(grace=0.3)
     assert child.returncode == -signal.SIGKILL
-    assert not _alive(child.pid)
+    assert not alive(child.pid)
 
 
 @pytest.mark.parametrize("blocking", [False, True], ids=["async", "blocking"])
@@ -77,13 +60,13 @@ async def test_a_grandchild_in_the_group_dies_too(blocking: bool, tmp_path: Path
     child = spawn("family", _python(parent_code), log_path=log)
     wait_until(child, lambda: log.read_text().strip().isdigit(), timeout=30, waiting_for="pid")
     grandchild = int(log.read_text())
-    assert _alive(grandchild)
+    assert alive(grandchild)
     if blocking:
         child.stop_blocking(grace=0.5)
     else:
         await child.stop(grace=0.5)
     assert child.returncode == -signal.SIGTERM
-    assert _gone_soon(grandchild)
+    assert gone_soon([grandchild]) == []
 
 
 async def test_stopping_twice_or_after_an_exit_is_harmless() -> None:
@@ -191,10 +174,10 @@ def test_a_child_dies_with_its_parent_even_when_that_is_killed(tmp_path: Path) -
     try:
         assert parent.stdout is not None
         orphan = int(parent.stdout.readline())
-        assert _alive(orphan)
+        assert alive(orphan)
         parent.kill()  # SIGKILL: the parent cannot stop anything itself
         parent.wait()
-        assert _gone_soon(orphan)
+        assert gone_soon([orphan]) == []
     finally:
         parent.kill()
         parent.wait()

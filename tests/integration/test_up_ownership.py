@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers.up import READY, descendants, left_running, read_until, up_command
+from tests.helpers.processes import descendants, left_running
+from tests.helpers.up import READY, read_until, up_command
 
 pytestmark = pytest.mark.timeout(240)
 NO_WARM_SANDBOX = {**os.environ, "DESKPILOT_ORCHESTRATOR_LOCAL_POOL_SIZE": "0"}

@@ -26,11 +26,10 @@ import tempfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import TracebackType
 from typing import Literal, Self
 
 from deskpilot.common.net import free_port
-from deskpilot.common.processes import PopenChild, spawn
+from deskpilot.common.processes import PopenChild, ServerProcess, spawn
 from deskpilot.common.readiness import NotReady, wait_until
 
 XServerMode = Literal["xvnc", "xvfb"]
@@ -79,7 +78,7 @@ class XServerConfig:
 
 
 @dataclass
-class XServer:
+class XServer(ServerProcess):
     """A running (or not yet started) X display with VNC; use as a context manager.
 
     After `start()`: `display` (":N"), `vnc_host`, `vnc_port`, `vnc_password`, `width`,
@@ -176,17 +175,6 @@ class XServer:
         if self._own_workdir is not None:
             self._own_workdir.cleanup()
             self._own_workdir = None
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     # --- internals -----------------------------------------------------------------
 

@@ -19,10 +19,8 @@ import signal
 import socket
 import tempfile
 from pathlib import Path
-from types import TracebackType
-from typing import Self
 
-from deskpilot.common.processes import PopenChild, spawn
+from deskpilot.common.processes import PopenChild, ServerProcess, spawn
 from deskpilot.common.readiness import polled, until_ready, wait_until
 
 # Debian installs the binary in /usr/sbin, which is not on a normal user's PATH.
@@ -61,7 +59,7 @@ def find_nats_server(binary: str | os.PathLike[str] | None = None) -> str:
     )
 
 
-class NatsServer:
+class NatsServer(ServerProcess):
     """A `nats-server -js` child process bound to `host`.
 
     `port=0` lets the server choose a free port on the first start; the chosen port is kept
@@ -197,18 +195,6 @@ class NatsServer:
         """Stop and start again on the same port and store directory (JetStream data survives)."""
         self.stop(timeout=timeout)
         self.start(timeout=timeout)
-
-    def __enter__(self) -> Self:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     def __repr__(self) -> str:
         port = self._port if self._port is not None else "?"

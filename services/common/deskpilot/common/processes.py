@@ -32,7 +32,7 @@ import time
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, Self, TypedDict, Unpack
 
 DEFAULT_GRACE_SECONDS = 10.0
 PIPE = subprocess.PIPE
@@ -270,93 +270,84 @@ def adopt(pid: int, name: str, *, with_argument: bytes) -> AdoptedProcess | None
     return AdoptedProcess(name, pid, pidfd)
 
 
-def spawn(
-    name: str,
-    argv: Sequence[str],
-    *,
-    log_path: Path | None = None,
-    stdin: Stream = DEVNULL,
-    stdout: Stream = None,
-    stderr: Stream = None,
-    env: Mapping[str, str] | None = None,
-    cwd: str | os.PathLike[str] | None = None,
-    pass_fds: Sequence[int] = (),
-    die_with_parent: signal.Signals | None = None,
-    user: str | int | None = None,
-    group: str | int | None = None,
-    extra_groups: Sequence[str | int] | None = None,
-) -> PopenChild:
-    """Start `argv` in its own session. Output not given otherwise goes to `log_path`
-    (appended), or is inherited without one."""
-    with _output(log_path, stdout, stderr) as (out, err):
-        popen = subprocess.Popen(
-            list(argv),
-            **_popen_options(stdin, out, err, env, cwd, pass_fds, die_with_parent),
-            user=user,
-            group=group,
-            extra_groups=None if extra_groups is None else list(extra_groups),
-        )
-    return PopenChild(name, popen, log_path)
+class ServerProcess(abc.ABC):
+    """A server run as child processes: `with server:` starts it and always stops it."""
+
+    @abc.abstractmethod
+    def start(self) -> object:
+        """Start and return once it serves."""
+
+    @abc.abstractmethod
+    def stop(self) -> None:
+        """Stop everything it started; harmless when not running."""
+
+    def __enter__(self) -> Self:
+        self.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+
+class SpawnOptions(TypedDict, total=False):
+    """How to start a child; every key is optional."""
+
+    log_path: Path | None  # stdout and stderr not given otherwise are appended here
+    stdin: Stream  # default: /dev/null
+    stdout: Stream  # default: the log, else inherited
+    stderr: Stream
+    env: Mapping[str, str] | None
+    cwd: str | os.PathLike[str] | None
+    pass_fds: Sequence[int]
+    die_with_parent: signal.Signals | None  # see the module doc
+    user: str | int | None
+    group: str | int | None
+    extra_groups: Sequence[str | int] | None
+
+
+def spawn(name: str, argv: Sequence[str], **options: Unpack[SpawnOptions]) -> PopenChild:
+    """Start `argv` in its own session (see `SpawnOptions`)."""
+    with _popen_arguments(options) as arguments:
+        popen = subprocess.Popen(list(argv), **arguments)
+    return PopenChild(name, popen, options.get("log_path"))
 
 
 async def spawn_async(
-    name: str,
-    argv: Sequence[str],
-    *,
-    log_path: Path | None = None,
-    stdin: Stream = DEVNULL,
-    stdout: Stream = None,
-    stderr: Stream = None,
-    env: Mapping[str, str] | None = None,
-    cwd: str | os.PathLike[str] | None = None,
-    pass_fds: Sequence[int] = (),
-    die_with_parent: signal.Signals | None = None,
+    name: str, argv: Sequence[str], **options: Unpack[SpawnOptions]
 ) -> AsyncChild:
     """`spawn` on asyncio's subprocess: `PIPE` streams are asyncio streams."""
-    with _output(log_path, stdout, stderr) as (out, err):
-        process = await asyncio.create_subprocess_exec(
-            *argv,
-            limit=_LINE_LIMIT,
-            **_popen_options(stdin, out, err, env, cwd, pass_fds, die_with_parent),
-        )
-    return AsyncChild(name, process, log_path)
+    with _popen_arguments(options) as arguments:
+        process = await asyncio.create_subprocess_exec(*argv, limit=_LINE_LIMIT, **arguments)
+    return AsyncChild(name, process, options.get("log_path"))
 
 
 @contextlib.contextmanager
-def _output(
-    log_path: Path | None, stdout: Stream, stderr: Stream
-) -> Iterator[tuple[Stream, Stream]]:
-    """The child's stdout and stderr: the log file for those not given."""
-    if log_path is None or (stdout is not None and stderr is not None):
-        yield stdout, stderr
-        return
-    log_path.parent.mkdir(parents=True, exist_ok=True)
-    with log_path.open("ab") as log:  # the child keeps its own copy of the descriptor
-        if stdout is None:
-            yield log, STDOUT if stderr is None else stderr
-        else:
-            yield stdout, log
-
-
-def _popen_options(
-    stdin: Stream,
-    stdout: Stream,
-    stderr: Stream,
-    env: Mapping[str, str] | None,
-    cwd: str | os.PathLike[str] | None,
-    pass_fds: Sequence[int],
-    die_with_parent: signal.Signals | None,
-) -> dict[str, Any]:
-    return {
-        "stdin": stdin,
-        "stdout": stdout,
-        "stderr": stderr,
-        "env": None if env is None else dict(env),
-        "cwd": cwd,
-        "pass_fds": tuple(pass_fds),
-        "start_new_session": True,  # see the module doc
-        "preexec_fn": None if die_with_parent is None else _dying_with_parent(die_with_parent),
-    }
+def _popen_arguments(options: SpawnOptions) -> Iterator[dict[str, Any]]:
+    """Popen's arguments for `options`, with the log file open while the child starts
+    (it keeps its own copy of the descriptor)."""
+    log_path = options.get("log_path")
+    stdout, stderr = options.get("stdout"), options.get("stderr")
+    with contextlib.ExitStack() as files:
+        if log_path is not None and (stdout is None or stderr is None):
+            log_path.parent.mkdir(parents=True, exist_ok=True)
+            log = files.enter_context(log_path.open("ab"))
+            stdout, stderr = (log, stderr or STDOUT) if stdout is None else (stdout, log)
+        death_signal = options.get("die_with_parent")
+        extra_groups = options.get("extra_groups")
+        env = options.get("env")
+        yield {
+            "stdin": options.get("stdin", DEVNULL),
+            "stdout": stdout,
+            "stderr": stderr,
+            "env": None if env is None else dict(env),
+            "cwd": options.get("cwd"),
+            "pass_fds": tuple(options.get("pass_fds", ())),
+            "start_new_session": True,  # see the module doc
+            "preexec_fn": None if death_signal is None else _dying_with_parent(death_signal),
+            "user": options.get("user"),
+            "group": options.get("group"),
+            "extra_groups": None if extra_groups is None else list(extra_groups),
+        }
 
 
 def _dying_with_parent(sig: signal.Signals) -> Callable[[], None]:
