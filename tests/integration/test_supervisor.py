@@ -98,6 +98,20 @@ async def test_a_component_that_dies_later_stops_the_rest(tmp_path: Path) -> Non
     assert not nats.server.is_running
 
 
+async def test_a_closed_output_stops_everything_without_raising(tmp_path: Path) -> None:
+    # `deskpilot up | tee log` whose tee is gone: every write meets a closed pipe.
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    nats = NatsComponent(NatsServer(tmp_path / "nats"))
+    slow = _slow_service()
+    with open(write_end, "w") as out:  # noqa: ASYNC230 - a pipe, opens at once
+        supervisor = Supervisor([nats, slow], out=out, grace_seconds=5)
+        code = await asyncio.wait_for(supervisor.run(asyncio.Event()), 60)
+    assert code == 0 and supervisor.output_lost
+    assert not nats.server.is_running
+    assert slow.child is None or not slow.child.running
+
+
 def test_dependency_problems_are_reported() -> None:
     a = _slow_service("a", depends_on=("b",))
     b = _slow_service("b", depends_on=("a",))

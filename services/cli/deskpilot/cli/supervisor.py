@@ -220,6 +220,8 @@ class Supervisor:
         """Start everything, run until `stop` (or SIGINT/SIGTERM/SIGHUP) or a death; stop
         everything it started. 0 on a requested stop, 1 when a component failed."""
         self._stop = stop or stop_event(UP_STOP_SIGNALS)
+        if self.output_lost:  # gone before the start: nobody would see anything
+            self._stop.set()
         try:
             return await self._run_until_stopped(self._stop)
         finally:
