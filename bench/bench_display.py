@@ -33,6 +33,7 @@ from pathlib import Path
 
 from deskpilot.common.grpc_client import open_channel, wait_until_serving
 from deskpilot.common.net import free_port
+from deskpilot.common.processes import DEVNULL, PopenChild, spawn
 from deskpilot.sandbox.xserver import XServer, XServerConfig
 from deskpilot.v1 import common_pb2, display_pb2, display_pb2_grpc
 
@@ -169,12 +170,13 @@ def rss_mb(pid: int) -> tuple[float, float]:
     return values["VmRSS"], values["VmHWM"]
 
 
-def start_terminal(env: dict[str, str], geometry: str, command: str) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
+def start_terminal(env: dict[str, str], geometry: str, command: str) -> PopenChild:
+    return spawn(
+        "xterm",
         ["xterm", "-geometry", geometry, "-e", "sh", "-c", command],
         env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stdout=DEVNULL,
+        stderr=DEVNULL,
     )
 
 
@@ -255,11 +257,10 @@ async def main() -> None:
         env = x.env()
         os.environ["XAUTHORITY"] = env["XAUTHORITY"]
         port = free_port()
-        executor = subprocess.Popen(  # noqa: ASYNC220 - started once, before timing
-            [sys.executable, "-m", "deskpilot.display", "--display", x.display,
-             "--port", str(port), "--log-level", "warning"],
-            env=env,
-        )  # fmt: skip
+        executor = spawn("display executor", [  # started once, before timing
+            sys.executable, "-m", "deskpilot.display", "--display", x.display,
+            "--port", str(port), "--log-level", "warning",
+        ], env=env)  # fmt: skip
         terminals = [start_terminal(env, "80x24+0+0", "exec cat > /dev/null")]
         try:
             await wait_until_serving(f"127.0.0.1:{port}", service="deskpilot.v1.Display")
@@ -280,9 +281,8 @@ async def main() -> None:
                 await asyncio.sleep(1.5)  # at rest, as between an agent's steps (idle trim: 1 s)
                 rss, peak = rss_mb(executor.pid)
         finally:
-            for process in (*terminals, executor):
-                process.terminate()
-                process.wait(timeout=10)
+            for child in (*terminals, executor):
+                await child.stop(10)
 
     print(f"\nDisplay executor vs reference baseline, {args.mode}, {WIDTH}x{HEIGHT} -> "
           f"{SCALED[0]}x{SCALED[1]}, medians")  # fmt: skip

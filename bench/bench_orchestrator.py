@@ -29,7 +29,6 @@ import argparse
 import asyncio
 import contextlib
 import itertools
-import signal
 import statistics
 import time
 import uuid
@@ -39,6 +38,7 @@ from dataclasses import dataclass
 from google.protobuf import struct_pb2
 from stack import BenchStack, Replica, rss_mb, task, tree_rss_mb  # bench/stack.py
 
+from deskpilot.common.signals import on_stop_signals
 from deskpilot.orchestrator.context import ContextPolicy
 from deskpilot.orchestrator.loop import LoopSettings
 from deskpilot.orchestrator.sandboxes.client import SandboxClient
@@ -448,9 +448,7 @@ async def main(steps: int, sessions: int, starts: int, sandbox_user: str) -> Non
 async def run(work: Coroutine[object, object, None]) -> None:
     """Run `work`; SIGTERM and SIGINT cancel it, so every process it started is stopped."""
     task = asyncio.ensure_future(work)
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, task.cancel)
+    on_stop_signals(lambda _signal: task.cancel())
     with contextlib.suppress(asyncio.CancelledError):
         await task
 

@@ -13,44 +13,34 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import signal
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 from deskpilot.common.grpc_client import open_channel
+from deskpilot.common.processes import PIPE, PopenChild, spawn
 from deskpilot.common.sandbox_ready import parse_ready_line
 from deskpilot.v1 import common_pb2, display_pb2, display_pb2_grpc, session_pb2
 
 MODES = ("xvnc", "xvfb")
 
 
-def start(
-    mode: str, workdir: Path
-) -> tuple[subprocess.Popen[str], session_pb2.SandboxReady, float]:
+def start(mode: str, workdir: Path) -> tuple[PopenChild, session_pb2.SandboxReady, float]:
     started = time.perf_counter()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "deskpilot.sandbox", "--x-server", mode, "--user", "",
-         "--home", str(workdir / "home"), "--workdir", str(workdir / "work"),
-         "--log-level", "warning"],
-        stdout=subprocess.PIPE,
-        text=True,
-    )  # fmt: skip
-    line = process.stdout.readline()  # type: ignore[union-attr]
+    sandbox = spawn("sandbox", [
+        sys.executable, "-m", "deskpilot.sandbox", "--x-server", mode, "--user", "",
+        "--home", str(workdir / "home"), "--workdir", str(workdir / "work"),
+        "--log-level", "warning",
+    ], stdout=PIPE)  # fmt: skip
+    line = sandbox.popen.stdout.readline()  # type: ignore[union-attr]
     elapsed = time.perf_counter() - started
     report = parse_ready_line(line)
     if report is None:
-        process.wait()
+        sandbox.wait()
         sys.exit(f"sandbox ({mode}) did not start")
-    return process, report, elapsed
-
-
-def stop(process: subprocess.Popen[str]) -> None:
-    process.send_signal(signal.SIGTERM)
-    process.wait(timeout=30)
+    return sandbox, report, elapsed
 
 
 def children_rss_mb(pid: int, names: tuple[str, ...]) -> float:
@@ -102,7 +92,7 @@ def main() -> None:
         for _ in range(args.runs):
             with tempfile.TemporaryDirectory() as tmp:
                 process, report, elapsed = start(mode, Path(tmp))
-                stop(process)
+                process.stop_blocking(30)
             starts.append(elapsed)
             reported.append(report.start_seconds)
         with tempfile.TemporaryDirectory() as tmp:
@@ -111,7 +101,7 @@ def main() -> None:
                 capture, encode = asyncio.run(capture_times(report.endpoints.display_address, 20))
                 rss = children_rss_mb(process.pid, ("Xvnc", "Xvfb", "x11vnc"))
             finally:
-                stop(process)
+                process.stop_blocking(30)
         results[mode] = {
             "start": statistics.median(starts) * 1000,
             "ready": statistics.median(reported) * 1000,

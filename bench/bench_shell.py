@@ -28,6 +28,8 @@ import grpc
 
 from deskpilot.common.grpc_client import wait_until_serving
 from deskpilot.common.net import free_port
+from deskpilot.common.processes import PopenChild, spawn
+from deskpilot.common.readiness import until_ready
 from deskpilot.v1 import shell_pb2, shell_pb2_grpc
 
 LINES = 5000
@@ -51,16 +53,18 @@ def rss_mb(pid: int) -> float:
     return float("nan")
 
 
-def start_service(root: Path) -> tuple[subprocess.Popen[bytes], str]:
+def start_service(root: Path) -> tuple[PopenChild, str]:
     port = free_port()
     env = dict(os.environ, DESKPILOT_SHELL_ROOTS=f'["{root}"]', DESKPILOT_LOG_LEVEL="warning")
-    process = subprocess.Popen(
+    service = spawn(
+        "shell executor",
         [sys.executable, "-m", "deskpilot.shell", "--port", str(port), "--working-dir", str(root)],
         env=env,
     )
     address = f"127.0.0.1:{port}"
-    asyncio.run(wait_until_serving(address, service="deskpilot.v1.Shell", timeout=30))
-    return process, address
+    serving = wait_until_serving(address, service="deskpilot.v1.Shell", timeout=30)
+    asyncio.run(until_ready(service, serving, timeout=30))
+    return service, address
 
 
 def main() -> None:
@@ -75,8 +79,7 @@ def main() -> None:
             with grpc.insecure_channel(address) as channel:
                 run_cases(shell_pb2_grpc.ShellStub(channel), root, rounds, service.pid)
         finally:
-            service.terminate()
-            service.wait(10)
+            service.stop_blocking(10)
 
 
 def run_cases(stub: shell_pb2_grpc.ShellStub, root: Path, rounds: int, service_pid: int) -> None:

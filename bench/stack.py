@@ -13,7 +13,6 @@ Everything started here is stopped when the `BenchStack` context exits.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import os
 import re
@@ -32,6 +31,8 @@ from deskpilot.common.config import load_settings
 from deskpilot.common.grpc_client import wait_until_serving
 from deskpilot.common.natsserver import NatsServer
 from deskpilot.common.net import free_port
+from deskpilot.common.processes import AsyncChild, spawn_async
+from deskpilot.common.readiness import until_ready
 from deskpilot.orchestrator.loop import LoopSettings
 from deskpilot.orchestrator.manager import SessionManager
 from deskpilot.orchestrator.sandboxes.provider import SandboxProvider
@@ -126,7 +127,7 @@ class BenchStack:
         self.nats = NatsServer(self.folder / "nats")
         self.safety_address = ""
         self.bus: Bus | None = None
-        self._safety: asyncio.subprocess.Process | None = None
+        self._safety: AsyncChild | None = None
         self._exit = contextlib.AsyncExitStack()
         self._exit.callback(shutil.rmtree, self.folder, ignore_errors=True)  # runs last
         self._replicas = 0
@@ -150,14 +151,14 @@ class BenchStack:
         os.environ["ANTHROPIC_BASE_URL"] = self.model.base_url
         os.environ["ANTHROPIC_API_KEY"] = "bench-key"
         port = free_port()
-        self._safety = await asyncio.create_subprocess_exec(
+        self._safety = await spawn_async("safety", [
             sys.executable, "-m", "deskpilot.safety", "--port", str(port),
             "--ocr-workers", "1", "--log-level", "warning",
-            stdin=asyncio.subprocess.DEVNULL,
-        )  # fmt: skip
-        self._exit.push_async_callback(_stop_process, self._safety)
+        ])  # fmt: skip
+        self._exit.push_async_callback(self._safety.stop)
         self.safety_address = f"127.0.0.1:{port}"
-        await wait_until_serving(self.safety_address, service="deskpilot.v1.Safety", timeout=60)
+        serving = wait_until_serving(self.safety_address, service="deskpilot.v1.Safety", timeout=60)
+        await until_ready(self._safety, serving, timeout=60)
 
     async def __aexit__(self, *exc: object) -> None:
         await self._exit.aclose()
@@ -197,13 +198,3 @@ class BenchStack:
     def keep(self, callback: Any, *args: Any) -> None:
         """Run `callback(*args)` (async) when the stack stops, before NATS and safety."""
         self._exit.push_async_callback(callback, *args)
-
-
-async def _stop_process(process: asyncio.subprocess.Process) -> None:
-    if process.returncode is None:
-        process.terminate()
-        try:
-            await asyncio.wait_for(process.wait(), 10)
-        except TimeoutError:
-            process.kill()
-            await process.wait()

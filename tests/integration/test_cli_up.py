@@ -6,7 +6,6 @@ SIGTERM and nothing left running. About 20 s on two cores."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import re
 import signal
 import socket
@@ -17,27 +16,7 @@ from deskpilot.cli.stack import UpSettings, sandbox_user_notice
 from deskpilot.common.config import load_settings
 from deskpilot.common.net import free_port
 from tests.helpers.cli import run_cli
-
-
-def _descendants(root: int) -> dict[int, bytes]:
-    """Every process below `root`, with its command line (to tell a reused pid apart)."""
-    parents: dict[int, int] = {}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        with contextlib.suppress(OSError):
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-            parents[int(stat.parent.name)] = int(fields[1])
-    found, frontier = set(), {root}
-    while frontier:
-        frontier = {pid for pid, parent in parents.items() if parent in frontier} - found
-        found |= frontier
-    return {pid: _cmdline(pid) for pid in found}
-
-
-def _cmdline(pid: int) -> bytes:
-    try:
-        return Path(f"/proc/{pid}/cmdline").read_bytes()
-    except OSError:
-        return b""
+from tests.helpers.processes import descendants, still_running
 
 
 def _listening(port: int) -> bool:
@@ -91,7 +70,7 @@ async def test_up_with_the_stand_in_runs_the_demo_and_stops_everything(tmp_path:
             "Hello from the deskpilot demo.\nThis line is edited with str_replace.\n"
         )
 
-        running = _descendants(up.pid)
+        running = descendants(up.pid)
         assert len(running) >= 6, running  # nats, stand-in, safety, orchestrator, a sandbox…
         up.send_signal(signal.SIGTERM)
         assert await asyncio.wait_for(up.wait(), 120) == 0, "\n".join(log[-40:])
@@ -101,7 +80,7 @@ async def test_up_with_the_stand_in_runs_the_demo_and_stops_everything(tmp_path:
             up.kill()
             await up.wait()
         reader.cancel()
-    left = {pid: cmd for pid, cmd in running.items() if _cmdline(pid) == cmd and cmd}
+    left = still_running(running)
     assert not left, left
     assert not any(_listening(port) for port in ports.values())
     assert log[-1].endswith("| stopped")

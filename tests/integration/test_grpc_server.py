@@ -16,8 +16,9 @@ from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 from grpc_status import rpc_status
 
 from deskpilot.common import errors
+from deskpilot.common.config import ServiceSettings, load_settings
 from deskpilot.common.grpc_client import open_channel
-from deskpilot.common.grpc_server import GrpcServer, ServiceBinding
+from deskpilot.common.grpc_server import GrpcServer, PortUnavailable, ServiceBinding
 from deskpilot.common.metrics import serve_metrics
 from deskpilot.v1 import safety_pb2, safety_pb2_grpc, shell_pb2, shell_pb2_grpc
 from tests.fixtures.grpc import running_server
@@ -129,6 +130,42 @@ async def test_reflection_lists_the_services_over_a_real_channel(echo) -> None:
     replies = [reply async for reply in stub.ServerReflectionInfo(iter([request]))]
     names = {service.name for service in replies[0].list_services_response.service}
     assert {"test.Echo", "grpc.health.v1.Health"} <= names
+
+
+async def test_reflection_v1_answers_as_v1alpha_does(echo) -> None:
+    """grpcurl and newer clients ask grpc.reflection.v1 first; its messages are v1alpha's
+    under another package, so the v1alpha classes encode them byte for byte."""
+    _server, channel = echo
+    call = channel.stream_stream(
+        "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo",
+        request_serializer=reflection_pb2.ServerReflectionRequest.SerializeToString,
+        response_deserializer=reflection_pb2.ServerReflectionResponse.FromString,
+    )
+    requests = [
+        reflection_pb2.ServerReflectionRequest(list_services=""),
+        reflection_pb2.ServerReflectionRequest(
+            file_containing_symbol="grpc.reflection.v1.ServerReflection"
+        ),
+    ]
+    listed, described = [reply async for reply in call(iter(requests))]
+    names = {service.name for service in listed.list_services_response.service}
+    assert {"test.Echo", "grpc.reflection.v1.ServerReflection"} <= names
+    assert "grpc.reflection.v1alpha.ServerReflection" in names
+    files = described.file_descriptor_response.file_descriptor_proto
+    assert files, described
+    assert any(b"grpc.reflection.v1" in blob for blob in files)
+
+
+async def test_a_second_server_on_a_busy_port_fails_naming_the_port(echo) -> None:
+    first, _channel = echo
+    settings = load_settings(ServiceSettings, None, port=first.port, grace_seconds=1.0)
+    second = GrpcServer(settings)
+    busy = rf"cannot listen on 127\.0\.0\.1:{first.port}: port {first.port} is in use"
+    try:
+        with pytest.raises(PortUnavailable, match=busy):
+            await second.start()
+    finally:
+        await second.stop(0)
 
 
 async def test_service_errors_become_their_status_codes(echo) -> None:

@@ -13,7 +13,6 @@ import socket
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +24,7 @@ from deskpilot.common.grpc_client import open_channel
 from deskpilot.common.sandbox_ready import parse_ready_line
 from deskpilot.display.xconnection import open_display
 from deskpilot.v1 import display_pb2, display_pb2_grpc, session_pb2
+from tests.helpers.processes import alive, gone_soon, process_parents
 
 pytestmark = pytest.mark.x11
 
@@ -37,29 +37,7 @@ class RunningSandbox:
 
     def descendants(self) -> list[int]:
         """Pids whose parent is the sandbox (its direct children)."""
-        return [pid for pid, ppid in _process_parents().items() if ppid == self.process.pid]
-
-
-def _process_parents() -> dict[int, int]:
-    parents = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stat = (entry / "stat").read_text()
-            except OSError:
-                continue
-            fields = stat.rsplit(")", 1)[1].split()
-            if fields[0] != "Z":
-                parents[int(entry.name)] = int(fields[1])
-    return parents
-
-
-def _alive(pid: int) -> bool:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+        return [pid for pid, ppid in process_parents().items() if ppid == self.process.pid]
 
 
 def start_sandbox(tmp_path: Path, *args: str) -> RunningSandbox:
@@ -141,7 +119,7 @@ async def test_sandbox_is_ready_when_everything_answers_and_stops_everything(
     # X server + VNC server (xvfb mode), openbox, tint2, display executor, shell executor.
     assert len(children) >= 5
     assert stop_sandbox(full_sandbox) == 0
-    assert [pid for pid in children if _alive(pid)] == []
+    assert [pid for pid in children if alive(pid)] == []
     assert not (tmp_path / "ready.json").exists()
 
 
@@ -157,17 +135,9 @@ def test_sandbox_stops_everything_when_an_executor_dies(tmp_path: Path) -> None:
         )  # fmt: skip
         os.kill(executor, signal.SIGKILL)
         assert sandbox.process.wait(timeout=30) == 1
-        assert [pid for pid in children if _alive(pid)] == []
+        assert [pid for pid in children if alive(pid)] == []
     finally:
         stop_sandbox(sandbox)
-
-
-def _gone_soon(pids: list[int]) -> list[int]:
-    """The pids still alive after giving them a moment to die."""
-    deadline = time.monotonic() + 10
-    while any(_alive(pid) for pid in pids) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    return [pid for pid in pids if _alive(pid)]
 
 
 def test_killing_the_sandbox_process_kills_everything_it_started(tmp_path: Path) -> None:
@@ -177,7 +147,7 @@ def test_killing_the_sandbox_process_kills_everything_it_started(tmp_path: Path)
         assert len(children) >= 5  # X, VNC, openbox, tint2, executors
         sandbox.process.kill()  # SIGKILL: the sandbox cannot stop anything itself
         sandbox.process.wait(timeout=30)
-        assert _gone_soon(children) == []
+        assert gone_soon(children) == []
     finally:
         stop_sandbox(sandbox)
 
@@ -212,7 +182,7 @@ def test_as_root_the_desktop_runs_as_an_unprivileged_user(shared_dir: Path) -> N
         # Switching users must not undo dying with the sandbox.
         sandbox.process.kill()
         sandbox.process.wait(timeout=30)
-        assert _gone_soon(children) == []
+        assert gone_soon(children) == []
     finally:
         stop_sandbox(sandbox)
 

@@ -1,5 +1,6 @@
 """Every service runs as its own process and answers health checks and server reflection
-over a real channel, listing its own service (what grpcurl and Kubernetes probes use)."""
+over a real channel, listing its own service (what grpcurl and Kubernetes probes use), and
+refuses a port another copy holds."""
 
 from __future__ import annotations
 
@@ -56,9 +57,35 @@ async def test_each_service_process_serves_health_and_reflection(
             replies = [r async for r in stub.ServerReflectionInfo(iter([request]))]
             names = {s.name for s in replies[0].list_services_response.service}
             assert service in names and "grpc.health.v1.Health" in names
+            assert "grpc.reflection.v1.ServerReflection" in names
         process.terminate()
         assert await asyncio.wait_for(process.wait(), 30) == 0  # a clean, graceful stop
     finally:
         if process.returncode is None:
             process.kill()
             await process.wait()
+
+
+async def test_a_second_service_on_a_busy_port_exits_with_one_line_naming_it() -> None:
+    port = free_port()
+    argv = [sys.executable, "-m", "deskpilot.shell", "--port", str(port), "--log-format", "text"]
+    first = await asyncio.create_subprocess_exec(
+        *argv, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL
+    )
+    try:
+        await wait_until_serving(f"127.0.0.1:{port}", service="deskpilot.v1.Shell", timeout=60)
+        second = await asyncio.create_subprocess_exec(
+            *argv, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE
+        )
+        _, err = await asyncio.wait_for(second.communicate(), 60)
+        assert second.returncode == 1
+        last = err.decode().strip().splitlines()[-1]
+        assert last == (
+            f"deskpilot-shell: cannot listen on 127.0.0.1:{port}: port {port} is in use "
+            "(another server, or another copy of this one?)"
+        )
+        assert first.returncode is None  # the first one keeps its port and serves on
+        await wait_until_serving(f"127.0.0.1:{port}", service="deskpilot.v1.Shell", timeout=5)
+    finally:
+        first.terminate()
+        await first.wait()

@@ -61,7 +61,7 @@ async def test_starts_in_dependency_order_and_stops_everything(tmp_path: Path) -
     log = out.getvalue()
     assert log.index("nats ready at") < log.index("starting slow")
     await wait_until_serving(slow.address, service="test.Slow", timeout=5)
-    nats_pid, slow_pid = nats.server.pid, slow._process.pid
+    nats_pid, slow_pid = nats.server.pid, slow.child.pid
     assert _alive(nats_pid) and _alive(slow_pid)
 
     stop.set()
@@ -92,10 +92,24 @@ async def test_a_component_that_dies_later_stops_the_rest(tmp_path: Path) -> Non
     out = io.StringIO()
     task = asyncio.ensure_future(Supervisor([nats, slow], out=out).run(asyncio.Event()))
     await asyncio.wait_for(_until(out, "all components ready", task), 60)
-    os.kill(slow._process.pid, signal.SIGKILL)
+    os.kill(slow.child.pid, signal.SIGKILL)
     assert await asyncio.wait_for(task, 30) == 1
     assert "slow exited unexpectedly" in out.getvalue()
     assert not nats.server.is_running
+
+
+async def test_a_closed_output_stops_everything_without_raising(tmp_path: Path) -> None:
+    # `deskpilot up | tee log` whose tee is gone: every write meets a closed pipe.
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    nats = NatsComponent(NatsServer(tmp_path / "nats"))
+    slow = _slow_service()
+    with open(write_end, "w") as out:  # noqa: ASYNC230 - a pipe, opens at once
+        supervisor = Supervisor([nats, slow], out=out, grace_seconds=5)
+        code = await asyncio.wait_for(supervisor.run(asyncio.Event()), 60)
+    assert code == 0 and supervisor.output_lost
+    assert not nats.server.is_running
+    assert slow.child is None or not slow.child.running
 
 
 def test_dependency_problems_are_reported() -> None:

@@ -10,7 +10,8 @@ VNC port and both executors' gRPC health checks answer.
 As root it runs everything as an unprivileged user (created if missing) with its own home.
 On SIGTERM/SIGINT, or when the X server or an executor dies, it stops every process it
 started (each in its own process group, so apps launched from the panel go too). When the
-sandbox process itself is killed (SIGKILL), the kernel kills the processes it started.
+sandbox process itself is killed (SIGKILL), the kernel kills the processes it started
+(`deskpilot.common.processes`, `die_with_parent`).
 
 Several sandboxes run side by side: display numbers, ports, homes and runtime folders are
 all per sandbox. The same script is the container entrypoint and what the local sandbox
@@ -36,9 +37,11 @@ from deskpilot.common.config import settings_or_exit
 from deskpilot.common.grpc_client import wait_until_serving
 from deskpilot.common.logs import configure_logging
 from deskpilot.common.net import free_port
+from deskpilot.common.processes import PopenChild, spawn
+from deskpilot.common.readiness import NotReady, until_ready
 from deskpilot.common.sandbox_ready import ready_line
+from deskpilot.common.signals import stop_event
 from deskpilot.sandbox.desktop import desktop_commands, find_launchers, write_panel_config
-from deskpilot.sandbox.processes import Child
 from deskpilot.sandbox.settings import SandboxSettings
 from deskpilot.sandbox.users import DesktopUser, desktop_user
 from deskpilot.sandbox.xserver import XServer, XServerConfig
@@ -47,6 +50,7 @@ from deskpilot.v1 import common_pb2, session_pb2
 log = logging.getLogger("deskpilot.sandbox")
 
 _CHECK_INTERVAL_SECONDS = 0.25
+_STOP_GRACE_SECONDS = 5.0
 
 
 class SandboxError(RuntimeError):
@@ -59,8 +63,8 @@ class Sandbox:
     def __init__(self, settings: SandboxSettings) -> None:
         self.settings = settings
         self.xserver: XServer | None = None
-        self.children: list[Child] = []
-        self.critical: list[Child] = []
+        self.children: list[PopenChild] = []
+        self.critical: list[PopenChild] = []
         self.report: session_pb2.SandboxReady | None = None
         self._own_workdir = False
         self.workdir = Path(settings.workdir) if settings.workdir else None
@@ -218,37 +222,27 @@ class Sandbox:
         user: DesktopUser,
         *,
         critical: bool = False,
-    ) -> Child:
+    ) -> PopenChild:
         assert self.workdir is not None
-        logs = self.workdir / "logs"
-        logs.mkdir(exist_ok=True)
-        child = Child(name, argv, env=env, user=user, cwd=user.home, log_path=logs / f"{name}.log")
+        # From the main thread: the parent-death signal is tied to the starting thread.
+        child = spawn(
+            name, argv, env=env, cwd=user.home, log_path=self.workdir / "logs" / f"{name}.log",
+            die_with_parent=signal.SIGKILL, **user.popen_kwargs(),  # type: ignore[arg-type]
+        )  # fmt: skip
         self.children.append(child)
         if critical:
             self.critical.append(child)
         log.info("started %s (pid %d)", name, child.pid)
         return child
 
-    async def _wait_healthy(self, child: Child, address: str, service: str) -> None:
+    async def _wait_healthy(self, child: PopenChild, address: str, service: str) -> None:
         """Wait for SERVING, failing fast (with its log) if the process exits first."""
         timeout = self.settings.ready_timeout_seconds
-        health = asyncio.ensure_future(
-            wait_until_serving(address, service=service, timeout=timeout)
-        )
+        serving = wait_until_serving(address, service=service, timeout=timeout)
         try:
-            while not health.done():
-                if not child.running:
-                    raise SandboxError(
-                        f"{child.name} exited with {child.process.returncode} before serving; "
-                        f"log {child.log_path}:\n{child.log_tail()}"
-                    )
-                await asyncio.wait({health}, timeout=0.05)
-            try:
-                health.result()
-            except TimeoutError as exc:
-                raise SandboxError(f"{child.name}: {exc}; log:\n{child.log_tail()}") from None
-        finally:
-            health.cancel()
+            await until_ready(child, serving, timeout=timeout)
+        except NotReady as exc:
+            raise SandboxError(str(exc)) from None
 
     # --- run and stop --------------------------------------------------------------
 
@@ -268,7 +262,7 @@ class Sandbox:
     async def stop(self) -> None:
         """Stop every process this sandbox started, newest first, then the X server."""
         for child in reversed(self.children):
-            await asyncio.to_thread(child.stop)
+            await child.stop(_STOP_GRACE_SECONDS)
         self.children.clear()
         self.critical.clear()
         if self.xserver is not None:
@@ -311,10 +305,7 @@ def _write_ready_file(path: Path, report: session_pb2.SandboxReady) -> None:
 
 async def run(settings: SandboxSettings) -> int:
     """Start the sandbox, report ready, run until stopped; the process exit code."""
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
+    stop = stop_event()
     sandbox = Sandbox(settings)
     try:
         report = await sandbox.start()

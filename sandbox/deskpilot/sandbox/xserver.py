@@ -10,7 +10,7 @@ itself and reports it through ``-displayfd``; the VNC port is either given or a 
 (retried if another process takes it first). Each server gets its own MIT-MAGIC-COOKIE
 (``XAUTHORITY`` file) so other local users cannot connect to the display, and a per-session
 VNC password stored in the classic ``vncpasswd`` format. ``stop()`` ends every process it
-started, by process id.
+started (``deskpilot.common.processes``: each in its own session, SIGTERM then SIGKILL).
 """
 
 from __future__ import annotations
@@ -23,15 +23,14 @@ import signal
 import socket
 import subprocess
 import tempfile
-import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import TracebackType
 from typing import Literal, Self
 
 from deskpilot.common.net import free_port
-from deskpilot.sandbox.processes import dying_with_this_process
+from deskpilot.common.processes import PopenChild, ServerProcess, spawn
+from deskpilot.common.readiness import NotReady, wait_until
 
 XServerMode = Literal["xvnc", "xvfb"]
 MODES: tuple[XServerMode, ...] = ("xvnc", "xvfb")
@@ -41,7 +40,6 @@ VNC_PASSWORD_LENGTH = 8
 _START_TIMEOUT_SECONDS = 15.0
 _STOP_TIMEOUT_SECONDS = 3.0
 _PORT_ATTEMPTS = 4
-_LOG_TAIL_CHARS = 2000
 
 
 class XServerError(RuntimeError):
@@ -80,7 +78,7 @@ class XServerConfig:
 
 
 @dataclass
-class XServer:
+class XServer(ServerProcess):
     """A running (or not yet started) X display with VNC; use as a context manager.
 
     After `start()`: `display` (":N"), `vnc_host`, `vnc_port`, `vnc_password`, `width`,
@@ -96,14 +94,14 @@ class XServer:
     # shared by a test session's displays); a fresh cookie in `workdir` when None.
     xauthority: Path | None = None
     # Kill the servers when the process that started them dies, even by SIGKILL (see
-    # deskpilot.sandbox.processes); then `start()` must run on the main thread.
+    # deskpilot.common.processes); then `start()` must run on the main thread.
     die_with_parent: bool = False
 
     display: str = ""
     vnc_port: int = 0
     vnc_password: str = ""
     log_path: Path | None = None
-    _processes: list[subprocess.Popen[bytes]] = field(default_factory=list, repr=False)
+    _processes: list[PopenChild] = field(default_factory=list, repr=False)
     _own_workdir: tempfile.TemporaryDirectory[str] | None = field(default=None, repr=False)
 
     @property
@@ -129,7 +127,7 @@ class XServer:
     @property
     def running(self) -> bool:
         """True while every process this object started is alive."""
-        return bool(self._processes) and all(p.poll() is None for p in self._processes)
+        return bool(self._processes) and all(p.running for p in self._processes)
 
     @property
     def pids(self) -> list[int]:
@@ -173,23 +171,10 @@ class XServer:
 
     def stop(self) -> None:
         """Stop every process this object started (VNC first, then X) and remove temp files."""
-        for process in reversed(self._processes):
-            _terminate(process)
-        self._processes.clear()
+        self._stop_processes()
         if self._own_workdir is not None:
             self._own_workdir.cleanup()
             self._own_workdir = None
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     # --- internals -----------------------------------------------------------------
 
@@ -201,44 +186,42 @@ class XServer:
                 self._start_once(password_file)
                 return
             except XServerError:
-                for process in reversed(self._processes):
-                    _terminate(process)
-                self._processes.clear()
+                self._stop_processes()
                 # A probed free port can be taken before the server binds it: retry.
                 if attempt == attempts - 1:
                     raise
 
     def _start_once(self, password_file: Path) -> None:
-        assert self.log_path is not None and self.xauthority is not None
         self.display = ""
-        log = self.log_path.open("ab")
         try:
             if self.config.mode == "xvnc":
-                x_process = self._start_x(self._xvnc_args(password_file), log)
-                self._wait_for_vnc(x_process)
+                x_server = self._start_x(self._xvnc_args(password_file))
+                self._wait_for_vnc(x_server)
             else:
-                self._start_x(self._xvfb_args(), log)
-                vnc = self._spawn(self._x11vnc_args(password_file), log)
-                self._wait_for_vnc(vnc)
-        finally:
-            log.close()
+                self._start_x(self._xvfb_args())
+                self._wait_for_vnc(self._spawn("VNC server", self._x11vnc_args(password_file)))
+        except NotReady as exc:
+            raise XServerError(str(exc)) from None
 
-    def _spawn(self, args: list[str], log: object, **kwargs: object) -> subprocess.Popen[bytes]:
-        process = subprocess.Popen(
+    def _spawn(self, name: str, args: list[str], pass_fds: tuple[int, ...] = ()) -> PopenChild:
+        child = spawn(
+            name,
             args,
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=log,
-            start_new_session=True,  # our signals (Ctrl-C in a terminal) don't reach it
-            user=self.user,
+            log_path=self.log_path,
             env=self.env() if self.display else _clean_env(),
-            preexec_fn=dying_with_this_process() if self.die_with_parent else None,
-            **kwargs,  # type: ignore[arg-type]
+            pass_fds=pass_fds,
+            user=self.user,
+            die_with_parent=signal.SIGKILL if self.die_with_parent else None,
         )
-        self._processes.append(process)
-        return process
+        self._processes.append(child)
+        return child
 
-    def _start_x(self, args: list[str], log: object) -> subprocess.Popen[bytes]:
+    def _stop_processes(self) -> None:
+        for child in reversed(self._processes):
+            child.stop_blocking(_STOP_TIMEOUT_SECONDS)
+        self._processes.clear()
+
+    def _start_x(self, args: list[str]) -> PopenChild:
         """Start an X server with -displayfd and read the display number it picked.
 
         With a configured display number the server uses that one and still reports
@@ -249,47 +232,27 @@ class XServer:
         chosen = [f":{number}"] if number is not None else []
         try:
             args = [args[0], *chosen, "-displayfd", str(write_fd), *args[1:]]
-            process = self._spawn(args, log, pass_fds=(write_fd,))
+            child = self._spawn("X server", args, pass_fds=(write_fd,))
         finally:
             os.close(write_fd)
         try:
-            number = self._read_display_number(read_fd, process)
+            reported = _line_reader(read_fd)
+            wait_until(
+                child, lambda: reported() is not None,
+                timeout=_START_TIMEOUT_SECONDS, waiting_for="no display number on -displayfd",
+            )  # fmt: skip
         finally:
             os.close(read_fd)
-        self.display = f":{number}"
-        return process
+        self.display = f":{int(reported() or b'')}"
+        return child
 
-    def _read_display_number(self, read_fd: int, process: subprocess.Popen[bytes]) -> int:
-        deadline = time.monotonic() + _START_TIMEOUT_SECONDS
-        data = b""
-        while b"\n" not in data:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise XServerError(f"X server reported no display number; {self._log_tail()}")
-            ready, _, _ = select.select([read_fd], [], [], min(remaining, 0.2))
-            if ready:
-                chunk = os.read(read_fd, 64)
-                if not chunk:  # the server closed the pipe without writing: it died
-                    process.wait(timeout=_STOP_TIMEOUT_SECONDS)
-                    raise XServerError(
-                        f"X server exited with {process.returncode}; {self._log_tail()}"
-                    )
-                data += chunk
-        return int(data.strip())
-
-    def _wait_for_vnc(self, process: subprocess.Popen[bytes]) -> None:
+    def _wait_for_vnc(self, child: PopenChild) -> None:
         """Poll until the VNC port sends its RFB banner."""
-        deadline = time.monotonic() + _START_TIMEOUT_SECONDS
         address = (_dial_host(self.config.vnc_host), self.vnc_port)
-        while time.monotonic() < deadline:
-            if process.poll() is not None:
-                raise XServerError(
-                    f"VNC server exited with {process.returncode}; {self._log_tail()}"
-                )
-            if _rfb_banner(address):
-                return
-            time.sleep(0.02)
-        raise XServerError(f"VNC port {self.vnc_port} did not answer; {self._log_tail()}")
+        wait_until(
+            child, lambda: _rfb_banner(address),
+            timeout=_START_TIMEOUT_SECONDS, waiting_for=f"VNC port {self.vnc_port} did not answer",
+        )  # fmt: skip
 
     def _xvnc_args(self, password_file: Path) -> list[str]:
         c = self.config
@@ -333,12 +296,6 @@ class XServer:
             "-desktop", c.desktop_name,
             "-quiet",
         ]  # fmt: skip
-
-    def _log_tail(self) -> str:
-        if self.log_path is None or not self.log_path.exists():
-            return "no log"
-        text = self.log_path.read_text(errors="replace")[-_LOG_TAIL_CHARS:]
-        return f"log {self.log_path}:\n{text}"
 
 
 # --- helpers ---------------------------------------------------------------------------
@@ -385,6 +342,22 @@ def write_vnc_password(path: Path, password: str) -> None:
     subprocess.run([x11vnc, "-storepasswd", password, str(path)], capture_output=True, check=True)
 
 
+def _line_reader(fd: int) -> Callable[[], bytes | None]:
+    """A check that reads what is there on `fd` without blocking; the first line once a
+    whole one has arrived, else None (also after EOF: the writer died)."""
+    data = bytearray()
+
+    def line() -> bytes | None:
+        while b"\n" not in data and select.select([fd], [], [], 0)[0]:
+            chunk = os.read(fd, 64)
+            if not chunk:
+                break
+            data.extend(chunk)
+        return bytes(data.split(b"\n", 1)[0]) if b"\n" in data else None
+
+    return line
+
+
 def _rfb_banner(address: tuple[str, int]) -> bool:
     """True when `address` accepts a connection and greets with an RFB version banner."""
     try:
@@ -419,15 +392,3 @@ def _chown_tree(path: Path, user: str) -> None:
     shutil.chown(path, user=user)
     for child in path.iterdir():
         shutil.chown(child, user=user)
-
-
-def _terminate(process: subprocess.Popen[bytes]) -> None:
-    """SIGTERM, then SIGKILL after a grace period; always reaps the process."""
-    if process.poll() is not None:
-        return
-    try:
-        process.send_signal(signal.SIGTERM)
-        process.wait(timeout=_STOP_TIMEOUT_SECONDS)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()

@@ -19,6 +19,7 @@ from typing import ClassVar
 from pydantic import Field
 
 from deskpilot.cli.supervisor import (
+    CHILD_DEATH_SIGNAL,
     Component,
     HttpProcessComponent,
     NatsComponent,
@@ -141,7 +142,12 @@ def effective_sandbox_user(settings: UpSettings) -> str:
 def build_stack(settings: UpSettings, *, text_logs: bool) -> list[Component]:
     """nats-server plus each installed service, wired to it through the environment."""
     nats = NatsComponent(
-        NatsServer(settings.data_dir / "nats", port=settings.nats_port, host=settings.host)
+        NatsServer(
+            settings.data_dir / "nats",
+            port=settings.nats_port,
+            host=settings.host,
+            die_with_parent=CHILD_DEATH_SIGNAL,
+        )
     )
     log_env: dict[str, str | Callable[[], str]] = {
         "DESKPILOT_LOG_LEVEL": settings.log_level,

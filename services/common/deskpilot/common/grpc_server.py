@@ -1,10 +1,11 @@
 """gRPC server bootstrap on `grpc.aio`, shared by every service.
 
 A `GrpcServer` always serves the standard health-checking service and server reflection
-(so grpcurl, grpcui and Kubernetes gRPC probes work without .proto files), runs every RPC
-through an interceptor that logs, times and maps exceptions to status codes, and stops
-gracefully: on SIGTERM it reports NOT_SERVING, refuses new RPCs and lets in-flight ones
-finish within the grace period.
+(v1 and v1alpha, so grpcurl, grpcui and Kubernetes gRPC probes work without .proto files),
+runs every RPC through an interceptor that logs, times and maps exceptions to status
+codes, and stops gracefully: on SIGTERM it reports NOT_SERVING, refuses new RPCs and lets
+in-flight ones finish within the grace period. Its port is its own: a second server on a
+busy port fails (`PortUnavailable`) instead of sharing it through SO_REUSEPORT.
 
 Health is readiness: a service whose binding has a `ready` check (e.g. NATS answers) is
 SERVING only while the check passes, and the server as a whole ("") only while every
@@ -15,9 +16,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import inspect
 import logging
 import signal
+import socket
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass
@@ -26,11 +29,12 @@ from typing import Any
 import grpc
 from google.protobuf.descriptor import ServiceDescriptor
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
-from grpc_reflection.v1alpha import reflection
 
 from deskpilot.common.config import ServiceSettings
 from deskpilot.common.errors import ServiceError, rich_status
 from deskpilot.common.metrics import GRPC_HANDLED, GRPC_LATENCY
+from deskpilot.common.reflection import enable_reflection
+from deskpilot.common.signals import STOP_SIGNALS, on_stop_signals
 
 log = logging.getLogger("deskpilot.grpc")
 
@@ -54,6 +58,15 @@ def channel_options(max_message_mb: int) -> list[tuple[str, Any]]:
         ("grpc.http2.min_ping_interval_without_data_ms", 10_000),
         ("grpc.http2.max_pings_without_data", 0),
     ]
+
+
+# gRPC turns SO_REUSEPORT on by default, so a second server on the same port would bind
+# without an error and take part of the first one's connections.
+_SERVER_OPTIONS = [("grpc.so_reuseport", 0)]
+
+
+class PortUnavailable(OSError):
+    """The server cannot listen on its address (the port is taken, or the host is not ours)."""
 
 
 @dataclass(frozen=True)
@@ -85,16 +98,14 @@ class GrpcServer:
         self.port = 0
         self._server = grpc.aio.server(
             interceptors=[ObservingInterceptor(settings.service_name)],
-            options=channel_options(settings.max_message_mb),
+            options=[*channel_options(settings.max_message_mb), *_SERVER_OPTIONS],
         )
         for binding in self.bindings:
             binding.add_to_server(binding.servicer, self._server)
         if generic_handlers:
             self._server.add_generic_rpc_handlers(tuple(generic_handlers))
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self._server)
-        reflection.enable_server_reflection(
-            [*self.service_names, health.SERVICE_NAME, reflection.SERVICE_NAME], self._server
-        )
+        enable_reflection(self._server, [*self.service_names, health.SERVICE_NAME])
         self._stopping: asyncio.Task[None] | None = None
         self._readiness: asyncio.Task[None] | None = None
         # Why each service is not ready ("" when it is), as last checked.
@@ -109,13 +120,17 @@ class GrpcServer:
         return f"{host}:{self.port}"
 
     async def start(self) -> int:
-        """Bind, start serving and report SERVING; returns the bound port."""
-        bind = f"{self.settings.host}:{self.settings.port}"
-        if ":" in self.settings.host and not self.settings.host.startswith("["):
-            bind = f"[{self.settings.host}]:{self.settings.port}"
-        self.port = self._server.add_insecure_port(bind)
+        """Bind, start serving and report SERVING; returns the bound port.
+
+        Raises PortUnavailable naming the address and why when it cannot listen there."""
+        host, port = self.settings.host, self.settings.port
+        bind = f"[{host}]:{port}" if ":" in host and not host.startswith("[") else f"{host}:{port}"
+        try:
+            self.port = self._server.add_insecure_port(bind)
+        except RuntimeError:  # grpc says only "Failed to bind"
+            self.port = 0
         if self.port == 0:
-            raise RuntimeError(f"cannot bind gRPC server to {bind}")
+            raise PortUnavailable(f"cannot listen on {bind}: {_bind_problem(host, port)}")
         await self._server.start()
         checks = {b.descriptor.full_name: b.ready for b in self.bindings if b.ready is not None}
         if checks:
@@ -150,14 +165,11 @@ class GrpcServer:
     async def wait_for_termination(self) -> None:
         await self._server.wait_for_termination()
 
-    def stop_on_signals(self, signals: Iterable[int] = (signal.SIGTERM, signal.SIGINT)) -> None:
+    def stop_on_signals(self, signals: Iterable[signal.Signals] = STOP_SIGNALS) -> None:
         """Stop gracefully when the process receives one of `signals`."""
-        loop = asyncio.get_running_loop()
-        for sig in signals:
-            loop.add_signal_handler(sig, lambda s=sig: self._on_signal(s))
+        on_stop_signals(self._on_signal, signals)
 
-    def _on_signal(self, sig: int) -> None:
-        log.info("received %s", signal.Signals(sig).name)
+    def _on_signal(self, sig: signal.Signals) -> None:
         if self._stopping is None:
             self._stopping = asyncio.ensure_future(self._stop(None))
 
@@ -208,6 +220,20 @@ async def serve_forever(server: GrpcServer) -> None:
     await server.start()
     server.stop_on_signals()
     await server.wait_for_termination()
+
+
+def _bind_problem(host: str, port: int) -> str:
+    """Why `host:port` cannot be bound, in the operating system's words."""
+    host = host.strip("[]")
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    try:
+        with socket.socket(family, socket.SOCK_STREAM) as probe:
+            probe.bind((host, port))
+    except OSError as exc:
+        if exc.errno == errno.EADDRINUSE:
+            return f"port {port} is in use (another server, or another copy of this one?)"
+        return exc.strerror or str(exc)
+    return "gRPC could not bind it"
 
 
 class ObservingInterceptor(grpc.aio.ServerInterceptor):

@@ -5,7 +5,9 @@ binds to loopback by default, keeps its JetStream data in `store_dir` (so a rest
 store keeps every stream), and writes its log next to the store. With `port=0` the server picks
 a free port itself and reports it through a ports file, so several servers can run side by side
 without racing for a probed port; `restart()` then reuses the port it got the first time, so
-clients reconnect to the same URL.
+clients reconnect to the same URL. Like every child process it runs in its own session
+(`deskpilot.common.processes`): a terminal's Ctrl-C reaches the process that started it, which
+decides when it stops.
 """
 
 from __future__ import annotations
@@ -15,17 +17,15 @@ import os
 import shutil
 import signal
 import socket
-import subprocess
 import tempfile
-import time
 from pathlib import Path
-from types import TracebackType
-from typing import IO, Self
+
+from deskpilot.common.processes import PopenChild, ServerProcess, spawn
+from deskpilot.common.readiness import polled, until_ready, wait_until
 
 # Debian installs the binary in /usr/sbin, which is not on a normal user's PATH.
 _FALLBACK_BINARIES = ("/usr/sbin/nats-server", "/usr/local/bin/nats-server", "/usr/bin/nats-server")
-_LOG_TAIL_LINES = 40
-_LOG_TAIL_BYTES = 64 * 1024
+_FAILED_START_GRACE_SECONDS = 2.0
 _SECRET_FLAGS = frozenset({"--pass", "--auth"})
 
 
@@ -59,7 +59,7 @@ def find_nats_server(binary: str | os.PathLike[str] | None = None) -> str:
     )
 
 
-class NatsServer:
+class NatsServer(ServerProcess):
     """A `nats-server -js` child process bound to `host`.
 
     `port=0` lets the server choose a free port on the first start; the chosen port is kept
@@ -67,7 +67,9 @@ class NatsServer:
     server choose one. The log (server stdout and stderr, appended across restarts) goes to
     `log_path`, by default `<store_dir>.log` next to the store directory.
     `max_file_store` (bytes) limits the JetStream file storage, as an operator would; None
-    leaves the server's default (a share of the disk).
+    leaves the server's default (a share of the disk). `die_with_parent` is the signal the
+    kernel sends the server when the process that started it ends (see
+    `deskpilot.common.processes`); the server must then be started on the main thread.
     """
 
     def __init__(
@@ -81,6 +83,7 @@ class NatsServer:
         binary: str | os.PathLike[str] | None = None,
         extra_args: list[str] | None = None,
         max_file_store: int | None = None,
+        die_with_parent: signal.Signals | None = None,
     ) -> None:
         if not 0 <= port <= 65535:
             raise ValueError(f"port must be in 0..65535, got {port}")
@@ -100,11 +103,12 @@ class NatsServer:
         if max_file_store is not None and max_file_store < 1:
             raise ValueError(f"max_file_store must be positive bytes or None, got {max_file_store}")
         self._max_file_store = max_file_store
+        self._die_with_parent = die_with_parent
         self._port: int | None = port or None
         self._monitor_port: int | None = monitor_port or None
-        self._proc: subprocess.Popen[bytes] | None = None
-        self._log_file: IO[bytes] | None = None
+        self._child: PopenChild | None = None
         self._ports_dir: tempfile.TemporaryDirectory[str] | None = None
+        self._ports: dict[str, list[str]] | None = None
 
     # -- properties ---------------------------------------------------------------------------
 
@@ -137,27 +141,84 @@ class NatsServer:
     @property
     def pid(self) -> int | None:
         """Process id while running, else None."""
-        return self._proc.pid if self.is_running and self._proc is not None else None
+        return self._child.pid if self.is_running and self._child is not None else None
 
     @property
     def is_running(self) -> bool:
-        return self._proc is not None and self._proc.poll() is None
+        return self._child is not None and self._child.running
 
     # -- lifecycle ----------------------------------------------------------------------------
 
     def start(self, timeout: float = 10.0) -> None:
         """Start the server and wait until it accepts client connections.
 
-        Raises RuntimeError with the tail of the server log if it exits or does not come up
-        within `timeout` seconds (the process is then stopped).
+        Raises NotReady (a RuntimeError) with the tail of the server log if it exits or does
+        not come up within `timeout` seconds (the process is then stopped).
         """
+        child = self._spawn()
+        try:
+            wait_until(child, self._accepts_clients, timeout=timeout, waiting_for=self._awaited())
+        except BaseException:
+            self._terminate(_FAILED_START_GRACE_SECONDS)
+            raise
+
+    async def start_async(self, timeout: float = 10.0) -> None:
+        """`start()` for an event loop: the wait does not block it."""
+        child = self._spawn()
+        try:
+            await until_ready(
+                child, polled(self._accepts_clients), timeout=timeout, waiting_for=self._awaited()
+            )
+        except BaseException:
+            await self.stop_async(_FAILED_START_GRACE_SECONDS)
+            raise
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Stop the server: SIGTERM (JetStream flushes and shuts down cleanly), then SIGKILL if
+        it has not exited within `timeout` seconds. Safe to call when not running."""
+        self._terminate(grace=timeout)
+
+    async def stop_async(self, timeout: float = 10.0) -> None:
+        """`stop()` for an event loop."""
+        try:
+            if self._child is not None:
+                await self._child.stop(timeout)
+        finally:
+            self._forget()
+
+    async def exited(self) -> int:
+        """Until the running server ends; its exit code."""
+        assert self._child is not None, "the NATS server has not been started"
+        return await self._child.exited()
+
+    def restart(self, timeout: float = 10.0) -> None:
+        """Stop and start again on the same port and store directory (JetStream data survives)."""
+        self.stop(timeout=timeout)
+        self.start(timeout=timeout)
+
+    def __repr__(self) -> str:
+        port = self._port if self._port is not None else "?"
+        return f"NatsServer({self.host}:{port}, store_dir={str(self.store_dir)!r}, pid={self.pid})"
+
+    # -- internals ----------------------------------------------------------------------------
+
+    def _spawn(self) -> PopenChild:
         if self.is_running:
             raise RuntimeError(f"nats-server is already running (pid {self.pid})")
         binary = find_nats_server(self._binary)
         self.store_dir.mkdir(parents=True, exist_ok=True)
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         self._ports_dir = tempfile.TemporaryDirectory(prefix="deskpilot-nats-ports-")
+        self._ports = None
+        args = self._args(binary, self._ports_dir.name)
+        with self.log_path.open("ab") as log:
+            log.write(f"==== starting: {' '.join(_redact_args(args))}\n".encode())
+        self._child = spawn(
+            "nats-server", args, log_path=self.log_path, die_with_parent=self._die_with_parent
+        )
+        return self._child
 
+    def _args(self, binary: str, ports_dir: str) -> list[str]:
         # -1 asks the server for a random free port; after the first start we pin the port it
         # got so clients can reconnect to the same URL after a restart.
         port_arg = str(self._port) if self._port is not None else "-1"
@@ -171,7 +232,7 @@ class NatsServer:
             "--store_dir",
             str(self.store_dir),
             "--ports_file_dir",
-            self._ports_dir.name,
+            ports_dir,
         ]
         if self._max_file_store is not None:
             # Storage limits exist only in a config file; the flags above still apply.
@@ -181,81 +242,28 @@ class NatsServer:
         if self._requested_monitor_port is not None:
             monitor_arg = str(self._monitor_port) if self._monitor_port is not None else "-1"
             args += ["--http_port", monitor_arg]
-        args += self._extra_args
+        return args + self._extra_args
 
-        self._log_file = open(self.log_path, "ab")  # noqa: SIM115 - kept open for the child's lifetime
-        self._log_file.write(f"==== starting: {' '.join(_redact_args(args))}\n".encode())
-        self._log_file.flush()
-        self._proc = subprocess.Popen(
-            args,
-            stdin=subprocess.DEVNULL,
-            stdout=self._log_file,
-            stderr=subprocess.STDOUT,
-            close_fds=True,
+    def _accepts_clients(self) -> bool:
+        """Whether the server has written its ports file and greets on its client port."""
+        assert self._child is not None
+        if self._ports is None:
+            self._ports = self._read_ports_file(self._child.pid)
+            if self._ports is not None:
+                self._port = _port_of(self._ports.get("nats", []))
+                if self._requested_monitor_port is not None:
+                    self._monitor_port = _port_of(self._ports.get("monitoring", []))
+        # The ports file is written once the listeners are up; the INFO probe confirms the
+        # server really talks the client protocol on that port.
+        return (
+            self._ports is not None
+            and self._port is not None
+            and _probe_info(self.host, self._port)
         )
-        try:
-            self._wait_ready(timeout)
-        except BaseException:
-            self._terminate(grace=2.0)
-            raise
 
-    def stop(self, timeout: float = 10.0) -> None:
-        """Stop the server: SIGTERM (JetStream flushes and shuts down cleanly), then SIGKILL if
-        it has not exited within `timeout` seconds. Safe to call when not running."""
-        self._terminate(grace=timeout)
-
-    def restart(self, timeout: float = 10.0) -> None:
-        """Stop and start again on the same port and store directory (JetStream data survives)."""
-        self.stop(timeout=timeout)
-        self.start(timeout=timeout)
-
-    def __enter__(self) -> Self:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
-
-    def __repr__(self) -> str:
-        port = self._port if self._port is not None else "?"
-        return f"NatsServer({self.host}:{port}, store_dir={str(self.store_dir)!r}, pid={self.pid})"
-
-    # -- internals ----------------------------------------------------------------------------
-
-    def _wait_ready(self, timeout: float) -> None:
-        assert self._proc is not None and self._ports_dir is not None
-        deadline = time.monotonic() + timeout
-        ports: dict[str, list[str]] | None = None
-        while True:
-            code = self._proc.poll()
-            if code is not None:
-                raise RuntimeError(
-                    f"nats-server exited with code {code} during startup "
-                    f"(store {self.store_dir}); log tail from {self.log_path}:\n{self.log_tail()}"
-                )
-            if ports is None:
-                ports = self._read_ports_file(self._proc.pid)
-                if ports is not None:
-                    self._port = _port_of(ports.get("nats", []))
-                    if self._requested_monitor_port is not None:
-                        self._monitor_port = _port_of(ports.get("monitoring", []))
-            # The ports file is written once the listeners are up; the INFO probe confirms the
-            # server really talks the client protocol on that port.
-            if ports is not None and self._port is not None and _probe_info(self.host, self._port):
-                return
-            if time.monotonic() >= deadline:
-                where = f"port {self._port}" if self._port is not None else "its ports file"
-                raise RuntimeError(
-                    f"nats-server (pid {self._proc.pid}) did not accept client connections on "
-                    f"{self.host} within {timeout:g}s (waited for {where}); log tail from "
-                    f"{self.log_path}:\n{self.log_tail()}"
-                )
-            time.sleep(0.02)
+    def _awaited(self) -> str:
+        port = self._port if self._port is not None else "the port it picks"
+        return f"waited for client connections on {self.host}, {port}"
 
     def _read_ports_file(self, pid: int) -> dict[str, list[str]] | None:
         assert self._ports_dir is not None
@@ -270,36 +278,17 @@ class NatsServer:
         return None
 
     def _terminate(self, grace: float) -> None:
-        proc = self._proc
         try:
-            if proc is not None and proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-                try:
-                    proc.wait(timeout=grace)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait(timeout=10)
+            if self._child is not None:
+                self._child.stop_blocking(grace)
         finally:
-            self._proc = None
-            if self._log_file is not None:
-                self._log_file.close()
-                self._log_file = None
-            if self._ports_dir is not None:
-                self._ports_dir.cleanup()
-                self._ports_dir = None
+            self._forget()
 
-    def log_tail(self, lines: int = _LOG_TAIL_LINES) -> str:
-        """The last `lines` lines of the server log (empty if there is none yet)."""
-        try:
-            with open(self.log_path, "rb") as f:
-                # Read only the end: the log is appended to across restarts and may be large.
-                size = f.seek(0, os.SEEK_END)
-                f.seek(max(0, size - _LOG_TAIL_BYTES))
-                data = f.read()
-        except OSError:
-            return ""
-        tail = data.decode(errors="replace").splitlines()[-lines:]
-        return "\n".join(tail)
+    def _forget(self) -> None:
+        self._child = None
+        if self._ports_dir is not None:
+            self._ports_dir.cleanup()
+            self._ports_dir = None
 
 
 def _redact_args(args: list[str]) -> list[str]:

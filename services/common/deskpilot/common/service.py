@@ -5,10 +5,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import sys
 from collections.abc import Awaitable, Callable, Sequence
 
 from deskpilot.common.config import SettingsT, settings_or_exit
-from deskpilot.common.grpc_server import GrpcServer, ServiceBinding, serve_forever
+from deskpilot.common.grpc_server import GrpcServer, PortUnavailable, ServiceBinding, serve_forever
 from deskpilot.common.logs import configure_logging
 from deskpilot.common.metrics import serve_metrics
 
@@ -32,7 +33,12 @@ async def serve(settings: SettingsT, build: BuildBindings) -> None:
 def run_service(
     settings_cls: type[SettingsT], build: BuildBindings, argv: Sequence[str] | None = None
 ) -> None:
-    """Entry point: load settings (exit 2 with one line on a bad value) and serve."""
+    """Entry point: load settings (exit 2 with one line on a bad value) and serve; a port
+    it cannot listen on is one line and exit code 1."""
     settings = settings_or_exit(settings_cls, argv)
     configure_logging(settings)
-    asyncio.run(serve(settings, build))
+    try:
+        asyncio.run(serve(settings, build))
+    except PortUnavailable as exc:
+        print(f"deskpilot-{settings.service_name}: {exc}", file=sys.stderr)
+        raise SystemExit(1) from None

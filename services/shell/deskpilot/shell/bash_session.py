@@ -20,6 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from deskpilot.common.processes import PIPE, AsyncChild, spawn_async
 from deskpilot.shell import procs
 from deskpilot.shell.markers import MarkerSplitter, ShellGone
 from deskpilot.shell.output import BoundedOutput
@@ -84,7 +85,7 @@ class BashSession:
         self.working_dir = working_dir
         self.kill_grace_seconds = kill_grace_seconds
         self.input_check_seconds = input_check_seconds
-        self._proc: asyncio.subprocess.Process | None = None
+        self._shell: AsyncChild | None = None
         self._input_write_fd = -1
         self._input_inode = 0
         self._splitters = {"stdout": MarkerSplitter(), "stderr": MarkerSplitter()}
@@ -94,7 +95,7 @@ class BashSession:
     @property
     def pid(self) -> int | None:
         """The real shell's pid (no wrapper in between)."""
-        return self._proc.pid if self._proc else None
+        return self._shell.pid if self._shell else None
 
     async def run(
         self,
@@ -124,11 +125,13 @@ class BashSession:
         self, command: str, timeout: float, limit: int, on_chunk: ChunkCallback | None
     ) -> CommandResult:
         restarted = False
-        if self._proc is None or self._proc.returncode is not None:
-            restarted = self._proc is not None
+        if self._shell is None or not self._shell.running:
+            restarted = self._shell is not None
             await self._stop()
             await self._start()
-        assert self._proc is not None and self._proc.stdin is not None
+        assert self._shell is not None
+        stdin = self._shell.process.stdin
+        assert stdin is not None
         token = f"__deskpilot_done_{secrets.token_hex(12)}__".encode()
         sinks, finished = {}, []
         for name, splitter in self._splitters.items():
@@ -142,8 +145,8 @@ class BashSession:
         both = asyncio.gather(*finished)
         both.add_done_callback(_retrieve)  # a command given up on must not log its error
         try:
-            self._proc.stdin.write(command.encode() + b"\0" + token + b"\0")
-            await self._proc.stdin.drain()
+            stdin.write(command.encode() + b"\0" + token + b"\0")
+            await stdin.drain()
             status = await self._wait(both, timeout, mark, result)
         except asyncio.CancelledError:
             # The caller went away: end the command so the next one finds a free shell.
@@ -193,9 +196,9 @@ class BashSession:
         grace: float | None = None,
     ) -> list[int] | None:
         """Kill what the command started; restart the shell if it does not come back."""
-        assert self._proc is not None
+        assert self._shell is not None
         result.timed_out = timed_out
-        pid = self._proc.pid
+        pid = self._shell.pid
         await asyncio.to_thread(procs.kill_started_after, pid, mark)
         grace = self.kill_grace_seconds if grace is None else grace
         done, _ = await asyncio.wait([both], timeout=grace) if grace else (set(), set())
@@ -220,8 +223,8 @@ class BashSession:
 
     def _waiting_for_input(self, mark: procs.Mark) -> list[str]:
         """Names of the command's processes blocked reading the never-written stdin."""
-        assert self._proc is not None
-        shell = self._proc.pid
+        assert self._shell is not None
+        shell = self._shell.pid
         started = {p.pid: p.name for p in procs.family(shell) if mark.is_before(p)}
         started[shell] = _SHELL_READ
         waiting = procs.waiting_on_pipe(list(started), self._input_inode)
@@ -229,9 +232,9 @@ class BashSession:
 
     async def _after_shell_exit(self, result: CommandResult) -> None:
         """The command ended the shell (e.g. `exit`): report its status, start afresh."""
-        assert self._proc is not None
+        assert self._shell is not None
         with contextlib.suppress(asyncio.TimeoutError):
-            result.exit_code = await asyncio.wait_for(self._proc.wait(), self.kill_grace_seconds)
+            result.exit_code = await asyncio.wait_for(self._shell.exited(), self.kill_grace_seconds)
         await self._stop()
         await self._start()
         result.restarted = True
@@ -242,35 +245,33 @@ class BashSession:
         self._input_inode = os.fstat(input_read).st_ino
         os.set_inheritable(input_read, True)
         try:
-            self._proc = await asyncio.create_subprocess_exec(
-                self.shell_path,
-                "--noprofile",
-                "--norc",
-                "-c",
-                _DRIVER.format(input_fd=input_read),
-                stdin=asyncio.subprocess.PIPE,
-                stdout=asyncio.subprocess.PIPE,
-                stderr=asyncio.subprocess.PIPE,
+            # Its own session (as every child): no controlling terminal, its own group.
+            driver = _DRIVER.format(input_fd=input_read)
+            self._shell = await spawn_async(
+                "bash",
+                [self.shell_path, "--noprofile", "--norc", "-c", driver],
+                stdin=PIPE,
+                stdout=PIPE,
+                stderr=PIPE,
                 pass_fds=(input_read,),
                 cwd=_existing_dir(self.working_dir),
                 env=_shell_environment(),
-                start_new_session=True,  # own session: no controlling terminal, own pgid
             )
         finally:
             os.close(input_read)
-        for name, stream in (("stdout", self._proc.stdout), ("stderr", self._proc.stderr)):
+        process = self._shell.process
+        for name, stream in (("stdout", process.stdout), ("stderr", process.stderr)):
             assert stream is not None
             self._readers.append(asyncio.create_task(self._read(stream, self._splitters[name])))
 
     async def _stop(self) -> None:
-        proc, self._proc = self._proc, None
-        if proc is not None:
-            await asyncio.to_thread(procs.kill_family, proc.pid)
-            with contextlib.suppress(ProcessLookupError):
-                proc.kill()
-            await proc.wait()
-            if proc.stdin is not None:
-                proc.stdin.close()
+        shell, self._shell = self._shell, None
+        if shell is not None:
+            # Its family first (found through the living shell), then the shell itself.
+            await asyncio.to_thread(procs.kill_family, shell.pid)
+            await shell.stop(grace=0)
+            if shell.process.stdin is not None:
+                shell.process.stdin.close()
         for task in self._readers:
             task.cancel()
         for task in self._readers:

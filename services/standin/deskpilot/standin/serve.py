@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import signal
 import sys
 from collections.abc import Callable
 
@@ -11,16 +10,14 @@ from pydantic import ValidationError
 
 from deskpilot.common.config import settings_or_exit
 from deskpilot.common.logs import configure_logging
+from deskpilot.common.signals import stop_event
 from deskpilot.standin.script import Script
 from deskpilot.standin.server import StandInServer
 from deskpilot.standin.settings import StandInSettings
 
 
 async def _serve(server: StandInServer) -> None:
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
+    stop = stop_event()
     async with server:
         await stop.wait()
 

@@ -16,9 +16,7 @@ import asyncio
 import contextlib
 import json
 import logging
-import os
 import shutil
-import signal
 import sys
 import tempfile
 from collections import deque
@@ -26,6 +24,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from deskpilot.common.errors import InvalidArgument, Unavailable
+from deskpilot.common.processes import (
+    PIPE,
+    AdoptedProcess,
+    AsyncChild,
+    adopt,
+    exit_description,
+    spawn_async,
+)
+from deskpilot.common.readiness import NotReady, ready_line, until_ready
 from deskpilot.common.sandbox_ready import parse_ready_line
 from deskpilot.orchestrator.sandboxes.settings import LocalProviderSettings
 from deskpilot.v1 import common_pb2, session_pb2
@@ -36,7 +43,7 @@ _STOP_GRACE_SECONDS = 10.0
 
 @dataclass
 class _Sandbox:
-    process: asyncio.subprocess.Process
+    process: AsyncChild
     endpoints: session_pb2.SandboxEndpoints
     secrets: session_pb2.SandboxSecrets
     size: tuple[int, int]
@@ -114,7 +121,7 @@ class LocalSandboxProvider:
     async def release(self, endpoints: session_pb2.SandboxEndpoints) -> None:
         sandbox = self._running.pop(endpoints.sandbox_id, None)
         if sandbox is not None:
-            await _stop(sandbox.process)
+            await sandbox.process.stop(_STOP_GRACE_SECONDS)
         else:
             # Started by a replica that died: this one took the session over, so it stops
             # the sandbox too (else it would run on with nobody to stop it).
@@ -124,16 +131,16 @@ class LocalSandboxProvider:
         name = endpoints.sandbox_id
         sandbox = self._running.get(name)
         if sandbox is not None:
-            code = await sandbox.process.wait()
+            code = await sandbox.process.exited()
             return f"sandbox {name} {_exit_reason(code, sandbox.log_path)}"
         # Started by a replica that died and adopted here: watch its pid.
-        pidfd = _sandbox_pidfd(name)
-        if pidfd is None:
+        adopted = _adopt(name)
+        if adopted is None:
             return f"sandbox {name} is not running"
         try:
-            await _exited(pidfd)
+            await adopted.exited()
         finally:
-            os.close(pidfd)
+            adopted.close()
         return f"sandbox {name} stopped"
 
     async def close(self) -> None:
@@ -144,16 +151,16 @@ class LocalSandboxProvider:
         everything = [*self._pool, *self._running.values()]
         self._pool.clear()
         self._running.clear()
-        await asyncio.gather(*(_stop(s.process) for s in everything))
+        await asyncio.gather(*(s.process.stop(_STOP_GRACE_SECONDS) for s in everything))
         if self._own_work_dir:
             shutil.rmtree(self.work_dir, ignore_errors=True)
 
     def _take_warm(self, size: tuple[int, int]) -> _Sandbox | None:
         for sandbox in list(self._pool):
             self._pool.remove(sandbox)
-            if sandbox.process.returncode is None and sandbox.size == size:
+            if sandbox.process.running and sandbox.size == size:
                 return sandbox
-            if sandbox.process.returncode is None:
+            if sandbox.process.running:
                 self._pool.append(sandbox)  # alive, other size: keep it for later
         return None
 
@@ -171,25 +178,24 @@ class LocalSandboxProvider:
         folder = self.work_dir / name
         folder.mkdir(parents=True, exist_ok=True)
         log_path = folder / "sandbox.log"
-        log_file = log_path.open("wb")
-        process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "deskpilot.sandbox",
-            "--width", str(size[0]), "--height", str(size[1]),
-            "--x-server", self.x_server, "--workdir", str(folder), "--log-format", "json",
-            "--user", self.user,
-            *self.extra_args,
-            stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE, stderr=log_file,
-            start_new_session=True,
+        log_path.unlink(missing_ok=True)  # the toolkit appends; one log per sandbox start
+        process = await spawn_async(
+            "the sandbox process",
+            [sys.executable, "-m", "deskpilot.sandbox",
+             "--width", str(size[0]), "--height", str(size[1]),
+             "--x-server", self.x_server, "--workdir", str(folder), "--log-format", "json",
+             "--user", self.user, *self.extra_args],
+            stdout=PIPE, log_path=log_path,
         )  # fmt: skip
-        log_file.close()
         try:
-            report = await asyncio.wait_for(_ready_report(process), self.ready_timeout)
-        except (TimeoutError, ValueError) as exc:
-            await _stop(process)
-            tail = log_path.read_text(errors="replace")[-2000:]
-            raise Unavailable(f"sandbox {name} did not start ({exc!r}): {tail}") from None
+            report = await until_ready(
+                process, ready_line(process, parse_ready_line), timeout=self.ready_timeout
+            )
+        except NotReady as exc:
+            await process.stop(_STOP_GRACE_SECONDS)
+            raise Unavailable(f"sandbox {name} did not start: {exc}") from None
         except asyncio.CancelledError:  # e.g. close() while the pool was filling
-            await asyncio.shield(_stop(process))
+            await asyncio.shield(process.stop(_STOP_GRACE_SECONDS))
             raise
         report.endpoints.sandbox_id = f"{name}-{process.pid}"
         return _Sandbox(process, report.endpoints, report.secrets, size, log_path)
@@ -198,7 +204,7 @@ class LocalSandboxProvider:
 def _exit_reason(code: int, log_path: Path) -> str:
     """Why a sandbox process ended, for people: its signal, or its last error line."""
     if code < 0:
-        return f"was killed ({signal.Signals(-code).name})"
+        return exit_description(code)
     try:
         lines = log_path.read_text(errors="replace").splitlines()
     except OSError:
@@ -211,76 +217,25 @@ def _exit_reason(code: int, log_path: Path) -> str:
     return f"exited with code {code}"
 
 
-async def _ready_report(process: asyncio.subprocess.Process) -> session_pb2.SandboxReady:
-    """The ready report the sandbox prints once everything answers."""
-    assert process.stdout is not None
-    while line := await process.stdout.readline():
-        report = parse_ready_line(line)
-        if report is not None:
-            return report
-    raise ValueError(f"the sandbox exited with code {await process.wait()} before it was ready")
-
-
 async def _stop_adopted(sandbox_id: str) -> None:
     """Stop a local sandbox another provider started, found by the pid in its id, if that
     pid still is a sandbox process. A pidfd makes sure no later owner of the pid gets the
     signal."""
-    pidfd = _sandbox_pidfd(sandbox_id)
-    if pidfd is None:
+    adopted = _adopt(sandbox_id)
+    if adopted is None:
         return
     try:
-        with contextlib.suppress(ProcessLookupError):
-            signal.pidfd_send_signal(pidfd, signal.SIGTERM)
-        try:
-            await asyncio.wait_for(_exited(pidfd), _STOP_GRACE_SECONDS)
-        except TimeoutError:
-            with contextlib.suppress(ProcessLookupError):
-                signal.pidfd_send_signal(pidfd, signal.SIGKILL)
+        await adopted.stop(_STOP_GRACE_SECONDS)
         log.info("stopped sandbox %s, started by another replica", sandbox_id)
     finally:
-        os.close(pidfd)
+        adopted.close()
 
 
-async def _exited(pidfd: int) -> None:
-    """Until the process of `pidfd` has exited (a pidfd turns readable then)."""
-    loop = asyncio.get_running_loop()
-    exited = loop.create_future()
-    loop.add_reader(pidfd, lambda: exited.done() or exited.set_result(None))
-    try:
-        await exited
-    finally:
-        loop.remove_reader(pidfd)
-
-
-def _sandbox_pidfd(sandbox_id: str) -> int | None:
-    """A pidfd for the sandbox process named by `sandbox_id` (local-N-<pid>); None if it is
-    gone or the pid now belongs to another program."""
+def _adopt(sandbox_id: str) -> AdoptedProcess | None:
+    """The sandbox process named by `sandbox_id` (local-N-<pid>); None if it is gone or
+    the pid now belongs to another program."""
     name, _, pid_text = sandbox_id.rpartition("-")
     if not name.startswith("local-") or not pid_text.isdigit():
         log.warning("cannot stop sandbox %r: not a local sandbox id", sandbox_id)
         return None
-    try:
-        pidfd = os.pidfd_open(int(pid_text))
-    except ProcessLookupError:
-        return None
-    try:
-        command = Path(f"/proc/{pid_text}/cmdline").read_bytes().split(b"\0")
-    except OSError:
-        command = []
-    if b"deskpilot.sandbox" not in command:
-        os.close(pidfd)
-        return None
-    return pidfd
-
-
-async def _stop(process: asyncio.subprocess.Process) -> None:
-    if process.returncode is not None:
-        return
-    with contextlib.suppress(ProcessLookupError):
-        process.send_signal(signal.SIGTERM)
-    try:
-        await asyncio.wait_for(process.wait(), _STOP_GRACE_SECONDS)
-    except TimeoutError:
-        with contextlib.suppress(ProcessLookupError):
-            process.kill()
-        await process.wait()
+    return adopt(int(pid_text), f"sandbox {sandbox_id}", with_argument=b"deskpilot.sandbox")
