@@ -437,7 +437,9 @@ class DisplayExecutor:
         damage = self.damage if settle else None
         capture_started = time.perf_counter()
         if damage is not None:
-            self._reference.drawn(await self._x(damage.drawn))
+            # Read and recorded in one call on the X thread: a caller going away between
+            # the two cannot lose the report.
+            await self._x(lambda: self._reference.drawn(damage.drawn()))
             before = None
         else:
             before = await self._x(self._cap.grab) if settle else None
