@@ -1,6 +1,7 @@
 """A click into an idle terminal settles on the short quiet period: the terminal only
 redraws its cursor (a few pixels, or the same pixels again), which is not worth the full
-quiet. A click that opens a window still waits the full quiet and returns the window.
+quiet, also while another terminal keeps scrolling beside it. A click that opens a window
+still waits the full quiet and returns the window.
 
 The executor here waits a quiet period far longer than the short one, so which rule ended
 a wait shows without measuring anything finely (each response also names the rule, through
@@ -34,6 +35,8 @@ QUIET_MS = 3000  # the full quiet period: far beyond the short one (50 ms)
 TERMINAL = "60x15+100+100"
 IN_TERMINAL = [common_pb2.Point(x=250, y=200), common_pb2.Point(x=300, y=230)]
 ON_DESKTOP = common_pb2.Point(x=700, y=600)
+# Beside the idle terminal, on the same rows: x 600..964, y 100..364.
+SCROLLING = "60x20+600+100"
 # A button at x y w h; a click on it maps a 200x100 window 10 px below it.
 BUTTON = (800, 150, 120, 60)
 OPENED_AT = (900, 270)  # inside the window the click opens
@@ -63,6 +66,12 @@ def idle_terminal(x_display: XServer) -> Iterator[None]:
 
 
 @pytest.fixture
+def scrolling_terminal(x_display: XServer) -> Iterator[None]:
+    with running_xterm(x_display, SCROLLING, "while :; do date +%T.%N; sleep 0.03; done"):
+        yield
+
+
+@pytest.fixture
 async def button(x_display: XServer) -> AsyncIterator[None]:
     """The test app whose button opens a window when clicked (stopped afterwards)."""
     process = await asyncio.create_subprocess_exec(
@@ -84,14 +93,18 @@ def settles_ended_by(rule: str) -> float:
 
 
 async def click(
-    stub: display_pb2_grpc.DisplayStub, at: common_pb2.Point
+    stub: display_pb2_grpc.DisplayStub,
+    at: common_pb2.Point,
+    settle: display_pb2.SettlePolicy | None = None,
 ) -> tuple[display_pb2.ActResponse, str]:
     """Click at `at`; the response and the rule that ended its settle wait."""
     rules = ("no_change", "small_change", "quiet", "limit")
     before = {rule: settles_ended_by(rule) for rule in rules}
     action = display_pb2.ComputerAction(left_click=display_pb2.ClickAction(coordinate=at))
     response = await stub.Act(
-        display_pb2.ActRequest(action=action, screen_space=PHYSICAL, return_screenshot=True)
+        display_pb2.ActRequest(
+            action=action, screen_space=PHYSICAL, return_screenshot=True, settle=settle
+        )
     )
     [rule] = [rule for rule in rules if settles_ended_by(rule) == before[rule] + 1]
     return response, rule
@@ -113,6 +126,31 @@ async def test_a_click_into_an_idle_terminal_settles_on_the_short_quiet(
     response, rule = await click(stub, IN_TERMINAL[1])
     assert response.settled
     assert rule == "no_change"
+    assert response.timing.settle_ms < QUIET_MS / 2
+
+
+async def test_a_click_into_an_idle_terminal_beside_a_scrolling_one_settles_on_the_short_quiet(
+    stub: display_pb2_grpc.DisplayStub, idle_terminal: None, scrolling_terminal: None
+) -> None:
+    # The terminal loses the focus (no settling: its cursor is not churn), then a click
+    # where nothing else changes learns the churn: the wait hits its bound.
+    await stub.Act(
+        display_pb2.ActRequest(
+            action=display_pb2.ComputerAction(
+                left_click=display_pb2.ClickAction(coordinate=ON_DESKTOP)
+            ),
+            screen_space=PHYSICAL,
+            settle=display_pb2.SettlePolicy(disabled=True),
+        )
+    )
+    await asyncio.sleep(0.5)
+    response, rule = await click(stub, ON_DESKTOP, display_pb2.SettlePolicy(max_ms=1000))
+    assert (response.settled, rule) == (False, "limit")
+    # The idle terminal fills its cursor on the rows where the other one scrolls: what is
+    # drawn after the input holds both, and only the cursor is the click's change.
+    response, rule = await click(stub, IN_TERMINAL[0])
+    assert response.settled
+    assert rule == "small_change"
     assert response.timing.settle_ms < QUIET_MS / 2
 
 

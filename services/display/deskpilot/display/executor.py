@@ -440,7 +440,9 @@ class DisplayExecutor:
             # Read and recorded in one call on the X thread: a caller going away between
             # the two cannot lose the report.
             await self._x(lambda: self._reference.drawn(damage.drawn()))
-            before = None
+            # While background churn is known, what is drawn after the input mixes it with
+            # the input's own change in one box: a frame from now tells them apart.
+            before = await self._x(self._cap.grab) if self._busy.box is not None else None
         else:
             before = await self._x(self._cap.grab) if settle else None
         response.timing.capture_ms = (time.perf_counter() - capture_started) * 1000
@@ -506,6 +508,10 @@ class DisplayExecutor:
         response.timing.settle_ms = result.seconds * 1000
         SETTLE_SECONDS.observe(result.seconds)
         SETTLES.labels(result.ended_by).inc()
+        log.debug(
+            "settled (%s) after %.1f ms; changed %s", result.ended_by, result.seconds * 1000,
+            result.change,
+        )  # fmt: skip
         if not result.settled:
             SETTLE_TIMEOUTS.inc()
         return result.frame, result.settled

@@ -160,9 +160,10 @@ async def wait_until_still(
     """Capture until the screen has been still long enough (see the module doc).
 
     With `drawn` (what was drawn since it was last called, see damage.py; called once just
-    before the input, with `before` None), a poll captures only after something was
-    drawn, and drawing with no frame to compare against counts as a change, unless
-    `reference` (the screen before the input, as far as it is known) tells otherwise.
+    before the input, and `before`, if any, captured after that), a poll captures only
+    after something was drawn, and drawing with no frame to compare against counts as a
+    change, unless `reference` (the screen before the input, as far as it is known) tells
+    otherwise.
     """
     busy = busy or BusyRegion()
     started = time.monotonic()
