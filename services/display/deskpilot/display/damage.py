@@ -30,7 +30,7 @@ import logging
 from Xlib.error import XError
 from Xlib.ext import damage
 
-from deskpilot.display.settle import Box, union_box
+from deskpilot.display.boxes import Box, union_box
 from deskpilot.display.xconnection import open_display
 
 log = logging.getLogger("deskpilot.display.damage")

@@ -20,13 +20,14 @@ churn starts pays the bound once (again if the churn spreads). The price: an act
 change inside the busy region is not waited for.
 
 A small change (at most `small_change_px` on both sides: a terminal redrawing its cursor, a
-ticked box) needs only `small_change_quiet`, not the whole `quiet`: what an application
-does next after such a change it draws at once. A larger one (a window opening) waits the
-whole `quiet`. So while the change so far is small, each change is measured exactly (its
-bounding box, ~1 ms for a whole 1920x1080 frame, less within the reported drawing). The
-first frame after the input has no frame before it to be compared with; with a
-`ScreenReference` (the last settled frame's row checksums, see reference.py) it is
-measured against that, so a repaint of the same pixels is no change at all.
+ticked box) needs only `small_change_quiet`, not the whole `quiet`: it is usually the whole
+answer to the input, and an application that goes on from it draws more at once, as with
+typing echo. A larger one (a window opening) waits the whole `quiet`. So while the change
+so far is small, each change is measured exactly (its bounding box, ~1 ms for a whole
+1920x1080 frame, less within the reported drawing). The first frame after the input has
+no frame before it to be compared with; with a `ScreenReference` (the last settled
+frame's row checksums, see reference.py) it is measured against that, so a repaint of the
+same pixels is no change at all.
 """
 
 from __future__ import annotations
@@ -42,8 +43,6 @@ from PIL import Image, ImageChops
 from deskpilot.display.boxes import Box, fits, inside, union_box
 from deskpilot.display.capture import Frame
 from deskpilot.display.reference import ScreenReference
-
-__all__ = ["Box", "union_box"]  # also used by damage.py
 
 # What ended a wait: nothing changed within `first_change`; the screen stayed still for
 # `small_change_quiet` after a small change, or for `quiet`; or the bound was hit.
