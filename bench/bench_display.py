@@ -352,6 +352,7 @@ async def terminal_clicks(
         ("left_click into it from the desktop + screenshot", (ours_from_desktop, from_desktop)),
     ]
     for label, untimed in cases:
+        await pause()
         await ours.untimed_click(*next(spots))
         ours.breakdown()
         base_click, ours_click = await time_interleaved(
