@@ -6,11 +6,14 @@ from __future__ import annotations
 
 import asyncio
 import io
+import time
 from collections.abc import Iterator
 
 import pytest
 from PIL import Image
 
+from deskpilot.display.boxes import inside
+from deskpilot.display.damage import DamageWatch
 from deskpilot.sandbox.xserver import XServer
 from deskpilot.v1 import common_pb2, display_pb2
 from tests.fixtures.xdisplay import DisplayService, running_xterm
@@ -22,6 +25,7 @@ pytestmark = pytest.mark.x11
 FULL_SPEED = "while :; do ls -lR /usr; done"
 # 100x30 cells of the default 6x13 font: about x 600..1206, y 300..694 of 1280x800.
 GEOMETRY = "100x30+600+300"
+GEOMETRY_BOX = (620, 320, 1180, 680)  # well inside its text area
 INSIDE = common_pb2.Point(x=900, y=500)
 OUTSIDE = common_pb2.Point(x=200, y=150)
 # A hang shows as a deadline, far beyond any settle bound used here.
@@ -81,3 +85,19 @@ async def test_actions_settle_and_screenshots_answer_while_a_terminal_prints_at_
     await asyncio.sleep(1.0)
     later = await stub.Screenshot(display_pb2.ScreenshotRequest(), timeout=RPC_DEADLINE)
     assert size_of(later.image) == (1280, 800)
+
+
+def test_drawing_reports_left_unread_between_actions_stay_few(
+    x_display: XServer, fast_terminal: None
+) -> None:
+    # The executor keeps reports running between actions, unread: one is sent only when
+    # the box of the drawing since the last read grows, however fast the terminal draws.
+    watch = DamageWatch(x_display.display)
+    try:
+        watch.start()
+        time.sleep(1.0)
+        watch._display.sync()  # every report sent so far has arrived
+        assert watch._display.pending_events() < 64
+        assert inside(GEOMETRY_BOX, watch.drawn())  # and still covers all the drawing
+    finally:
+        watch.close()

@@ -223,7 +223,7 @@ def test_drawing_reports_cover_drawing_redrawing_mapping_and_what_a_closed_windo
         client.sync()
         assert _covers(watch.drawn(), (300, 200, 420, 280))
         assert watch.drawn() is None  # each report once
-        watch.stop()  # between actions nothing is reported, so nothing piles up
+        watch.stop()  # once stopped, nothing is reported
         window.map()
         client.sync()
         watch.start()  # drawing before the start is not the action's

@@ -1,5 +1,6 @@
-"""The settle rule on synthetic frames: quiet after the last change, a short wait when
-nothing changes, the bound, and background churn learnt once then ignored."""
+"""The settle rule on synthetic frames: quiet after the last change (a short one after a
+small change), a short wait when nothing changes, the bound, background churn learnt once
+then ignored, and the first frame after the input measured against the last settled one."""
 
 from __future__ import annotations
 
@@ -10,11 +11,13 @@ import pytest
 from deskpilot.common.config import load_settings
 from deskpilot.display.capture import Frame
 from deskpilot.display.executor import DisplayExecutor
+from deskpilot.display.reference import ScreenReference
 from deskpilot.display.settings import DisplaySettings
 from deskpilot.display.settle import (
     BusyRegion,
     SettleTimes,
     changed_box,
+    changed_boxes,
     changed_outside,
     wait_until_still,
 )
@@ -174,3 +177,114 @@ async def test_drawing_inside_the_busy_region_is_churn_not_a_change() -> None:
     assert result.settled
     assert result.seconds < LONG_QUIET.quiet / 2  # ended by the first-change wait
     assert busy.box == (0, 38, W, 42)  # still churning: remembered
+
+
+# --- small changes settle on the short quiet ------------------------------------------
+
+# The full quiet is long, the short one not: which one ended a wait shows without
+# measuring anything finely.
+SMALL = SettleTimes(
+    quiet=1.0, first_change=0.02, limit=5.0, poll=0.005, small_change_quiet=0.02,
+    small_change_px=8,
+)  # fmt: skip
+
+
+def block(x: int, y: int, size: int) -> list[tuple[int, int]]:
+    return [(x + i, y + j) for i in range(size) for j in range(size)]
+
+
+async def test_a_small_change_settles_on_the_short_quiet() -> None:
+    # A cursor cell (8x8) drawn once, right after the input, then still.
+    screen = Screen(lambda n: frame(*block(10, 10, 8)))
+    result = await wait_until_still(screen.grab, frame(), SMALL)
+    assert (result.settled, result.ended_by) == (True, "small_change")
+    assert result.change == (10, 10, 18, 18)
+    assert result.seconds < SMALL.quiet / 2
+
+
+async def test_a_large_change_waits_the_whole_quiet() -> None:
+    screen = Screen(lambda n: frame(*block(10, 10, 9)))  # one pixel too wide and high
+    result = await wait_until_still(screen.grab, frame(), SMALL)
+    assert (result.settled, result.ended_by) == (True, "quiet")
+    assert result.seconds >= SMALL.quiet
+
+
+async def test_small_changes_that_add_up_to_a_large_one_wait_the_whole_quiet() -> None:
+    # Two small changes far apart (a cursor, then a window's corner): together large.
+    screen = Screen(lambda n: frame((2, 2)) if n < 3 else frame((2, 2), (40, 30)))
+    result = await wait_until_still(screen.grab, frame(), SMALL)
+    assert result.ended_by == "quiet"
+    assert result.change == (2, 2, 41, 31)
+
+
+def test_a_request_for_its_own_quiet_gets_it_after_a_small_change_too() -> None:
+    settings = load_settings(DisplaySettings, [], settle_quiet_ms=100, settle_small_change_px=32)
+    executor = DisplayExecutor(settings)
+    assert executor._settle_times(display_pb2.SettlePolicy(), "left_click").small_change_px == 32
+    asked = executor._settle_times(display_pb2.SettlePolicy(quiet_ms=300), "left_click")
+    assert asked.quiet_after((0, 0, 1, 1)) == 0.3
+
+
+# --- the first frame after the input, against the last settled frame --------------------
+
+
+async def test_drawing_the_same_pixels_after_the_input_is_no_change_against_the_reference() -> None:
+    # The terminal redraws its cursor as it was: reported drawn, identical pixels.
+    reference = ScreenReference()
+    reference.replace(frame((3, 3)))
+    screen = Screen(lambda n: frame((3, 3)))
+    drawing = Drawing(lambda n: (0, 0, 8, 8) if n == 1 else None)
+    result = await wait_until_still(
+        screen.grab, None, LONG_QUIET, drawn=drawing.drawn, reference=reference
+    )
+    assert (result.ended_by, result.change) == ("no_change", None)
+
+
+async def test_a_small_change_after_the_input_is_measured_against_the_reference() -> None:
+    reference = ScreenReference()
+    reference.replace(frame())
+    screen = Screen(lambda n: frame((3, 4), (5, 6)))
+    drawing = Drawing(lambda n: (0, 0, 8, 8) if n == 1 else None)
+    result = await wait_until_still(
+        screen.grab, None, SMALL, drawn=drawing.drawn, reference=reference
+    )
+    assert result.ended_by == "small_change"
+    assert result.change == (0, 4, 8, 7)  # rows exactly, the drawing's columns
+
+
+async def test_without_a_reference_drawing_after_the_input_waits_the_whole_quiet() -> None:
+    # Nothing to compare with: what was drawn is the change, here too wide to be small.
+    screen = Screen(lambda n: frame((3, 4)))
+    drawing = Drawing(lambda n: (0, 0, W, 8) if n == 1 else None)
+    result = await wait_until_still(screen.grab, None, SMALL, drawn=drawing.drawn)
+    assert result.ended_by == "quiet"
+
+
+def test_the_reference_names_the_rows_that_differ_within_the_drawing() -> None:
+    reference = ScreenReference()
+    assert reference.changed(frame(), (0, 0, 4, 4)) == (0, 0, 4, 4)  # nothing known yet
+    reference.replace(frame((1, 1)))
+    assert reference.changed(frame((1, 1)), (0, 0, 4, 4)) is None
+    assert reference.changed(frame((1, 1), (2, 3)), (0, 0, 4, 4)) == (0, 3, 4, 4)
+    assert reference.changed(frame(), (0, 0, W, H)) == (0, 1, W, 2)
+    # Rows drawn since the reference (between actions) are out of date: they count as
+    # changed, the others are still compared.
+    reference.drawn((30, 10, 40, 12))
+    assert reference.changed(frame((1, 1)), (0, 0, W, 20)) == (0, 10, W, 12)
+    assert reference.changed(frame((1, 1)), (0, 0, W, 5)) is None
+    reference.forget()
+    assert reference.changed(frame((1, 1)), (0, 0, 4, 4)) == (0, 0, 4, 4)
+    # A frame of another size (the screen was resized) is not compared.
+    reference.replace(frame())
+    other = Frame(bytes(8 * 8 * 4), 8, 8, time.monotonic())
+    assert reference.changed(other, (0, 0, 4, 4)) == (0, 0, 4, 4)
+
+
+def test_changed_boxes_within_an_area_find_the_same_boxes() -> None:
+    a, b = frame((15, 15)), frame((12, 19), (30, 30))
+    assert changed_boxes(a, b, None, (10, 10, 40, 40)) == changed_boxes(a, b, None)
+    assert changed_boxes(a, b, (0, 0, 20, 20), (10, 10, 40, 40)) == (
+        (12, 15, 31, 31),
+        (30, 30, 31, 31),
+    )
+    assert changed_boxes(a, b, (0, 0, 20, 20), (0, 0, 20, 20)) == ((12, 15, 16, 20), None)

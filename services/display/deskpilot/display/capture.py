@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import logging
 import time
+import zlib
 from dataclasses import dataclass
+from functools import cached_property
 
 import mss
 from mss.exception import ScreenShotError
@@ -27,6 +29,25 @@ class Frame:
     width: int
     height: int
     taken_at: float
+
+    @cached_property
+    def row_checksums(self) -> list[int]:
+        """CRC-32 of every pixel row (1-3 ms for 1920x1080; no copies), computed once per
+        frame: the encoder finds the rows to rescale with them, and settling compares the
+        next action's frames with the last settled one's. A changed row goes unnoticed only
+        if its CRC collides (odds 1 in 2**32 per changed row)."""
+        return self._checksums(0, self.height)
+
+    def row_checksums_between(self, top: int, bottom: int) -> list[int]:
+        """`row_checksums[top:bottom]`, without computing the other rows' first."""
+        if "row_checksums" in self.__dict__:  # already computed (cached_property's slot)
+            return self.row_checksums[top:bottom]
+        return self._checksums(top, bottom)
+
+    def _checksums(self, top: int, bottom: int) -> list[int]:
+        view = memoryview(self.raw)
+        stride = self.width * 4
+        return [zlib.crc32(view[row * stride : (row + 1) * stride]) for row in range(top, bottom)]
 
     def to_image(self) -> Image.Image:
         return Image.frombuffer("RGB", (self.width, self.height), self.raw, "raw", "BGRX", 0, 1)

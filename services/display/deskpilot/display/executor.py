@@ -9,6 +9,8 @@ Order of work for `act()`:
    thread (the event loop never blocks on X), always releasing whatever this action
    pressed, also when it fails or the client goes away (cancellation).
 3. Settle: return as soon as the screen has been still for a short while (see settle.py).
+   Drawing reports run from `open()` on, between actions too, so the rows of the last
+   settled frame that were drawn since are known (reference.py).
 4. Report the pointer position and, when asked, the settled frame, scaled and encoded.
 """
 
@@ -34,7 +36,14 @@ from deskpilot.display.capture import Frame, ScreenCapture
 from deskpilot.display.damage import DamageWatch, open_damage_watch
 from deskpilot.display.encode import EncodeOptions, Encoder, resolve_format
 from deskpilot.display.memory import IdleTrim
-from deskpilot.display.metrics import ACTION_ERRORS, ACTION_SECONDS, SETTLE_SECONDS, SETTLE_TIMEOUTS
+from deskpilot.display.metrics import (
+    ACTION_ERRORS,
+    ACTION_SECONDS,
+    SETTLE_SECONDS,
+    SETTLE_TIMEOUTS,
+    SETTLES,
+)
+from deskpilot.display.reference import ScreenReference
 from deskpilot.display.scaling import Scaling, scaling_for
 from deskpilot.display.settings import DisplaySettings
 from deskpilot.display.settle import BusyRegion, SettleTimes, wait_until_still
@@ -121,6 +130,8 @@ class DisplayExecutor:
             max_bytes=_REPLAY_BYTES,
         )
         self._busy = BusyRegion()
+        # The last settled frame's row checksums (with drawing reports only).
+        self._reference = ScreenReference()
         self.idle_trim = IdleTrim()
         self.input: XInput | None = None
         self.capture: ScreenCapture | None = None
@@ -144,6 +155,11 @@ class DisplayExecutor:
         self.input = XInput(connection)
         self.capture = ScreenCapture(self.display_name)
         self.damage = open_damage_watch(self.display_name)
+        if self.damage is not None:
+            # Reports run from here on, between actions too: bounding-box reports are
+            # sent only when the box grows, so they cannot pile up (see damage.py).
+            self.damage.start()
+            self._reference.replace(self.capture.grab())
         screen = connection.screen()
         self.width, self.height = screen.width_in_pixels, screen.height_in_pixels
         self.depth = screen.root_depth
@@ -266,6 +282,9 @@ class DisplayExecutor:
             first_change=min(s.settle_first_change_ms / 1000, quiet),
             limit=limit,
             poll=s.settle_poll_ms / 1000,
+            # A small change needs only the short quiet, unless the request set the quiet.
+            small_change_quiet=s.settle_typing_quiet_ms / 1000,
+            small_change_px=0 if policy.quiet_ms else s.settle_small_change_px,
         )
 
     def _prepare(self, name: str, body: Any, scaling: Scaling, fmt: int, quality: int) -> Step:
@@ -412,23 +431,24 @@ class DisplayExecutor:
     ) -> display_pb2.ActResponse:
         response = display_pb2.ActResponse(action=name)
         settle = step.sends_input and times.limit > 0
-        # What the input changes: with drawing reports, what is drawn from now on; without,
-        # the difference from a frame captured now.
+        # What the input changes: with drawing reports, what is drawn from now on (and
+        # what was drawn since the last settled frame is out of date in it); without, the
+        # difference from a frame captured now.
         damage = self.damage if settle else None
         capture_started = time.perf_counter()
         if damage is not None:
-            await self._x(damage.start)
-            before = None
+            # Read and recorded in one call on the X thread: a caller going away between
+            # the two cannot lose the report.
+            await self._x(lambda: self._reference.drawn(damage.drawn()))
+            # While background churn is known, what is drawn after the input mixes it with
+            # the input's own change in one box: a frame from now tells them apart.
+            before = await self._x(self._cap.grab) if self._busy.box is not None else None
         else:
             before = await self._x(self._cap.grab) if settle else None
         response.timing.capture_ms = (time.perf_counter() - capture_started) * 1000
-        try:
-            frame, response.settled = await self._input_and_settle(
-                step, response, before, times, damage
-            )
-        finally:
-            if damage is not None:  # reports stop between actions (see damage.py)
-                await asyncio.shield(self._x(damage.stop))
+        frame, response.settled = await self._input_and_settle(
+            step, response, before, times, damage
+        )
 
         x, y = await self._x(self._in.pointer)
         response.cursor_position.CopyFrom(scaling.to_model(x, y))
@@ -470,15 +490,28 @@ class DisplayExecutor:
         response.timing.input_ms = (time.perf_counter() - started) * 1000
         if not (step.sends_input and times.limit > 0):
             return None, True
-        result = await wait_until_still(
-            lambda: self._x(self._cap.grab),
-            before,
-            times,
-            self._busy,
-            drawn=(lambda: self._x(damage.drawn)) if damage is not None else None,
-        )
+        try:
+            result = await wait_until_still(
+                lambda: self._x(self._cap.grab),
+                before,
+                times,
+                self._busy,
+                drawn=(lambda: self._x(damage.drawn)) if damage is not None else None,
+                reference=self._reference if damage is not None else None,
+            )
+            if damage is not None:
+                await self._x(self._reference.replace, result.frame)
+        except BaseException:
+            # Drawing reports were read and not recorded: the reference is out of date.
+            self._reference.forget()
+            raise
         response.timing.settle_ms = result.seconds * 1000
         SETTLE_SECONDS.observe(result.seconds)
+        SETTLES.labels(result.ended_by).inc()
+        log.debug(
+            "settled (%s) after %.1f ms; changed %s", result.ended_by, result.seconds * 1000,
+            result.change,
+        )  # fmt: skip
         if not result.settled:
             SETTLE_TIMEOUTS.inc()
         return result.frame, result.settled

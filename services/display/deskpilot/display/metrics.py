@@ -36,6 +36,12 @@ SETTLE_SECONDS = Histogram(
     "Time waiting for the screen to settle after input.",
     buckets=_FAST_BUCKETS,
 )
+SETTLES = Counter(
+    "deskpilot_display_settles_total",
+    "Settle waits by what ended them: no_change (nothing changed), small_change (still for "
+    "the short quiet after a small change), quiet (still for the quiet period), limit.",
+    ["ended_by"],
+)
 SETTLE_TIMEOUTS = Counter(
     "deskpilot_display_settle_timeouts_total",
     "Actions whose settle wait hit its upper bound while the screen still changed.",

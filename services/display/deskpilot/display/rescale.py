@@ -9,16 +9,15 @@ one core). Two things cut it:
   last bit of a double, so a value can differ by one level), so strips concatenate. This
   needs a filter that is continuous (not BOX or NEAREST, where a last-bit difference
   moves a whole source pixel in or out).
-- Only what changed: a CRC-32 per pixel row tells which rows differ from the last frame
-  scaled; only the output rows whose filter window reaches them are recomputed and
-  spliced into the previous result. A terminal echoing a line rescales a few rows, not
-  the screen.
+- Only what changed: a CRC-32 per pixel row (`Frame.row_checksums`) tells which rows
+  differ from the last frame scaled; only the output rows whose filter window reaches
+  them are recomputed and spliced into the previous result. A terminal echoing a line
+  rescales a few rows, not the screen.
 """
 
 from __future__ import annotations
 
 import math
-import zlib
 from concurrent.futures import ThreadPoolExecutor
 
 from PIL import Image
@@ -35,14 +34,6 @@ _FILTER_SUPPORT = {
 }
 # Below this many output rows a strip is not worth handing to another thread.
 _MIN_ROWS_PER_THREAD = 32
-
-
-def row_checksums(frame: Frame) -> list[int]:
-    """CRC-32 of every pixel row (1-2 ms for 1920x1080; no copies). A changed row goes
-    unnoticed only if its CRC collides (odds 1 in 2**32 per changed row)."""
-    view = memoryview(frame.raw)
-    stride = frame.width * 4
-    return [zlib.crc32(view[row : row + stride]) for row in range(0, len(view), stride)]
 
 
 class Scaler:
@@ -113,7 +104,7 @@ class IncrementalScaler:
 
     def rgb(self, frame: Frame, size: tuple[int, int]) -> tuple[bytes, bool]:
         """(the frame scaled to `size` as RGB bytes, whether it differs from last time)."""
-        rows = row_checksums(frame)
+        rows = frame.row_checksums
         shape = (frame.width, frame.height, *size)
         if shape != self._shape:
             rgb = self.scaler.rgb(frame, size)

@@ -36,7 +36,14 @@ class DisplaySettings(ServiceSettings):
     settle_typing_quiet_ms: int = Field(
         50, ge=1, le=10_000,
         description="The quiet period after `type` and `key` actions, whose echo applications "
-        "draw at once (settle_quiet_ms applies to the others).",
+        "draw at once, and after a change of at most settle_small_change_px on both sides "
+        "(settle_quiet_ms applies to the others).",
+    )  # fmt: skip
+    settle_small_change_px: int = Field(
+        32, ge=0, le=1024,
+        description="A change at most this many pixels wide and high (a terminal redrawing "
+        "its cursor, a ticked box) settles on settle_typing_quiet_ms; 0: every change "
+        "waits settle_quiet_ms.",
     )  # fmt: skip
     settle_max_ms: int = Field(2500, ge=0, le=60_000, description="Upper bound on the settle wait.")
     settle_poll_ms: int = Field(

@@ -18,6 +18,16 @@ its bound (`BusyRegion`); later waits ignore changes inside it (pixels outside i
 compared as usual), and forget it as soon as it is seen still. The first action after
 churn starts pays the bound once (again if the churn spreads). The price: an action's own
 change inside the busy region is not waited for.
+
+A small change (at most `small_change_px` on both sides: a terminal redrawing its cursor, a
+ticked box) needs only `small_change_quiet`, not the whole `quiet`: it is usually the whole
+answer to the input, and an application that goes on from it draws more at once, as with
+typing echo. A larger one (a window opening) waits the whole `quiet`. So while the change
+so far is small, each change is measured exactly (its bounding box, ~1 ms for a whole
+1920x1080 frame, less within the reported drawing). The first frame after the input has
+no frame before it to be compared with; with a `ScreenReference` (the last settled
+frame's row checksums, see reference.py) it is measured against that, so a repaint of the
+same pixels is no change at all.
 """
 
 from __future__ import annotations
@@ -26,31 +36,53 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Literal
 
 from PIL import Image, ImageChops
 
+from deskpilot.display.boxes import Box, fits, inside, union_box
 from deskpilot.display.capture import Frame
+from deskpilot.display.reference import ScreenReference
 
-Box = tuple[int, int, int, int]
+# What ended a wait: nothing changed within `first_change`; the screen stayed still for
+# `small_change_quiet` after a small change, or for `quiet`; or the bound was hit.
+SettleEnd = Literal["no_change", "small_change", "quiet", "limit"]
 
 
 @dataclass(frozen=True)
 class SettleTimes:
-    """Durations in seconds."""
+    """Durations in seconds; `small_change_px` 0 makes every change wait `quiet`."""
 
     quiet: float
     first_change: float
     limit: float
     poll: float
+    small_change_quiet: float = 0.0
+    small_change_px: int = 0
+
+    def measures(self, change: Box | None) -> bool:
+        """Whether a change seen so far of `change` could still settle on the short quiet,
+        so that further changes must be measured."""
+        return self.small_change_px > 0 and fits(change, self.small_change_px)
+
+    def quiet_after(self, change: Box | None) -> float:
+        """The quiet period once the input has changed `change` (its bounding box)."""
+        if self.measures(change):
+            return min(self.small_change_quiet, self.quiet)
+        return self.quiet
 
 
 @dataclass(frozen=True)
 class Settled:
-    """The last frame captured, whether the screen was still, and how long it took."""
+    """The last frame captured, whether the screen was still, how long it took, what
+    ended the wait and the bounding box of what the input changed (outside churn; larger
+    than the change where measuring it exactly could not matter)."""
 
     frame: Frame
     settled: bool
     seconds: float
+    ended_by: SettleEnd
+    change: Box | None
 
 
 @dataclass
@@ -60,20 +92,35 @@ class BusyRegion:
     box: Box | None = None
 
 
-def changed_boxes(a: Frame, b: Frame, busy: Box | None) -> tuple[Box | None, Box | None]:
-    """(all changes, changes outside `busy`) as bounding boxes; None where nothing changed."""
+def changed_boxes(
+    a: Frame, b: Frame, busy: Box | None, within: Box | None = None
+) -> tuple[Box | None, Box | None]:
+    """(all changes, changes outside `busy`) as bounding boxes; None where nothing changed.
+    With `within`, only pixels inside it are compared (nothing else may differ)."""
     if a.raw == b.raw:
         return None, None
     size = (a.width, a.height)
     # Zero-copy views; the channel order does not matter for a difference.
     image_a = Image.frombuffer("RGBA", size, a.raw, "raw", "RGBA", 0, 1)
     image_b = Image.frombuffer("RGBA", size, b.raw, "raw", "RGBA", 0, 1)
+    left = top = 0
+    if within is not None and within != (0, 0, a.width, a.height):
+        left, top = within[0], within[1]
+        image_a, image_b = image_a.crop(within), image_b.crop(within)
     difference = ImageChops.difference(image_a, image_b)
-    everywhere = difference.getbbox(alpha_only=False)
+    everywhere = _shifted(difference.getbbox(alpha_only=False), left, top)
     if busy is None or everywhere is None:
         return everywhere, everywhere
-    difference.paste((0, 0, 0, 0), busy)
-    return everywhere, difference.getbbox(alpha_only=False)
+    mask = (busy[0] - left, busy[1] - top, busy[2] - left, busy[3] - top)
+    clipped = (max(0, mask[0]), max(0, mask[1]),
+               min(difference.width, mask[2]), min(difference.height, mask[3]))  # fmt: skip
+    if clipped[0] < clipped[2] and clipped[1] < clipped[3]:
+        difference.paste((0, 0, 0, 0), clipped)
+    return everywhere, _shifted(difference.getbbox(alpha_only=False), left, top)
+
+
+def _shifted(box: Box | None, left: int, top: int) -> Box | None:
+    return None if box is None else (box[0] + left, box[1] + top, box[2] + left, box[3] + top)
 
 
 def changed_outside(a: Frame, b: Frame, busy: Box) -> bool:
@@ -96,22 +143,9 @@ def changed_outside(a: Frame, b: Frame, busy: Box) -> bool:
     return False
 
 
-def _inside(box: Box, region: Box | None) -> bool:
-    return region is not None and (
-        region[0] <= box[0] and region[1] <= box[1] and box[2] <= region[2] and box[3] <= region[3]
-    )
-
-
 def changed_box(a: Frame, b: Frame) -> Box | None:
     """Bounding box of the pixels that differ between two frames (None: identical)."""
     return changed_boxes(a, b, None)[0]
-
-
-def union_box(a: Box | None, b: Box) -> Box:
-    """The smallest box holding `a` (if any) and `b`."""
-    if a is None:
-        return b
-    return (min(a[0], b[0]), min(a[1], b[1]), max(a[2], b[2]), max(a[3], b[3]))
 
 
 async def wait_until_still(
@@ -120,17 +154,21 @@ async def wait_until_still(
     times: SettleTimes,
     busy: BusyRegion | None = None,
     drawn: Callable[[], Awaitable[Box | None]] | None = None,
+    reference: ScreenReference | None = None,
 ) -> Settled:
     """Capture until the screen has been still long enough (see the module doc).
 
     With `drawn` (what was drawn since it was last called, see damage.py; called once just
-    before the input, with `before` None), a poll captures only after something was
-    drawn, and drawing with no frame to compare against counts as a change.
+    before the input, and `before`, if any, captured after that), a poll captures only
+    after something was drawn, and drawing with no frame to compare against counts as a
+    change, unless `reference` (the screen before the input, as far as it is known) tells
+    otherwise.
     """
     busy = busy or BusyRegion()
     started = time.monotonic()
     previous = before
     changed_at: float | None = None
+    change: Box | None = None  # what the input changed so far, outside the churn
     busy_seen = False
     # Changes seen in the last `quiet` seconds: what is still moving when the bound hits.
     recent: list[tuple[float, Box]] = []
@@ -149,9 +187,12 @@ async def wait_until_still(
             box = outside = None
         elif previous is None and drawn is not None:
             # The first frame after the input: whatever was drawn since just before it
-            # is the change (only the churn, if it all fell inside the busy region).
+            # is the change (only the churn, if it all fell inside the busy region),
+            # as far as the reference shows it differs.
             box = painted
-            outside = None if box is not None and _inside(box, busy.box) else box
+            if box is not None and reference is not None and not inside(box, busy.box):
+                box = reference.changed(frame, box)
+            outside = None if box is not None and inside(box, busy.box) else box
         elif previous is None:
             box = outside = whole
         elif frame.raw == previous.raw:
@@ -164,10 +205,13 @@ async def wait_until_still(
             # Only the known churn moved (the common case while a terminal scrolls): its
             # exact box cannot grow the busy region, so it is not computed.
             box, outside = busy.box, None
-        elif busy.box is not None or elapsed >= times.limit - times.quiet:
-            # Where it changed matters only against a known busy region, or to learn one
-            # near the bound; otherwise the (costlier) bounding boxes are skipped.
-            box, outside = changed_boxes(previous, frame, busy.box)
+        elif busy.box is not None or elapsed >= times.limit - times.quiet or times.measures(change):
+            # Where it changed matters against a known busy region, to learn one near the
+            # bound, or while the change may still be small; otherwise the (costlier)
+            # bounding boxes are skipped. Between two frames of this wait, only what was
+            # reported drawn can differ.
+            within = painted if drawn is not None and previous is not before else None
+            box, outside = changed_boxes(previous, frame, busy.box, within)
         else:
             box = outside = whole
         previous = frame
@@ -177,37 +221,42 @@ async def wait_until_still(
                 busy_seen = True
             else:
                 changed_at = now
+                change = union_box(change, outside)
+        quiet = times.quiet_after(change)
         if changed_at is None:
             if elapsed >= min(times.first_change, times.quiet):
-                return _finish(frame, True, elapsed, busy, busy_seen, recent)
-        elif now - changed_at >= times.quiet:
-            return _finish(frame, True, elapsed, busy, busy_seen, recent)
+                return _finish(frame, "no_change", elapsed, busy, busy_seen, recent, change)
+        elif now - changed_at >= quiet:
+            ended_by: SettleEnd = "small_change" if quiet < times.quiet else "quiet"
+            return _finish(frame, ended_by, elapsed, busy, busy_seen, recent, change)
         if elapsed >= times.limit:
             # Only the last quiet period counts, and only its boxes are exact (earlier
             # ones may stand for the whole screen, see above).
             still_moving = [(t, b) for t, b in recent if now - t <= times.quiet]
-            return _finish(frame, False, elapsed, busy, busy_seen, still_moving)
+            return _finish(frame, "limit", elapsed, busy, busy_seen, still_moving, change)
         # Poll, but capture right at the next deadline rather than up to a poll late.
         if changed_at is None:
             deadline = started + min(times.first_change, times.quiet)
         else:
-            deadline = changed_at + times.quiet
+            deadline = changed_at + quiet
         wake = min(now + times.poll, deadline, started + times.limit)
         await asyncio.sleep(max(0.0, wake - time.monotonic()))
 
 
 def _finish(
     frame: Frame,
-    settled: bool,
+    ended_by: SettleEnd,
     elapsed: float,
     busy: BusyRegion,
     busy_seen: bool,
     recent: list[tuple[float, Box]],
+    change: Box | None,
 ) -> Settled:
+    settled = ended_by != "limit"
     if not settled:
         # Whatever moved during the last quiet period is background churn from now on.
         for _, box in recent:
             busy.box = union_box(busy.box, box)
     elif busy.box is not None and not busy_seen:
         busy.box = None  # the churn has stopped
-    return Settled(frame, settled, elapsed)
+    return Settled(frame, settled, elapsed, ended_by, change)
