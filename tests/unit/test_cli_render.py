@@ -117,23 +117,53 @@ def test_confirmations_show_the_action_the_reasons_and_the_decision() -> None:
     ]
 
 
-def test_results_show_their_first_line_screenshots_and_errors() -> None:
+def test_results_show_their_first_lines_screenshots_and_errors() -> None:
     shot = common_pb2.ObjectRef(name="s.png", size=20480, content_type="image/png")
     lines = _lines(
         E.Event(tool_result=E.ToolResult(text="total 4\nfile.txt\n")),
+        E.Event(tool_result=E.ToolResult(text="one\ntwo\nthree\nfour\nfive\n")),
         E.Event(tool_result=E.ToolResult(images=[shot])),
+        E.Event(tool_result=E.ToolResult(text="zoomed", images=[shot])),
         E.Event(tool_result=E.ToolResult(is_error=True, text="path must be absolute")),
         E.Event(tool_result=E.ToolResult()),
         E.Event(action_executed=E.ActionExecuted(ok=False, error="X server gone\nmore")),
         E.Event(action_executed=E.ActionExecuted(ok=True)),
     )
     assert lines == [
-        "  result: total 4…",
+        "  result: total 4",
+        "          file.txt",
+        "  result: one",
+        "          two",
+        "          three",
+        "          … 2 more lines not shown (10 characters)",
         "  result: (screenshot, 20 KiB)",
+        "  result: zoomed (screenshot, 20 KiB)",
         "  error: path must be absolute",
         "  result: (empty)",
         "  failed: X server gone…",
     ]
+
+
+def test_an_error_result_is_shown_whole_up_to_a_bound() -> None:
+    traceback = (
+        "Traceback (most recent call last):\n"
+        '  File "/home/u/app.py", line 3, in <module>\n'
+        "    main()\n"
+        "PermissionError: [Errno 13] Permission denied: '/etc/shadow'\n"
+    )
+    lines = _lines(E.Event(tool_result=E.ToolResult(is_error=True, text=traceback)))
+    assert lines == [
+        "  error: Traceback (most recent call last):",
+        '           File "/home/u/app.py", line 3, in <module>',
+        "             main()",
+        "         PermissionError: [Errno 13] Permission denied: '/etc/shadow'",
+    ]
+    long_error = "\n".join(f"line {n}" for n in range(1, 31))
+    [*shown, note] = _lines(E.Event(tool_result=E.ToolResult(is_error=True, text=long_error)))
+    assert len(shown) == 20 and shown[-1] == "         line 20"
+    assert note == "         … 10 more lines not shown (80 characters)"
+    wide = _lines(E.Event(tool_result=E.ToolResult(is_error=True, text="e" * 2500)))
+    assert wide == ["  error: " + "e" * 2000, "         … 500 more characters not shown"]
 
 
 def test_retries_status_changes_and_the_end_are_one_line_each() -> None:

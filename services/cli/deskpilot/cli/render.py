@@ -20,6 +20,10 @@ S = session_pb2
 STAND_IN_BANNER = "model: Messages API STAND-IN (scripted demo, not Claude)"
 _EDITORS = ("str_replace_editor", "str_replace_based_edit_tool")
 _MAX_TEXT = 100
+# How much of a tool result is shown: an error whole up to a bound (it is what went
+# wrong), an ordinary result its first few lines (the model reads the rest).
+_ERROR_LINES, _ERROR_CHARS = 20, 2000
+_RESULT_LINES, _RESULT_CHARS = 3, 300
 
 
 @dataclass(frozen=True)
@@ -73,6 +77,29 @@ def shorten(text: str, limit: int = _MAX_TEXT) -> str:
     if len(first) > limit:
         first, more = first[: limit - 1], True
     return first + ("…" if more else "")
+
+
+def excerpt(text: str, max_lines: int, max_chars: int) -> list[str]:
+    """The start of `text` as lines: at most `max_lines` lines and `max_chars` characters,
+    blank lines around it dropped, then a line saying how much was cut, if anything."""
+    lines = text.strip("\n").rstrip().splitlines()
+    while lines and not lines[0].strip():
+        lines.pop(0)
+    lines = [line.rstrip() for line in lines]
+    shown: list[str] = []
+    room = max_chars
+    for line in lines[:max_lines]:
+        if room <= 0:
+            break
+        shown.append(line[:room])
+        room -= len(line) + 1  # the newline counts too
+    cut = len("\n".join(lines)) - len("\n".join(shown))
+    if cut <= 0:
+        return shown
+    more = len(lines) - len(shown)
+    if more:
+        return [*shown, f"… {more:,} more line{'s' * (more > 1)} not shown ({cut:,} characters)"]
+    return [*shown, f"… {cut:,} more characters not shown"]
 
 
 def describe_call(call: common_pb2.ToolCall) -> str:
@@ -272,15 +299,19 @@ def _content_scanned(event: events_pb2.Event, state: ViewState, style: Style) ->
 
 def _tool_result(event: events_pb2.Event, state: ViewState, style: Style) -> list[str]:
     result = event.tool_result
-    parts = []
-    if result.text.strip():
-        parts.append(shorten(result.text))
-    for image in result.images:
-        parts.append(f"(screenshot, {image.size / 1024:.0f} KiB)")
-    shown = " ".join(parts) or "(empty)"
     if result.is_error:
-        return [style.red(f"  error: {shown}")]
-    return [f"  result: {shown}"]
+        lines = excerpt(result.text, _ERROR_LINES, _ERROR_CHARS)
+    else:
+        lines = excerpt(result.text, _RESULT_LINES, _RESULT_CHARS)
+    images = " ".join(f"(screenshot, {image.size / 1024:.0f} KiB)" for image in result.images)
+    if images and len(lines) <= 1:
+        lines = [" ".join([*lines, images])]
+    elif images:
+        lines.append(images)
+    label = "  error: " if result.is_error else "  result: "
+    indent = " " * len(label)  # later lines line up under the first
+    shown = [label + (lines[0] if lines else "(empty)"), *(indent + line for line in lines[1:])]
+    return [style.red(line) for line in shown] if result.is_error else shown
 
 
 def _control_taken(event: events_pb2.Event, state: ViewState, style: Style) -> list[str]:
