@@ -83,7 +83,10 @@ async def test_run_shows_each_step_then_watch_replays_it_and_sessions_lists_it(
         assert re.search(r"  result: \(screenshot, \d+ KiB\)", run.out)
         summary = run.out.strip().splitlines()[-2]
         assert summary.startswith(f"{session_id}: waiting for input (the model finished its turn)")
-        assert " · 3 steps · " in summary and "$" in summary
+        # The stand-in answers: every line says so, and nothing is priced.
+        assert " · 3 steps · " in summary and summary.endswith("tokens · no cost (stand-in)")
+        assert "[step 1] asking the stand-in (as claude-sonnet-4-6) (" in run.out
+        assert "$" not in run.out.replace("bash $ ", "")
 
         got = await stack.stub.GetSession(orchestrator_pb2.GetSessionRequest(session_id=session_id))
         assert got.session.config.display.width == 1024
@@ -101,7 +104,8 @@ async def test_run_shows_each_step_then_watch_replays_it_and_sessions_lists_it(
         assert listed.code == 0 and listed.out.split()[:6] == [
             "ID", "STATUS", "STEPS", "COST", "CREATED", "TASK"]  # fmt: skip
         [row] = listed.out.strip().splitlines()[1:]
-        assert row.startswith(session_id) and "waiting for input" in row
+        assert row.startswith(session_id) and "waiting for input (stand-in)" in row
+        assert "$" not in row and " stand-in " in row.replace("(stand-in)", "")
         assert row.endswith("say hello")
         running = await run_cli("sessions", "--status", "running", "--orchestrator", address)
         assert running.code == 0 and session_id not in running.out

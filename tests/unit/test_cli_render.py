@@ -220,22 +220,56 @@ def test_colour_only_when_asked() -> None:
 
 
 def test_summary_banner_and_table() -> None:
-    session = S.Session(
+    claude = S.Session(
         id="s-1", status=S.SESSION_STATUS_WAITING_INPUT, status_reason="the model finished",
         steps=7, usage=S.Usage(input_tokens=20000, output_tokens=466, cost_usd=0.0303),
         config=S.SessionConfig(task="open the browser and find the weather in Paris, please"),
-        model_is_stand_in=True,
     )  # fmt: skip
-    assert render_summary(session, PLAIN) == (
+    stand_in = S.Session(id="s-2", status=S.SESSION_STATUS_FINISHED, steps=2,
+                         usage=S.Usage(input_tokens=900, cost_usd=0.0027),
+                         config=S.SessionConfig(task="demo"), model_is_stand_in=True)  # fmt: skip
+    assert render_summary(claude, PLAIN) == (
         "s-1: waiting for input (the model finished) · 7 steps · 20,466 tokens · $0.0303"
     )
-    assert render_banner(session, PLAIN) == [STAND_IN_BANNER]
+    assert render_summary(stand_in, PLAIN) == (
+        "s-2: finished · 2 steps · 900 tokens · no cost (stand-in)"
+    )
+    assert render_banner(stand_in, PLAIN) == [STAND_IN_BANNER]
     assert "STAND-IN" in STAND_IN_BANNER and "not Claude" in STAND_IN_BANNER
-    assert render_banner(S.Session(id="s-2"), PLAIN) == []
-    header, row = render_table([session])
+    assert render_banner(claude, PLAIN) == []
+    header, row, scripted = render_table([claude, stand_in])
     assert header.split() == ["ID", "STATUS", "STEPS", "COST", "CREATED", "TASK"]
-    assert row.startswith("s-1  waiting for input (stand-in)  7")
+    assert row.startswith("s-1  waiting for input    7      $0.0303")
     assert "$0.0303" in row and row.endswith("open the browser and find the weather in Paris, p…")
+    assert scripted.startswith("s-2  finished (stand-in)  2      stand-in ")
+    assert "$" not in scripted
+
+
+def test_a_stand_in_session_is_labelled_and_never_priced() -> None:
+    usage = S.Usage(input_tokens=1000, output_tokens=234, cost_usd=0.0123)
+    session = S.Session(id="s-3", model_is_stand_in=True,
+                        config=S.SessionConfig(model="claude-sonnet-4-6"))  # fmt: skip
+    events = [
+        E.Event(session_created=E.SessionCreated(session=session)),
+        E.Event(step=1, model_request=E.ModelRequest(model="claude-sonnet-4-6",
+                                                     message_count=1, image_count=0)),
+        E.Event(step=1, model_response=E.ModelResponse(stop_reason="end_turn", usage=usage,
+                                                       latency_ms=100)),
+        E.Event(session_finished=E.SessionFinished(status=S.SESSION_STATUS_FINISHED, usage=usage,
+                                                   steps=1)),
+    ]  # fmt: skip
+    expected = [
+        "session s-3 created (stand-in as claude-sonnet-4-6)",
+        "[step 1] asking the stand-in (as claude-sonnet-4-6) (1 messages, 0 images)",
+        "[step 1] model: end_turn · 1,234 tokens · no cost (stand-in) · 0.1 s",
+        "session ended: finished · 1 steps · 1,234 tokens · no cost (stand-in)",
+    ]
+    assert _lines(*events) == expected
+    # A view told up front (run and watch know the session first) labels every line too.
+    assert _lines(*events[1:], state=ViewState(stand_in=True)) == expected[1:]
+    real = _lines(*events[1:3])
+    assert real[0] == "[step 1] asking claude-sonnet-4-6 (1 messages, 0 images)"
+    assert real[1].endswith("1,234 tokens · $0.0123 · 0.1 s")
 
 
 def test_shorten_keeps_the_first_line_and_marks_what_it_cut() -> None:

@@ -139,7 +139,7 @@ async def run(args: argparse.Namespace, stub: OrchestratorStub, term: Terminal) 
     """Create a session and follow it until the model's turn ends or the session does."""
     request = pb.CreateSessionRequest(config=session_config(args), request_id=uuid.uuid4().hex)
     session = (await stub.CreateSession(request)).session
-    view = LiveView(term.out, term.style)
+    view = LiveView(term.out, term.style, stand_in=session.model_is_stand_in)
     for line in render_banner(session, term.style):
         view.line(line)
     view.line(f"session {session.id} — follow it elsewhere with `deskpilot watch {session.id}`")
@@ -290,7 +290,7 @@ async def _caught_up(
 async def watch(args: argparse.Namespace, stub: OrchestratorStub, term: Terminal) -> int:
     """Replay a session's events, then follow it until it ends (or Ctrl-C)."""
     session = await _get(stub, args.session_id)
-    view = LiveView(term.out, term.style)
+    view = LiveView(term.out, term.style, stand_in=session.model_is_stand_in)
     for line in render_banner(session, term.style):
         view.line(line)
     following = asyncio.ensure_future(

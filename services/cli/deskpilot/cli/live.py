@@ -11,10 +11,10 @@ from deskpilot.v1 import events_pb2
 class LiveView:
     """Writes events to `out`, keeping streamed text and whole lines apart."""
 
-    def __init__(self, out: TextIO, style: Style) -> None:
+    def __init__(self, out: TextIO, style: Style, *, stand_in: bool = False) -> None:
         self.out = out
         self.style = style
-        self.state = ViewState()
+        self.state = ViewState(stand_in=stand_in)
         self._stream: tuple[int, int, int] | None = None  # (step, block, kind) being streamed
 
     def show(self, event: events_pb2.Event) -> None:
