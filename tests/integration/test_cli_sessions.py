@@ -210,6 +210,13 @@ async def test_on_a_terminal_run_asks_and_a_yes_approves(orchestrator_stack) -> 
         try:
             await until("Approve? [y/N] ")
             assert "\x1b[" in seen  # a terminal gets colour
+            # The status line that follows the question goes above it, and the question
+            # is asked again as the last line (it used to land after the question's text).
+            await until("waiting for confirmation")
+            await until(
+                "waiting for confirmation: an action needs approval\x1b[0m\r\nApprove? [y/N] "
+            )
+            assert re.findall(r"Approve\? \[y/N\] (?!\r\x1b\[K|$)", seen) == [], seen
             os.write(controller, b"y\n")
             await until("yes-run")
             await until("waiting for input")

@@ -19,7 +19,7 @@ from typing import TextIO
 import grpc
 
 from deskpilot.cli.live import LiveView
-from deskpilot.cli.prompt import ask_yes_no
+from deskpilot.cli.prompt import LineReader, is_yes
 from deskpilot.cli.render import (
     Style,
     render_banner,
@@ -62,7 +62,8 @@ class Terminal:
 
     out: TextIO
     err: TextIO
-    stdin: TextIO | None = None  # None: nobody to ask (not a terminal)
+    input: LineReader | None = None  # where typed answers come from; None: nowhere
+    interactive: bool = False  # a person at a terminal: questions may be asked
     colour: bool = False
     # Set by Ctrl-C (main installs the signal handler); tests set it themselves.
     interrupted: asyncio.Event = field(default_factory=asyncio.Event)
@@ -205,7 +206,7 @@ class _Confirmations:
     async def on_event(self, event: events_pb2.Event) -> None:
         if event.HasField("confirmation_requested"):
             confirmation_id = event.confirmation_requested.confirmation_id
-            if self.term.stdin is None:
+            if not self.term.interactive or self.term.input is None:
                 self.view.line(
                     f"  waiting for a person: run `deskpilot approve {self.session_id}` or "
                     f"`deskpilot deny {self.session_id}` in another terminal"
@@ -215,12 +216,11 @@ class _Confirmations:
         elif event.HasField("confirmation_resolved"):
             task = self._asking.pop(event.confirmation_resolved.confirmation_id, None)
             if task is not None and not task.done():
-                task.cancel()
-                self.term.out.write("\n")
+                task.cancel()  # answered elsewhere: the view takes the question back
 
     async def _ask(self, confirmation_id: str) -> None:
-        assert self.term.stdin is not None
-        approve = await ask_yes_no("Approve? [y/N] ", self.term.stdin, self.term.out)
+        assert self.term.input is not None
+        approve = is_yes(await self.view.ask("Approve? [y/N] ", self.term.input))
         try:
             await self.stub.ResolveConfirmation(
                 pb.ResolveConfirmationRequest(

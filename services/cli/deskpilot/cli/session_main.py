@@ -10,6 +10,7 @@ import signal
 import sys
 
 from deskpilot.cli import commands as commands_mod
+from deskpilot.cli.prompt import LineReader
 from deskpilot.cli.settings import CliSettings
 from deskpilot.common.config import SettingsError, load_settings
 
@@ -91,10 +92,21 @@ def session_command(args: argparse.Namespace) -> int:
 
 
 def _own_terminal() -> commands_mod.Terminal:
-    interactive = sys.stdin is not None and sys.stdin.isatty() and sys.stdout.isatty()
+    reader = _stdin_reader()
     return commands_mod.Terminal(
         out=sys.stdout,
         err=sys.stderr,
-        stdin=sys.stdin if interactive else None,
+        input=reader,
+        interactive=reader is not None and reader.echoes and sys.stdout.isatty(),
         colour=sys.stdout.isatty() and "NO_COLOR" not in os.environ,
     )
+
+
+def _stdin_reader() -> LineReader | None:
+    """Lines from stdin (a terminal, a pipe or a file); None when there is no stdin."""
+    if sys.stdin is None:
+        return None
+    try:
+        return LineReader(sys.stdin)
+    except (OSError, ValueError):  # closed, or not backed by a file descriptor
+        return None
