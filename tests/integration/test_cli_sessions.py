@@ -11,41 +11,10 @@ import sys
 
 from deskpilot.standin import Turn
 from deskpilot.v1 import orchestrator_pb2, session_pb2
-from tests.helpers.cli import Result, run_cli
+from tests.helpers.cli import Follower, run_cli
 
 S = session_pb2
 _SESSION_LINE = re.compile(r"^session (s-[0-9a-f]+) — ", re.M)
-
-
-class Follower:
-    """A `deskpilot run` in the background whose output is read as it comes."""
-
-    def __init__(self, process: asyncio.subprocess.Process) -> None:
-        self.process = process
-        self.out = ""
-
-    @classmethod
-    async def start(cls, *args: str) -> Follower:
-        process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "deskpilot.cli", *args,
-            stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-        )  # fmt: skip
-        return cls(process)
-
-    async def until(self, text: str) -> str:
-        """Read output until it contains `text` (fails if the command ends first)."""
-        assert self.process.stdout is not None
-        while text not in self.out:
-            line = await asyncio.wait_for(self.process.stdout.readline(), 60)
-            assert line, f"the command ended before printing {text!r}:\n{self.out}"
-            self.out += line.decode()
-        return self.out
-
-    async def finish(self) -> Result:
-        out, err = await asyncio.wait_for(self.process.communicate(), 60)
-        assert self.process.returncode is not None
-        return Result(self.process.returncode, self.out + out.decode(), err.decode())
 
 
 def _session_id(out: str) -> str:
