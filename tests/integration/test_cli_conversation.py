@@ -108,6 +108,22 @@ async def test_chat_starts_a_session_and_sends_each_line_typed(orchestrator_stac
         assert len(stack.model.message_requests) == 3
 
 
+async def test_chat_without_a_task_asks_for_it_first(orchestrator_stack) -> None:
+    async with orchestrator_stack([Turn.text("Hi there.")]) as stack:
+        address = stack.replicas[0].server.address
+        chat = await Follower.start("chat", "--orchestrator", address, stdin=True)
+        await chat.until("you> ")
+        assert chat.out.startswith("what should the agent do?")
+        await chat.type("say hi")
+        await chat.until("Hi there.")
+        chat.end_input()
+        result = await chat.finish()
+        assert result.code == 0, result.err
+        assert "task: say hi" in result.out and "left the chat" in result.out
+        session = await _status(stack, _session_id(result.out))
+        assert session.config.task == "say hi"
+
+
 async def test_chat_attaches_to_a_session_and_exit_leaves_it_open(orchestrator_stack) -> None:
     turns = [Turn.text("First answer."), Turn.text("Second answer."), Turn.text("Third.")]
     async with orchestrator_stack(turns) as stack:

@@ -44,10 +44,11 @@ STATUSES = {
 # -- run --------------------------------------------------------------------------------------
 
 
-def session_config(args: argparse.Namespace) -> S.SessionConfig:
-    """The SessionConfig the `run` flags describe (the server checks ranges)."""
+def session_config(args: argparse.Namespace, task: str | None = None) -> S.SessionConfig:
+    """The SessionConfig the `run` flags describe, for `task` or theirs (the server checks
+    ranges)."""
     config = S.SessionConfig(
-        task=args.task,
+        task=args.task if task is None else task,
         model=args.model or "",
         tool_set=TOOL_SETS[args.tool_set] if args.tool_set else S.TOOL_SET_UNSPECIFIED,
         limits=S.SessionLimits(
@@ -81,9 +82,12 @@ async def run(args: argparse.Namespace, stub: OrchestratorStub, term: Terminal) 
     return summarise(end, view)
 
 
-async def create_session(args: argparse.Namespace, stub: OrchestratorStub) -> S.Session:
-    """A new session with the task and settings the `run` flags describe."""
-    request = pb.CreateSessionRequest(config=session_config(args), request_id=uuid.uuid4().hex)
+async def create_session(
+    args: argparse.Namespace, stub: OrchestratorStub, task: str | None = None
+) -> S.Session:
+    """A new session with the settings the `run` flags describe, for `task` or theirs."""
+    config = session_config(args, task)
+    request = pb.CreateSessionRequest(config=config, request_id=uuid.uuid4().hex)
     return (await stub.CreateSession(request)).session
 
 

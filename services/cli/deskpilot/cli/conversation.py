@@ -109,28 +109,26 @@ async def chat(args: argparse.Namespace, stub: OrchestratorStub, term: Terminal)
     """Start (or attach to) a session and talk with it until you leave."""
     if term.input is None:
         raise UsageError("chat reads your messages from stdin, and there is none")
-    first = (args.task or "").strip() or None
+    task = (args.task or "").strip() or None
+    view = LiveView(term.out, term.style)
     if args.session:
         session = await get_session(stub, args.session)
-        view = LiveView(term.out, term.style, stand_in=session.model_is_stand_in)
         _greet(session, view)
         end = await _attach(stub, session, view, term, args.user)
-    else:
-        view = LiveView(term.out, term.style)
-        if first is None:
-            view.line("what should the agent do? (Ctrl-D or `exit` leaves)")
-            first = await _read_message(view, term)
-            if first is None:
-                return EXIT_INTERRUPTED if term.interrupted.is_set() else 0
-        args.task, first = first, None
-        session = await create_session(args, stub)
-        view.state.stand_in = session.model_is_stand_in
-        _greet(session, view)
-        end = await follow_turn(stub, session.id, view, term, args.user, command="chat")
-    return await _converse(stub, end, first, view, term, args.user)
+        return await _converse(stub, end, task, view, term, args.user)  # TASK: its next message
+    if task is None:
+        view.line("what should the agent do? (Ctrl-D or `exit` leaves)")
+        task = await _read_message(view, term)
+        if task is None:
+            return EXIT_INTERRUPTED if term.interrupted.is_set() else 0
+    session = await create_session(args, stub, task=task)
+    _greet(session, view)
+    end = await follow_turn(stub, session.id, view, term, args.user, command="chat")
+    return await _converse(stub, end, None, view, term, args.user)
 
 
 def _greet(session: S.Session, view: LiveView) -> None:
+    view.state.stand_in = session.model_is_stand_in
     for line in render_banner(session, view.style):
         view.line(line)
     view.line(
