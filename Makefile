@@ -29,10 +29,11 @@ PY_INPUTS := requirements-dev.txt $(foreach p,$(PACKAGES),$(p)/pyproject.toml)
 
 SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 
-.PHONY: help run test lint format protos docs bench bench-safety train-safety deps system-deps python-deps clean
+.PHONY: help run demo test lint format protos docs bench bench-safety train-safety deps system-deps python-deps clean
 
 help:
 	@echo "make run      install what is missing, start the local stack (Ctrl-C stops it)"
+	@echo "make demo     the same with the scripted Messages API stand-in: no API key, no Claude"
 	@echo "make test     install what is missing, run the tests"
 	@echo "make lint     ruff check and format check"
 	@echo "make protos   regenerate the Python stubs from protos/"
@@ -64,6 +65,11 @@ $(STAMPS)/python-deps: $(PY_INPUTS)
 
 run: deps
 	$(BIN)/deskpilot up
+
+# The keyless demo: the stack with the Messages API stand-in playing the scripted demo.
+# More flags of `deskpilot up` go in ARGS, e.g. make demo ARGS='--orchestrator-port 50061'.
+demo: deps
+	$(BIN)/deskpilot up --stand-in $(ARGS)
 
 test: deps
 	$(BIN)/pytest

@@ -26,3 +26,46 @@ async def run_cli(*args: str, timeout: float = 60.0) -> Result:
     out, err = await asyncio.wait_for(process.communicate(), timeout)
     assert process.returncode is not None
     return Result(process.returncode, out.decode(), err.decode())
+
+
+class Follower:
+    """A `deskpilot` command in the background whose output is read as it comes; with
+    `stdin=True` it reads what the test types (a pipe, not a terminal)."""
+
+    def __init__(self, process: asyncio.subprocess.Process) -> None:
+        self.process = process
+        self.out = ""
+
+    @classmethod
+    async def start(cls, *args: str, stdin: bool = False) -> Follower:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "deskpilot.cli", *args,
+            stdin=asyncio.subprocess.PIPE if stdin else asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+        return cls(process)
+
+    async def until(self, text: str, *, count: int = 1) -> str:
+        """Read output until `text` appeared `count` times (fails if the command ends first)."""
+        assert self.process.stdout is not None
+        while self.out.count(text) < count:
+            chunk = await asyncio.wait_for(self.process.stdout.read(4096), 60)
+            assert chunk, f"the command ended before printing {text!r}:\n{self.out}"
+            self.out += chunk.decode()
+        return self.out
+
+    async def type(self, line: str) -> None:
+        """Type `line` and Enter on the command's stdin."""
+        assert self.process.stdin is not None
+        self.process.stdin.write(line.encode() + b"\n")
+        await self.process.stdin.drain()
+
+    def end_input(self) -> None:
+        """Close stdin: the command reads the end of input (as Ctrl-D)."""
+        assert self.process.stdin is not None
+        self.process.stdin.close()
+
+    async def finish(self) -> Result:
+        out, err = await asyncio.wait_for(self.process.communicate(), 60)
+        assert self.process.returncode is not None
+        return Result(self.process.returncode, self.out + out.decode(), err.decode())

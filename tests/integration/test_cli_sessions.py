@@ -11,41 +11,10 @@ import sys
 
 from deskpilot.standin import Turn
 from deskpilot.v1 import orchestrator_pb2, session_pb2
-from tests.helpers.cli import Result, run_cli
+from tests.helpers.cli import Follower, run_cli
 
 S = session_pb2
 _SESSION_LINE = re.compile(r"^session (s-[0-9a-f]+) — ", re.M)
-
-
-class Follower:
-    """A `deskpilot run` in the background whose output is read as it comes."""
-
-    def __init__(self, process: asyncio.subprocess.Process) -> None:
-        self.process = process
-        self.out = ""
-
-    @classmethod
-    async def start(cls, *args: str) -> Follower:
-        process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "deskpilot.cli", *args,
-            stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-        )  # fmt: skip
-        return cls(process)
-
-    async def until(self, text: str) -> str:
-        """Read output until it contains `text` (fails if the command ends first)."""
-        assert self.process.stdout is not None
-        while text not in self.out:
-            line = await asyncio.wait_for(self.process.stdout.readline(), 60)
-            assert line, f"the command ended before printing {text!r}:\n{self.out}"
-            self.out += line.decode()
-        return self.out
-
-    async def finish(self) -> Result:
-        out, err = await asyncio.wait_for(self.process.communicate(), 60)
-        assert self.process.returncode is not None
-        return Result(self.process.returncode, self.out + out.decode(), err.decode())
 
 
 def _session_id(out: str) -> str:
@@ -83,7 +52,10 @@ async def test_run_shows_each_step_then_watch_replays_it_and_sessions_lists_it(
         assert re.search(r"  result: \(screenshot, \d+ KiB\)", run.out)
         summary = run.out.strip().splitlines()[-2]
         assert summary.startswith(f"{session_id}: waiting for input (the model finished its turn)")
-        assert " · 3 steps · " in summary and "$" in summary
+        # The stand-in answers: every line says so, and nothing is priced.
+        assert " · 3 steps · " in summary and summary.endswith("tokens · no cost (stand-in)")
+        assert "[step 1] asking the stand-in (as claude-sonnet-4-6) (" in run.out
+        assert "$" not in run.out.replace("bash $ ", "")
 
         got = await stack.stub.GetSession(orchestrator_pb2.GetSessionRequest(session_id=session_id))
         assert got.session.config.display.width == 1024
@@ -101,7 +73,8 @@ async def test_run_shows_each_step_then_watch_replays_it_and_sessions_lists_it(
         assert listed.code == 0 and listed.out.split()[:6] == [
             "ID", "STATUS", "STEPS", "COST", "CREATED", "TASK"]  # fmt: skip
         [row] = listed.out.strip().splitlines()[1:]
-        assert row.startswith(session_id) and "waiting for input" in row
+        assert row.startswith(session_id) and "waiting for input (stand-in)" in row
+        assert "$" not in row and " stand-in " in row.replace("(stand-in)", "")
         assert row.endswith("say hello")
         running = await run_cli("sessions", "--status", "running", "--orchestrator", address)
         assert running.code == 0 and session_id not in running.out
@@ -206,6 +179,13 @@ async def test_on_a_terminal_run_asks_and_a_yes_approves(orchestrator_stack) -> 
         try:
             await until("Approve? [y/N] ")
             assert "\x1b[" in seen  # a terminal gets colour
+            # The status line that follows the question goes above it, and the question
+            # is asked again as the last line (it used to land after the question's text).
+            await until("waiting for confirmation")
+            await until(
+                "waiting for confirmation: an action needs approval\x1b[0m\r\nApprove? [y/N] "
+            )
+            assert re.findall(r"Approve\? \[y/N\] (?!\r\x1b\[K|$)", seen) == [], seen
             os.write(controller, b"y\n")
             await until("yes-run")
             await until("waiting for input")

@@ -6,6 +6,9 @@ from __future__ import annotations
 from typing import Any
 
 from deskpilot.cli.demo import demo_responder, demo_turns
+from deskpilot.safety.action_check import ActionChecker, ActionSituation
+from deskpilot.safety.policy import load_policy
+from deskpilot.safety.verdict import Decision
 from deskpilot.standin import TextBlock, ToolUseBlock, Turn
 
 HOME = "/srv/sandboxes/local-3/home"
@@ -46,16 +49,28 @@ def test_the_demo_uses_all_three_tools_then_ends_with_a_summary() -> None:
     turns = [respond({"messages": _conversation(n), "tools": EDITOR_2025})
              for n in range(len(demo_turns()))]  # fmt: skip
     assert all(isinstance(t, Turn) for t in turns)
-    calls = [_tool(t) for t in turns[:-1]]
+    task = turns[:7]  # the turns answering the task (a follow-up message gets the rest)
+    calls = [_tool(t) for t in task[:-1]]
     assert {c.name for c in calls} == {"bash", "computer", "str_replace_based_edit_tool"}
     assert calls[0].name == "bash" and calls[0].input == {"command": 'echo "$HOME"'}
     edits = [c.input for c in calls if c.name == "str_replace_based_edit_tool"]
     assert [e["command"] for e in edits] == ["create", "str_replace"]
     assert all(e["path"] == f"{HOME}/deskpilot-demo.txt" for e in edits)
-    [summary] = turns[-1].content
+    [summary] = task[-1].content
     assert isinstance(summary, TextBlock) and "not Claude" in summary.text
+    assert "approval" in summary.text  # it says what a follow-up message brings
     # Past the end: the stand-in's own "script finished" answer.
     assert respond({"messages": _conversation(len(turns)), "tools": EDITOR_2025}) is None
+
+
+def test_a_follow_up_message_gets_a_step_that_waits_for_approval() -> None:
+    respond = demo_responder(demo_turns())
+    step, last = (respond({"messages": _conversation(n), "tools": EDITOR_2025}) for n in (7, 8))
+    sudo = _tool(step)
+    assert sudo.name == "bash"
+    verdict = ActionChecker().check("bash", sudo.input, ActionSituation(), load_policy())
+    assert verdict.decision == Decision.CONFIRM  # the real gate asks a person
+    assert isinstance(last, Turn) and "last step" in last.content[0].text  # type: ignore[union-attr]
 
 
 def test_each_session_gets_the_demo_from_the_start() -> None:

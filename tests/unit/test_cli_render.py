@@ -117,23 +117,53 @@ def test_confirmations_show_the_action_the_reasons_and_the_decision() -> None:
     ]
 
 
-def test_results_show_their_first_line_screenshots_and_errors() -> None:
+def test_results_show_their_first_lines_screenshots_and_errors() -> None:
     shot = common_pb2.ObjectRef(name="s.png", size=20480, content_type="image/png")
     lines = _lines(
         E.Event(tool_result=E.ToolResult(text="total 4\nfile.txt\n")),
+        E.Event(tool_result=E.ToolResult(text="one\ntwo\nthree\nfour\nfive\n")),
         E.Event(tool_result=E.ToolResult(images=[shot])),
+        E.Event(tool_result=E.ToolResult(text="zoomed", images=[shot])),
         E.Event(tool_result=E.ToolResult(is_error=True, text="path must be absolute")),
         E.Event(tool_result=E.ToolResult()),
         E.Event(action_executed=E.ActionExecuted(ok=False, error="X server gone\nmore")),
         E.Event(action_executed=E.ActionExecuted(ok=True)),
     )
     assert lines == [
-        "  result: total 4…",
+        "  result: total 4",
+        "          file.txt",
+        "  result: one",
+        "          two",
+        "          three",
+        "          … 2 more lines not shown (10 characters)",
         "  result: (screenshot, 20 KiB)",
+        "  result: zoomed (screenshot, 20 KiB)",
         "  error: path must be absolute",
         "  result: (empty)",
         "  failed: X server gone…",
     ]
+
+
+def test_an_error_result_is_shown_whole_up_to_a_bound() -> None:
+    traceback = (
+        "Traceback (most recent call last):\n"
+        '  File "/home/u/app.py", line 3, in <module>\n'
+        "    main()\n"
+        "PermissionError: [Errno 13] Permission denied: '/etc/shadow'\n"
+    )
+    lines = _lines(E.Event(tool_result=E.ToolResult(is_error=True, text=traceback)))
+    assert lines == [
+        "  error: Traceback (most recent call last):",
+        '           File "/home/u/app.py", line 3, in <module>',
+        "             main()",
+        "         PermissionError: [Errno 13] Permission denied: '/etc/shadow'",
+    ]
+    long_error = "\n".join(f"line {n}" for n in range(1, 31))
+    [*shown, note] = _lines(E.Event(tool_result=E.ToolResult(is_error=True, text=long_error)))
+    assert len(shown) == 20 and shown[-1] == "         line 20"
+    assert note == "         … 10 more lines not shown (80 characters)"
+    wide = _lines(E.Event(tool_result=E.ToolResult(is_error=True, text="e" * 2500)))
+    assert wide == ["  error: " + "e" * 2000, "         … 500 more characters not shown"]
 
 
 def test_retries_status_changes_and_the_end_are_one_line_each() -> None:
@@ -190,22 +220,56 @@ def test_colour_only_when_asked() -> None:
 
 
 def test_summary_banner_and_table() -> None:
-    session = S.Session(
+    claude = S.Session(
         id="s-1", status=S.SESSION_STATUS_WAITING_INPUT, status_reason="the model finished",
         steps=7, usage=S.Usage(input_tokens=20000, output_tokens=466, cost_usd=0.0303),
         config=S.SessionConfig(task="open the browser and find the weather in Paris, please"),
-        model_is_stand_in=True,
     )  # fmt: skip
-    assert render_summary(session, PLAIN) == (
+    stand_in = S.Session(id="s-2", status=S.SESSION_STATUS_FINISHED, steps=2,
+                         usage=S.Usage(input_tokens=900, cost_usd=0.0027),
+                         config=S.SessionConfig(task="demo"), model_is_stand_in=True)  # fmt: skip
+    assert render_summary(claude, PLAIN) == (
         "s-1: waiting for input (the model finished) · 7 steps · 20,466 tokens · $0.0303"
     )
-    assert render_banner(session, PLAIN) == [STAND_IN_BANNER]
+    assert render_summary(stand_in, PLAIN) == (
+        "s-2: finished · 2 steps · 900 tokens · no cost (stand-in)"
+    )
+    assert render_banner(stand_in, PLAIN) == [STAND_IN_BANNER]
     assert "STAND-IN" in STAND_IN_BANNER and "not Claude" in STAND_IN_BANNER
-    assert render_banner(S.Session(id="s-2"), PLAIN) == []
-    header, row = render_table([session])
+    assert render_banner(claude, PLAIN) == []
+    header, row, scripted = render_table([claude, stand_in])
     assert header.split() == ["ID", "STATUS", "STEPS", "COST", "CREATED", "TASK"]
-    assert row.startswith("s-1  waiting for input (stand-in)  7")
+    assert row.startswith("s-1  waiting for input    7      $0.0303")
     assert "$0.0303" in row and row.endswith("open the browser and find the weather in Paris, p…")
+    assert scripted.startswith("s-2  finished (stand-in)  2      stand-in ")
+    assert "$" not in scripted
+
+
+def test_a_stand_in_session_is_labelled_and_never_priced() -> None:
+    usage = S.Usage(input_tokens=1000, output_tokens=234, cost_usd=0.0123)
+    session = S.Session(id="s-3", model_is_stand_in=True,
+                        config=S.SessionConfig(model="claude-sonnet-4-6"))  # fmt: skip
+    events = [
+        E.Event(session_created=E.SessionCreated(session=session)),
+        E.Event(step=1, model_request=E.ModelRequest(model="claude-sonnet-4-6",
+                                                     message_count=1, image_count=0)),
+        E.Event(step=1, model_response=E.ModelResponse(stop_reason="end_turn", usage=usage,
+                                                       latency_ms=100)),
+        E.Event(session_finished=E.SessionFinished(status=S.SESSION_STATUS_FINISHED, usage=usage,
+                                                   steps=1)),
+    ]  # fmt: skip
+    expected = [
+        "session s-3 created (stand-in as claude-sonnet-4-6)",
+        "[step 1] asking the stand-in (as claude-sonnet-4-6) (1 messages, 0 images)",
+        "[step 1] model: end_turn · 1,234 tokens · no cost (stand-in) · 0.1 s",
+        "session ended: finished · 1 steps · 1,234 tokens · no cost (stand-in)",
+    ]
+    assert _lines(*events) == expected
+    # A view told up front (run and watch know the session first) labels every line too.
+    assert _lines(*events[1:], state=ViewState(stand_in=True)) == expected[1:]
+    real = _lines(*events[1:3])
+    assert real[0] == "[step 1] asking claude-sonnet-4-6 (1 messages, 0 images)"
+    assert real[1].endswith("1,234 tokens · $0.0123 · 0.1 s")
 
 
 def test_shorten_keeps_the_first_line_and_marks_what_it_cut() -> None:

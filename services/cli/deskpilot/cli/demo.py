@@ -4,8 +4,8 @@ from demo_script.json, one session at a time or many.
 Each answer is chosen from the conversation in the request (its number of assistant
 turns), so every session plays the whole demo. The sandbox's home folder is known only
 once the first bash call has printed it; later turns use it for the editor's absolute
-paths. `python -m deskpilot.cli.demo --port P` runs it; `--script FILE` serves a plain
-script instead (see the stand-in's README for the format).
+paths. `python -m deskpilot.cli.demo --port P` runs it; `--script FILE` plays a script
+file instead (the stand-in's format), also to each conversation from its start.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from deskpilot.standin import Script, Turn
+from deskpilot.standin import ConversationScript, Script, Turn
 from deskpilot.standin.serve import serve_main
 
 DEMO_SCRIPT = Path(__file__).with_name("demo_script.json")
@@ -79,7 +79,12 @@ def _result_text(block: dict[str, Any]) -> str:
 
 
 def main() -> None:
-    serve_main(lambda: Script(responder=demo_responder(demo_turns())), "deskpilot demo")
+    # A script file, like the demo, is played to every conversation from its start.
+    serve_main(
+        lambda: Script(responder=demo_responder(demo_turns())),
+        "deskpilot demo",
+        script_from_file=ConversationScript.from_file,
+    )
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Literal, get_args, get_origin
 
 from deskpilot.cli import settings_doc
 from deskpilot.cli.session_main import SESSION_COMMANDS, add_session_parsers, session_command
@@ -54,22 +55,33 @@ def up(argv: Sequence[str]) -> int:
     return asyncio.run(supervisor.run())
 
 
-def _up_help() -> str:
-    rows = [f"  {flag:<22} {doc} (default {default}; {env})"
-            for flag, env, default, doc in settings_table(UpSettings)]  # fmt: skip
-    return "options:\n" + "\n".join(rows)
+def up_help_parser() -> argparse.ArgumentParser:
+    """A parser that only formats `deskpilot up --help`, the way argparse shows options:
+    the settings themselves are read by load_settings (flags, variables, defaults)."""
+    parser = argparse.ArgumentParser(
+        prog="deskpilot up",
+        description="Start the local stack: nats-server and every installed service, until "
+        "Ctrl-C. Each option may also be set by the environment variable its help names.",
+    )
+    fields = UpSettings.model_fields.values()
+    for (flag, env, default, doc), field in zip(settings_table(UpSettings), fields, strict=True):
+        text = f"{doc} (default {default or 'none'}; {env})".replace("%", "%%")
+        if field.annotation is bool:
+            parser.add_argument(flag, action=argparse.BooleanOptionalAction, help=text)
+        elif get_origin(field.annotation) is Literal:
+            parser.add_argument(flag, choices=get_args(field.annotation), help=text)
+        else:
+            parser.add_argument(flag, help=text)  # the value is named after the flag
+    return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="deskpilot", description="Claude on a real desktop.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    commands.add_parser(
+    commands.add_parser(  # its flags are settings: `up` reads them, up_help_parser shows them
         "up",
         help="start nats-server and every installed service; Ctrl-C stops them",
-        description="Start the local stack.",
-        epilog=_up_help(),
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-        add_help=True,
+        add_help=False,
     )
     settings_cmd = commands.add_parser(
         "settings", help="print every setting of every installed component"
@@ -84,6 +96,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             parser.error(f"unrecognized arguments: {' '.join(rest)}")
         return session_command(args)
     if args.command == "up":
+        if {"-h", "--help"} & set(rest):
+            up_help_parser().print_help()
+            return 0
         return up(rest)
     if args.command == "settings":
         if rest:

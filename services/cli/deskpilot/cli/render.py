@@ -20,6 +20,10 @@ S = session_pb2
 STAND_IN_BANNER = "model: Messages API STAND-IN (scripted demo, not Claude)"
 _EDITORS = ("str_replace_editor", "str_replace_based_edit_tool")
 _MAX_TEXT = 100
+# How much of a tool result is shown: an error whole up to a bound (it is what went
+# wrong), an ordinary result its first few lines (the model reads the rest).
+_ERROR_LINES, _ERROR_CHARS = 20, 2000
+_RESULT_LINES, _RESULT_CHARS = 3, 300
 
 
 @dataclass(frozen=True)
@@ -56,6 +60,9 @@ class ViewState:
 
     calls: dict[str, common_pb2.ToolCall] = field(default_factory=dict)
     streamed_steps: set[int] = field(default_factory=set)
+    # The session's model is the Messages API stand-in: say so, and show no dollar costs
+    # (its model name is only what the session asked for, and nothing is billed).
+    stand_in: bool = False
 
 
 def status_name(status: int) -> str:
@@ -73,6 +80,29 @@ def shorten(text: str, limit: int = _MAX_TEXT) -> str:
     if len(first) > limit:
         first, more = first[: limit - 1], True
     return first + ("…" if more else "")
+
+
+def excerpt(text: str, max_lines: int, max_chars: int) -> list[str]:
+    """The start of `text` as lines: at most `max_lines` lines and `max_chars` characters,
+    blank lines around it dropped, then a line saying how much was cut, if anything."""
+    lines = text.strip("\n").rstrip().splitlines()
+    while lines and not lines[0].strip():
+        lines.pop(0)
+    lines = [line.rstrip() for line in lines]
+    shown: list[str] = []
+    room = max_chars
+    for line in lines[:max_lines]:
+        if room <= 0:
+            break
+        shown.append(line[:room])
+        room -= len(line) + 1  # the newline counts too
+    cut = len("\n".join(lines)) - len("\n".join(shown))
+    if cut <= 0:
+        return shown
+    more = len(lines) - len(shown)
+    if more:
+        return [*shown, f"… {more:,} more line{'s' * (more > 1)} not shown ({cut:,} characters)"]
+    return [*shown, f"… {cut:,} more characters not shown"]
 
 
 def describe_call(call: common_pb2.ToolCall) -> str:
@@ -120,14 +150,20 @@ def _reasons(reasons: list[safety_pb2.Reason]) -> str:
     return "; ".join(r.message or r.rule_id for r in reasons) or "no reason given"
 
 
-def _usage(usage: session_pb2.Usage) -> str:
+def _usage(usage: session_pb2.Usage, stand_in: bool) -> str:
     tokens = (
         usage.input_tokens
         + usage.output_tokens
         + usage.cache_creation_input_tokens
         + usage.cache_read_input_tokens
     )
-    return f"{tokens:,} tokens · ${usage.cost_usd:.4f}"
+    cost = "no cost (stand-in)" if stand_in else f"${usage.cost_usd:.4f}"
+    return f"{tokens:,} tokens · {cost}"
+
+
+def model_label(model: str, stand_in: bool) -> str:
+    """Who answers: the model, or the stand-in playing a script under that model's name."""
+    return f"the stand-in (as {model})" if stand_in else model
 
 
 def _step(event: events_pb2.Event, style: Style) -> str:
@@ -155,9 +191,11 @@ def render_event(event: events_pb2.Event, state: ViewState, style: Style) -> lis
 
 def _session_created(event: events_pb2.Event, state: ViewState, style: Style) -> list[str]:
     session = event.session_created.session
+    state.stand_in = state.stand_in or session.model_is_stand_in
     config = session.config
     size = f"{config.display.width}x{config.display.height}" if config.display.width else ""
-    details = ", ".join(x for x in (config.model, size) if x)
+    model = f"stand-in as {config.model}" if state.stand_in and config.model else config.model
+    details = ", ".join(x for x in (model, size) if x)
     return [style.bold(f"session {session.id} created") + (f" ({details})" if details else "")]
 
 
@@ -176,7 +214,7 @@ def _model_request(event: events_pb2.Event, state: ViewState, style: Style) -> l
     request = event.model_request
     return [
         style.dim(
-            f"[step {event.step}] asking {request.model} "
+            f"[step {event.step}] asking {model_label(request.model, state.stand_in)} "
             f"({request.message_count} messages, {request.image_count} images)"
         )
     ]
@@ -199,7 +237,7 @@ def _model_response(event: events_pb2.Event, state: ViewState, style: Style) -> 
     lines.append(
         style.dim(
             f"[step {event.step}] model: {response.stop_reason or 'no stop reason'} · "
-            f"{_usage(response.usage)} · {seconds:.1f} s"
+            f"{_usage(response.usage, state.stand_in)} · {seconds:.1f} s"
         )
     )
     for call in response.tool_calls:
@@ -272,15 +310,19 @@ def _content_scanned(event: events_pb2.Event, state: ViewState, style: Style) ->
 
 def _tool_result(event: events_pb2.Event, state: ViewState, style: Style) -> list[str]:
     result = event.tool_result
-    parts = []
-    if result.text.strip():
-        parts.append(shorten(result.text))
-    for image in result.images:
-        parts.append(f"(screenshot, {image.size / 1024:.0f} KiB)")
-    shown = " ".join(parts) or "(empty)"
     if result.is_error:
-        return [style.red(f"  error: {shown}")]
-    return [f"  result: {shown}"]
+        lines = excerpt(result.text, _ERROR_LINES, _ERROR_CHARS)
+    else:
+        lines = excerpt(result.text, _RESULT_LINES, _RESULT_CHARS)
+    images = " ".join(f"(screenshot, {image.size / 1024:.0f} KiB)" for image in result.images)
+    if images and len(lines) <= 1:
+        lines = [" ".join([*lines, images])]
+    elif images:
+        lines.append(images)
+    label = "  error: " if result.is_error else "  result: "
+    indent = " " * len(label)  # later lines line up under the first
+    shown = [label + (lines[0] if lines else "(empty)"), *(indent + line for line in lines[1:])]
+    return [style.red(line) for line in shown] if result.is_error else shown
 
 
 def _control_taken(event: events_pb2.Event, state: ViewState, style: Style) -> list[str]:
@@ -298,7 +340,7 @@ def _session_finished(event: events_pb2.Event, state: ViewState, style: Style) -
     reason = f" ({finished.reason})" if finished.reason else ""
     return [
         style.bold(f"session ended: {status_name(finished.status)}{reason}")
-        + f" · {finished.steps} steps · {_usage(finished.usage)}"
+        + f" · {finished.steps} steps · {_usage(finished.usage, state.stand_in)}"
     ]
 
 
@@ -328,7 +370,7 @@ def render_summary(session: session_pb2.Session, style: Style) -> str:
     reason = f" ({session.status_reason})" if session.status_reason else ""
     return (
         style.bold(f"{session.id}: {status_name(session.status)}{reason}")
-        + f" · {session.steps} steps · {_usage(session.usage)}"
+        + f" · {session.steps} steps · {_usage(session.usage, session.model_is_stand_in)}"
     )
 
 
@@ -345,7 +387,7 @@ def render_table(sessions: list[session_pb2.Session]) -> list[str]:
             s.id,
             status_name(s.status) + (" (stand-in)" if s.model_is_stand_in else ""),
             str(s.steps),
-            f"${s.usage.cost_usd:.4f}",
+            "stand-in" if s.model_is_stand_in else f"${s.usage.cost_usd:.4f}",
             _created(s),
             shorten(s.config.task, 50),
         )

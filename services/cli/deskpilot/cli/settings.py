@@ -1,4 +1,4 @@
-"""Settings of the session commands (`deskpilot run`, `watch`, `sessions`, `approve`, `deny`)."""
+"""Settings of the session commands (`deskpilot run`, `send`, `chat`, `watch`, ...)."""
 
 from __future__ import annotations
 
@@ -28,7 +28,9 @@ class CliSettings(CommonSettings):
         description="Orchestrator gRPC address (host:port); `deskpilot up` serves it on 50051.",
     )
     user: str = Field(
-        "", description="Name recorded when you approve or deny an action; empty: your login."
+        "",
+        description="Name recorded on your messages, approvals, denials and takeovers; "
+        "empty: your login.",
     )
 
     @property

@@ -161,11 +161,6 @@ def _has_ended(entry: Owned) -> bool:
     return entry.loop is not None and entry.loop.session.status in ENDED
 
 
-def _has_ended(entry: Owned) -> bool:
-    """The entry's loop has run to its end (its task is only cleaning up)."""
-    return entry.loop is not None and entry.loop.session.status in ENDED
-
-
 def _error_for(code: int, message: str) -> ServiceError:
     for cls in ServiceError.__subclasses__():
         if cls.code.value[0] == code:

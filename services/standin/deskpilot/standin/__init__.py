@@ -6,6 +6,7 @@ enforces (with the API's 400 error shape), and counts tokens with a prompt-cachi
 simulation so strategies can be compared.
 """
 
+from deskpilot.standin.conversations import ConversationScript
 from deskpilot.standin.errors import ApiError, InvalidRequest
 from deskpilot.standin.script import (
     FINISHED_TEXT,
@@ -25,6 +26,7 @@ __all__ = [
     "FINISHED_TEXT",
     "STAND_IN_HEADER",
     "ApiError",
+    "ConversationScript",
     "InputUsage",
     "InvalidRequest",
     "PromptCache",

@@ -138,6 +138,12 @@ Responder = Callable[[dict[str, Any]], "TurnLike | Awaitable[TurnLike | None] | 
 _TURNS = TypeAdapter(list[Turn | str])
 
 
+def parse_turns(data: Any) -> list[Turn]:
+    """The turns of a script's JSON form: a list of turns or `{"turns": [...]}`."""
+    turns = data.get("turns") if isinstance(data, dict) else data
+    return [as_turn(t) for t in _TURNS.validate_python(turns)]
+
+
 def as_turn(value: TurnLike) -> Turn:
     """A Turn from a Turn, its JSON form, or a plain string (a text turn)."""
     if isinstance(value, Turn):
@@ -158,8 +164,7 @@ class Script:
     @classmethod
     def from_json(cls, data: Any) -> Script:
         """A script from its JSON form: a list of turns or `{"turns": [...]}`."""
-        turns = data.get("turns") if isinstance(data, dict) else data
-        return cls(_TURNS.validate_python(turns))
+        return cls(parse_turns(data))
 
     @classmethod
     def from_file(cls, path: str | Path) -> Script:
@@ -171,8 +176,12 @@ class Script:
         """Listed turns not served yet (a responder's turns are not counted)."""
         return len(self._turns)
 
-    async def next_turn(self, request: dict[str, Any]) -> Turn:
-        """The answer to `request`: the next listed turn, the responder's, or finished."""
+    async def next_turn(self, request: dict[str, Any], retries: int | None = None) -> Turn:
+        """The answer to `request`: the next listed turn, the responder's, or finished.
+
+        `retries`: how often the client says it has retried this request, if it says (a
+        per-conversation script needs it; this one serves its turns in order).
+        """
         self.turns_served += 1
         if self._turns:
             return self._turns.pop(0)

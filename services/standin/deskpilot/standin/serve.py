@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import sys
 from collections.abc import Callable
+from pathlib import Path
 
 from pydantic import ValidationError
 
@@ -22,12 +23,17 @@ async def _serve(server: StandInServer) -> None:
         await stop.wait()
 
 
-def serve_main(default_script: Callable[[], Script], name: str) -> None:
-    """Serve `--script FILE`, or `default_script()` without one, until SIGTERM/SIGINT."""
+def serve_main(
+    default_script: Callable[[], Script],
+    name: str,
+    script_from_file: Callable[[Path], Script] = Script.from_file,
+) -> None:
+    """Serve `--script FILE` (read by `script_from_file`), or `default_script()` without
+    one, until SIGTERM/SIGINT."""
     settings = settings_or_exit(StandInSettings)
     configure_logging(settings, service="standin")
     try:
-        script = Script.from_file(settings.script) if settings.script else default_script()
+        script = script_from_file(settings.script) if settings.script else default_script()
     except (OSError, ValueError, ValidationError) as exc:
         print(f"{name}: cannot load script {settings.script}: {exc}", file=sys.stderr)
         raise SystemExit(2) from None

@@ -39,6 +39,8 @@ log = logging.getLogger("deskpilot.standin")
 
 STAND_IN_HEADER = "x-deskpilot-stand-in"
 BANNER = "Messages API STAND-IN (scripted; not Anthropic's API)"
+# The anthropic SDK numbers its retries of a request (0 on the first attempt).
+RETRY_COUNT_HEADER = "x-stainless-retry-count"
 MAX_REQUEST_BYTES = 32 * 1024 * 1024  # the real API's request size limit
 
 
@@ -158,7 +160,7 @@ class StandInServer:
         record = self._record(request)
         try:
             checked = await self._checked(request, record, count_only=False)
-            turn = await self._next_turn(checked.body)
+            turn = await self._next_turn(checked.body, _retries_taken(request))
         except ApiError as error:
             return _error_response(record, error)
         if turn.error is not None:
@@ -246,9 +248,9 @@ class StandInServer:
         record.cache_breakpoints = checked.cache_breakpoints
         return checked
 
-    async def _next_turn(self, body: dict[str, Any]) -> Turn:
+    async def _next_turn(self, body: dict[str, Any], retries: int | None) -> Turn:
         try:
-            return await self.script.next_turn(body)
+            return await self.script.next_turn(body, retries)
         except Exception as exc:
             log.exception("the script's responder failed")
             # Not retryable: a broken test script should fail the test, not loop.
@@ -258,6 +260,12 @@ class StandInServer:
                 f"stand-in script responder raised {exc!r}",
                 {"x-should-retry": "false"},
             ) from exc
+
+
+def _retries_taken(request: web.Request) -> int | None:
+    """How often the SDK says it has retried this request (None: it does not say)."""
+    value = request.headers.get(RETRY_COUNT_HEADER, "")
+    return int(value) if value.isdigit() else None
 
 
 def _error_response(record: RecordedRequest, error: ApiError) -> web.Response:
