@@ -64,7 +64,7 @@ $(STAMPS)/python-deps: $(PY_INPUTS)
 	@touch $@
 
 run: deps
-	$(BIN)/deskpilot up
+	$(BIN)/deskpilot up $(ARGS)
 
 # The keyless demo: the stack with the Messages API stand-in playing the scripted demo.
 # More flags of `deskpilot up` go in ARGS, e.g. make demo ARGS='--orchestrator-port 50061'.
