@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
 from dataclasses import dataclass
 
@@ -69,3 +70,46 @@ class Follower:
         out, err = await asyncio.wait_for(self.process.communicate(), 60)
         assert self.process.returncode is not None
         return Result(self.process.returncode, self.out + out.decode(), err.decode())
+
+
+class OnTerminal:
+    """`deskpilot ARGS` on a real pseudo-terminal, as a person runs it: `until(text)` reads
+    what it shows until `text` appears, `type(data)` types; use as `async with`."""
+
+    def __init__(self, *args: str) -> None:
+        self.args = args
+        self.seen = ""
+        self.process: asyncio.subprocess.Process | None = None
+        self._controller = -1
+
+    async def __aenter__(self) -> OnTerminal:
+        self._controller, terminal = os.openpty()
+        try:
+            self.process = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "deskpilot.cli", *self.args,
+                stdin=terminal, stdout=terminal, stderr=asyncio.subprocess.PIPE,
+            )  # fmt: skip
+        finally:
+            os.close(terminal)
+        return self
+
+    async def until(self, text: str, timeout: float = 60.0) -> str:
+        while text not in self.seen:
+            read = asyncio.to_thread(os.read, self._controller, 4096)
+            chunk = await asyncio.wait_for(read, timeout)
+            assert chunk, self.seen
+            self.seen += chunk.decode(errors="replace")
+        return self.seen
+
+    def type(self, data: bytes) -> None:
+        os.write(self._controller, data)
+
+    async def exit_code(self, timeout: float = 60.0) -> int:
+        assert self.process is not None
+        return await asyncio.wait_for(self.process.wait(), timeout)
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self.process is not None and self.process.returncode is None:
+            self.process.kill()
+            await self.process.wait()
+        os.close(self._controller)
