@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from deskpilot.cli.components import Invocation
 from deskpilot.cli.supervisor import (
     NatsComponent,
     ProcessComponent,
@@ -37,7 +38,9 @@ def _slow_service(name: str = "slow", depends_on: tuple[str, ...] = ("nats",)) -
     port = free_port()
     return ProcessComponent(
         name=name,
-        argv=[sys.executable, "-m", "tests.helpers.slow_service", "--port", str(port)],
+        command=Invocation(
+            (sys.executable, "-m", "tests.helpers.slow_service"), ("--port", str(port))
+        ),
         address=f"127.0.0.1:{port}",
         health_service="test.Slow",
         depends_on=depends_on,
@@ -74,7 +77,9 @@ async def test_a_component_that_fails_to_start_stops_the_rest(tmp_path: Path) ->
     nats = NatsComponent(NatsServer(tmp_path / "nats"))
     broken = ProcessComponent(
         name="broken",
-        argv=[sys.executable, "-c", "import sys; print('bad config'); sys.exit(3)"],
+        command=Invocation(
+            (sys.executable, "-c"), ("import sys; print('bad config'); sys.exit(3)",)
+        ),
         address=f"127.0.0.1:{free_port()}",
         depends_on=("nats",),
     )
