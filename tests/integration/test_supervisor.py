@@ -22,16 +22,9 @@ from deskpilot.cli.supervisor import (
 from deskpilot.common.grpc_client import wait_until_serving
 from deskpilot.common.natsserver import NatsServer
 from deskpilot.common.net import free_port
+from tests.helpers.processes import alive
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return True
 
 
 def _slow_service(name: str = "slow", depends_on: tuple[str, ...] = ("nats",)) -> ProcessComponent:
@@ -65,11 +58,11 @@ async def test_starts_in_dependency_order_and_stops_everything(tmp_path: Path) -
     assert log.index("nats ready at") < log.index("starting slow")
     await wait_until_serving(slow.address, service="test.Slow", timeout=5)
     nats_pid, slow_pid = nats.server.pid, slow.child.pid
-    assert _alive(nats_pid) and _alive(slow_pid)
+    assert alive(nats_pid) and alive(slow_pid)
 
     stop.set()
     assert await asyncio.wait_for(task, 30) == 0
-    assert not _alive(slow_pid) and not _alive(nats_pid)
+    assert not alive(slow_pid) and not alive(nats_pid)
     assert out.getvalue().index("stopping slow") < out.getvalue().index("stopping nats")
 
 
