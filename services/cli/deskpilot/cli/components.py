@@ -84,7 +84,7 @@ class ComponentSpec:
 
     def installed(self) -> bool:
         """Whether it can run here: its program is found, or `python -m` finds its module."""
-        if self.program:
+        if self.program:  # nats-server, looked for where NatsServer looks
             try:
                 find_nats_server()
             except FileNotFoundError:
