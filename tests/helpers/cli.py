@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import sys
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 
@@ -73,43 +75,45 @@ class Follower:
 
 
 class OnTerminal:
-    """`deskpilot ARGS` on a real pseudo-terminal, as a person runs it: `until(text)` reads
-    what it shows until `text` appears, `type(data)` types; use as `async with`."""
+    """A `deskpilot` command whose stdin and stdout are a terminal (a pseudo-terminal the
+    test reads and types into), as when a person runs it."""
 
-    def __init__(self, *args: str) -> None:
-        self.args = args
-        self.seen = ""
-        self.process: asyncio.subprocess.Process | None = None
-        self._controller = -1
+    def __init__(self, process: asyncio.subprocess.Process, controller: int) -> None:
+        self.process = process
+        self.seen = ""  # everything it wrote to the terminal so far
+        self._controller = controller
 
-    async def __aenter__(self) -> OnTerminal:
-        self._controller, terminal = os.openpty()
+    @classmethod
+    @contextlib.asynccontextmanager
+    async def running(cls, *args: str) -> AsyncIterator[OnTerminal]:
+        """`deskpilot ARGS` on a new terminal; killed afterwards if it still runs."""
+        controller, terminal = os.openpty()
         try:
-            self.process = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "deskpilot.cli", *self.args,
+            process = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "deskpilot.cli", *args,
                 stdin=terminal, stdout=terminal, stderr=asyncio.subprocess.PIPE,
             )  # fmt: skip
         finally:
             os.close(terminal)
-        return self
+        try:
+            yield cls(process, controller)
+        finally:
+            if process.returncode is None:
+                process.kill()
+                await process.wait()
+            os.close(controller)
 
-    async def until(self, text: str, timeout: float = 60.0) -> str:
+    async def until(self, text: str) -> None:
+        """Read the terminal until `text` has appeared (fails if it closes first)."""
         while text not in self.seen:
             read = asyncio.to_thread(os.read, self._controller, 4096)
-            chunk = await asyncio.wait_for(read, timeout)
+            chunk = await asyncio.wait_for(read, 60)
             assert chunk, self.seen
             self.seen += chunk.decode(errors="replace")
-        return self.seen
 
-    def type(self, data: bytes) -> None:
-        os.write(self._controller, data)
+    def type(self, keys: bytes) -> None:
+        """Type `keys` (b"y\n", or b"\x04" for Ctrl-D)."""
+        os.write(self._controller, keys)
 
-    async def exit_code(self, timeout: float = 60.0) -> int:
-        assert self.process is not None
-        return await asyncio.wait_for(self.process.wait(), timeout)
-
-    async def __aexit__(self, *exc: object) -> None:
-        if self.process is not None and self.process.returncode is None:
-            self.process.kill()
-            await self.process.wait()
-        os.close(self._controller)
+    async def exit_code(self) -> int:
+        return await asyncio.wait_for(self.process.wait(), 60)

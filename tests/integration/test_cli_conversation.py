@@ -155,8 +155,8 @@ async def test_chat_on_a_terminal_asks_for_confirmations_and_ctrl_d_leaves(
              Turn.text("ran it")]  # fmt: skip
     async with orchestrator_stack(turns) as stack:
         address = stack.replicas[0].server.address
-        chat = OnTerminal("chat", "use sudo", "--user", "tester", "--orchestrator", address)
-        async with chat:
+        command = ("chat", "use sudo", "--user", "tester", "--orchestrator", address)
+        async with OnTerminal.running(*command) as chat:
             await chat.until("Approve? [y/N] ")
             chat.type(b"y\n")
             await chat.until("ran it")

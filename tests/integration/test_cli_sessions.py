@@ -157,17 +157,17 @@ async def test_on_a_terminal_run_asks_and_a_yes_approves(orchestrator_stack) -> 
     turns = [Turn.tool_use("bash", {"command": "sudo -n true; echo yes-run"}), Turn.text("ok")]
     async with orchestrator_stack(turns) as stack:
         address = stack.replicas[0].server.address
-        run = OnTerminal("run", "ask me", "--user", "tester", "--orchestrator", address)
-        async with run:
-            seen = await run.until("Approve? [y/N] ")
-            assert "\x1b[" in seen  # a terminal gets colour
+        command = ("run", "ask me", "--user", "tester", "--orchestrator", address)
+        async with OnTerminal.running(*command) as run:
+            await run.until("Approve? [y/N] ")
+            assert "\x1b[" in run.seen  # a terminal gets colour
             # The status line that follows the question goes above it, and the question
             # is asked again as the last line (it used to land after the question's text).
             await run.until("waiting for confirmation")
-            seen = await run.until(
+            await run.until(
                 "waiting for confirmation: an action needs approval\x1b[0m\r\nApprove? [y/N] "
             )
-            assert re.findall(r"Approve\? \[y/N\] (?!\r\x1b\[K|$)", seen) == [], seen
+            assert re.findall(r"Approve\? \[y/N\] (?!\r\x1b\[K|$)", run.seen) == [], run.seen
             run.type(b"y\n")
             await run.until("yes-run")
             await run.until("waiting for input")

@@ -9,14 +9,11 @@ import asyncio
 import re
 import signal
 import socket
-import sys
 from pathlib import Path
 
-from deskpilot.cli.stack import UpSettings, sandbox_user_notice
-from deskpilot.common.config import load_settings
-from deskpilot.common.net import free_port
 from tests.helpers.cli import run_cli
 from tests.helpers.processes import descendants, still_running
+from tests.helpers.up import free_ports, up_command
 
 
 def _listening(port: int) -> bool:
@@ -25,14 +22,9 @@ def _listening(port: int) -> bool:
 
 
 async def test_up_with_the_stand_in_runs_the_demo_and_stops_everything(tmp_path: Path) -> None:
-    ports = {name: free_port() for name in ("safety", "orchestrator", "stand-in", "gateway")}
-    # Where the sandbox user could not run this Python install (e.g. it lives under
-    # /root), sandboxes keep the current user, as `deskpilot up` itself advises.
-    user = "" if sandbox_user_notice(load_settings(UpSettings, None)) else "deskpilot"
+    ports = free_ports()
     up = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "deskpilot.cli", "up", "--stand-in",
-        "--data-dir", str(tmp_path / "var"), "--nats-port", "0", "--sandbox-user", user,
-        *(arg for name, port in ports.items() for arg in (f"--{name}-port", str(port))),
+        *up_command(tmp_path / "var", "--stand-in", ports=ports),
         stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.STDOUT,
     )  # fmt: skip

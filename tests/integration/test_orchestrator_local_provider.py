@@ -12,21 +12,13 @@ from deskpilot.orchestrator.sandboxes.client import SandboxClient
 from deskpilot.orchestrator.sandboxes.local import LocalSandboxProvider
 from deskpilot.orchestrator.tools import TOOL_SETS
 from deskpilot.v1 import common_pb2, session_pb2
+from tests.helpers.processes import alive
 
 pytestmark = pytest.mark.x11
 
 
 def pid_of(endpoints: session_pb2.SandboxEndpoints) -> int:
     return int(endpoints.sandbox_id.rsplit("-", 1)[1])
-
-
-def alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    # A stopped child not yet reaped is a zombie: gone for our purposes.
-    return "State:\tZ" not in Path(f"/proc/{pid}/status").read_text()
 
 
 async def screen_size(endpoints: session_pb2.SandboxEndpoints) -> tuple[int, int]:

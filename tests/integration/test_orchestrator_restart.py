@@ -9,17 +9,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import signal
-import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import BinaryIO
 
 import pytest
 
-from deskpilot.common.grpc_client import open_channel, wait_until_serving
+from deskpilot.cli.launch import start_component
+from deskpilot.common.grpc_client import open_channel
 from deskpilot.common.natsserver import NatsServer
 from deskpilot.common.net import free_port
+from deskpilot.common.processes import AsyncChild
 from deskpilot.standin import Turn
 from deskpilot.v1 import orchestrator_pb2, session_pb2
 from deskpilot.v1 import orchestrator_pb2_grpc as rpc
@@ -31,11 +30,6 @@ waiting_input = status_is(S.SESSION_STATUS_WAITING_INPUT)
 screenshot = Turn.tool_use("computer", {"action": "screenshot"})
 
 
-def _log_file(folder: Path) -> BinaryIO:
-    folder.mkdir(parents=True)
-    return (folder / "orchestrator.log").open("wb")
-
-
 def _log_text(folder: Path) -> str:
     return (folder / "orchestrator.log").read_text()
 
@@ -43,32 +37,36 @@ def _log_text(folder: Path) -> str:
 @contextlib.asynccontextmanager
 async def _orchestrator(
     stack: Stack, nats: NatsServer, folder: Path, name: str
-) -> AsyncIterator[tuple[rpc.OrchestratorStub, asyncio.subprocess.Process]]:
-    """`python -m deskpilot.orchestrator` with the local provider, as `deskpilot up` runs it."""
-    port = free_port()
-    with _log_file(folder) as log:
-        process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "deskpilot.orchestrator", "--port", str(port),
-            "--nats-url", nats.url, "--safety-address", stack.safety_address,
+) -> AsyncIterator[tuple[rpc.OrchestratorStub, AsyncChild]]:
+    """`python -m deskpilot.orchestrator` with the local provider, started and wired as
+    `deskpilot up` does it."""
+    address = f"127.0.0.1:{free_port()}"
+    addresses = {
+        "orchestrator": address,
+        "nats": nats.endpoint,
+        "safety": stack.safety_address,
+        "standin": f"{stack.model.host}:{stack.model.port}",
+    }
+    process = await start_component(
+        "orchestrator", addresses, [
             "--replica-id", name, "--lease-seconds", "2", "--grace-seconds", "1",
             "--sandbox.provider", "local", "--sandbox.local.pool-size", "0",
             "--sandbox.local.user", "", "--sandbox.local.work-dir", str(folder / "sandboxes"),
             "--log-format", "json",
-            stdout=asyncio.subprocess.DEVNULL, stderr=log, start_new_session=True,
-        )  # fmt: skip
+        ],
+        log_path=folder / "orchestrator.log",
+    )  # fmt: skip
     try:
-        await wait_until_serving(f"127.0.0.1:{port}", timeout=60)
-        async with open_channel(f"127.0.0.1:{port}") as channel:
+        async with open_channel(address) as channel:
             yield rpc.OrchestratorStub(channel), process
     finally:
-        if process.returncode is None:
-            process.send_signal(signal.SIGTERM)
-            await asyncio.wait_for(process.wait(), 30)
+        await process.stop(30)
 
 
-async def _stop(process: asyncio.subprocess.Process) -> None:
-    process.send_signal(signal.SIGTERM)
-    assert await asyncio.wait_for(process.wait(), 30) == 0
+async def _stop(process: AsyncChild) -> None:
+    """SIGTERM, as Ctrl-C on `make run` does; it must end cleanly within the grace."""
+    await process.stop(30)
+    assert process.returncode == 0
 
 
 def _pid(sandbox: S.SandboxEndpoints) -> int:

@@ -17,6 +17,7 @@ from deskpilot.standin import Turn
 from deskpilot.v1 import events_pb2, orchestrator_pb2, session_pb2
 from deskpilot.v1 import orchestrator_pb2_grpc as rpc
 from tests.fixtures.orchestrator import Replica, Stack, follow_events, status_is
+from tests.helpers.processes import alive, alive_after, child_running, children
 
 S = session_pb2
 pytestmark = [pytest.mark.x11, pytest.mark.timeout(240)]
@@ -50,34 +51,6 @@ def _pid(sandbox: S.SandboxEndpoints) -> int:
     return int(sandbox.sandbox_id.rsplit("-", 1)[1])
 
 
-def _alive(pid: int) -> bool:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return stat.rsplit(")", 1)[1].split()[0] != "Z"
-
-
-def _children(pid: int) -> list[int]:
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            if int(fields[1]) == pid:
-                found.append(int(entry.name))
-    return found
-
-
-def _display_executor(sandbox_pid: int) -> int:
-    return next(
-        pid for pid in _children(sandbox_pid)
-        if b"deskpilot.display" in Path(f"/proc/{pid}/cmdline").read_bytes()
-    )  # fmt: skip
-
-
 async def _until_sandbox_dropped(stub: rpc.OrchestratorStub, session_id: str) -> None:
     """Until the session's record names no sandbox (it noticed the loss or let it go)."""
     for _ in range(600):
@@ -85,11 +58,6 @@ async def _until_sandbox_dropped(stub: rpc.OrchestratorStub, session_id: str) ->
             return
         await asyncio.sleep(0.1)
     raise AssertionError("the session still names a sandbox that is gone")
-
-
-async def _until_dead(pids: list[int]) -> None:
-    while any(_alive(pid) for pid in pids):
-        await asyncio.sleep(0.05)
 
 
 def _results(events: list[events_pb2.Event]) -> list[events_pb2.ToolResult]:
@@ -116,9 +84,9 @@ async def test_a_killed_sandbox_or_display_executor_gets_the_session_a_fresh_des
         first = (await _session(replica.stub, session_id)).sandbox
 
         # The display executor dies: the sandbox stops itself, and the session notices.
-        os.kill(_display_executor(_pid(first)), signal.SIGKILL)
+        os.kill(child_running(_pid(first), b"deskpilot.display"), signal.SIGKILL)
         await _until_sandbox_dropped(replica.stub, session_id)
-        assert not _alive(_pid(first))
+        assert not alive(_pid(first))
         await _send(replica.stub, session_id, "look again")
         events = await follow_events(
             replica.stub, session_id, waiting_input, from_sequence=events[-1].sequence + 1
@@ -131,9 +99,9 @@ async def test_a_killed_sandbox_or_display_executor_gets_the_session_a_fresh_des
         assert "display-executor stopped unexpectedly" in note
 
         # The sandbox process itself is killed: everything it started goes with it.
-        children = _children(_pid(second))
+        started = children(_pid(second))
         os.kill(_pid(second), signal.SIGKILL)
-        await _until_dead(children)
+        assert await alive_after(started, within=60) == []
         await _until_sandbox_dropped(replica.stub, session_id)
         await _send(replica.stub, session_id, "and once more")
         events = await follow_events(
@@ -174,7 +142,7 @@ async def test_an_idle_session_stops_its_sandbox_and_the_next_message_starts_one
         events = await follow_events(replica.stub, session_id, waiting_input)
         sandbox = (await _session(replica.stub, session_id)).sandbox
         await _until_sandbox_dropped(replica.stub, session_id)
-        await _until_dead([_pid(sandbox)])
+        assert await alive_after([_pid(sandbox)], within=60) == []
         idle = await _session(replica.stub, session_id)
         assert idle.status == S.SESSION_STATUS_WAITING_INPUT
         assert "desktop was stopped after 1 s without a message" in idle.status_reason
@@ -199,7 +167,7 @@ async def test_a_sandbox_lost_mid_action_fails_that_action_and_the_next_runs_on_
         await follow_events(replica.stub, session_id, lambda e: e.HasField("action_proposed"))
         sandbox = (await _session(replica.stub, session_id)).sandbox
         await asyncio.sleep(0.5)  # let the command start in the shell executor
-        os.kill(_display_executor(_pid(sandbox)), signal.SIGKILL)
+        os.kill(child_running(_pid(sandbox), b"deskpilot.display"), signal.SIGKILL)
         events = await follow_events(replica.stub, session_id, waiting_input)
         lost, shot = _results(events)
         assert lost.is_error and "may or may not have been performed" in lost.text

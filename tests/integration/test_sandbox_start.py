@@ -24,7 +24,7 @@ from deskpilot.common.grpc_client import open_channel
 from deskpilot.common.sandbox_ready import parse_ready_line
 from deskpilot.display.xconnection import open_display
 from deskpilot.v1 import display_pb2, display_pb2_grpc, session_pb2
-from tests.helpers.processes import alive, gone_soon, process_parents
+from tests.helpers.processes import alive, child_running, children, gone_soon
 
 pytestmark = pytest.mark.x11
 
@@ -37,7 +37,7 @@ class RunningSandbox:
 
     def descendants(self) -> list[int]:
         """Pids whose parent is the sandbox (its direct children)."""
-        return [pid for pid, ppid in process_parents().items() if ppid == self.process.pid]
+        return children(self.process.pid)
 
 
 def start_sandbox(tmp_path: Path, *args: str) -> RunningSandbox:
@@ -129,11 +129,7 @@ def test_sandbox_stops_everything_when_an_executor_dies(tmp_path: Path) -> None:
     )
     try:
         children = sandbox.descendants()
-        executor = next(
-            pid for pid in children
-            if b"deskpilot.display" in Path(f"/proc/{pid}/cmdline").read_bytes()
-        )  # fmt: skip
-        os.kill(executor, signal.SIGKILL)
+        os.kill(child_running(sandbox.process.pid, b"deskpilot.display"), signal.SIGKILL)
         assert sandbox.process.wait(timeout=30) == 1
         assert [pid for pid in children if alive(pid)] == []
     finally:

@@ -14,6 +14,7 @@ from Xlib import error as xerror
 
 from deskpilot.display.xconnection import open_display
 from deskpilot.sandbox.xserver import MODES, XServer, XServerConfig, XServerError
+from tests.helpers.processes import alive
 
 pytestmark = pytest.mark.x11
 
@@ -39,19 +40,6 @@ def _recv_exact(sock: socket.socket, size: int) -> bytes:
     return data
 
 
-def pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    # A zombie still answers kill(0); stop() reaps, so check the state too.
-    try:
-        with open(f"/proc/{pid}/stat") as stat:
-            return stat.read().split(") ", 1)[1][0] != "Z"
-    except FileNotFoundError:
-        return False
-
-
 @pytest.mark.parametrize("mode", MODES)
 def test_display_and_vnc_answer_then_stop_cleanly(
     mode: str, start_x_display: Callable[..., AbstractContextManager[XServer]]
@@ -72,9 +60,9 @@ def test_display_and_vnc_answer_then_stop_cleanly(
         assert 1 not in types, "VNC must not offer 'None' authentication"
         assert len(server.vnc_password) == 8
         pids = server.pids
-        assert pids and all(pid_alive(pid) for pid in pids)
+        assert pids and all(alive(pid) for pid in pids)
 
-    assert not any(pid_alive(pid) for pid in pids)
+    assert not any(alive(pid) for pid in pids)
     with pytest.raises(OSError):
         socket.create_connection(("127.0.0.1", server.vnc_port), timeout=1).close()
 

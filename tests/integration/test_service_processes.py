@@ -13,24 +13,27 @@ import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
+from deskpilot.cli.components import COMPONENTS, ComponentSpec
+from deskpilot.cli.serving import Grpc
 from deskpilot.common.grpc_client import wait_until_serving
 from deskpilot.common.natsserver import NatsServer
 from deskpilot.common.net import free_port
 from deskpilot.sandbox.xserver import XServer
 
+# Every gRPC service of the stack's description that is written.
+SERVICES = [c for c in COMPONENTS if isinstance(c.serves, Grpc) and c.installed()]
 
-@pytest.mark.parametrize(
-    ("module", "service"),
-    [
-        ("deskpilot.shell", "deskpilot.v1.Shell"),
-        ("deskpilot.display", "deskpilot.v1.Display"),
-        ("deskpilot.safety", "deskpilot.v1.Safety"),
-        ("deskpilot.orchestrator", "deskpilot.v1.Orchestrator"),
-    ],
-)
+
+def test_the_stack_has_every_grpc_service() -> None:
+    assert {c.name for c in SERVICES} >= {"shell", "display", "safety", "orchestrator"}
+
+
+@pytest.mark.parametrize("spec", SERVICES, ids=lambda c: c.name)
 async def test_each_service_process_serves_health_and_reflection(
-    module: str, service: str, nats_server: NatsServer, x_display: XServer
+    spec: ComponentSpec, nats_server: NatsServer, x_display: XServer
 ) -> None:
+    assert isinstance(spec.serves, Grpc)
+    module, service = spec.module, spec.serves.health_service
     port = free_port()
     env = {
         **os.environ,
