@@ -23,6 +23,7 @@ from deskpilot.common.grpc_client import wait_until_serving
 from deskpilot.common.natsserver import NatsServer
 from deskpilot.common.net import free_port
 from tests.helpers.processes import alive
+from tests.helpers.up import up_command
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -120,9 +121,10 @@ def test_dependency_problems_are_reported() -> None:
 
 
 async def test_deskpilot_up_runs_until_sigterm(tmp_path: Path) -> None:
+    # Free ports for every component: on the defaults, a stack running elsewhere on the
+    # machine (another test, a developer's `make run`) would hold them.
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "deskpilot.cli", "up",
-        "--nats-port", "0", "--data-dir", str(tmp_path / "var"),
+        *up_command(tmp_path / "var"),
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT, cwd=ROOT,
     )  # fmt: skip
     lines: list[str] = []
