@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import ipaddress
 from typing import ClassVar, Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from deskpilot.common.config import CommonSettings
 
@@ -26,7 +27,9 @@ class SandboxSettings(CommonSettings):
     height: int = Field(800, ge=64, le=8192, description="Screen height in pixels.")
     depth: Literal[16, 24, 32] = Field(24, description="Colour depth in bits.")
     vnc_host: str = Field(
-        "127.0.0.1", description="Address the VNC server binds (the sandbox's private address)."
+        "127.0.0.1",
+        description="The one address (IPv4 or IPv6) the VNC server listens on: the sandbox's "
+        "private address.",
     )
     vnc_port: int = Field(0, ge=0, le=65535, description="VNC port; 0 picks a free one.")
     vnc_password: str = Field(
@@ -65,3 +68,10 @@ class SandboxSettings(CommonSettings):
     ready_timeout_seconds: float = Field(
         30.0, gt=0, le=600, description="Give up when not ready after this long."
     )
+
+    @field_validator("vnc_host")
+    @classmethod
+    def _vnc_host_is_an_address(cls, value: str) -> str:
+        # VNC servers take one address to bind, not a name that may resolve to several.
+        ipaddress.ip_address(value)
+        return value

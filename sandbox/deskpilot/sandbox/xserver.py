@@ -15,6 +15,7 @@ started (``deskpilot.common.processes``: each in its own session, SIGTERM then S
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import secrets
 import select
@@ -54,7 +55,8 @@ class XServerConfig:
     width: int = 1280
     height: int = 800
     depth: int = 24
-    # Address the VNC server binds; loopback unless the sandbox must be reachable.
+    # The one address the VNC server listens on (IPv4 or IPv6); loopback unless the
+    # sandbox must be reachable.
     vnc_host: str = "127.0.0.1"
     # 0 picks a free port.
     vnc_port: int = 0
@@ -71,6 +73,10 @@ class XServerConfig:
             raise ValueError(f"geometry {self.width}x{self.height} outside 64..8192")
         if self.depth not in (16, 24, 32):
             raise ValueError(f"depth {self.depth} not supported; use 16, 24 or 32")
+        try:
+            ipaddress.ip_address(self.vnc_host)
+        except ValueError:
+            raise ValueError(f"vnc_host {self.vnc_host!r} is not an IP address") from None
         if not 0 <= self.vnc_port <= 65535:
             raise ValueError(f"vnc_port {self.vnc_port} outside 0..65535")
         if self.display_number is not None and not 0 <= self.display_number <= 65535:
@@ -288,8 +294,7 @@ class XServer(ServerProcess):
             "-display", self.display,
             "-auth", str(self.xauthority),
             "-rfbport", str(self.vnc_port),
-            "-listen", c.vnc_host,
-            "-noipv6",
+            *_x11vnc_listen_args(c.vnc_host),
             "-rfbauth", str(password_file),
             "-shared",
             "-forever",
@@ -299,6 +304,15 @@ class XServer(ServerProcess):
 
 
 # --- helpers ---------------------------------------------------------------------------
+
+
+def _x11vnc_listen_args(host: str) -> list[str]:
+    """Listen on `host` alone. Besides its -rfbport listener, x11vnc's LibVNCServer opens
+    one of its own on [::]:5900 (its default -rfbportv6), whatever -listen and -noipv6
+    say: -rfbportv6 -1 turns that one off."""
+    if ipaddress.ip_address(host).version == 6:
+        return ["-6", "-listen6", host, "-noipv4", "-rfbportv6", "-1"]
+    return ["-listen", host, "-no6", "-noipv6", "-rfbportv6", "-1"]
 
 
 def write_xauthority(path: Path, cookie: bytes) -> None:
@@ -368,7 +382,8 @@ def _rfb_banner(address: tuple[str, int]) -> bool:
 
 
 def _dial_host(host: str) -> str:
-    return "127.0.0.1" if host in ("0.0.0.0", "", "::") else host
+    """Where to reach a server bound to `host` from this machine."""
+    return {"0.0.0.0": "127.0.0.1", "": "127.0.0.1", "::": "::1"}.get(host, host)
 
 
 def _require_binaries(mode: XServerMode) -> None:
