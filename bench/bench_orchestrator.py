@@ -460,9 +460,8 @@ if __name__ == "__main__":
     parser.add_argument("--starts", type=int, default=4, help="warm session starts timed")
     parser.add_argument(
         "--sandbox-user",
-        default="",
-        help="user local sandboxes run as; empty keeps this process's user (a separate "
-        "sandbox user must be able to read this Python installation)",
+        default="deskpilot",
+        help="user local sandboxes run as when this runs as root (never root)",
     )
     args = parser.parse_args()
     asyncio.run(run(main(args.steps, args.sessions, args.starts, args.sandbox_user)))

@@ -6,8 +6,6 @@ import asyncio
 import sys
 from pathlib import Path
 
-from deskpilot.cli.stack import UpSettings, sandbox_user_notice
-from deskpilot.common.config import load_settings
 from deskpilot.common.net import free_port
 
 READY = "all components ready"
@@ -16,12 +14,9 @@ READY = "all components ready"
 def up_command(data_dir: Path, *extra: str) -> list[str]:
     """`deskpilot up` on free ports with its data in `data_dir`."""
     ports = {name: free_port() for name in ("safety", "orchestrator", "stand-in", "gateway")}
-    # Where the sandbox user could not run this Python install (e.g. it lives under
-    # /root), sandboxes keep the current user, as `deskpilot up` itself advises.
-    user = "" if sandbox_user_notice(load_settings(UpSettings, None)) else "deskpilot"
     return [
         sys.executable, "-m", "deskpilot.cli", "up", "--data-dir", str(data_dir),
-        "--nats-port", "0", "--sandbox-user", user,
+        "--nats-port", "0",
         *(arg for name, port in ports.items() for arg in (f"--{name}-port", str(port))),
         *extra,
     ]  # fmt: skip

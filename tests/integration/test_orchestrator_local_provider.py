@@ -38,10 +38,8 @@ async def screen_size(endpoints: session_pb2.SandboxEndpoints) -> tuple[int, int
     return info.physical_size.width, info.physical_size.height
 
 
-async def test_a_session_gets_the_warm_sandbox_and_the_pool_refills(tmp_path: Path) -> None:
-    provider = LocalSandboxProvider(
-        pool_size=1, default_size=(1024, 768), work_dir=tmp_path, user=""
-    )
+async def test_a_session_gets_the_warm_sandbox_and_the_pool_refills(sandbox_dir: Path) -> None:
+    provider = LocalSandboxProvider(pool_size=1, default_size=(1024, 768), work_dir=sandbox_dir)
     try:
         provider.fill_pool()
         await provider.wait_for_pool()
@@ -64,9 +62,9 @@ async def test_a_session_gets_the_warm_sandbox_and_the_pool_refills(tmp_path: Pa
     assert not alive(pid_of(other))
 
 
-async def test_a_replica_stops_a_sandbox_it_took_over(tmp_path: Path) -> None:
-    first = LocalSandboxProvider(pool_size=0, work_dir=tmp_path / "first", user="")
-    second = LocalSandboxProvider(pool_size=0, work_dir=tmp_path / "second", user="")
+async def test_a_replica_stops_a_sandbox_it_took_over(sandbox_dir: Path) -> None:
+    first = LocalSandboxProvider(pool_size=0, work_dir=sandbox_dir / "first")
+    second = LocalSandboxProvider(pool_size=0, work_dir=sandbox_dir / "second")
     try:
         endpoints = (
             await first.acquire("s-1", common_pb2.Size(width=640, height=480), "")

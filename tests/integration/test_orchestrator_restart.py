@@ -52,7 +52,7 @@ async def _orchestrator(
             "--nats-url", nats.url, "--safety-address", stack.safety_address,
             "--replica-id", name, "--lease-seconds", "2", "--grace-seconds", "1",
             "--sandbox.provider", "local", "--sandbox.local.pool-size", "0",
-            "--sandbox.local.user", "", "--sandbox.local.work-dir", str(folder / "sandboxes"),
+            "--sandbox.local.work-dir", str(folder / "sandboxes"),
             "--log-format", "json",
             stdout=asyncio.subprocess.DEVNULL, stderr=log, start_new_session=True,
         )  # fmt: skip
@@ -98,12 +98,12 @@ def _reset_notes(stack: Stack) -> list[str]:
 
 
 async def test_after_a_restart_a_waiting_session_says_its_desktop_is_gone_and_goes_on(
-    orchestrator_stack, nats_server: NatsServer, tmp_path: Path
+    orchestrator_stack, nats_server: NatsServer, sandbox_dir: Path
 ) -> None:
     turns = [screenshot, Turn.text("seen"), screenshot, Turn.text("seen again")]
     async with orchestrator_stack(turns) as stack:
         await stack.replicas[0].manager.stop()  # only the processes below run sessions
-        async with _orchestrator(stack, nats_server, tmp_path / "old", "old") as (stub, old):
+        async with _orchestrator(stack, nats_server, sandbox_dir / "old", "old") as (stub, old):
             config = S.SessionConfig(task="look", model="claude-sonnet-4-6")
             create = orchestrator_pb2.CreateSessionRequest(config=config)
             session_id = (await stub.CreateSession(create, timeout=15)).session.id
@@ -114,7 +114,7 @@ async def test_after_a_restart_a_waiting_session_says_its_desktop_is_gone_and_go
         with pytest.raises(ProcessLookupError):
             os.kill(_pid(first), 0)
 
-        async with _orchestrator(stack, nats_server, tmp_path / "new", "new") as (stub, new):
+        async with _orchestrator(stack, nats_server, sandbox_dir / "new", "new") as (stub, new):
             waiting = await _until_reason(stub, session_id, "desktop is gone")
             assert waiting.status == S.SESSION_STATUS_WAITING_INPUT
             assert f"sandbox {first.sandbox_id}" in waiting.status_reason
@@ -134,5 +134,5 @@ async def test_after_a_restart_a_waiting_session_says_its_desktop_is_gone_and_go
             [note] = _reset_notes(stack)
             assert f"sandbox {first.sandbox_id}" in note
             await _stop(new)
-        log = _log_text(tmp_path / "new")
+        log = _log_text(sandbox_dir / "new")
         assert "Traceback" not in log and "could not start" not in log

@@ -24,8 +24,8 @@ waiting_input = status_is(S.SESSION_STATUS_WAITING_INPUT)
 screenshot = Turn.tool_use("computer", {"action": "screenshot"})
 
 
-async def _local_replica(stack: Stack, tmp_path: Path, **settings: object) -> Replica:
-    provider = LocalSandboxProvider(pool_size=0, work_dir=tmp_path / "sandboxes", user="")
+async def _local_replica(stack: Stack, sandbox_dir: Path, **settings: object) -> Replica:
+    provider = LocalSandboxProvider(pool_size=0, work_dir=sandbox_dir / "sandboxes")
     stack.stack.push_async_callback(provider.close)  # after the replica has stopped
     return await stack.add_replica(provider=provider, **settings)
 
@@ -105,12 +105,12 @@ def _reset_notes(stack: Stack) -> list[str]:
 
 
 async def test_a_killed_sandbox_or_display_executor_gets_the_session_a_fresh_desktop(
-    orchestrator_stack, tmp_path: Path
+    orchestrator_stack, sandbox_dir: Path
 ) -> None:
     turns = [screenshot, Turn.text("seen"), screenshot, Turn.text("again"), screenshot,
              Turn.text("and again")]  # fmt: skip
     async with orchestrator_stack(turns) as stack:
-        replica = await _local_replica(stack, tmp_path)
+        replica = await _local_replica(stack, sandbox_dir)
         session_id = await _create(replica.stub)
         events = await follow_events(replica.stub, session_id, waiting_input)
         first = (await _session(replica.stub, session_id)).sandbox
@@ -145,10 +145,10 @@ async def test_a_killed_sandbox_or_display_executor_gets_the_session_a_fresh_des
 
 
 async def test_past_max_sandbox_restarts_the_session_fails_with_the_reason(
-    orchestrator_stack, tmp_path: Path
+    orchestrator_stack, sandbox_dir: Path
 ) -> None:
     async with orchestrator_stack([Turn.text("ready")]) as stack:
-        replica = await _local_replica(stack, tmp_path, max_sandbox_restarts=0)
+        replica = await _local_replica(stack, sandbox_dir, max_sandbox_restarts=0)
         session_id = await _create(replica.stub)
         events = await follow_events(replica.stub, session_id, waiting_input)
         sandbox = (await _session(replica.stub, session_id)).sandbox
@@ -166,10 +166,10 @@ async def test_past_max_sandbox_restarts_the_session_fails_with_the_reason(
 
 
 async def test_an_idle_session_stops_its_sandbox_and_the_next_message_starts_one(
-    orchestrator_stack, tmp_path: Path
+    orchestrator_stack, sandbox_dir: Path
 ) -> None:
     async with orchestrator_stack([Turn.text("ready"), screenshot, Turn.text("done")]) as stack:
-        replica = await _local_replica(stack, tmp_path, idle_release_seconds=1.0)
+        replica = await _local_replica(stack, sandbox_dir, idle_release_seconds=1.0)
         session_id = await _create(replica.stub)
         events = await follow_events(replica.stub, session_id, waiting_input)
         sandbox = (await _session(replica.stub, session_id)).sandbox
@@ -190,11 +190,11 @@ async def test_an_idle_session_stops_its_sandbox_and_the_next_message_starts_one
 
 
 async def test_a_sandbox_lost_mid_action_fails_that_action_and_the_next_runs_on_a_fresh_one(
-    orchestrator_stack, tmp_path: Path
+    orchestrator_stack, sandbox_dir: Path
 ) -> None:
     turns = [Turn.tool_use("bash", {"command": "sleep 60"}), screenshot, Turn.text("done")]
     async with orchestrator_stack(turns) as stack:
-        replica = await _local_replica(stack, tmp_path)
+        replica = await _local_replica(stack, sandbox_dir)
         session_id = await _create(replica.stub)
         await follow_events(replica.stub, session_id, lambda e: e.HasField("action_proposed"))
         sandbox = (await _session(replica.stub, session_id)).sandbox

@@ -20,7 +20,7 @@ waiting_input = status_is(S.SESSION_STATUS_WAITING_INPUT)
 
 
 async def _local_replica(stack: Stack, folder: Path, replica_id: str) -> Replica:
-    provider = LocalSandboxProvider(pool_size=0, work_dir=folder, user="")
+    provider = LocalSandboxProvider(pool_size=0, work_dir=folder)
     stack.stack.push_async_callback(provider.close)  # after the replica has stopped
     return await stack.add_replica(provider=provider, replica_id=replica_id)
 
@@ -47,13 +47,13 @@ async def _until_owned(replica: Replica, session_id: str) -> None:
 
 
 async def test_the_vnc_password_is_in_the_record_and_in_no_api_answer(
-    orchestrator_stack, tmp_path: Path
+    orchestrator_stack, sandbox_dir: Path
 ) -> None:
     turns = [Turn.text("ready"), Turn.tool_use("computer", {"action": "screenshot"}),
              Turn.text("seen")]  # fmt: skip
     async with orchestrator_stack(turns) as stack:
         await stack.replicas[0].manager.stop()  # its sandbox has no password: not this test's
-        first = await _local_replica(stack, tmp_path / "first", "replica-a")
+        first = await _local_replica(stack, sandbox_dir / "first", "replica-a")
         config = S.SessionConfig(task="look", model="claude-sonnet-4-6")
         created = await first.stub.CreateSession(
             orchestrator_pb2.CreateSessionRequest(config=config)
@@ -72,7 +72,7 @@ async def test_the_vnc_password_is_in_the_record_and_in_no_api_answer(
         # The owner stops; another replica takes the session over and attaches to the same
         # sandbox: the password stays in the record, and still in no answer.
         await first.manager.stop()
-        second = await _local_replica(stack, tmp_path / "second", "replica-b")
+        second = await _local_replica(stack, sandbox_dir / "second", "replica-b")
         await _until_owned(second, session_id)
         sent = await second.stub.SendMessage(
             orchestrator_pb2.SendMessageRequest(session_id=session_id, text="look now")

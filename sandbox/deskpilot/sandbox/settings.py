@@ -49,8 +49,13 @@ class SandboxSettings(CommonSettings):
     user: str = Field(
         "deskpilot",
         description="When started as root, run everything as this unprivileged user (created "
-        "if missing). Ignored when not root; empty keeps root (not recommended).",
-        pattern=r"^$|^[a-z_][a-z0-9_-]{0,31}$",
+        "if missing; never root). Ignored when not started as root.",
+        pattern=r"^[a-z_][a-z0-9_-]{0,31}$",
+    )
+    executor_python: str = Field(
+        "",
+        description="Python the executors run with, as the desktop user (who must be able to "
+        "run it, with deskpilot-display and deskpilot-shell installed); empty: this one.",
     )
     home: str = Field(
         "",

@@ -102,6 +102,9 @@ class XServer(ServerProcess):
     # Kill the servers when the process that started them dies, even by SIGKILL (see
     # deskpilot.common.processes); then `start()` must run on the main thread.
     die_with_parent: bool = False
+    # The environment the servers start from (a sandbox's allow-listed one); None: this
+    # process's own.
+    base_env: Mapping[str, str] | None = None
 
     display: str = ""
     vnc_port: int = 0
@@ -214,7 +217,7 @@ class XServer(ServerProcess):
             name,
             args,
             log_path=self.log_path,
-            env=self.env() if self.display else _clean_env(),
+            env=self.env(self.base_env) if self.display else _clean_env(self.base_env),
             pass_fds=pass_fds,
             user=self.user,
             die_with_parent=signal.SIGKILL if self.die_with_parent else None,
@@ -395,9 +398,9 @@ def _require_binaries(mode: XServerMode) -> None:
         raise XServerError(f"{', '.join(missing)} not found on PATH; install {hint}")
 
 
-def _clean_env() -> dict[str, str]:
+def _clean_env(base: Mapping[str, str] | None) -> dict[str, str]:
     """The environment for the X server itself: no inherited DISPLAY/XAUTHORITY."""
-    env = dict(os.environ)
+    env = dict(os.environ if base is None else base)
     env.pop("DISPLAY", None)
     env.pop("XAUTHORITY", None)
     return env

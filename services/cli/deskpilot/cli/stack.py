@@ -8,8 +8,6 @@ which the orchestrator's sandbox provider starts.
 from __future__ import annotations
 
 import importlib.util
-import os
-import stat
 import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -27,6 +25,7 @@ from deskpilot.cli.supervisor import (
 )
 from deskpilot.common.config import CommonSettings
 from deskpilot.common.natsserver import NatsServer
+from deskpilot.common.sandbox_user import sandbox_python
 
 
 class UpSettings(CommonSettings):
@@ -51,9 +50,14 @@ class UpSettings(CommonSettings):
     stand_in_port: int = Field(8765, ge=1, le=65535, description="Stand-in HTTP port.")
     sandbox_user: str = Field(
         "deskpilot",
-        pattern=r"^$|^[a-z_][a-z0-9_-]{0,31}$",
-        description="User the sandboxes run as when the stack runs as root; empty keeps root "
-        "(only where that user cannot run the Python install).",
+        pattern=r"^[a-z_][a-z0-9_-]{0,31}$",
+        description="User the sandboxes run as when the stack runs as root (created if "
+        "missing; never root).",
+    )
+    sandbox_python: str = Field(
+        "",
+        description="Python the sandbox user runs the executors with; empty: `.venv-sandbox` "
+        "beside this virtualenv (`make` builds it from /usr/bin/python3), else this Python.",
     )
     ready_timeout: float = Field(
         30.0, gt=0, le=600, description="Seconds each component may take to become ready."
@@ -113,30 +117,6 @@ def api_key_notice(settings: UpSettings, environ: Mapping[str, str]) -> str | No
     if uses_stand_in(settings) or environ.get("ANTHROPIC_API_KEY"):
         return None
     return MISSING_KEY_NOTICE
-
-
-def sandbox_user_notice(settings: UpSettings, python: str = sys.executable) -> str | None:
-    """What to tell a root user whose sandbox user cannot run this Python install (e.g.
-    one under /root). Sessions would fail to start their sandbox, so `deskpilot up` keeps
-    root for local sandboxes then (see `effective_sandbox_user`) and says so."""
-    if os.geteuid() != 0 or not settings.sandbox_user:
-        return None
-    path = Path(python).resolve()
-    blocked = next((p for p in path.parents if not p.stat().st_mode & stat.S_IXOTH), None)
-    if blocked is None and path.stat().st_mode & stat.S_IXOTH:
-        return None
-    return (
-        f"WARNING: local sandboxes run as root, not as {settings.sandbox_user!r}: that user "
-        f"cannot run {path} ({blocked or path} is closed to other users). For unprivileged "
-        "sandboxes, install deskpilot where that user can read it (as the sandbox image "
-        "does); `--sandbox-user ''` silences this"
-    )
-
-
-def effective_sandbox_user(settings: UpSettings) -> str:
-    """The configured sandbox user, or "" (the current user) when it could not run the
-    install: a local stack that starts no session would help nobody."""
-    return "" if sandbox_user_notice(settings) else settings.sandbox_user
 
 
 def build_stack(settings: UpSettings, *, text_logs: bool) -> list[Component]:
@@ -207,7 +187,8 @@ def _service_flags(name: str, settings: UpSettings) -> list[str]:
     if name == "orchestrator":
         return [
             "--safety-address", f"{settings.host}:{settings.safety_port}",
-            "--sandbox.local.user", effective_sandbox_user(settings),
+            "--sandbox.local.user", settings.sandbox_user,
+            "--sandbox.local.python", settings.sandbox_python or sandbox_python(),
         ]  # fmt: skip
     return []
 

@@ -23,9 +23,14 @@ class LocalProviderSettings(BaseModel):
     x_server: Literal["xvfb", "xvnc"] = Field("xvfb", description="X server of local sandboxes.")
     user: str = Field(
         "deskpilot",
-        pattern=r"^$|^[a-z_][a-z0-9_-]{0,31}$",
-        description="Unprivileged user local sandboxes run as when the orchestrator is root; "
-        "empty keeps the orchestrator's user (only where that user cannot run the Python install).",
+        pattern=r"^[a-z_][a-z0-9_-]{0,31}$",
+        description="Unprivileged user local sandboxes run as when the orchestrator is root "
+        "(created if missing; never root).",
+    )
+    python: str = Field(
+        "",
+        description="Python local sandboxes run their executors with, as the sandbox user; "
+        "empty: `.venv-sandbox` beside this virtualenv (`make` builds it), else this Python.",
     )
     work_dir: str = Field(
         "", description="Folder for local sandboxes' runtime files and logs; empty: temp."
