@@ -208,11 +208,23 @@ class XServer(ServerProcess):
                 self._wait_for_vnc(x_server)
             else:
                 self._start_x(self._xvfb_args())
-                self._wait_for_vnc(self._spawn("VNC server", self._x11vnc_args(password_file)))
+                # SIGTERM when this process dies: x11vnc then removes its shared-memory
+                # segments; killed outright together with the X server, it leaves ~40
+                # behind, and the machine's limit (4096) soon stops every VNC server.
+                vnc = self._spawn(
+                    "VNC server", self._x11vnc_args(password_file), death_signal=signal.SIGTERM
+                )
+                self._wait_for_vnc(vnc)
         except NotReady as exc:
             raise XServerError(str(exc)) from None
 
-    def _spawn(self, name: str, args: list[str], pass_fds: tuple[int, ...] = ()) -> PopenChild:
+    def _spawn(
+        self,
+        name: str,
+        args: list[str],
+        pass_fds: tuple[int, ...] = (),
+        death_signal: signal.Signals = signal.SIGKILL,
+    ) -> PopenChild:
         child = spawn(
             name,
             args,
@@ -220,7 +232,7 @@ class XServer(ServerProcess):
             env=self.env(self.base_env) if self.display else _clean_env(self.base_env),
             pass_fds=pass_fds,
             user=self.user,
-            die_with_parent=signal.SIGKILL if self.die_with_parent else None,
+            die_with_parent=death_signal if self.die_with_parent else None,
         )
         self._processes.append(child)
         return child
