@@ -20,6 +20,11 @@ from deskpilot.common.config import load_settings
 from deskpilot.common.grpc_client import wait_until_serving
 from deskpilot.common.natsserver import NatsServer
 from deskpilot.common.net import free_port
+from deskpilot.common.sandbox_credential import (
+    credential_pipe,
+    new_credential,
+    write_credential_file,
+)
 from deskpilot.display.executor import DisplayExecutor
 from deskpilot.display.service import display_binding
 from deskpilot.display.settings import DisplaySettings
@@ -63,15 +68,27 @@ async def _serving(address: str, kill: Callable[[], None]) -> None:
 
 
 async def _start(
-    name: str, module: str, *args: str, logs: Path, env: dict[str, str] | None = None
+    name: str,
+    module: str,
+    *args: str,
+    logs: Path,
+    env: dict[str, str] | None = None,
+    credential: str = "",
 ) -> Process:
+    """`module` as a process; an executor gets `credential` through a descriptor."""
     port = free_port()
-    with (logs / f"{name}.log").open("ab") as log:  # read them when a test fails
-        process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", module, "--port", str(port), "--log-format", "json", *args,
-            env={**os.environ, **(env or {})}, start_new_session=True,
-            stdout=asyncio.subprocess.DEVNULL, stderr=log,
-        )  # fmt: skip
+    fds = (credential_pipe(credential),) if credential else ()
+    given = ["--credential-fd", str(fds[0])] if fds else []
+    try:
+        with (logs / f"{name}.log").open("ab") as log:  # read them when a test fails
+            process = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", module, "--port", str(port), "--log-format", "json",
+                *given, *args, env={**os.environ, **(env or {})}, start_new_session=True,
+                stdout=asyncio.subprocess.DEVNULL, stderr=log, pass_fds=fds,
+            )  # fmt: skip
+    finally:
+        for fd in fds:
+            os.close(fd)
     address = f"127.0.0.1:{port}"
     await _serving(address, process.kill)
     return Process(name, process.pid, address, process.wait)
@@ -185,9 +202,12 @@ async def world(
         launcher = await ReplicaLauncher.start(tmp_path)
         stack.push_async_callback(launcher.close)
         try:
+            credential = new_credential()
+            credential_file = tmp_path / "sandbox.credential"
+            write_credential_file(credential_file, credential)
             shell = await _start(
                 "shell", "deskpilot.shell", "--roots", f'["{home}"]', "--working-dir", str(home),
-                logs=tmp_path,
+                logs=tmp_path, credential=credential,
             )  # fmt: skip
             processes.append(shell)
             args = [
@@ -195,6 +215,7 @@ async def world(
                 "--sandbox.provider", "existing",
                 "--sandbox.existing.display-address", display_server.address,
                 "--sandbox.existing.shell-address", shell.address,
+                "--sandbox.existing.credential-file", str(credential_file),
                 "--lease-seconds", str(lease_seconds),
             ]  # fmt: skip
             env = {"ANTHROPIC_BASE_URL": model.base_url, "ANTHROPIC_API_KEY": "test-key"}

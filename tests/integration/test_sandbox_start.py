@@ -20,6 +20,7 @@ import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from deskpilot.common.grpc_client import open_channel
+from deskpilot.common.sandbox_credential import call_metadata, write_credential_file
 from deskpilot.common.sandbox_ready import parse_ready_line
 from deskpilot.common.sandbox_user import sandbox_python
 from deskpilot.display.xconnection import open_display
@@ -103,8 +104,14 @@ async def test_sandbox_is_ready_when_everything_answers_and_stops_everything(
 
     # The display executor serves the right display; the shell executor (when installed)
     # is healthy.
+    # Its executors answer with the credential it generated (none was given), which only
+    # the ready report carries.
+    credential = report.secrets.executor_credential
+    assert credential
     async with open_channel(report.endpoints.display_address) as channel:
-        info = await display_pb2_grpc.DisplayStub(channel).GetInfo(display_pb2.GetInfoRequest())
+        info = await display_pb2_grpc.DisplayStub(channel).GetInfo(
+            display_pb2.GetInfoRequest(), metadata=call_metadata(credential)
+        )
         assert info.display == report.display
         assert info.physical_size.width == report.screen.width
     if report.endpoints.shell_address:
@@ -229,3 +236,35 @@ def test_executors_the_user_cannot_run_stop_the_sandbox_instead_of_running_as_ro
         process.stderr
     )
     assert "make sandbox-venv" in process.stderr
+
+
+async def test_a_given_credential_file_is_read_removed_and_never_reported(
+    sandbox_dir: Path,
+) -> None:
+    credential_file = sandbox_dir / "executors.credential"
+    write_credential_file(credential_file, "given-credential")
+    sandbox = start_sandbox(
+        sandbox_dir, "--credential-file", str(credential_file),
+        "--no-desktop", "--no-shell-executor",
+    )  # fmt: skip
+    try:
+        assert not credential_file.exists()  # read, then gone before anything ran as the user
+        assert sandbox.report.secrets.executor_credential == ""  # its giver knows it
+        async with open_channel(sandbox.report.endpoints.display_address) as channel:
+            stub = display_pb2_grpc.DisplayStub(channel)
+            info = await stub.GetInfo(
+                display_pb2.GetInfoRequest(), metadata=call_metadata("given-credential")
+            )
+            assert info.display == sandbox.report.display
+    finally:
+        stop_sandbox(sandbox)
+
+
+def test_a_credential_file_it_cannot_read_stops_the_sandbox(sandbox_dir: Path) -> None:
+    process = subprocess.run(
+        [sys.executable, "-m", "deskpilot.sandbox", "--workdir", str(sandbox_dir / "work"),
+         "--credential-file", str(sandbox_dir / "absent"), "--log-format", "text"],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert process.returncode == 1
+    assert f"cannot read the credential file {sandbox_dir / 'absent'}" in process.stderr

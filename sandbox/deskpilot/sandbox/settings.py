@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import os
 from typing import ClassVar, Literal
 
 from pydantic import Field, field_validator
@@ -65,10 +66,16 @@ class SandboxSettings(CommonSettings):
     workdir: str = Field(
         "", description="Folder for runtime files (X cookie, VNC password, logs); empty: temp."
     )
+    credential_file: str = Field(
+        "",
+        description="File holding the credential the executors require of every call, read "
+        "and deleted at start (it must not stay readable by the desktop user); empty: one is "
+        "generated and reported in the ready report.",
+    )
     ready_file: str = Field(
         "",
         description="Write the ready report (a `SandboxReady` in proto3 JSON: addresses, "
-        "display, password) to this file.",
+        "display, generated secrets) to this file.",
     )
     ready_timeout_seconds: float = Field(
         30.0, gt=0, le=600, description="Give up when not ready after this long."
@@ -80,3 +87,10 @@ class SandboxSettings(CommonSettings):
         # VNC servers take one address to bind, not a name that may resolve to several.
         ipaddress.ip_address(value)
         return value
+
+    @field_validator("executor_python")
+    @classmethod
+    def _executor_python_is_absolute(cls, value: str) -> str:
+        # The executors start in the user's home, and the check that the user can run it
+        # from the root folder: a relative path would name another file.
+        return os.path.abspath(value) if value else value

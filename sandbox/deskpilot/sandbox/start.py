@@ -42,6 +42,14 @@ from deskpilot.common.logs import configure_logging
 from deskpilot.common.net import free_port
 from deskpilot.common.processes import PopenChild, spawn
 from deskpilot.common.readiness import NotReady, until_ready
+from deskpilot.common.sandbox_credential import (
+    CredentialError,
+    credential_pipe,
+    keep_out_of_reach,
+    new_credential,
+    read_credential_file,
+    readable_by_others,
+)
 from deskpilot.common.sandbox_ready import ready_line
 from deskpilot.common.sandbox_user import EXECUTOR_MODULES, SandboxUserError, missing_modules
 from deskpilot.common.signals import stop_event
@@ -97,6 +105,8 @@ class Sandbox:
             user = desktop_user(s.user, s.home or str(self.workdir / "home"))
         except (RuntimeError, OSError) as exc:
             raise SandboxError(f"cannot prepare the desktop user: {exc}") from None
+        # First, before anything runs as the desktop user, who must never read it.
+        credential, generated = self._credential(user)
         user.own(self.workdir)
         for what, path in (("home", user.home), ("workdir", self.workdir)):
             blocked = user.unreachable_parent(path)
@@ -161,21 +171,21 @@ class Sandbox:
         if s.display_executor:
             port = s.display_port or free_port(s.executor_host)
             display_address = f"{_dial_host(s.executor_host)}:{port}"
-            child = self._spawn(
+            child = self._spawn_executor(
                 "display-executor",
                 [python, "-m", "deskpilot.display", "--display", self.xserver.display,
                  "--host", s.executor_host, "--port", str(port), *self._log_flags()],
-                env, user, critical=True,
+                env, user, credential,
             )  # fmt: skip
             waits.append(self._wait_healthy(child, display_address, "deskpilot.v1.Display"))
         if shell_wanted:
             port = s.shell_port or free_port(s.executor_host)
             shell_address = f"{_dial_host(s.executor_host)}:{port}"
-            child = self._spawn(
+            child = self._spawn_executor(
                 "shell-executor",
                 [python, "-m", "deskpilot.shell",
                  "--host", s.executor_host, "--port", str(port), *self._log_flags()],
-                env, user, critical=True,
+                env, user, credential,
             )  # fmt: skip
             waits.append(self._wait_healthy(child, shell_address, "deskpilot.v1.Shell"))
         await asyncio.gather(*waits)
@@ -190,7 +200,8 @@ class Sandbox:
             # Only a generated password is reported: one given in the settings (a Secret
             # in Kubernetes) is known to the caller and must not reach the logs.
             secrets=session_pb2.SandboxSecrets(
-                vnc_password="" if s.vnc_password else self.xserver.vnc_password
+                vnc_password="" if s.vnc_password else self.xserver.vnc_password,
+                executor_credential=credential if generated else "",
             ),
             display=self.xserver.display,
             x_server=s.x_server,
@@ -200,6 +211,25 @@ class Sandbox:
             pid=os.getpid(),
             missing=missing,
         )
+
+    def _credential(self, user: DesktopUser) -> tuple[str, bool]:
+        """The executors' credential, and whether it was generated here (then the ready
+        report carries it). A given file is read and removed; one that would stay
+        readable by the desktop user stops the sandbox."""
+        path = self.settings.credential_file
+        if not path:
+            credential, generated = new_credential(), True
+        else:
+            try:
+                credential = read_credential_file(Path(path), remove=False)
+            except CredentialError as exc:
+                raise SandboxError(str(exc)) from None
+            _remove_credential_file(Path(path), user)
+            generated = False
+        # This process holds it from now on: out of reach of the desktop user's processes
+        # (which, without root, run as the same user).
+        keep_out_of_reach()
+        return credential, generated
 
     def _base_env(self, user: DesktopUser) -> dict[str, str]:
         """What every process of the sandbox starts with: an allow-list (language, time
@@ -228,6 +258,23 @@ class Sandbox:
         s = self.settings
         return ["--log-level", s.log_level, "--log-format", s.log_format]
 
+    def _spawn_executor(
+        self,
+        name: str,
+        argv: list[str],
+        env: dict[str, str],
+        user: DesktopUser,
+        credential: str,
+    ) -> PopenChild:
+        """An executor, handed the credential through a pipe it inherits (never argv or
+        the environment, which other processes of its user can read)."""
+        fd = credential_pipe(credential)
+        try:
+            argv = [*argv, "--credential-fd", str(fd)]
+            return self._spawn(name, argv, env, user, critical=True, pass_fds=(fd,))
+        finally:
+            os.close(fd)
+
     def _spawn(
         self,
         name: str,
@@ -236,12 +283,14 @@ class Sandbox:
         user: DesktopUser,
         *,
         critical: bool = False,
+        pass_fds: tuple[int, ...] = (),
     ) -> PopenChild:
         assert self.workdir is not None
         # From the main thread: the parent-death signal is tied to the starting thread.
         child = spawn(
             name, argv, env=env, cwd=user.home, log_path=self.workdir / "logs" / f"{name}.log",
-            die_with_parent=signal.SIGKILL, **user.popen_kwargs(),  # type: ignore[arg-type]
+            pass_fds=pass_fds, die_with_parent=signal.SIGKILL,
+            **user.popen_kwargs(),  # type: ignore[arg-type]
         )  # fmt: skip
         self.children.append(child)
         if critical:
@@ -285,6 +334,21 @@ class Sandbox:
             shutil.rmtree(self.workdir, ignore_errors=True)
 
 
+def _remove_credential_file(path: Path, user: DesktopUser) -> None:
+    """Delete the credential file; where that is impossible (a read-only mount), go on
+    only if the desktop user cannot read it."""
+    try:
+        path.unlink(missing_ok=True)
+    except OSError as exc:
+        if readable_by_others(path, user.uid, user.gid):
+            raise SandboxError(
+                f"the credential file {path} cannot be removed ({exc.strerror}) and user "
+                f"{user.name or _current_user()} could read it: make it readable by root only, "
+                "or put it where this process may delete it"
+            ) from None
+        log.info("credential file %s stays (%s); the desktop user cannot read it", path, exc)
+
+
 def _missing_executors(python: str, user: DesktopUser) -> list[str]:
     """The executor packages `python` lacks when the desktop user runs it; SandboxError
     when that user cannot run it at all (never a reason to run as root instead)."""
@@ -309,8 +373,16 @@ def _current_user() -> str:
 
 
 def _write_ready_file(path: Path, report: session_pb2.SandboxReady) -> None:
+    """The ready report in `path` (mode 0600). Not run as root, this process's user is the
+    desktop user, who could read the file: a generated credential then goes to stdout
+    only."""
+    if os.geteuid() != 0 and report.secrets.executor_credential:
+        report = session_pb2.SandboxReady.FromString(report.SerializeToString())
+        report.secrets.executor_credential = ""
+        log.info("the ready file leaves out the executor credential (see stdout)")
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_suffix(path.suffix + ".tmp")
+    temporary.unlink(missing_ok=True)
     temporary.touch(mode=0o600)
     temporary.write_text(ready_line(report) + "\n")
     temporary.replace(path)  # readers never see a half-written file

@@ -124,10 +124,12 @@ class SandboxEndpoints(_message.Message):
     def __init__(self, display_address: _Optional[str] = ..., shell_address: _Optional[str] = ..., vnc_address: _Optional[str] = ..., sandbox_id: _Optional[str] = ...) -> None: ...
 
 class SandboxSecrets(_message.Message):
-    __slots__ = ("vnc_password",)
+    __slots__ = ("vnc_password", "executor_credential")
     VNC_PASSWORD_FIELD_NUMBER: _ClassVar[int]
+    EXECUTOR_CREDENTIAL_FIELD_NUMBER: _ClassVar[int]
     vnc_password: str
-    def __init__(self, vnc_password: _Optional[str] = ...) -> None: ...
+    executor_credential: str
+    def __init__(self, vnc_password: _Optional[str] = ..., executor_credential: _Optional[str] = ...) -> None: ...
 
 class ProvisionedSandbox(_message.Message):
     __slots__ = ("endpoints", "secrets")

@@ -35,6 +35,7 @@ from deskpilot.common.processes import (
     spawn_async,
 )
 from deskpilot.common.readiness import NotReady, ready_line, until_ready
+from deskpilot.common.sandbox_credential import new_credential, write_credential_file
 from deskpilot.common.sandbox_ready import parse_ready_line
 from deskpilot.common.sandbox_user import sandbox_python
 from deskpilot.orchestrator.sandboxes.settings import LocalProviderSettings
@@ -186,12 +187,33 @@ class LocalSandboxProvider:
         folder.mkdir(parents=True, exist_ok=True)
         log_path = folder / "sandbox.log"
         log_path.unlink(missing_ok=True)  # the toolkit appends; one log per sandbox start
+        credential = new_credential()
+        # Beside the sandbox's folder, not in it (that one becomes the sandbox user's), and
+        # readable by this user only; the sandbox reads and deletes it before it starts
+        # anything as its user.
+        credential_file = self.work_dir / f"{name}.credential"
+        credential_file.unlink(missing_ok=True)  # left by a start that failed
+        write_credential_file(credential_file, credential)
+        try:
+            process, report = await self._run_sandbox(name, size, folder, credential_file)
+        finally:
+            credential_file.unlink(missing_ok=True)  # when the sandbox did not get to it
+        report.endpoints.sandbox_id = f"{name}-{process.pid}"
+        report.secrets.executor_credential = credential
+        return _Sandbox(process, report.endpoints, report.secrets, size, log_path)
+
+    async def _run_sandbox(
+        self, name: str, size: tuple[int, int], folder: Path, credential_file: Path
+    ) -> tuple[AsyncChild, session_pb2.SandboxReady]:
+        """Start one sandbox process and wait for its ready report."""
+        log_path = folder / "sandbox.log"
         process = await spawn_async(
             "the sandbox process",
             [sys.executable, "-m", "deskpilot.sandbox",
              "--width", str(size[0]), "--height", str(size[1]),
              "--x-server", self.x_server, "--workdir", str(folder), "--log-format", "json",
-             "--user", self.user, "--executor-python", self.python, *self.extra_args],
+             "--user", self.user, "--executor-python", self.python,
+             "--credential-file", str(credential_file), *self.extra_args],
             stdout=PIPE, log_path=log_path, env=_sandbox_process_env(),
         )  # fmt: skip
         try:
@@ -204,8 +226,7 @@ class LocalSandboxProvider:
         except asyncio.CancelledError:  # e.g. close() while the pool was filling
             await asyncio.shield(process.stop(_STOP_GRACE_SECONDS))
             raise
-        report.endpoints.sandbox_id = f"{name}-{process.pid}"
-        return _Sandbox(process, report.endpoints, report.secrets, size, log_path)
+        return process, report
 
 
 def _sandbox_process_env() -> dict[str, str]:

@@ -219,7 +219,7 @@ class SessionSandbox:
     async def _attach_recorded(self) -> None:
         recorded = self.session.sandbox
         try:
-            await self._attach(recorded)
+            await self._attach(recorded, self.secrets)
         except (grpc.aio.AioRpcError, ExecutorUnavailable) as exc:
             # Gone, e.g. stopped with the stack that started it: the next desktop is fresh.
             log.warning(
@@ -242,7 +242,7 @@ class SessionSandbox:
         except Exception as exc:
             raise SandboxGone(f"could not start: {_describe(exc)}") from exc
         try:
-            await self._attach(sandbox.endpoints)
+            await self._attach(sandbox.endpoints, sandbox.secrets)
         except (grpc.aio.AioRpcError, ExecutorUnavailable) as exc:
             await self._let_go(sandbox.endpoints)
             raise SandboxGone(f"could not start: {_describe(exc)}") from exc
@@ -250,10 +250,13 @@ class SessionSandbox:
         self.secrets.CopyFrom(sandbox.secrets)
         await self._hook().save()
 
-    async def _attach(self, endpoints: session_pb2.SandboxEndpoints) -> None:
+    async def _attach(
+        self, endpoints: session_pb2.SandboxEndpoints, secrets: session_pb2.SandboxSecrets
+    ) -> None:
         client = SandboxClient(
             endpoints,
             TOOL_SETS[self.session.config.tool_set],
+            credential=secrets.executor_credential,
             max_characters=self.max_characters,
             bash_timeout=self.bash_timeout,
         )
