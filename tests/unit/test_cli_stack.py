@@ -5,13 +5,15 @@ and a sandbox user that cannot run the executors stops the stack before it start
 from __future__ import annotations
 
 import os
+import pwd
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from deskpilot.cli.sandbox_check import sandbox_problem
+from deskpilot.cli.sandbox_check import sandbox_problem, shared_user_notice
 from deskpilot.cli.stack import (
     MISSING_KEY_NOTICE,
     UpSettings,
@@ -102,3 +104,30 @@ def test_the_sandbox_virtualenv_is_found_and_runs_as_the_sandbox_user() -> None:
     python = sandbox_python()
     assert python.endswith(".venv-sandbox/bin/python"), "run `make sandbox-venv`"
     assert sandbox_problem(load_settings(UpSettings, [])) is None
+
+
+def test_a_stack_not_run_as_root_warns_that_its_sandboxes_share_its_user() -> None:
+    if os.geteuid() != 0:
+        notice = shared_user_notice()
+    else:
+        assert shared_user_notice() is None
+        notice = _as_user("nobody", shared_user_notice)
+    assert notice is not None and "API key included" in notice and "Run as root" in notice
+
+
+def _as_user(name: str, call: Callable[[], str | None]) -> str | None:
+    """`call()` in a child of this process that has become user `name`."""
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: drop root, answer, leave without running pytest's exit code
+        try:
+            os.close(read_end)
+            os.setuid(pwd.getpwnam(name).pw_uid)
+            os.write(write_end, (call() or "").encode())
+        finally:
+            os._exit(0)
+    os.close(write_end)
+    with os.fdopen(read_end, "rb") as answer:
+        text = answer.read().decode()
+    os.waitpid(pid, 0)
+    return text or None

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Literal, get_args, get_origin
 
 from deskpilot.cli import settings_doc
-from deskpilot.cli.sandbox_check import sandbox_problem
+from deskpilot.cli.sandbox_check import sandbox_problem, shared_user_notice
 from deskpilot.cli.session_main import SESSION_COMMANDS, add_session_parsers, session_command
 from deskpilot.cli.stack import (
     UpSettings,
@@ -47,8 +47,9 @@ def up(argv: Sequence[str]) -> int:
         ready_timeout=settings.ready_timeout,
         grace_seconds=settings.grace_seconds,
     )
-    if notice := api_key_notice(settings, os.environ):
-        supervisor.say(notice)
+    for notice in (api_key_notice(settings, os.environ), shared_user_notice()):
+        if notice:
+            supervisor.say(notice)
     if uses_stand_in(settings):
         supervisor.say("the model is the Messages API STAND-IN (scripted demo, not Claude)")
     missing = missing_services()

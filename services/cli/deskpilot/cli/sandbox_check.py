@@ -4,11 +4,14 @@ Run as root, the stack's sandboxes run as the sandbox user, whose executors need
 Python that user can run. Where it cannot (a Python under /root, and no `.venv-sandbox`),
 every session would fail to get a desktop, and running sandboxes as root instead would
 hand the model the machine: `deskpilot up` refuses to start and says how to fix it.
+Run as anyone else, sandboxes run as that user, who then shares everything with the
+model: `deskpilot up` says so.
 """
 
 from __future__ import annotations
 
 import os
+import pwd
 
 from deskpilot.cli.stack import UpSettings
 from deskpilot.common.sandbox_user import (
@@ -37,4 +40,16 @@ def sandbox_problem(settings: UpSettings) -> str | None:
         "virtualenv of /usr/bin/python3 with the executors, in a checkout that user can "
         "read), or give --sandbox-python a Python it can run with deskpilot-display and "
         "deskpilot-shell installed"
+    )
+
+
+def shared_user_notice() -> str | None:
+    """What to tell a user who runs the stack as themselves (not root)."""
+    if os.geteuid() == 0:
+        return None
+    name = pwd.getpwuid(os.geteuid()).pw_name
+    return (
+        f"WARNING: not run as root, sandboxes run as {name}, like this stack: the model's "
+        f"shell can read whatever {name} can (your files, and the environment of your "
+        "processes, API key included). Run as root for sandboxes with a user of their own"
     )
