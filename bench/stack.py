@@ -123,6 +123,7 @@ class BenchStack:
         self.planner = Planner()
         self.model = StandInServer(Script(responder=self.planner))
         self.folder = Path(tempfile.mkdtemp(prefix="deskpilot-bench-"))
+        self.folder.chmod(0o711)  # sandbox users reach their folders below it
         self.nats = NatsServer(self.folder / "nats")
         self.safety_address = ""
         self.bus: Bus | None = None

@@ -22,6 +22,11 @@ from deskpilot.cli.serving import until_serving
 from deskpilot.common.config import load_settings
 from deskpilot.common.natsserver import NatsServer
 from deskpilot.common.net import free_port
+from deskpilot.common.sandbox_credential import (
+    credential_pipe,
+    new_credential,
+    write_credential_file,
+)
 from deskpilot.display.executor import DisplayExecutor
 from deskpilot.display.service import display_binding
 from deskpilot.display.settings import DisplaySettings
@@ -64,13 +69,21 @@ async def _serving(name: str, address: str, kill: Callable[[], None]) -> None:
         raise
 
 
-async def _start(name: str, *args: str, logs: Path) -> Process:
-    """Component `name` of the stack's description, as a process of its own."""
+async def _start(name: str, *args: str, logs: Path, credential: str = "") -> Process:
+    """Component `name` of the stack's description, as a process of its own; an executor
+    gets `credential` through a descriptor."""
     address = f"127.0.0.1:{free_port()}"
-    child = await start_component(
-        name, {name: address}, [*args, "--log-format", "json"],
-        log_path=logs / f"{name}.log", timeout=30,  # read it when a test fails
-    )  # fmt: skip
+    fds = (credential_pipe(credential),) if credential else ()
+    given = ["--credential-fd", str(fds[0])] if fds else []
+    try:
+        child = await start_component(
+            name, {name: address}, [*given, *args, "--log-format", "json"],
+            log_path=logs / f"{name}.log", timeout=30,  # read it when a test fails
+            pass_fds=fds,
+        )  # fmt: skip
+    finally:
+        for fd in fds:
+            os.close(fd)
     return Process(name, child.pid, address, child.exited)
 
 
@@ -191,8 +204,17 @@ async def world(
         launcher = await ReplicaLauncher.start(tmp_path)
         stack.push_async_callback(launcher.close)
         try:
+            credential = new_credential()
+            credential_file = tmp_path / "sandbox.credential"
+            write_credential_file(credential_file, credential)
             shell = await _start(
-                "shell", "--roots", f'["{home}"]', "--working-dir", str(home), logs=tmp_path
+                "shell",
+                "--roots",
+                f'["{home}"]',
+                "--working-dir",
+                str(home),
+                logs=tmp_path,
+                credential=credential,
             )
             processes.append(shell)
             addresses = {
@@ -204,6 +226,7 @@ async def world(
                 "--sandbox.provider", "existing",
                 "--sandbox.existing.display-address", display_server.address,
                 "--sandbox.existing.shell-address", shell.address,
+                "--sandbox.existing.credential-file", str(credential_file),
                 "--lease-seconds", str(lease_seconds),
             ]  # fmt: skip
             w = World(nats, model, home, shell, [], launcher, addresses, args, processes)

@@ -7,8 +7,7 @@ import sys
 from pathlib import Path
 
 from deskpilot.cli.components import NATS, component
-from deskpilot.cli.stack import LOCAL_STACK, UpSettings, sandbox_user_notice
-from deskpilot.common.config import load_settings
+from deskpilot.cli.stack import LOCAL_STACK
 from deskpilot.common.net import free_port
 
 READY = "all components ready"
@@ -23,12 +22,9 @@ def free_ports() -> dict[str, int]:
 def up_command(data_dir: Path, *extra: str, ports: dict[str, int] | None = None) -> list[str]:
     """`deskpilot up` on `ports` (default: free ones) with its data in `data_dir`."""
     ports = free_ports() if ports is None else ports
-    # Where the sandbox user could not run this Python install (e.g. it lives under
-    # /root), sandboxes keep the current user, as `deskpilot up` itself advises.
-    user = "" if sandbox_user_notice(load_settings(UpSettings, None)) else "deskpilot"
     return [
         sys.executable, "-m", "deskpilot.cli", "up", "--data-dir", str(data_dir),
-        "--nats-port", "0", "--sandbox-user", user,
+        "--nats-port", "0",
         *(arg for name, port in ports.items() for arg in (_port_flag(name), str(port))),
         *extra,
     ]  # fmt: skip

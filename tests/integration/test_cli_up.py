@@ -6,6 +6,7 @@ SIGTERM and nothing left running. About 20 s on two cores."""
 from __future__ import annotations
 
 import asyncio
+import os
 import re
 import signal
 import socket
@@ -61,6 +62,8 @@ async def test_up_with_the_stand_in_runs_the_demo_and_stops_everything(tmp_path:
         assert note.read_text() == (
             "Hello from the deskpilot demo.\nThis line is edited with str_replace.\n"
         )
+        if os.geteuid() == 0:  # the sandbox ran as its own user, not as the stack's root
+            assert note.stat().st_uid != 0
 
         running = descendants(up.pid)
         assert len(running) >= 6, running  # nats, stand-in, safety, orchestrator, a sandbox…

@@ -51,7 +51,7 @@ async def _orchestrator(
         "orchestrator", addresses, [
             "--replica-id", name, "--lease-seconds", "2", "--grace-seconds", "1",
             "--sandbox.provider", "local", "--sandbox.local.pool-size", "0",
-            "--sandbox.local.user", "", "--sandbox.local.work-dir", str(folder / "sandboxes"),
+            "--sandbox.local.work-dir", str(folder / "sandboxes"),
             "--log-format", "json",
         ],
         log_path=folder / "orchestrator.log",
@@ -69,8 +69,8 @@ async def _stop(process: AsyncChild) -> None:
     assert process.returncode == 0
 
 
-def _pid(sandbox: S.SandboxEndpoints) -> int:
-    return int(sandbox.sandbox_id.rsplit("-", 1)[1])  # local-N-<pid>
+def _pid(sandbox_id: str) -> int:
+    return int(sandbox_id.rsplit("-", 1)[1])  # local-N-<pid>
 
 
 async def _session(stub: rpc.OrchestratorStub, session_id: str) -> S.Session:
@@ -96,29 +96,29 @@ def _reset_notes(stack: Stack) -> list[str]:
 
 
 async def test_after_a_restart_a_waiting_session_says_its_desktop_is_gone_and_goes_on(
-    orchestrator_stack, nats_server: NatsServer, tmp_path: Path
+    orchestrator_stack, nats_server: NatsServer, sandbox_dir: Path
 ) -> None:
     turns = [screenshot, Turn.text("seen"), screenshot, Turn.text("seen again")]
     async with orchestrator_stack(turns) as stack:
         await stack.replicas[0].manager.stop()  # only the processes below run sessions
-        async with _orchestrator(stack, nats_server, tmp_path / "old", "old") as (stub, old):
+        async with _orchestrator(stack, nats_server, sandbox_dir / "old", "old") as (stub, old):
             config = S.SessionConfig(task="look", model="claude-sonnet-4-6")
             create = orchestrator_pb2.CreateSessionRequest(config=config)
             session_id = (await stub.CreateSession(create, timeout=15)).session.id
             await follow_events(stub, session_id, waiting_input)
-            first = (await _session(stub, session_id)).sandbox
-            assert first.sandbox_id.startswith("local-")
+            first = (await _session(stub, session_id)).sandbox_id
+            assert first.startswith("local-")
             await _stop(old)  # stops its sandbox too
         with pytest.raises(ProcessLookupError):
             os.kill(_pid(first), 0)
 
-        async with _orchestrator(stack, nats_server, tmp_path / "new", "new") as (stub, new):
+        async with _orchestrator(stack, nats_server, sandbox_dir / "new", "new") as (stub, new):
             waiting = await _until_reason(stub, session_id, "desktop is gone")
             assert waiting.status == S.SESSION_STATUS_WAITING_INPUT
-            assert f"sandbox {first.sandbox_id}" in waiting.status_reason
+            assert f"sandbox {first}" in waiting.status_reason
             assert "the next message starts a fresh one" in waiting.status_reason
             assert "AioRpcError" not in waiting.status_reason
-            assert not waiting.sandbox.sandbox_id  # nothing started while it only waits
+            assert not waiting.sandbox_id  # nothing started while it only waits
 
             request = orchestrator_pb2.SendMessageRequest(session_id=session_id, text="again")
             sent = (await stub.SendMessage(request, timeout=15)).session
@@ -127,10 +127,10 @@ async def test_after_a_restart_a_waiting_session_says_its_desktop_is_gone_and_go
             )
             [result] = [e.tool_result for e in events if e.HasField("tool_result")]
             assert result.images and not result.is_error  # a fresh desktop answered
-            fresh = (await _session(stub, session_id)).sandbox
-            assert fresh.sandbox_id and fresh.sandbox_id != first.sandbox_id
+            fresh = (await _session(stub, session_id)).sandbox_id
+            assert fresh and fresh != first
             [note] = _reset_notes(stack)
-            assert f"sandbox {first.sandbox_id}" in note
+            assert f"sandbox {first}" in note
             await _stop(new)
-        log = _log_text(tmp_path / "new")
+        log = _log_text(sandbox_dir / "new")
         assert "Traceback" not in log and "could not start" not in log

@@ -27,11 +27,13 @@ async def start_component(
     *,
     log_path: Path | None = None,
     env: Mapping[str, str] | None = None,
+    pass_fds: Sequence[int] = (),
     timeout: float = 60.0,
 ) -> AsyncChild:
     """`name` listening at `addresses[name]`, wired to its dependencies there (see
     `components.command_for`), in its own session; returns once it is ready. Its output
-    goes to `log_path` (else this process's). NotReady, with its last output, when it
+    goes to `log_path` (else this process's); `pass_fds` it inherits (an executor's
+    credential pipe). NotReady, with its last output, when it
     exits or is not ready within `timeout` seconds; it is stopped then."""
     invocation = command_for(name, addresses, extra)
     child = await spawn_async(
@@ -39,6 +41,7 @@ async def start_component(
         invocation.argv,
         env={**os.environ, **(env or {}), **invocation.env},
         log_path=log_path,
+        pass_fds=pass_fds,
     )
     ready = until_serving(component(name).serves, addresses[name], timeout)
     try:

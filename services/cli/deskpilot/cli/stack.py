@@ -9,9 +9,6 @@ for, the sandbox user, log settings, and the notices a new user needs.
 
 from __future__ import annotations
 
-import os
-import stat
-import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, ClassVar
@@ -38,6 +35,7 @@ from deskpilot.cli.supervisor import (
 )
 from deskpilot.common.config import CommonSettings
 from deskpilot.common.natsserver import NatsServer
+from deskpilot.common.sandbox_user import sandbox_python
 
 LOCAL_STACK = tuple(c for c in COMPONENTS if c.in_local_stack)
 
@@ -80,9 +78,14 @@ class UpSettings(_StackPorts):
     )
     sandbox_user: str = Field(
         "deskpilot",
-        pattern=r"^$|^[a-z_][a-z0-9_-]{0,31}$",
-        description="User the sandboxes run as when the stack runs as root; empty keeps root "
-        "(only where that user cannot run the Python install).",
+        pattern=r"^[a-z_][a-z0-9_-]{0,31}$",
+        description="User the sandboxes run as when the stack runs as root (created if "
+        "missing; never root).",
+    )
+    sandbox_python: str = Field(
+        "",
+        description="Python the sandbox user runs the executors with; empty: `.venv-sandbox` "
+        "beside this virtualenv (`make` builds it from /usr/bin/python3), else this Python.",
     )
     ready_timeout: float = Field(
         30.0, gt=0, le=600, description="Seconds each component may take to become ready."
@@ -109,30 +112,6 @@ def api_key_notice(settings: UpSettings, environ: Mapping[str, str]) -> str | No
     if uses_stand_in(settings) or environ.get("ANTHROPIC_API_KEY"):
         return None
     return MISSING_KEY_NOTICE
-
-
-def sandbox_user_notice(settings: UpSettings, python: str = sys.executable) -> str | None:
-    """What to tell a root user whose sandbox user cannot run this Python install (e.g.
-    one under /root). Sessions would fail to start their sandbox, so `deskpilot up` keeps
-    root for local sandboxes then (see `effective_sandbox_user`) and says so."""
-    if os.geteuid() != 0 or not settings.sandbox_user:
-        return None
-    path = Path(python).resolve()
-    blocked = next((p for p in path.parents if not p.stat().st_mode & stat.S_IXOTH), None)
-    if blocked is None and path.stat().st_mode & stat.S_IXOTH:
-        return None
-    return (
-        f"WARNING: local sandboxes run as root, not as {settings.sandbox_user!r}: that user "
-        f"cannot run {path} ({blocked or path} is closed to other users). For unprivileged "
-        "sandboxes, install deskpilot where that user can read it (as the sandbox image "
-        "does); `--sandbox-user ''` silences this"
-    )
-
-
-def effective_sandbox_user(settings: UpSettings) -> str:
-    """The configured sandbox user, or "" (the current user) when it could not run the
-    install: a local stack that starts no session would help nobody."""
-    return "" if sandbox_user_notice(settings) else settings.sandbox_user
 
 
 def build_stack(settings: UpSettings, *, text_logs: bool) -> list[Component]:
@@ -210,7 +189,10 @@ def _supervised(spec: ComponentSpec) -> tuple[type[ProcessComponent], dict[str, 
 def _extra_flags(name: str, settings: UpSettings) -> list[str]:
     """Stack settings passed on to one component."""
     if name == "orchestrator":
-        return ["--sandbox.local.user", effective_sandbox_user(settings)]
+        return [
+            "--sandbox.local.user", settings.sandbox_user,
+            "--sandbox.local.python", settings.sandbox_python or sandbox_python(),
+        ]  # fmt: skip
     if name == STAND_IN and settings.stand_in_script is not None:
         return ["--script", str(settings.stand_in_script)]
     return []

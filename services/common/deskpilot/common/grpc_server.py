@@ -44,7 +44,8 @@ READINESS_TIMEOUT_SECONDS = 2.0
 # A check of what a service needs to answer: None when ready, else why not.
 Readiness = Callable[[], Awaitable[str | None]]
 
-_HEALTH_METHODS = ("/grpc.health.v1.Health/", "/grpc.reflection.")
+# Health checking and reflection: open to every caller, and quiet in the logs.
+UNGUARDED_METHODS = ("/grpc.health.v1.Health/", "/grpc.reflection.")
 
 
 def channel_options(max_message_mb: int) -> list[tuple[str, Any]]:
@@ -89,7 +90,9 @@ class GrpcServer:
         *,
         generic_handlers: Iterable[grpc.GenericRpcHandler] = (),
         extra_service_names: Iterable[str] = (),
+        interceptors: Iterable[grpc.aio.ServerInterceptor] = (),
     ) -> None:
+        """`interceptors` run inside the observing one, so what they refuse is logged."""
         self.settings = settings
         self.bindings = list(bindings)
         self.service_names = [b.descriptor.full_name for b in self.bindings]
@@ -97,7 +100,7 @@ class GrpcServer:
         self.health = health.aio.HealthServicer()
         self.port = 0
         self._server = grpc.aio.server(
-            interceptors=[ObservingInterceptor(settings.service_name)],
+            interceptors=[ObservingInterceptor(settings.service_name), *interceptors],
             options=[*channel_options(settings.max_message_mb), *_SERVER_OPTIONS],
         )
         for binding in self.bindings:
@@ -326,7 +329,7 @@ class ObservingInterceptor(grpc.aio.ServerInterceptor):
     def _record(self, method: str, code: grpc.StatusCode, elapsed: float) -> None:
         GRPC_LATENCY.labels(self.service, method).observe(elapsed)
         GRPC_HANDLED.labels(self.service, method, code.name).inc()
-        level = logging.DEBUG if method.startswith(_HEALTH_METHODS) else logging.INFO
+        level = logging.DEBUG if method.startswith(UNGUARDED_METHODS) else logging.INFO
         if code not in (grpc.StatusCode.OK, grpc.StatusCode.CANCELLED) and level == logging.INFO:
             level = logging.WARNING
         log.log(
