@@ -469,8 +469,7 @@ async def main() -> None:
                 await asyncio.sleep(1.5)  # at rest, as between an agent's steps (idle trim: 1 s)
                 rss, peak = rss_mb(executor.pid)
                 scrolling = terminals.pop()  # makes way for a faster one
-                scrolling.terminate()
-                await asyncio.to_thread(scrolling.wait, 10)
+                await scrolling.stop(10)
                 terminals.append(start_terminal(env, "100x40+900+100", FAST_TERMINAL))
                 await asyncio.sleep(2.0)  # until it prints at full speed
                 fast_lines = await full_speed_terminal(
