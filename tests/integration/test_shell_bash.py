@@ -7,6 +7,7 @@ import json
 import math
 import os
 import sys
+import time
 from pathlib import Path
 
 import grpc
@@ -91,12 +92,118 @@ async def test_timeout_kills_the_command_and_its_children(
     assert (follow_up.stdout, follow_up.exit_code) == ("/tmp\nyes\n", 0)
 
 
-async def test_timeout_inside_the_shell_itself_restarts_it(shell: ShellHandle) -> None:
-    await bash(shell, "lost=1")
-    result = await bash(shell, "while :; do :; done", timeout=0.5)
+# Each form would create the marker after `RUNS_FOR` seconds if the shell carried on
+# after its timeout; every one is stopped at 0.5 s.
+RUNS_FOR = 1.5
+STOPPED_FORMS = {
+    "the rest of the line": "sleep {t}; touch {m}",
+    "a later line": "sleep {t}\ntouch {m}",
+    "an and-or list": "sleep {t} && touch {m} || touch {m}",
+    "a loop": "while :; do sleep 0.1; done; touch {m}",
+    "a builtin loop": "while :; do :; done; touch {m}",
+    "a function": "late() {{ sleep {t}; touch {m}; }}; late; touch {m}",
+    "a subshell": "(sleep {t}); touch {m}",
+    "a pipeline": "sleep {t} | cat; touch {m}",
+    "a command substitution": "x=$(sleep {t}); touch {m}",
+    "the wait builtin": "sleep {t} & wait; touch {m}",
+    "a sourced file": ". {script}",
+    "an ERR trap": "trap 'touch {m}' ERR; sleep {t}",
+    "an INT trap": "trap 'touch {m}' INT; sleep {t}",
+    "a CHLD trap": "trap 'touch {m}' CHLD; sleep {t}",
+    "errexit": "set -e; sleep {t}; touch {m}",
+}
+
+
+async def never_appears(marker: Path, started: float) -> bool:
+    """True when `marker` is still missing well after the command would have made it."""
+    await asyncio.sleep(max(0.0, started + RUNS_FOR + 1.0 - time.monotonic()))
+    return not marker.exists()  # noqa: ASYNC240 - one stat of a local file
+
+
+def stopped_form(name: str, tmp_path: Path) -> tuple[str, Path]:
+    marker = tmp_path / "marker"
+    script = tmp_path / "script.sh"
+    script.write_text(f"sleep {RUNS_FOR}\ntouch {marker}\n")
+    return STOPPED_FORMS[name].format(t=RUNS_FOR, m=marker, script=script), marker
+
+
+@pytest.mark.parametrize("form", STOPPED_FORMS)
+async def test_nothing_of_a_timed_out_command_runs_after_its_timeout(
+    shell: ShellHandle, tmp_path: Path, form: str
+) -> None:
+    command, marker = stopped_form(form, tmp_path)
+    await bash(shell, "cd /tmp && kept=yes")
+    started = time.monotonic()
+    result = await bash(shell, command, timeout=0.5)
+    assert result.timed_out and not result.HasField("exit_code")
+    assert await never_appears(marker, started)
+    follow_up = await bash(shell, "pwd; echo $kept")
+    assert (follow_up.stdout, follow_up.exit_code) == ("/tmp\nyes\n", 0)
+    assert not result.restarted
+    assert "timed out after 0.5 s" in result.note and "nothing after it ran" in result.note
+    assert "state is kept" in result.note
+
+
+async def test_traps_of_a_timed_out_command_are_kept_and_its_status_is_130(
+    shell: ShellHandle, tmp_path: Path
+) -> None:
+    marker = tmp_path / "marker"
+    await bash(shell, f"trap 'touch {marker}' INT; trap 'echo debugging' DEBUG; trap - DEBUG")
+    assert (await bash(shell, f"set -m; sleep {RUNS_FOR}", timeout=0.5)).timed_out
+    after = await bash(shell, "echo $?; [[ $- == *m* ]] && echo monitor; trap -p INT DEBUG")
+    assert after.stdout == f"130\nmonitor\ntrap -- 'touch {marker}' SIGINT\n"
+    assert not marker.exists()
+
+
+async def test_a_command_cancelled_by_its_client_stops_whole(
+    shell: ShellHandle, tmp_path: Path
+) -> None:
+    command, marker = stopped_form("the rest of the line", tmp_path)
+    await bash(shell, "cd /tmp")
+    started = time.monotonic()
+    with pytest.raises(grpc.aio.AioRpcError) as error:
+        await shell.stub.Bash(
+            shell_pb2.BashRequest(
+                command=shell_pb2.BashCommand(command=command), timeout_seconds=100
+            ),
+            timeout=0.5,
+        )
+    assert error.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
+    assert await never_appears(marker, started)
+    assert (await bash(shell, "pwd")).stdout == "/tmp\n"
+
+
+async def test_a_program_stopped_for_reading_stdin_stops_the_whole_command(
+    shell: ShellHandle, tmp_path: Path
+) -> None:
+    marker = tmp_path / "marker"
+    await bash(shell, "cd /tmp")
+    started = time.monotonic()
+    result = await bash(shell, f"cat; touch {marker}", timeout=30)
+    assert result.waited_for_input and not result.restarted
+    assert await never_appears(marker, started)
+    assert (await bash(shell, "pwd")).stdout == "/tmp\n"
+
+
+async def test_a_shell_that_cannot_be_interrupted_is_restarted(
+    shell: ShellHandle, tmp_path: Path
+) -> None:
+    # A command that ignores the signal the shell is interrupted with: the shell is killed.
+    marker = tmp_path / "marker"
+    await bash(shell, "cd /tmp")
+    started = time.monotonic()
+    result = await bash(shell, f"trap '' USR1; sleep {RUNS_FOR}; touch {marker}", timeout=0.5)
     assert result.timed_out and result.restarted
-    assert "restarted" in result.note
-    assert (await bash(shell, "echo [$lost]")).stdout == "[]\n"
+    assert "working directory, variables and functions were reset" in result.note
+    assert await never_appears(marker, started)
+    assert (await bash(shell, "pwd")).stdout == f"{shell.home}\n"
+
+
+async def test_timeout_inside_the_shell_itself_keeps_its_state(shell: ShellHandle) -> None:
+    await bash(shell, "kept=1")
+    result = await bash(shell, "while :; do :; done", timeout=0.5)
+    assert result.timed_out and not result.restarted
+    assert (await bash(shell, "echo [$kept]")).stdout == "[1]\n"
 
 
 async def test_timeout_keeps_older_background_jobs(shell: ShellHandle) -> None:
@@ -193,9 +300,10 @@ async def test_interactive_program_is_detected_and_stopped(shell: ShellHandle) -
 
 
 async def test_read_builtin_waiting_for_input_is_detected(shell: ShellHandle) -> None:
+    await bash(shell, "kept=1")
     result = await bash(shell, "read answer", timeout=30)
-    assert "waited for input" in result.note and result.restarted
-    assert (await bash(shell, "echo ok")).stdout == "ok\n"
+    assert "waited for input" in result.note and not result.restarted
+    assert (await bash(shell, "echo ok $kept")).stdout == "ok 1\n"
 
 
 async def test_heredoc_input_still_works(shell: ShellHandle) -> None:

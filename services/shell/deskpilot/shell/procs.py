@@ -104,6 +104,57 @@ def kill_started_after(shell_pid: int, mark: Mark, rounds: int = 10) -> int:
     return killed
 
 
+def interrupt(shell_pid: int, mark: Mark, sig: int, stop_seconds: float = 1.0) -> bool:
+    """Kill what the shell started after `mark` while the shell is frozen, then send it
+    `sig`; False (the shell killed too) when it would not run its handler for `sig`.
+
+    Frozen first (SIGSTOP, until the kernel reports it stopped), the shell cannot go on
+    to the rest of its command between a process's death and the signal: when it runs
+    again, the signal is already waiting.
+    """
+    _signal(shell_pid, signal.SIGSTOP)
+    try:
+        deadline = time.monotonic() + stop_seconds
+        while not _stopped(shell_pid):
+            if time.monotonic() >= deadline:
+                _kill(shell_pid)
+                return False
+            time.sleep(0.001)
+        kill_started_after(shell_pid, mark)
+        if not catches(shell_pid, sig):
+            _kill(shell_pid)
+            return False
+        _signal(shell_pid, sig)
+        return True
+    finally:
+        _signal(shell_pid, signal.SIGCONT)
+
+
+def catches(pid: int, sig: int) -> bool:
+    """Whether `pid` has a handler for `sig` (and does not ignore it)."""
+    masks = {}
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                key, _, value = line.partition(":")
+                if key in ("SigIgn", "SigCgt"):
+                    masks[key] = int(value, 16)
+    except (OSError, ValueError):
+        return False
+    bit = 1 << (sig - 1)
+    return bool(masks.get("SigCgt", 0) & bit) and not masks.get("SigIgn", 0) & bit
+
+
+def _stopped(pid: int) -> bool:
+    """Stopped by a signal, or no longer running at all."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            stat = f.read()
+    except OSError:
+        return True
+    return stat[stat.rindex(")") + 2] in "TtZX"
+
+
 def kill_family(shell_pid: int, rounds: int = 10) -> None:
     """SIGKILL the shell's process group, its session and every descendant."""
     with contextlib.suppress(ProcessLookupError, PermissionError):
@@ -118,8 +169,12 @@ def kill_family(shell_pid: int, rounds: int = 10) -> None:
 
 
 def _kill(pid: int) -> None:
+    _signal(pid, signal.SIGKILL)
+
+
+def _signal(pid: int, sig: int) -> None:
     with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.kill(pid, signal.SIGKILL)
+        os.kill(pid, sig)
 
 
 def waiting_on_pipe(pids: list[int], pipe_inode: int) -> list[int]:
