@@ -16,6 +16,7 @@ from google.protobuf import struct_pb2
 
 from deskpilot.common.grpc_client import open_channel, wait_until_serving
 from deskpilot.common.net import free_port
+from deskpilot.shell.output import readable
 from deskpilot.v1 import common_pb2, shell_pb2, shell_pb2_grpc
 from tests.fixtures.shell import ShellHandle, running_shell
 
@@ -76,6 +77,23 @@ async def test_syntax_errors_and_stray_break_leave_the_shell_usable(shell: Shell
     assert broken.exit_code == 2 and "unexpected EOF" in broken.stderr
     assert (await bash(shell, "break")).exit_code == 0  # ends the command, not the shell
     assert (await bash(shell, "echo fine")).stdout == "fine\n"
+
+
+async def test_commands_reach_bash_byte_for_byte(shell: ShellHandle) -> None:
+    text = "it's \\ $HOME `id` $'\\x41' \"q\" @stdout@ {}\t\r tabs, é, 日本, \x01\x1b\x7f end"
+    result = await bash(shell, f"cat <<'EOF'\n{text}\nEOF")
+    assert result.stdout == readable((text + "\n").encode())
+    assert result.exit_code == 0
+
+
+async def test_options_and_aliases_of_the_user_do_not_break_the_shell(shell: ShellHandle) -> None:
+    await bash(shell, "alias for=echo eval=echo __dp_status=echo hi='echo hello'")
+    assert (await bash(shell, "hi")).stdout == "hello\n"
+    assert (await bash(shell, "set -x; echo traced; set +x")).stdout == "traced\n"
+    await bash(shell, "set -u; (exit 3)")
+    alive = await bash(shell, "echo $?; shopt -u expand_aliases")
+    assert (alive.stdout, alive.restarted) == ("3\n", False)
+    assert "hi: command not found" in (await bash(shell, "hi")).stderr
 
 
 async def test_timeout_kills_the_command_and_its_children(

@@ -106,6 +106,7 @@ _COMMAND_LINE = (
 _RECOVERY_LINE = r'\__dp_recover @token@; builtin eval "$__dp_traps"' + "\n"
 
 _PLACEHOLDER = re.compile(r"@(\w+)@")
+_ESCAPES = re.compile(r"[\x00-\x1f\x7f\\']")
 _FDS = {"stdout": _STDOUT, "stderr": _STDERR, "input": _INPUT}
 
 
@@ -135,16 +136,13 @@ def recovery_line(token: bytes) -> bytes:
 
 
 def ansi_c_quoted(text: str) -> str:
-    """`text` as one bash `$'...'` word of printable ASCII (other bytes as `\\xHH`)."""
-    out = []
-    for byte in text.encode():
-        if byte in (0x5C, 0x27):  # backslash, single quote
-            out.append("\\" + chr(byte))
-        elif 0x20 <= byte < 0x7F:
-            out.append(chr(byte))
-        else:
-            out.append(f"\\x{byte:02x}")
-    return "$'" + "".join(out) + "'"
+    """`text` as one bash `$'...'` word on one line: control characters as `\\xHH`,
+    backslash and quote escaped, everything else (UTF-8 included) as it is."""
+    return "$'" + _ESCAPES.sub(lambda match: _escape(match.group()), text) + "'"
+
+
+def _escape(char: str) -> str:
+    return "\\" + char if char in "\\'" else f"\\x{ord(char):02x}"
 
 
 def _filled(template: str, **values: object) -> bytes:
