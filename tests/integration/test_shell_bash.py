@@ -212,9 +212,20 @@ async def test_a_shell_that_cannot_be_interrupted_is_restarted(
     started = time.monotonic()
     result = await bash(shell, f"trap '' USR1; sleep {RUNS_FOR}; touch {marker}", timeout=0.5)
     assert result.timed_out and result.restarted
+    assert "could not be interrupted" in result.note
     assert "working directory, variables and functions were reset" in result.note
     assert await never_appears(marker, started)
     assert (await bash(shell, "pwd")).stdout == f"{shell.home}\n"
+
+
+async def test_a_command_that_takes_the_interrupt_signal_is_not_reported_as_stopped(
+    shell: ShellHandle,
+) -> None:
+    # Its own trap runs instead of the shell's, and it carries on: no claim of a clean stop.
+    result = await bash(shell, f"trap 'echo own trap' USR1; sleep {RUNS_FOR}; echo went on", 0.5)
+    assert result.timed_out and result.restarted
+    assert "could not be interrupted" in result.note and "nothing after" not in result.note
+    assert (await bash(shell, "echo usable")).stdout == "usable\n"
 
 
 async def test_timeout_inside_the_shell_itself_keeps_its_state(shell: ShellHandle) -> None:

@@ -179,18 +179,20 @@ class BashSession:
         result = stop.result
         result.timed_out = timed_out
         why = "timed out" if timed_out else "was stopped"
-        if await asyncio.to_thread(
-            procs.interrupt, self._shell.pid, stop.mark, driver.INTERRUPT_SIGNAL
-        ):
-            stdin = self._shell.process.stdin
-            assert stdin is not None
-            with contextlib.suppress(ConnectionError):
-                stdin.write(driver.recovery_line(stop.token))
-                await stdin.drain()
-            done, _ = await asyncio.wait([stop.both], timeout=self.kill_grace_seconds)
-            if done and stop.both.exception() is None:
-                result.notes.append(f"the command {why}: {KEPT_NOTE}")
-                return stop.both.result()
+        try:
+            if await asyncio.to_thread(self._interrupt, self._shell.pid, stop.mark):
+                stdin = self._shell.process.stdin
+                assert stdin is not None
+                with contextlib.suppress(ConnectionError):
+                    stdin.write(driver.recovery_line(stop.token))
+                    await stdin.drain()
+                done, _ = await asyncio.wait([stop.both], timeout=self.kill_grace_seconds)
+                if done and stop.both.exception() is None:
+                    result.notes.append(f"the command {why}: {KEPT_NOTE}")
+                    return stop.both.result()
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(self._interrupted_file)
         for splitter in self._splitters.values():
             splitter.abandon()
         stop.both.cancel()
@@ -202,6 +204,28 @@ class BashSession:
             f"with everything it started and restarted ({RESET_NOTE})"
         )
         return None
+
+    def _interrupt(self, shell: int, mark: procs.Mark) -> bool:
+        """Kill what the command started while the shell is frozen, then signal it to
+        abandon the command; False (the shell killed too) when it would not.
+
+        Frozen, the shell cannot go on to the rest of its command between a process's
+        death and the signal: when it runs again, the signal is already waiting.
+        """
+        with procs.frozen(shell) as stopped:
+            if stopped:
+                procs.kill_started_after(shell, mark)
+            if not stopped or not procs.catches(shell, driver.INTERRUPT_SIGNAL):
+                procs.kill(shell)
+                return False
+            Path(self._interrupted_file).touch()
+            procs.send(shell, driver.INTERRUPT_SIGNAL)
+            return True
+
+    @property
+    def _interrupted_file(self) -> str:
+        assert self._private_dir is not None
+        return driver.interrupted_file(self._private_dir)
 
     def _waiting_for_input(self, mark: procs.Mark) -> list[str]:
         """Names of the command's processes blocked reading the never-written stdin."""
@@ -244,8 +268,7 @@ class BashSession:
             os.close(input_read)
         process = self._shell.process
         assert process.stdin is not None
-        trap_file = os.path.join(self._private_dir, "traps")
-        process.stdin.write(driver.script(input_read, trap_file, self.shell_path))
+        process.stdin.write(driver.script(input_read, self._private_dir, self.shell_path))
         for name, stream in (("stdout", process.stdout), ("stderr", process.stderr)):
             assert stream is not None
             self._readers.append(asyncio.create_task(self._read(stream, self._splitters[name])))

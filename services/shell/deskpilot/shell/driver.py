@@ -16,7 +16,12 @@ prints the end markers. Should bash carry on instead, the handler kills it (neve
 
 A signal that arrives when no command is running (the race of a command ending at its
 timeout) only cancels a command whose line bash has not started yet; the recovery line
-clears that.
+clears that. The handler saves the traps it changes in a file of the service's private
+directory: a command substitution would fork, and the child's end would run a CHLD trap.
+
+While the service interrupts, the file `interrupted_file` exists: a command that reaches
+its end then, without the handler having run, replaced the shell's SIGUSR1 trap with its
+own and went on; the shell kills itself rather than report a clean stop.
 
 Every command line is parsed with alias expansion off (a user's `alias for=...` cannot
 change the driver) and runs with the user's setting for it. The command itself is an
@@ -25,6 +30,7 @@ ANSI-C quoted word, so no byte of it is ever parsed as part of the line.
 
 from __future__ import annotations
 
+import os
 import re
 import shlex
 import signal
@@ -38,12 +44,17 @@ _STDOUT, _STDERR, _INPUT = 4, 5, 6
 _SCRIPT = r"""
 exec @input@<&@input_fd@ @input_fd@<&- @stdout@>&1 @stderr@>&2
 __dp_rc=0 __dp_busy= __dp_cancel= __dp_done= __dp_cmd= __dp_aliases=1
-__dp_aborting= __dp_traps= __dp_flags= __dp_trap_file=@trap_file@
+__dp_aborting= __dp_cancelled= __dp_traps= __dp_flags=
+__dp_trap_file=@trap_file@ __dp_interrupted_file=@interrupted_file@
 __dp_status() { return "$1"; }
 __dp_begin() {
   __dp_busy=1
   __dp_cmd=$2
-  if [[ -n $__dp_cancel ]]; then __dp_cancel=; __dp_rc=@interrupted@; return 1; fi
+  __dp_cancelled=
+  if [[ -n $__dp_cancel ]]; then
+    __dp_cancel= __dp_cancelled=1 __dp_rc=@interrupted@
+    return 1
+  fi
   if [[ -n $__dp_aliases ]]; then builtin shopt -s expand_aliases; fi
 }
 __dp_settle() {
@@ -56,6 +67,12 @@ __dp_settle() {
 }
 __dp_end() {
   __dp_busy=
+  # Interrupted, yet here without the handler having run: the command's own SIGUSR1 trap
+  # replaced it and the command went on. Dying (no markers, no EXIT trap) has the
+  # service restart the shell rather than report a clean stop.
+  if [[ -e $__dp_interrupted_file && -z $__dp_cancel$__dp_cancelled ]]; then
+    builtin kill -KILL $$
+  fi
   __dp_settle "$1"
 }
 __dp_interrupt() {
@@ -110,19 +127,25 @@ _ESCAPES = re.compile(r"[\x00-\x1f\x7f\\']")
 _FDS = {"stdout": _STDOUT, "stderr": _STDERR, "input": _INPUT}
 
 
-def script(input_fd: int, trap_file: str, interrupter: str) -> bytes:
-    """The driver, given the inherited input pipe (above 9), a private file for saving
-    traps, and bash's own path."""
+def script(input_fd: int, private_dir: str, interrupter: str) -> bytes:
+    """The driver, given the inherited input pipe (above 9), a directory of the service's
+    own (see `interrupted_file`) and bash's own path."""
     if input_fd < 10:
         raise ValueError("the input pipe's descriptor must be above the driver's own (0-9)")
     return _filled(
         _SCRIPT,
         input_fd=input_fd,
-        trap_file=shlex.quote(trap_file),
+        trap_file=shlex.quote(os.path.join(private_dir, "traps")),
+        interrupted_file=shlex.quote(interrupted_file(private_dir)),
         interrupter=shlex.quote(interrupter),
         signal=INTERRUPT_SIGNAL.name.removeprefix("SIG"),
         interrupted=INTERRUPTED_STATUS,
     )
+
+
+def interrupted_file(private_dir: str) -> str:
+    """The file that exists while the service interrupts the shell."""
+    return os.path.join(private_dir, "interrupted")
 
 
 def command_line(token: bytes, command: str) -> bytes:

@@ -10,6 +10,7 @@ import contextlib
 import os
 import signal
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 _CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
@@ -99,35 +100,23 @@ def kill_started_after(shell_pid: int, mark: Mark, rounds: int = 10) -> int:
         if not targets:
             break
         for proc in targets:
-            _kill(proc.pid)
+            kill(proc.pid)
             killed += 1
     return killed
 
 
-def interrupt(shell_pid: int, mark: Mark, sig: int, stop_seconds: float = 1.0) -> bool:
-    """Kill what the shell started after `mark` while the shell is frozen, then send it
-    `sig`; False (the shell killed too) when it would not run its handler for `sig`.
-
-    Frozen first (SIGSTOP, until the kernel reports it stopped), the shell cannot go on
-    to the rest of its command between a process's death and the signal: when it runs
-    again, the signal is already waiting.
-    """
-    _signal(shell_pid, signal.SIGSTOP)
+@contextlib.contextmanager
+def frozen(pid: int, within_seconds: float = 1.0) -> Iterator[bool]:
+    """Stop `pid` (SIGSTOP) for the block, which gets whether the kernel reports it
+    stopped within `within_seconds`; it runs again (SIGCONT) afterwards."""
+    send(pid, signal.SIGSTOP)
     try:
-        deadline = time.monotonic() + stop_seconds
-        while not _stopped(shell_pid):
-            if time.monotonic() >= deadline:
-                _kill(shell_pid)
-                return False
+        deadline = time.monotonic() + within_seconds
+        while not _stopped(pid) and time.monotonic() < deadline:
             time.sleep(0.001)
-        kill_started_after(shell_pid, mark)
-        if not catches(shell_pid, sig):
-            _kill(shell_pid)
-            return False
-        _signal(shell_pid, sig)
-        return True
+        yield _stopped(pid)
     finally:
-        _signal(shell_pid, signal.SIGCONT)
+        send(pid, signal.SIGCONT)
 
 
 def catches(pid: int, sig: int) -> bool:
@@ -159,20 +148,22 @@ def kill_family(shell_pid: int, rounds: int = 10) -> None:
     """SIGKILL the shell's process group, its session and every descendant."""
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(shell_pid, signal.SIGKILL)
-    _kill(shell_pid)
+    kill(shell_pid)
     for _ in range(rounds):
         targets = family(shell_pid)
         if not targets:
             break
         for proc in targets:
-            _kill(proc.pid)
+            kill(proc.pid)
 
 
-def _kill(pid: int) -> None:
-    _signal(pid, signal.SIGKILL)
+def kill(pid: int) -> None:
+    """SIGKILL `pid` alone; one that is gone already is not an error."""
+    send(pid, signal.SIGKILL)
 
 
-def _signal(pid: int, sig: int) -> None:
+def send(pid: int, sig: int) -> None:
+    """Deliver `sig` to `pid`; one that is gone already is not an error."""
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.kill(pid, sig)
 
