@@ -166,11 +166,29 @@ async def test_traps_of_a_timed_out_command_are_kept_and_its_status_is_130(
     shell: ShellHandle, tmp_path: Path
 ) -> None:
     marker = tmp_path / "marker"
-    await bash(shell, f"trap 'touch {marker}' INT; trap 'echo debugging' DEBUG; trap - DEBUG")
+    await bash(shell, f"trap 'touch {marker}' INT; trap ': watching' DEBUG RETURN")
     assert (await bash(shell, f"set -m; sleep {RUNS_FOR}", timeout=0.5)).timed_out
-    after = await bash(shell, "echo $?; [[ $- == *m* ]] && echo monitor; trap -p INT DEBUG")
-    assert after.stdout == f"130\nmonitor\ntrap -- 'touch {marker}' SIGINT\n"
+    after = await bash(shell, "echo $?; [[ $- == *m* ]] && echo monitor; trap -p INT DEBUG RETURN")
+    assert after.stdout == (
+        f"130\nmonitor\ntrap -- 'touch {marker}' SIGINT\n"
+        "trap -- ': watching' DEBUG\ntrap -- ': watching' RETURN\n"
+    )
     assert not marker.exists()
+
+
+async def test_a_command_that_removes_the_services_temporary_files_still_stops_whole(
+    shell: ShellHandle, tmp_path: Path
+) -> None:
+    marker = tmp_path / "marker"
+    await bash(shell, "true")  # the shell starts with the first command
+    private = shell.servicer.bash._private_dir
+    assert private is not None
+    command = f"rm -rf {private}; trap 'touch {marker}' INT; sleep {RUNS_FOR}; touch {marker}"
+    started = time.monotonic()
+    result = await bash(shell, command, timeout=0.5)
+    assert result.timed_out and not result.restarted
+    assert await never_appears(marker, started)
+    assert (await bash(shell, "trap -p INT")).stdout == f"trap -- 'touch {marker}' SIGINT\n"
 
 
 async def test_a_command_cancelled_by_its_client_stops_whole(

@@ -213,14 +213,29 @@ class BashSession:
         death and the signal: when it runs again, the signal is already waiting.
         """
         with procs.frozen(shell) as stopped:
-            if stopped:
-                procs.kill_started_after(shell, mark)
-            if not stopped or not procs.catches(shell, driver.INTERRUPT_SIGNAL):
-                procs.kill(shell)
-                return False
+            interruptible = False
+            try:
+                if stopped:
+                    procs.kill_started_after(shell, mark)
+                    interruptible = (
+                        procs.catches(shell, driver.INTERRUPT_SIGNAL) and self._raise_flag()
+                    )
+                if interruptible:
+                    procs.send(shell, driver.INTERRUPT_SIGNAL)
+            finally:
+                # Whatever went wrong, the shell must not run on into the rest of its command.
+                if not interruptible:
+                    procs.kill(shell)
+        return interruptible
+
+    def _raise_flag(self) -> bool:
+        """Create the interrupted file (and its directory, if a command removed it)."""
+        try:
+            os.makedirs(os.path.dirname(self._interrupted_file), mode=0o700, exist_ok=True)
             Path(self._interrupted_file).touch()
-            procs.send(shell, driver.INTERRUPT_SIGNAL)
-            return True
+        except OSError:
+            return False
+        return True
 
     @property
     def _interrupted_file(self) -> str:
