@@ -7,6 +7,7 @@ import json
 import math
 import os
 import sys
+import time
 from pathlib import Path
 
 import grpc
@@ -16,6 +17,7 @@ from google.protobuf import struct_pb2
 from deskpilot.common.grpc_client import open_channel, wait_until_serving
 from deskpilot.common.net import free_port
 from deskpilot.common.sandbox_credential import call_metadata, credential_pipe, new_credential
+from deskpilot.shell.output import readable
 from deskpilot.v1 import common_pb2, shell_pb2, shell_pb2_grpc
 from tests.fixtures.shell import ShellHandle, running_shell
 
@@ -78,6 +80,23 @@ async def test_syntax_errors_and_stray_break_leave_the_shell_usable(shell: Shell
     assert (await bash(shell, "echo fine")).stdout == "fine\n"
 
 
+async def test_commands_reach_bash_byte_for_byte(shell: ShellHandle) -> None:
+    text = "it's \\ $HOME `id` $'\\x41' \"q\" @stdout@ {}\t\r tabs, é, 日本, \x01\x1b\x7f end"
+    result = await bash(shell, f"cat <<'EOF'\n{text}\nEOF")
+    assert result.stdout == readable((text + "\n").encode())
+    assert result.exit_code == 0
+
+
+async def test_options_and_aliases_of_the_user_do_not_break_the_shell(shell: ShellHandle) -> None:
+    await bash(shell, "alias for=echo eval=echo __dp_status=echo hi='echo hello'")
+    assert (await bash(shell, "hi")).stdout == "hello\n"
+    assert (await bash(shell, "set -x; echo traced; set +x")).stdout == "traced\n"
+    await bash(shell, "set -u; (exit 3)")
+    alive = await bash(shell, "echo $?; shopt -u expand_aliases")
+    assert (alive.stdout, alive.restarted) == ("3\n", False)
+    assert "hi: command not found" in (await bash(shell, "hi")).stderr
+
+
 async def test_timeout_kills_the_command_and_its_children(
     shell: ShellHandle, tmp_path: Path
 ) -> None:
@@ -92,12 +111,147 @@ async def test_timeout_kills_the_command_and_its_children(
     assert (follow_up.stdout, follow_up.exit_code) == ("/tmp\nyes\n", 0)
 
 
-async def test_timeout_inside_the_shell_itself_restarts_it(shell: ShellHandle) -> None:
-    await bash(shell, "lost=1")
-    result = await bash(shell, "while :; do :; done", timeout=0.5)
+# Each form would create the marker after `RUNS_FOR` seconds if the shell carried on
+# after its timeout; every one is stopped at 0.5 s.
+RUNS_FOR = 1.5
+STOPPED_FORMS = {
+    "the rest of the line": "sleep {t}; touch {m}",
+    "a later line": "sleep {t}\ntouch {m}",
+    "an and-or list": "sleep {t} && touch {m} || touch {m}",
+    "a loop": "while :; do sleep 0.1; done; touch {m}",
+    "a builtin loop": "while :; do :; done; touch {m}",
+    "a function": "late() {{ sleep {t}; touch {m}; }}; late; touch {m}",
+    "a subshell": "(sleep {t}); touch {m}",
+    "a pipeline": "sleep {t} | cat; touch {m}",
+    "a command substitution": "x=$(sleep {t}); touch {m}",
+    "the wait builtin": "sleep {t} & wait; touch {m}",
+    "a sourced file": ". {script}",
+    "an ERR trap": "trap 'touch {m}' ERR; sleep {t}",
+    "an INT trap": "trap 'touch {m}' INT; sleep {t}",
+    "a CHLD trap": "trap 'touch {m}' CHLD; sleep {t}",
+    "errexit": "set -e; sleep {t}; touch {m}",
+}
+
+
+async def never_appears(marker: Path, started: float) -> bool:
+    """True when `marker` is still missing well after the command would have made it."""
+    await asyncio.sleep(max(0.0, started + RUNS_FOR + 1.0 - time.monotonic()))
+    return not marker.exists()  # noqa: ASYNC240 - one stat of a local file
+
+
+def stopped_form(name: str, tmp_path: Path) -> tuple[str, Path]:
+    marker = tmp_path / "marker"
+    script = tmp_path / "script.sh"
+    script.write_text(f"sleep {RUNS_FOR}\ntouch {marker}\n")
+    return STOPPED_FORMS[name].format(t=RUNS_FOR, m=marker, script=script), marker
+
+
+@pytest.mark.parametrize("form", STOPPED_FORMS)
+async def test_nothing_of_a_timed_out_command_runs_after_its_timeout(
+    shell: ShellHandle, tmp_path: Path, form: str
+) -> None:
+    command, marker = stopped_form(form, tmp_path)
+    await bash(shell, "cd /tmp && kept=yes")
+    started = time.monotonic()
+    result = await bash(shell, command, timeout=0.5)
+    assert result.timed_out and not result.HasField("exit_code")
+    assert await never_appears(marker, started)
+    follow_up = await bash(shell, "pwd; echo $kept")
+    assert (follow_up.stdout, follow_up.exit_code) == ("/tmp\nyes\n", 0)
+    assert not result.restarted
+    assert "timed out after 0.5 s" in result.note and "nothing after it ran" in result.note
+    assert "state is kept" in result.note
+
+
+async def test_traps_of_a_timed_out_command_are_kept_and_its_status_is_130(
+    shell: ShellHandle, tmp_path: Path
+) -> None:
+    marker = tmp_path / "marker"
+    await bash(shell, f"trap 'touch {marker}' INT; trap ': watching' DEBUG RETURN")
+    assert (await bash(shell, f"set -m; sleep {RUNS_FOR}", timeout=0.5)).timed_out
+    after = await bash(shell, "echo $?; [[ $- == *m* ]] && echo monitor; trap -p INT DEBUG RETURN")
+    assert after.stdout == (
+        f"130\nmonitor\ntrap -- 'touch {marker}' SIGINT\n"
+        "trap -- ': watching' DEBUG\ntrap -- ': watching' RETURN\n"
+    )
+    assert not marker.exists()
+
+
+async def test_a_command_that_removes_the_services_temporary_files_still_stops_whole(
+    shell: ShellHandle, tmp_path: Path
+) -> None:
+    marker = tmp_path / "marker"
+    await bash(shell, "true")  # the shell starts with the first command
+    private = shell.servicer.bash._private_dir
+    assert private is not None
+    command = f"rm -rf {private}; trap 'touch {marker}' INT; sleep {RUNS_FOR}; touch {marker}"
+    started = time.monotonic()
+    result = await bash(shell, command, timeout=0.5)
+    assert result.timed_out and not result.restarted
+    assert await never_appears(marker, started)
+    assert (await bash(shell, "trap -p INT")).stdout == f"trap -- 'touch {marker}' SIGINT\n"
+
+
+async def test_a_command_cancelled_by_its_client_stops_whole(
+    shell: ShellHandle, tmp_path: Path
+) -> None:
+    command, marker = stopped_form("the rest of the line", tmp_path)
+    await bash(shell, "cd /tmp")
+    started = time.monotonic()
+    with pytest.raises(grpc.aio.AioRpcError) as error:
+        await shell.stub.Bash(
+            shell_pb2.BashRequest(
+                command=shell_pb2.BashCommand(command=command), timeout_seconds=100
+            ),
+            timeout=0.5,
+        )
+    assert error.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
+    assert await never_appears(marker, started)
+    assert (await bash(shell, "pwd")).stdout == "/tmp\n"
+
+
+async def test_a_program_stopped_for_reading_stdin_stops_the_whole_command(
+    shell: ShellHandle, tmp_path: Path
+) -> None:
+    marker = tmp_path / "marker"
+    await bash(shell, "cd /tmp")
+    started = time.monotonic()
+    result = await bash(shell, f"cat; touch {marker}", timeout=30)
+    assert result.waited_for_input and not result.restarted
+    assert await never_appears(marker, started)
+    assert (await bash(shell, "pwd")).stdout == "/tmp\n"
+
+
+async def test_a_shell_that_cannot_be_interrupted_is_restarted(
+    shell: ShellHandle, tmp_path: Path
+) -> None:
+    # A command that ignores the signal the shell is interrupted with: the shell is killed.
+    marker = tmp_path / "marker"
+    await bash(shell, "cd /tmp")
+    started = time.monotonic()
+    result = await bash(shell, f"trap '' USR1; sleep {RUNS_FOR}; touch {marker}", timeout=0.5)
     assert result.timed_out and result.restarted
-    assert "restarted" in result.note
-    assert (await bash(shell, "echo [$lost]")).stdout == "[]\n"
+    assert "could not be interrupted" in result.note
+    assert "working directory, variables and functions were reset" in result.note
+    assert await never_appears(marker, started)
+    assert (await bash(shell, "pwd")).stdout == f"{shell.home}\n"
+
+
+async def test_a_command_that_takes_the_interrupt_signal_is_not_reported_as_stopped(
+    shell: ShellHandle,
+) -> None:
+    # Its own trap runs instead of the shell's, and it carries on: no claim of a clean stop.
+    result = await bash(shell, f"trap 'echo own trap' USR1; sleep {RUNS_FOR}; echo went on", 0.5)
+    assert result.timed_out and result.restarted
+    assert "could not be interrupted" in result.note and "nothing after" not in result.note
+    assert (await bash(shell, "echo usable")).stdout == "usable\n"
+
+
+async def test_timeout_inside_the_shell_itself_keeps_its_state(shell: ShellHandle) -> None:
+    await bash(shell, "kept=1")
+    result = await bash(shell, "while :; do :; done", timeout=0.5)
+    assert result.timed_out and not result.restarted
+    assert (await bash(shell, "echo [$kept]")).stdout == "[1]\n"
 
 
 async def test_timeout_keeps_older_background_jobs(shell: ShellHandle) -> None:
@@ -194,9 +348,10 @@ async def test_interactive_program_is_detected_and_stopped(shell: ShellHandle) -
 
 
 async def test_read_builtin_waiting_for_input_is_detected(shell: ShellHandle) -> None:
+    await bash(shell, "kept=1")
     result = await bash(shell, "read answer", timeout=30)
-    assert "waited for input" in result.note and result.restarted
-    assert (await bash(shell, "echo ok")).stdout == "ok\n"
+    assert "waited for input" in result.note and not result.restarted
+    assert (await bash(shell, "echo ok $kept")).stdout == "ok 1\n"
 
 
 async def test_heredoc_input_still_works(shell: ShellHandle) -> None:

@@ -1,47 +1,38 @@
 """One persistent bash process and the running of commands in it.
 
-The shell reads commands from a pipe of its own (fd 3), each as NUL-terminated text it
-`eval`s in its own context, so the working directory, variables and functions persist
-and a syntax error in a command cannot desynchronise the protocol. After each command
-it prints a random per-command token and the exit status on saved copies of stdout and
-stderr, which is how completion is detected without waiting for EOF (so background jobs
-never block a call). Commands get a stdin pipe nobody ever writes to: a process that
-reads it waits for input that cannot come, which is detected and reported.
+The shell runs a small driver (`driver.py`) and then reads one line per command from its
+stdin pipe; each line `eval`s the command at the top level, so the working directory,
+variables and functions persist and a syntax error in a command cannot desynchronise the
+protocol. After each command it prints a random per-command token and the exit status
+on saved copies of stdout and stderr, which is how completion is detected without
+waiting for EOF (so background jobs never block a call). Commands get a stdin pipe
+nobody ever writes to: a process that reads it waits for input that cannot come, which
+is detected and reported.
+
+A command that times out, waits for input or loses its caller is stopped whole: every
+process it started is killed while the shell is frozen, and the shell is interrupted so
+it abandons the rest of the command (see `driver.py`); its state is kept. A shell that
+cannot be interrupted is killed and started afresh, and the result says so.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import fcntl
 import os
 import secrets
+import shutil
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from deskpilot.common.processes import PIPE, AsyncChild, spawn_async
-from deskpilot.shell import procs
+from deskpilot.shell import driver, procs
 from deskpilot.shell.markers import MarkerSplitter, ShellGone
 from deskpilot.shell.output import BoundedOutput
-
-# {input_fd} is our own descriptor number, never model input.
-_DRIVER = r"""
-exec 3<&0 4>&1 5>&2 0<&{input_fd} {input_fd}<&-
-shopt -s expand_aliases
-__dp_rc=0
-__dp_status() {{ return "$1"; }}
-while IFS= read -r -d '' -u 3 __dp_cmd; do
-  __dp_status "$__dp_rc"
-  # The one-pass loop absorbs a stray `break`/`continue`; every command starts with
-  # the real stdout/stderr (an `exec >&-` lasts one call) and cannot touch fds 3-5.
-  for __dp_once in 1; do eval "$__dp_cmd"; done 1>&4 2>&5 3<&- 4>&- 5>&-
-  __dp_rc=$?
-  IFS= read -r -d '' -u 3 __dp_tok || exit 0
-  printf '%s%d\n' "$__dp_tok" "$__dp_rc" >&4
-  printf '%s%d\n' "$__dp_tok" "$__dp_rc" >&5
-done
-"""
 
 INPUT_NOTE = (
     "the command waited for input on stdin ({who}), which the bash tool cannot provide, "
@@ -50,6 +41,10 @@ INPUT_NOTE = (
     "(e.g. `apt-get -y`, `sudo -n`)."
 )
 RESET_NOTE = "the working directory, variables and functions were reset"
+KEPT_NOTE = (
+    "every process it started was killed and nothing after it ran (not the rest of its "
+    f"lines, not a trap); the shell's state is kept and `$?` is {driver.INTERRUPTED_STATUS}"
+)
 
 _SHELL_READ = "the shell itself (e.g. `read` or `exec`)"
 
@@ -88,6 +83,7 @@ class BashSession:
         self._shell: AsyncChild | None = None
         self._input_write_fd = -1
         self._input_inode = 0
+        self._private_dir: str | None = None
         self._splitters = {"stdout": MarkerSplitter(), "stderr": MarkerSplitter()}
         self._readers: list[asyncio.Task[None]] = []
         self._lock = asyncio.Lock()
@@ -144,13 +140,14 @@ class BashSession:
         mark = procs.Mark.now()
         both = asyncio.gather(*finished)
         both.add_done_callback(_retrieve)  # a command given up on must not log its error
+        stop = _Stop(both, mark, token, result)
         try:
-            stdin.write(command.encode() + b"\0" + token + b"\0")
+            stdin.write(driver.command_line(token, command))
             await stdin.drain()
-            status = await self._wait(both, timeout, mark, result)
+            status = await self._wait(stop, timeout)
         except asyncio.CancelledError:
             # The caller went away: end the command so the next one finds a free shell.
-            await asyncio.shield(self._stop_command(both, mark, result, timed_out=False))
+            await asyncio.shield(self._stop_command(stop, timed_out=False))
             raise
         except (ShellGone, ConnectionError):
             status = None
@@ -159,67 +156,91 @@ class BashSession:
             result.exit_code = status[0]
         return result
 
-    async def _wait(
-        self,
-        both: asyncio.Future[list[int]],
-        timeout: float,
-        mark: procs.Mark,
-        result: CommandResult,
-    ) -> list[int] | None:
+    async def _wait(self, stop: _Stop, timeout: float) -> list[int] | None:
         """Wait for the markers, checking now and then for a wait on stdin."""
         deadline = time.monotonic() + timeout
         while True:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                return await self._stop_command(both, mark, result, timed_out=True)
+                return await self._stop_command(stop, timed_out=True)
             step = min(remaining, self.input_check_seconds)
-            done, _ = await asyncio.wait([both], timeout=step)
+            done, _ = await asyncio.wait([stop.both], timeout=step)
             if done:
-                return both.result()
-            waiting = await asyncio.to_thread(self._waiting_for_input, mark)
+                return stop.both.result()
+            waiting = await asyncio.to_thread(self._waiting_for_input, stop.mark)
             if waiting:
-                result.waited_for_input = True
-                result.notes.append(INPUT_NOTE.format(who=", ".join(waiting)))
-                # The shell's own `read` cannot be killed apart from the shell.
-                shell_reads = any(who == _SHELL_READ for who in waiting)
-                return await self._stop_command(
-                    both, mark, result, timed_out=False, grace=0 if shell_reads else None
-                )
+                stop.result.waited_for_input = True
+                stop.result.notes.append(INPUT_NOTE.format(who=", ".join(waiting)))
+                return await self._stop_command(stop, timed_out=False)
 
-    async def _stop_command(
-        self,
-        both: asyncio.Future[list[int]],
-        mark: procs.Mark,
-        result: CommandResult,
-        *,
-        timed_out: bool,
-        grace: float | None = None,
-    ) -> list[int] | None:
-        """Kill what the command started; restart the shell if it does not come back."""
+    async def _stop_command(self, stop: _Stop, *, timed_out: bool) -> list[int] | None:
+        """Stop the command whole; restart the shell if it cannot be interrupted."""
         assert self._shell is not None
+        result = stop.result
         result.timed_out = timed_out
-        pid = self._shell.pid
-        await asyncio.to_thread(procs.kill_started_after, pid, mark)
-        grace = self.kill_grace_seconds if grace is None else grace
-        done, _ = await asyncio.wait([both], timeout=grace) if grace else (set(), set())
-        if done and both.exception() is None:
-            if timed_out:
-                result.notes.append(
-                    "the command timed out and was killed with every process it started; "
-                    "the shell is still usable (its state is kept)"
-                )
-            return both.result()
+        why = "timed out" if timed_out else "was stopped"
+        try:
+            if await asyncio.to_thread(self._interrupt, self._shell.pid, stop.mark):
+                stdin = self._shell.process.stdin
+                assert stdin is not None
+                with contextlib.suppress(ConnectionError):
+                    stdin.write(driver.recovery_line(stop.token))
+                    await stdin.drain()
+                done, _ = await asyncio.wait([stop.both], timeout=self.kill_grace_seconds)
+                if done and stop.both.exception() is None:
+                    result.notes.append(f"the command {why}: {KEPT_NOTE}")
+                    return stop.both.result()
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(self._interrupted_file)
         for splitter in self._splitters.values():
             splitter.abandon()
-        both.cancel()
+        stop.both.cancel()
         await self._stop()
         await self._start()
         result.restarted = True
-        why = "timed out" if timed_out else "was stopped"
         result.notes.append(
-            f"the command {why} inside the shell itself, so the shell was restarted ({RESET_NOTE})"
+            f"the command {why} and the shell could not be interrupted, so it was killed "
+            f"with everything it started and restarted ({RESET_NOTE})"
         )
         return None
+
+    def _interrupt(self, shell: int, mark: procs.Mark) -> bool:
+        """Kill what the command started while the shell is frozen, then signal it to
+        abandon the command; False (the shell killed too) when it would not.
+
+        Frozen, the shell cannot go on to the rest of its command between a process's
+        death and the signal: when it runs again, the signal is already waiting.
+        """
+        with procs.frozen(shell) as stopped:
+            interruptible = False
+            try:
+                if stopped:
+                    procs.kill_started_after(shell, mark)
+                    interruptible = (
+                        procs.catches(shell, driver.INTERRUPT_SIGNAL) and self._raise_flag()
+                    )
+                if interruptible:
+                    procs.send(shell, driver.INTERRUPT_SIGNAL)
+            finally:
+                # Whatever went wrong, the shell must not run on into the rest of its command.
+                if not interruptible:
+                    procs.kill(shell)
+        return interruptible
+
+    def _raise_flag(self) -> bool:
+        """Create the interrupted file (and its directory, if a command removed it)."""
+        try:
+            os.makedirs(os.path.dirname(self._interrupted_file), mode=0o700, exist_ok=True)
+            Path(self._interrupted_file).touch()
+        except OSError:
+            return False
+        return True
+
+    @property
+    def _interrupted_file(self) -> str:
+        assert self._private_dir is not None
+        return driver.interrupted_file(self._private_dir)
 
     def _waiting_for_input(self, mark: procs.Mark) -> list[str]:
         """Names of the command's processes blocked reading the never-written stdin."""
@@ -243,13 +264,14 @@ class BashSession:
     async def _start(self) -> None:
         input_read, self._input_write_fd = os.pipe()
         self._input_inode = os.fstat(input_read).st_ino
-        os.set_inheritable(input_read, True)
+        # Above the driver's own descriptor numbers, so moving it clobbers nothing.
+        input_read = _above_nine(input_read)
+        self._private_dir = tempfile.mkdtemp(prefix="deskpilot-shell-")
         try:
             # Its own session (as every child): no controlling terminal, its own group.
-            driver = _DRIVER.format(input_fd=input_read)
             self._shell = await spawn_async(
                 "bash",
-                [self.shell_path, "--noprofile", "--norc", "-c", driver],
+                [self.shell_path, "--noprofile", "--norc", "-s"],
                 stdin=PIPE,
                 stdout=PIPE,
                 stderr=PIPE,
@@ -260,6 +282,8 @@ class BashSession:
         finally:
             os.close(input_read)
         process = self._shell.process
+        assert process.stdin is not None
+        process.stdin.write(driver.script(input_read, self._private_dir, self.shell_path))
         for name, stream in (("stdout", process.stdout), ("stderr", process.stderr)):
             assert stream is not None
             self._readers.append(asyncio.create_task(self._read(stream, self._splitters[name])))
@@ -284,12 +308,33 @@ class BashSession:
         if self._input_write_fd >= 0:
             os.close(self._input_write_fd)
             self._input_write_fd = -1
+        if self._private_dir is not None:
+            shutil.rmtree(self._private_dir, ignore_errors=True)
+            self._private_dir = None
 
     @staticmethod
     async def _read(stream: asyncio.StreamReader, splitter: MarkerSplitter) -> None:
         while data := await stream.read(65536):
             splitter.feed(data)
         splitter.eof()
+
+
+@dataclass
+class _Stop:
+    """What stopping a running command needs."""
+
+    both: asyncio.Future[list[int]]
+    mark: procs.Mark
+    token: bytes
+    result: CommandResult
+
+
+def _above_nine(fd: int) -> int:
+    """An inheritable copy of `fd` numbered 10 or more; `fd` itself is closed."""
+    copy = fcntl.fcntl(fd, fcntl.F_DUPFD, 10)
+    os.close(fd)
+    os.set_inheritable(copy, True)
+    return copy
 
 
 def _retrieve(future: asyncio.Future[object]) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Callable
 
 from deskpilot.shell.output import BoundedOutput
@@ -10,6 +11,8 @@ from deskpilot.shell.output import BoundedOutput
 # Output that arrives between commands (from background jobs) is kept for the next
 # command's result, up to this many bytes (the newest ones).
 BETWEEN_COMMANDS_LIMIT = 64 * 1024
+# After the token: the exit status and a newline; an unfinished one may still be arriving.
+_MARKER_TAIL = re.compile(rb"(-?[0-9]{0,10})(\n?)")
 
 
 class ShellGone(Exception):
@@ -76,11 +79,18 @@ class MarkerSplitter:
                 return
             self._emit(bytes(self._buffer[:at]))
             del self._buffer[:at]
-            newline = self._buffer.find(b"\n", len(self._token))
-            if newline < 0:
+            tail = _MARKER_TAIL.match(self._buffer, len(self._token))
+            assert tail is not None  # every part of the pattern is optional
+            if not tail.group(2) and tail.end() == len(self._buffer):
                 return  # the rest of the marker is still on its way
-            status = int(self._buffer[len(self._token) : newline])
-            del self._buffer[: newline + 1]
+            if not tail.group(2) or not tail.group(1).lstrip(b"-"):
+                # Not a marker: the token inside other text (e.g. `set -x` tracing the
+                # driver) is output like any other.
+                self._emit(bytes(self._buffer[: len(self._token)]))
+                del self._buffer[: len(self._token)]
+                continue
+            status = int(tail.group(1))  # before the deletion: the match views the buffer
+            del self._buffer[: tail.end()]
             self._finish(status)
 
     def _emit(self, data: bytes) -> None:

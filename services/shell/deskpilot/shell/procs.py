@@ -10,6 +10,7 @@ import contextlib
 import os
 import signal
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 _CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
@@ -99,27 +100,72 @@ def kill_started_after(shell_pid: int, mark: Mark, rounds: int = 10) -> int:
         if not targets:
             break
         for proc in targets:
-            _kill(proc.pid)
+            kill(proc.pid)
             killed += 1
     return killed
+
+
+@contextlib.contextmanager
+def frozen(pid: int, within_seconds: float = 1.0) -> Iterator[bool]:
+    """Stop `pid` (SIGSTOP) for the block, which gets whether the kernel reports it
+    stopped within `within_seconds`; it runs again (SIGCONT) afterwards."""
+    send(pid, signal.SIGSTOP)
+    try:
+        deadline = time.monotonic() + within_seconds
+        while not _stopped(pid) and time.monotonic() < deadline:
+            time.sleep(0.001)
+        yield _stopped(pid)
+    finally:
+        send(pid, signal.SIGCONT)
+
+
+def catches(pid: int, sig: int) -> bool:
+    """Whether `pid` has a handler for `sig` (and does not ignore it)."""
+    masks = {}
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                key, _, value = line.partition(":")
+                if key in ("SigIgn", "SigCgt"):
+                    masks[key] = int(value, 16)
+    except (OSError, ValueError):
+        return False
+    bit = 1 << (sig - 1)
+    return bool(masks.get("SigCgt", 0) & bit) and not masks.get("SigIgn", 0) & bit
+
+
+def _stopped(pid: int) -> bool:
+    """Stopped by a signal, or no longer running at all."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            stat = f.read()
+    except OSError:
+        return True
+    return stat[stat.rindex(")") + 2] in "TtZX"
 
 
 def kill_family(shell_pid: int, rounds: int = 10) -> None:
     """SIGKILL the shell's process group, its session and every descendant."""
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(shell_pid, signal.SIGKILL)
-    _kill(shell_pid)
+    kill(shell_pid)
     for _ in range(rounds):
         targets = family(shell_pid)
         if not targets:
             break
         for proc in targets:
-            _kill(proc.pid)
+            kill(proc.pid)
 
 
-def _kill(pid: int) -> None:
+def kill(pid: int) -> None:
+    """SIGKILL `pid` alone; one that is gone already is not an error."""
+    send(pid, signal.SIGKILL)
+
+
+def send(pid: int, sig: int) -> None:
+    """Deliver `sig` to `pid`; one that is gone already is not an error."""
     with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.kill(pid, signal.SIGKILL)
+        os.kill(pid, sig)
 
 
 def waiting_on_pipe(pids: list[int], pipe_inode: int) -> list[int]:

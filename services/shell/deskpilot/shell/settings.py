@@ -44,7 +44,7 @@ class ShellSettings(ExecutorSettings):
         2.0,
         gt=0,
         le=60,
-        description="Seconds a killed command has to end before the shell is restarted.",
+        description="Seconds a stopped command's shell has to come back before it is restarted.",
     )
     input_check_seconds: float = Field(
         0.25,
