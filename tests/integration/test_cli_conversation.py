@@ -12,7 +12,7 @@ import sys
 
 from deskpilot.standin import Turn
 from deskpilot.v1 import orchestrator_pb2, session_pb2
-from tests.helpers.cli import Follower, run_cli
+from tests.helpers.cli import Follower, cli_env, run_cli
 
 S = session_pb2
 _SESSION = re.compile(r"\bsession (s-[0-9a-f]+)\b")
@@ -42,7 +42,7 @@ async def test_send_continues_a_session_and_shows_the_turn_it_starts(orchestrato
         session_id = _session_id(first.out)
         assert f"`deskpilot send {session_id} TEXT`" in first.out  # run says how to go on
 
-        sent = await run_cli("send", session_id, "now echo", "--user", "tester",
+        sent = await run_cli("send", session_id, "now echo",
                              "--orchestrator", address)  # fmt: skip
         assert sent.code == 0, sent.err
         shown = [
@@ -75,7 +75,7 @@ async def test_chat_starts_a_session_and_sends_each_line_typed(orchestrator_stac
     ]
     async with orchestrator_stack(turns) as stack:
         address = stack.replicas[0].server.address
-        chat = await Follower.start("chat", "greet me", "--user", "tester",
+        chat = await Follower.start("chat", "greet me",
                                     "--orchestrator", address, stdin=True)  # fmt: skip
         await chat.until("you> ")
         assert "Hello! What shall I do?" in chat.out
@@ -160,9 +160,9 @@ async def test_chat_on_a_terminal_asks_for_confirmations_and_ctrl_d_leaves(
         address = stack.replicas[0].server.address
         controller, terminal = os.openpty()
         process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "deskpilot.cli", "chat", "use sudo", "--user", "tester",
+            sys.executable, "-m", "deskpilot.cli", "chat", "use sudo",
             "--orchestrator", address, stdin=terminal, stdout=terminal,
-            stderr=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE, env=cli_env(),
         )  # fmt: skip
         os.close(terminal)
         seen = ""

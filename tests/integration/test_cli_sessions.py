@@ -11,7 +11,7 @@ import sys
 
 from deskpilot.standin import Turn
 from deskpilot.v1 import orchestrator_pb2, session_pb2
-from tests.helpers.cli import Follower, run_cli
+from tests.helpers.cli import Follower, cli_env, run_cli
 
 S = session_pb2
 _SESSION_LINE = re.compile(r"^session (s-[0-9a-f]+) — ", re.M)
@@ -162,9 +162,9 @@ async def test_on_a_terminal_run_asks_and_a_yes_approves(orchestrator_stack) -> 
         address = stack.replicas[0].server.address
         controller, terminal = os.openpty()
         process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "deskpilot.cli", "run", "ask me", "--user", "tester",
+            sys.executable, "-m", "deskpilot.cli", "run", "ask me",
             "--orchestrator", address, stdin=terminal, stdout=terminal,
-            stderr=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE, env=cli_env(),
         )  # fmt: skip
         os.close(terminal)
         seen = ""

@@ -17,12 +17,13 @@ from typing import BinaryIO
 
 import pytest
 
-from deskpilot.common.grpc_client import open_channel, wait_until_serving
+from deskpilot.common.grpc_client import wait_until_serving
 from deskpilot.common.natsserver import NatsServer
 from deskpilot.common.net import free_port
 from deskpilot.standin import Turn
 from deskpilot.v1 import orchestrator_pb2, session_pb2
 from deskpilot.v1 import orchestrator_pb2_grpc as rpc
+from tests.fixtures.auth import test_auth
 from tests.fixtures.orchestrator import Stack, follow_events, status_is
 
 S = session_pb2
@@ -53,12 +54,12 @@ async def _orchestrator(
             "--replica-id", name, "--lease-seconds", "2", "--grace-seconds", "1",
             "--sandbox.provider", "local", "--sandbox.local.pool-size", "0",
             "--sandbox.local.user", "", "--sandbox.local.work-dir", str(folder / "sandboxes"),
-            "--log-format", "json",
+            "--log-format", "json", *test_auth().orchestrator_auth_flags(),
             stdout=asyncio.subprocess.DEVNULL, stderr=log, start_new_session=True,
         )  # fmt: skip
     try:
         await wait_until_serving(f"127.0.0.1:{port}", timeout=60)
-        async with open_channel(f"127.0.0.1:{port}") as channel:
+        async with test_auth().channel(f"127.0.0.1:{port}") as channel:
             yield rpc.OrchestratorStub(channel), process
     finally:
         if process.returncode is None:

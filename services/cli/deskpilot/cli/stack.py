@@ -18,6 +18,7 @@ from typing import ClassVar
 
 from pydantic import Field
 
+from deskpilot.cli.local_auth import local_auth
 from deskpilot.cli.supervisor import (
     CHILD_DEATH_SIGNAL,
     Component,
@@ -176,6 +177,8 @@ def build_stack(settings: UpSettings, *, text_logs: bool) -> list[Component]:
                     "DESKPILOT_NATS_URL": lambda: nats.address,
                     **log_env,
                     **_service_env(service.name, settings),
+                    # Paths to its key and token files (`deskpilot up` writes them first).
+                    **local_auth(settings.data_dir).service_env(service.name),
                 },
                 depends_on=tuple(
                     d

@@ -142,14 +142,18 @@ class TokenVerifier:
             raise Unauthenticated(f"the token is not valid: {exc}") from None
 
 
-def unverified_subject(token: str) -> str:
-    """The subject a token names, read without checking it: for a client's own display
-    (the CLI showing whose messages are its own), never for a decision."""
+def unverified_claims(token: str) -> dict:
+    """A token's claims read without checking them ({} when it is no JWT): for a client
+    showing or revoking its own token, never for a decision."""
     try:
-        claims = jwt.decode(token, options={"verify_signature": False})
+        return jwt.decode(token, options={"verify_signature": False})
     except jwt.InvalidTokenError:
-        return ""
-    subject = claims.get("sub", "")
+        return {}
+
+
+def unverified_subject(token: str) -> str:
+    """The subject a token names, unchecked (see `unverified_claims`)."""
+    subject = unverified_claims(token).get("sub", "")
     return subject if isinstance(subject, str) else ""
 
 
