@@ -33,14 +33,18 @@ def cli_env(token: str | None = "") -> dict[str, str]:
 
 
 async def run_cli(
-    *args: str, timeout: float = 60.0, token: str | None = "", cwd: Path | None = None
+    *args: str,
+    timeout: float = 60.0,
+    token: str | None = "",
+    cwd: Path | None = None,
+    env_extra: dict[str, str] | None = None,
 ) -> Result:
     """`deskpilot ARGS` with no stdin, presenting `token` (see `cli_env`); its exit code
     and output once it exits."""
     process = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "deskpilot.cli", *args,
         stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE, env=cli_env(token), cwd=cwd,
+        stderr=asyncio.subprocess.PIPE, env={**cli_env(token), **(env_extra or {})}, cwd=cwd,
     )  # fmt: skip
     out, err = await asyncio.wait_for(process.communicate(), timeout)
     assert process.returncode is not None
