@@ -114,14 +114,23 @@ def open_channel(
     return grpc.aio.insecure_channel(address, options=options, interceptors=interceptors)
 
 
-async def wait_until_serving(address: str, *, service: str = "", timeout: float = 10.0) -> None:
-    """Poll the health service at `address` until `service` is SERVING.
+async def wait_until_serving(
+    address: str,
+    *,
+    service: str = "",
+    timeout: float = 10.0,
+    credentials: grpc.ChannelCredentials | None = None,
+) -> None:
+    """Poll the health service at `address` (over TLS with `credentials`; health needs no
+    token) until `service` is SERVING.
 
     Raises TimeoutError naming the address and the last status or error seen.
     """
     deadline = time.monotonic() + timeout
     last = "no answer"
-    async with open_channel(address, retry=False, default_timeout=None) as channel:
+    async with open_channel(
+        address, credentials=credentials, retry=False, default_timeout=None
+    ) as channel:
         stub = health_pb2_grpc.HealthStub(channel)
         while time.monotonic() < deadline:
             try:
