@@ -119,6 +119,12 @@ async def test_without_a_token_the_cli_says_where_it_looked(tmp_path: Path) -> N
         "directory: `deskpilot up` writes one to var/auth/cli.token; elsewhere pass "
         "--token-file / DESKPILOT_CLI_TOKEN_FILE\n"
     )
+    no_key = await run_cli("token", "mint", token=None, cwd=tmp_path)
+    assert (no_key.code, no_key.err) == (
+        2,
+        "deskpilot token mint: cannot read the signing key var/auth/signing.key: No such file "
+        "or directory\n",
+    )
     bad_ttl = await run_cli("token", "mint", "--ttl", "forever", token=None)
     assert bad_ttl.code == 2
     assert bad_ttl.err.startswith("deskpilot token mint: --ttl must be a positive number")

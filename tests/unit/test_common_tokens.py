@@ -149,8 +149,10 @@ def test_a_key_file_that_is_not_a_key_is_named(tmp_path: Path, keys: TestAuth) -
     bad.write_text("nonsense")
     with pytest.raises(KeyFileError, match=f"{bad} is not a PEM public key"):
         load_public_key(bad)
-    with pytest.raises(KeyFileError, match="cannot read the signing key"):
-        load_private_key(tmp_path / "missing.key")
+    missing = tmp_path / "missing.key"
+    with pytest.raises(KeyFileError) as info:
+        load_private_key(missing)
+    assert str(info.value) == f"cannot read the signing key {missing}: No such file or directory"
     with pytest.raises(KeyFileError, match="is not a PEM public key"):
         load_public_key(keys.private_key_file)
     other_kind = tmp_path / "ec.pub"

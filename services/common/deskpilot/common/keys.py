@@ -52,8 +52,9 @@ def write_private(path: Path, data: bytes) -> None:
 
 def load_private_key(path: Path) -> Ed25519PrivateKey:
     """The signing key in `path`; KeyFileError says what is wrong with the file."""
+    data = _read(path, "signing key")
     try:
-        key = serialization.load_pem_private_key(_read(path, "signing key"), password=None)
+        key = serialization.load_pem_private_key(data, password=None)
     except (ValueError, TypeError) as exc:
         raise KeyFileError(f"{path} is not a PEM private key ({exc})") from None
     if not isinstance(key, Ed25519PrivateKey):
@@ -63,8 +64,9 @@ def load_private_key(path: Path) -> Ed25519PrivateKey:
 
 def load_public_key(path: Path) -> Ed25519PublicKey:
     """The verification key in `path`; KeyFileError says what is wrong with the file."""
+    data = _read(path, "verification key")
     try:
-        key = serialization.load_pem_public_key(_read(path, "verification key"))
+        key = serialization.load_pem_public_key(data)
     except (ValueError, TypeError) as exc:
         raise KeyFileError(f"{path} is not a PEM public key ({exc})") from None
     if not isinstance(key, Ed25519PublicKey):
