@@ -9,6 +9,11 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
+# Sandboxes never run as root: their executors run as the sandbox user, from a virtualenv
+# of the system's Python that user can run (a Python under /root, like a pyenv, it cannot).
+SANDBOX_PYTHON ?= /usr/bin/python3
+SANDBOX_VENV := .venv-sandbox
+SANDBOX_PACKAGES := services/common services/display services/shell
 STAMPS := .make
 
 # Debian packages: the NATS server, X servers and VNC servers for sandboxes and tests,
@@ -29,7 +34,7 @@ PY_INPUTS := requirements-dev.txt $(foreach p,$(PACKAGES),$(p)/pyproject.toml)
 
 SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 
-.PHONY: help run demo test lint format protos docs bench bench-safety train-safety deps system-deps python-deps clean
+.PHONY: help run demo test lint format protos docs bench bench-safety train-safety deps system-deps python-deps sandbox-venv clean
 
 help:
 	@echo "make run      install what is missing, start the local stack (Ctrl-C stops it)"
@@ -54,7 +59,7 @@ system-deps:
 		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing; \
 	fi
 
-python-deps: $(STAMPS)/python-deps
+python-deps: $(STAMPS)/python-deps $(STAMPS)/sandbox-venv
 
 $(STAMPS)/python-deps: $(PY_INPUTS)
 	@mkdir -p $(STAMPS)
@@ -63,8 +68,22 @@ $(STAMPS)/python-deps: $(PY_INPUTS)
 		$(foreach p,$(PACKAGES),-e ./$(p))
 	@touch $@
 
+# The executors' virtualenv for sandboxes (editable: sandboxes run this checkout's code).
+sandbox-venv: $(STAMPS)/sandbox-venv
+
+$(STAMPS)/sandbox-venv: $(foreach p,$(SANDBOX_PACKAGES),$(p)/pyproject.toml)
+	@mkdir -p $(STAMPS)
+	@if [ ! -x $(SANDBOX_PYTHON) ]; then \
+		echo "no $(SANDBOX_PYTHON): sandboxes started as root will refuse to run until a Python the sandbox user can run has the executors (make sandbox-venv SANDBOX_PYTHON=...)"; \
+	else \
+		{ test -x $(SANDBOX_VENV)/bin/python || $(SANDBOX_PYTHON) -m venv $(SANDBOX_VENV); } && \
+		$(SANDBOX_VENV)/bin/pip install --quiet --disable-pip-version-check \
+			$(foreach p,$(SANDBOX_PACKAGES),-e ./$(p)) && \
+		touch $@; \
+	fi
+
 run: deps
-	$(BIN)/deskpilot up
+	$(BIN)/deskpilot up $(ARGS)
 
 # The keyless demo: the stack with the Messages API stand-in playing the scripted demo.
 # More flags of `deskpilot up` go in ARGS, e.g. make demo ARGS='--orchestrator-port 50061'.
@@ -104,7 +123,7 @@ train-safety: deps
 	$(BIN)/python -m deskpilot.safety.train
 
 clean:
-	rm -rf $(VENV) $(STAMPS) var
+	rm -rf $(VENV) $(SANDBOX_VENV) $(STAMPS) var
 
 docs: python-deps
 	$(BIN)/deskpilot settings --update-readme README.md

@@ -38,6 +38,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import grpc
+from executors import WithCredential, spawn_executor  # bench/executors.py
 
 from deskpilot.common.grpc_client import open_channel, wait_until_serving
 from deskpilot.common.net import free_port
@@ -442,7 +443,7 @@ async def main() -> None:
         env = x.env()
         os.environ["XAUTHORITY"] = env["XAUTHORITY"]
         port, metrics_port = free_port(), free_port()
-        executor = spawn("display executor", [  # started once, before timing
+        executor, credential = spawn_executor("display executor", [  # started once, before timing
             sys.executable, "-m", "deskpilot.display", "--display", x.display,
             "--port", str(port), "--metrics-port", str(metrics_port), "--log-level", "warning",
         ], env=env)  # fmt: skip
@@ -454,7 +455,8 @@ async def main() -> None:
             await asyncio.sleep(1.0)  # let the terminal map before the first screenshot
             async with open_channel(f"127.0.0.1:{port}") as channel:
                 metrics_url = f"http://127.0.0.1:{metrics_port}/metrics"
-                ours = Ours(display_pb2_grpc.DisplayStub(channel), metrics_url)
+                stub = WithCredential(display_pb2_grpc.DisplayStub(channel), credential)
+                ours = Ours(stub, metrics_url)
                 baseline = Baseline(env, Path(tmp))
                 rows = await scenario("idle", baseline, ours, args.runs, args.baseline_runs)
                 terminals.append(
@@ -467,8 +469,7 @@ async def main() -> None:
                 await asyncio.sleep(1.5)  # at rest, as between an agent's steps (idle trim: 1 s)
                 rss, peak = rss_mb(executor.pid)
                 scrolling = terminals.pop()  # makes way for a faster one
-                scrolling.terminate()
-                await asyncio.to_thread(scrolling.wait, 10)
+                await scrolling.stop(10)
                 terminals.append(start_terminal(env, "100x40+900+100", FAST_TERMINAL))
                 await asyncio.sleep(2.0)  # until it prints at full speed
                 fast_lines = await full_speed_terminal(

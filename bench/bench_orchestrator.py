@@ -193,7 +193,7 @@ def tool_call(name: str, tool_type: str, **arguments: object) -> common_pb2.Tool
 # -- 2. overhead per step ----------------------------------------------------------------------
 
 
-async def overhead(stack: BenchStack, replica: Replica, endpoints: S.SandboxEndpoints, n: int):
+async def overhead(stack: BenchStack, replica: Replica, sandbox: S.ProvisionedSandbox, n: int):
     spec = TOOL_SETS[TOOL_SET]
     rows = {}
     for kind in ("bash", "click"):
@@ -205,7 +205,7 @@ async def overhead(stack: BenchStack, replica: Replica, endpoints: S.SandboxEndp
         rows[kind] = steps
 
     # Baselines, same sandbox: the executor call alone, and one event publish alone.
-    client = SandboxClient(endpoints, spec)
+    client = SandboxClient(sandbox.endpoints, spec, credential=sandbox.secrets.executor_credential)
     counter = iter(range(10**6))
 
     async def bash() -> None:
@@ -429,7 +429,7 @@ async def main(steps: int, sessions: int, starts: int, sandbox_user: str) -> Non
         await warm_provider.wait_for_pool()
         shared = ExistingSandboxProvider(endpoints, provisioned.secrets)
         existing = await stack.replica(shared)
-        await overhead(stack, existing, endpoints, steps)
+        await overhead(stack, existing, provisioned, steps)
         await concurrent(existing, sessions, 5)
         replicas = {
             name: await stack.replica(shared, LoopSettings(context=policy))
@@ -460,9 +460,8 @@ if __name__ == "__main__":
     parser.add_argument("--starts", type=int, default=4, help="warm session starts timed")
     parser.add_argument(
         "--sandbox-user",
-        default="",
-        help="user local sandboxes run as; empty keeps this process's user (a separate "
-        "sandbox user must be able to read this Python installation)",
+        default="deskpilot",
+        help="user local sandboxes run as when this runs as root (never root)",
     )
     args = parser.parse_args()
     asyncio.run(run(main(args.steps, args.sessions, args.starts, args.sandbox_user)))

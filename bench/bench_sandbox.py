@@ -22,15 +22,18 @@ from pathlib import Path
 from deskpilot.common.grpc_client import open_channel
 from deskpilot.common.processes import PIPE, PopenChild, spawn
 from deskpilot.common.sandbox_ready import parse_ready_line
+from deskpilot.common.sandbox_user import sandbox_python
 from deskpilot.v1 import common_pb2, display_pb2, display_pb2_grpc, session_pb2
 
 MODES = ("xvnc", "xvfb")
 
 
 def start(mode: str, workdir: Path) -> tuple[PopenChild, session_pb2.SandboxReady, float]:
+    workdir.chmod(0o711)  # the sandbox user (as root: never root itself) must enter it
     started = time.perf_counter()
     sandbox = spawn("sandbox", [
-        sys.executable, "-m", "deskpilot.sandbox", "--x-server", mode, "--user", "",
+        sys.executable, "-m", "deskpilot.sandbox", "--x-server", mode,
+        "--executor-python", sandbox_python(),
         "--home", str(workdir / "home"), "--workdir", str(workdir / "work"),
         "--log-level", "warning",
     ], stdout=PIPE)  # fmt: skip

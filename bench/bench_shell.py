@@ -25,10 +25,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 import grpc
+from executors import WithCredential, spawn_executor  # bench/executors.py
 
 from deskpilot.common.grpc_client import wait_until_serving
 from deskpilot.common.net import free_port
-from deskpilot.common.processes import PopenChild, spawn
+from deskpilot.common.processes import PopenChild
 from deskpilot.common.readiness import until_ready
 from deskpilot.v1 import shell_pb2, shell_pb2_grpc
 
@@ -53,10 +54,10 @@ def rss_mb(pid: int) -> float:
     return float("nan")
 
 
-def start_service(root: Path) -> tuple[PopenChild, str]:
+def start_service(root: Path) -> tuple[PopenChild, str, str]:
     port = free_port()
     env = dict(os.environ, DESKPILOT_SHELL_ROOTS=f'["{root}"]', DESKPILOT_LOG_LEVEL="warning")
-    service = spawn(
+    service, credential = spawn_executor(
         "shell executor",
         [sys.executable, "-m", "deskpilot.shell", "--port", str(port), "--working-dir", str(root)],
         env=env,
@@ -64,7 +65,7 @@ def start_service(root: Path) -> tuple[PopenChild, str]:
     address = f"127.0.0.1:{port}"
     serving = wait_until_serving(address, service="deskpilot.v1.Shell", timeout=30)
     asyncio.run(until_ready(service, serving, timeout=30))
-    return service, address
+    return service, address, credential
 
 
 def main() -> None:
@@ -74,10 +75,11 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as folder:
         root = Path(folder)
-        service, address = start_service(root)
+        service, address, credential = start_service(root)
         try:
             with grpc.insecure_channel(address) as channel:
-                run_cases(shell_pb2_grpc.ShellStub(channel), root, rounds, service.pid)
+                stub = WithCredential(shell_pb2_grpc.ShellStub(channel), credential)
+                run_cases(stub, root, rounds, service.pid)
         finally:
             service.stop_blocking(10)
 

@@ -1,6 +1,7 @@
 """A whole deskpilot stack for benchmarks, started outside pytest.
 
-- nats-server (JetStream) and the safety service as child processes, on free loopback ports;
+- nats-server (JetStream) and the safety service as child processes, on free loopback ports
+  (safety started from the stack's description, `deskpilot.cli.components`);
 - the Messages API stand-in in this process, answering from a `Planner` (the task text of
   each session says what it does, so concurrent sessions each follow their own plan);
 - sandboxes from the real local provider (`python -m deskpilot.sandbox` child processes:
@@ -17,7 +18,6 @@ import contextlib
 import os
 import re
 import shutil
-import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -26,13 +26,13 @@ from typing import Any
 
 from deskpilot.bus import Bus
 from deskpilot.cli import local_auth
+from deskpilot.cli.launch import start_component
 from deskpilot.common.client_tokens import TokenFile
 from deskpilot.common.config import load_settings
-from deskpilot.common.grpc_client import open_channel, wait_until_serving
+from deskpilot.common.grpc_client import open_channel
 from deskpilot.common.natsserver import NatsServer
 from deskpilot.common.net import free_port
-from deskpilot.common.processes import AsyncChild, spawn_async
-from deskpilot.common.readiness import until_ready
+from deskpilot.common.processes import AsyncChild
 from deskpilot.orchestrator.loop import LoopSettings
 from deskpilot.orchestrator.manager import SessionManager
 from deskpilot.orchestrator.sandboxes.provider import SandboxProvider
@@ -124,6 +124,7 @@ class BenchStack:
         self.planner = Planner()
         self.model = StandInServer(Script(responder=self.planner))
         self.folder = Path(tempfile.mkdtemp(prefix="deskpilot-bench-"))
+        self.folder.chmod(0o711)  # sandbox users reach their folders below it
         self.nats = NatsServer(self.folder / "nats")
         self.safety_address = ""
         self.auth = local_auth.local_auth(self.folder)
@@ -153,16 +154,14 @@ class BenchStack:
         os.environ["ANTHROPIC_API_KEY"] = "bench-key"
         # Keys and tokens as `deskpilot up` makes them: services check real tokens.
         local_auth.prepare(self.folder)
-        port = free_port()
-        self._safety = await spawn_async("safety", [
-            sys.executable, "-m", "deskpilot.safety", "--port", str(port),
-            "--ocr-workers", "1", "--log-level", "warning",
-            "--auth.public-key-file", str(self.auth.public_key_file),
-        ])  # fmt: skip
+        self.safety_address = f"127.0.0.1:{free_port()}"
+        self._safety = await start_component(
+            "safety",
+            {"safety": self.safety_address},
+            ["--ocr-workers", "1", "--log-level", "warning"],
+            env=self.auth.service_env("safety"),
+        )
         self._exit.push_async_callback(self._safety.stop)
-        self.safety_address = f"127.0.0.1:{port}"
-        serving = wait_until_serving(self.safety_address, service="deskpilot.v1.Safety", timeout=60)
-        await until_ready(self._safety, serving, timeout=60)
 
     async def __aexit__(self, *exc: object) -> None:
         await self._exit.aclose()

@@ -7,6 +7,7 @@ pytest_plugins = [
     "tests.fixtures.grpc",
     "tests.fixtures.nats",
     "tests.fixtures.safety",
+    "tests.fixtures.sandboxes",
     "tests.fixtures.shell",
     "tests.fixtures.standin",
     "tests.fixtures.xdisplay",

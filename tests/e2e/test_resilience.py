@@ -15,10 +15,17 @@ from pathlib import Path
 
 import pytest
 
+from deskpilot.cli.components import command_for, component
+from deskpilot.cli.launch import start_component
+from deskpilot.cli.serving import until_serving
 from deskpilot.common.config import load_settings
-from deskpilot.common.grpc_client import wait_until_serving
 from deskpilot.common.natsserver import NatsServer
 from deskpilot.common.net import free_port
+from deskpilot.common.sandbox_credential import (
+    credential_pipe,
+    new_credential,
+    write_credential_file,
+)
 from deskpilot.display.executor import DisplayExecutor
 from deskpilot.display.service import display_binding
 from deskpilot.display.settings import DisplaySettings
@@ -54,27 +61,30 @@ class Process:
         await self.exited()
 
 
-async def _serving(address: str, kill: Callable[[], None]) -> None:
+async def _serving(name: str, address: str, kill: Callable[[], None]) -> None:
     try:
-        await wait_until_serving(address, timeout=30)
+        await until_serving(component(name).serves, address, timeout=30)
     except TimeoutError:
         kill()
         raise
 
 
-async def _start(
-    name: str, module: str, *args: str, logs: Path, env: dict[str, str] | None = None
-) -> Process:
-    port = free_port()
-    with (logs / f"{name}.log").open("ab") as log:  # read them when a test fails
-        process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", module, "--port", str(port), "--log-format", "json", *args,
-            env={**os.environ, **(env or {})}, start_new_session=True,
-            stdout=asyncio.subprocess.DEVNULL, stderr=log,
+async def _start(name: str, *args: str, logs: Path, credential: str = "") -> Process:
+    """Component `name` of the stack's description, as a process of its own; an executor
+    gets `credential` through a descriptor."""
+    address = f"127.0.0.1:{free_port()}"
+    fds = (credential_pipe(credential),) if credential else ()
+    given = ["--credential-fd", str(fds[0])] if fds else []
+    try:
+        child = await start_component(
+            name, {name: address}, [*given, *args, "--log-format", "json"],
+            log_path=logs / f"{name}.log", timeout=30,  # read it when a test fails
+            pass_fds=fds,
         )  # fmt: skip
-    address = f"127.0.0.1:{port}"
-    await _serving(address, process.kill)
-    return Process(name, process.pid, address, process.wait)
+    finally:
+        for fd in fds:
+            os.close(fd)
+    return Process(name, child.pid, address, child.exited)
 
 
 class ReplicaLauncher:
@@ -95,17 +105,25 @@ class ReplicaLauncher:
         )  # fmt: skip
         return cls(process, logs)
 
-    async def launch(self, name: str, *args: str, env: dict[str, str]) -> Process:
-        port = free_port()
-        argv = ["--port", str(port), "--log-format", "json", *args]
-        order = {"argv": argv, "env": env, "log": str(self._logs / f"{name}.log")}
+    async def launch(self, name: str, addresses: dict[str, str], *extra: str) -> Process:
+        """A replica listening at a free port, wired to `addresses` as the stack's
+        description says."""
+        address = f"127.0.0.1:{free_port()}"
+        invocation = command_for(
+            "orchestrator", {**addresses, "orchestrator": address}, [*extra, "--log-format", "json"]
+        )
+        order = {
+            "argv": list(invocation.args),
+            "env": dict(invocation.env),
+            "log": str(self._logs / f"{name}.log"),
+        }
         assert self._process.stdin is not None and self._process.stdout is not None
         async with self._lock:
             self._process.stdin.write(json.dumps(order).encode() + b"\n")
             await self._process.stdin.drain()
             pid = int(await self._process.stdout.readline())
-        process = Process(name, pid, f"127.0.0.1:{port}", lambda: _gone(pid))
-        await _serving(process.address, process.kill)
+        process = Process(name, pid, address, lambda: _gone(pid))
+        await _serving("orchestrator", process.address, process.kill)
         return process
 
     async def close(self) -> None:
@@ -132,8 +150,8 @@ class World:
     shell: Process
     orchestrators: list[Process]
     launcher: ReplicaLauncher
+    addresses: dict[str, str]  # where the replicas' dependencies listen
     replica_args: list[str]
-    replica_env: dict[str, str]
     processes: list[Process]
     replicas_started: int = 0
 
@@ -149,8 +167,8 @@ class World:
         replica_id = f"replica-{self.replicas_started}"
         self.replicas_started += 1
         replica = await self.launcher.launch(
-            f"orchestrator-{replica_id}", *self.replica_args, "--replica-id", replica_id,
-            env=self.replica_env,
+            f"orchestrator-{replica_id}", self.addresses, *self.replica_args,
+            "--replica-id", replica_id,
         )  # fmt: skip
         self.processes.append(replica)
         return replica
@@ -167,7 +185,8 @@ async def world(
     lease_seconds: float = 2,
 ) -> AsyncIterator[World]:
     """NATS, the stand-in, safety and display in this process; the shell executor and the
-    orchestrator replicas as processes of their own."""
+    orchestrator replicas as processes of their own, started and wired as the stack's
+    description says (`deskpilot.cli.components`)."""
     home = tmp_path / "home"
     home.mkdir()
     processes: list[Process] = []
@@ -186,21 +205,33 @@ async def world(
         launcher = await ReplicaLauncher.start(tmp_path)
         stack.push_async_callback(launcher.close)
         try:
+            credential = new_credential()
+            credential_file = tmp_path / "sandbox.credential"
+            write_credential_file(credential_file, credential)
             shell = await _start(
-                "shell", "deskpilot.shell", "--roots", f'["{home}"]', "--working-dir", str(home),
+                "shell",
+                "--roots",
+                f'["{home}"]',
+                "--working-dir",
+                str(home),
                 logs=tmp_path,
-            )  # fmt: skip
+                credential=credential,
+            )
             processes.append(shell)
+            addresses = {
+                "nats": nats.endpoint,
+                "safety": safety_server.address,
+                "standin": f"{model.host}:{model.port}",
+            }
             args = [
-                "--nats-url", nats.url, "--safety-address", safety_server.address,
                 "--sandbox.provider", "existing",
                 "--sandbox.existing.display-address", display_server.address,
                 "--sandbox.existing.shell-address", shell.address,
+                "--sandbox.existing.credential-file", str(credential_file),
                 "--lease-seconds", str(lease_seconds),
                 *test_auth().orchestrator_auth_flags(),
             ]  # fmt: skip
-            env = {"ANTHROPIC_BASE_URL": model.base_url, "ANTHROPIC_API_KEY": "test-key"}
-            w = World(nats, model, home, shell, [], launcher, args, env, processes)
+            w = World(nats, model, home, shell, [], launcher, addresses, args, processes)
             w.orchestrators = list(
                 await asyncio.gather(*(w.add_replica() for _ in range(replicas)))
             )

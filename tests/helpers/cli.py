@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import sys
 import uuid
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -92,3 +94,50 @@ class Follower:
         out, err = await asyncio.wait_for(self.process.communicate(), 60)
         assert self.process.returncode is not None
         return Result(self.process.returncode, self.out + out.decode(), err.decode())
+
+
+class OnTerminal:
+    """A `deskpilot` command whose stdin and stdout are a terminal (a pseudo-terminal the
+    test reads and types into), as when a person runs it."""
+
+    def __init__(self, process: asyncio.subprocess.Process, controller: int) -> None:
+        self.process = process
+        self.seen = ""  # everything it wrote to the terminal so far
+        self._controller = controller
+
+    @classmethod
+    @contextlib.asynccontextmanager
+    async def running(cls, *args: str, token: str | None = "") -> AsyncIterator[OnTerminal]:
+        """`deskpilot ARGS` on a new terminal, presenting `token` (see `cli_env`); killed
+        afterwards if it still runs."""
+        controller, terminal = os.openpty()
+        try:
+            process = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "deskpilot.cli", *args,
+                stdin=terminal, stdout=terminal, stderr=asyncio.subprocess.PIPE,
+                env=cli_env(token),
+            )  # fmt: skip
+        finally:
+            os.close(terminal)
+        try:
+            yield cls(process, controller)
+        finally:
+            if process.returncode is None:
+                process.kill()
+                await process.wait()
+            os.close(controller)
+
+    async def until(self, text: str) -> None:
+        """Read the terminal until `text` has appeared (fails if it closes first)."""
+        while text not in self.seen:
+            read = asyncio.to_thread(os.read, self._controller, 4096)
+            chunk = await asyncio.wait_for(read, 60)
+            assert chunk, self.seen
+            self.seen += chunk.decode(errors="replace")
+
+    def type(self, keys: bytes) -> None:
+        """Type `keys` (b"y\n", or b"\x04" for Ctrl-D)."""
+        os.write(self._controller, keys)
+
+    async def exit_code(self) -> int:
+        return await asyncio.wait_for(self.process.wait(), 60)

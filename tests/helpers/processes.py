@@ -29,6 +29,17 @@ def process_parents() -> dict[int, int]:
     return parents
 
 
+def children(parent: int) -> list[int]:
+    """The living processes whose parent is `parent`."""
+    return [pid for pid, ppid in process_parents().items() if ppid == parent]
+
+
+def child_running(parent: int, argument: bytes) -> int:
+    """The child of `parent` with `argument` among its command line's words (e.g. the
+    sandbox's `deskpilot.display` executor); StopIteration when there is none."""
+    return next(pid for pid in children(parent) if argument in command_line(pid).split(b"\0"))
+
+
 def descendants(root: int) -> dict[int, bytes]:
     """Every process below `root`, with its command line (to tell a reused pid apart)."""
     parents = process_parents()
@@ -64,4 +75,12 @@ def gone_soon(pids: list[int], within: float = 10.0) -> list[int]:
     deadline = time.monotonic() + within
     while any(alive(pid) for pid in pids) and time.monotonic() < deadline:
         time.sleep(0.02)
+    return [pid for pid in pids if alive(pid)]
+
+
+async def alive_after(pids: list[int], within: float = 10.0) -> list[int]:
+    """`gone_soon` for an event loop: the pids still alive after `within` seconds."""
+    deadline = time.monotonic() + within
+    while any(alive(pid) for pid in pids) and time.monotonic() < deadline:
+        await asyncio.sleep(0.02)
     return [pid for pid in pids if alive(pid)]

@@ -6,25 +6,34 @@ import asyncio
 import sys
 from pathlib import Path
 
-from deskpilot.cli.stack import UpSettings, sandbox_user_notice
-from deskpilot.common.config import load_settings
+from deskpilot.cli.components import NATS, component
+from deskpilot.cli.stack import LOCAL_STACK
 from deskpilot.common.net import free_port
 
 READY = "all components ready"
 
 
-def up_command(data_dir: Path, *extra: str) -> list[str]:
-    """`deskpilot up` on free ports with its data in `data_dir`."""
-    ports = {name: free_port() for name in ("safety", "orchestrator", "stand-in", "gateway")}
-    # Where the sandbox user could not run this Python install (e.g. it lives under
-    # /root), sandboxes keep the current user, as `deskpilot up` itself advises.
-    user = "" if sandbox_user_notice(load_settings(UpSettings, None)) else "deskpilot"
+def free_ports() -> dict[str, int]:
+    """A free port for each component of the local stack but nats-server, which picks
+    its own (`--nats-port 0`)."""
+    return {c.name: free_port() for c in LOCAL_STACK if c.port is not None and c.name != NATS}
+
+
+def up_command(data_dir: Path, *extra: str, ports: dict[str, int] | None = None) -> list[str]:
+    """`deskpilot up` on `ports` (default: free ones) with its data in `data_dir`."""
+    ports = free_ports() if ports is None else ports
     return [
         sys.executable, "-m", "deskpilot.cli", "up", "--data-dir", str(data_dir),
-        "--nats-port", "0", "--sandbox-user", user,
-        *(arg for name, port in ports.items() for arg in (f"--{name}-port", str(port))),
+        "--nats-port", "0",
+        *(arg for name, port in ports.items() for arg in (_port_flag(name), str(port))),
         *extra,
     ]  # fmt: skip
+
+
+def _port_flag(name: str) -> str:
+    port = component(name).port
+    assert port is not None, f"{name} has no port in the local stack"
+    return "--" + port.setting.replace("_", "-")
 
 
 async def read_until(stream: asyncio.StreamReader, text: str, log: list[str]) -> None:

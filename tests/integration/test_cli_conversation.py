@@ -4,15 +4,12 @@ starts or attaches to a session, confirmations in a chat, leaving and Ctrl-C."""
 
 from __future__ import annotations
 
-import asyncio
-import os
 import re
 import signal
-import sys
 
 from deskpilot.standin import Turn
 from deskpilot.v1 import orchestrator_pb2, session_pb2
-from tests.helpers.cli import Follower, cli_env, run_cli
+from tests.helpers.cli import Follower, OnTerminal, run_cli
 
 S = session_pb2
 _SESSION = re.compile(r"\bsession (s-[0-9a-f]+)\b")
@@ -158,35 +155,16 @@ async def test_chat_on_a_terminal_asks_for_confirmations_and_ctrl_d_leaves(
              Turn.text("ran it")]  # fmt: skip
     async with orchestrator_stack(turns) as stack:
         address = stack.replicas[0].server.address
-        controller, terminal = os.openpty()
-        process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "deskpilot.cli", "chat", "use sudo",
-            "--orchestrator", address, stdin=terminal, stdout=terminal,
-            stderr=asyncio.subprocess.PIPE, env=cli_env(),
-        )  # fmt: skip
-        os.close(terminal)
-        seen = ""
-
-        async def until(text: str) -> None:
-            nonlocal seen
-            while text not in seen:
-                chunk = await asyncio.wait_for(asyncio.to_thread(os.read, controller, 4096), 60)
-                assert chunk, seen
-                seen += chunk.decode(errors="replace")
-
-        try:
-            await until("Approve? [y/N] ")
-            os.write(controller, b"y\n")
-            await until("ran it")
-            await until("you> ")
-            os.write(controller, b"\x04")  # Ctrl-D
-            await until("left the chat")
-            assert await asyncio.wait_for(process.wait(), 60) == 0
-        finally:
-            if process.returncode is None:
-                process.kill()
-                await process.wait()
-            os.close(controller)
+        command = ("chat", "use sudo", "--orchestrator", address)
+        async with OnTerminal.running(*command) as chat:
+            await chat.until("Approve? [y/N] ")
+            chat.type(b"y\n")
+            await chat.until("ran it")
+            await chat.until("you> ")
+            chat.type(b"\x04")  # Ctrl-D
+            await chat.until("left the chat")
+            assert await chat.exit_code() == 0
+        seen = chat.seen
         assert "approved by tester" in seen and "chat-approved" in seen
 
 

@@ -9,6 +9,7 @@ import urllib.request
 
 import pytest
 
+from deskpilot.cli.components import Invocation
 from deskpilot.cli.supervisor import ComponentFailed, HttpProcessComponent
 from deskpilot.common.net import free_port
 
@@ -23,7 +24,7 @@ async def test_the_demo_stand_in_is_ready_once_its_health_url_answers() -> None:
     lines: list[str] = []
     stand_in = HttpProcessComponent(
         name="standin",
-        argv=[sys.executable, "-m", "deskpilot.cli.demo", "--port", str(port)],
+        command=Invocation((sys.executable, "-m", "deskpilot.cli.demo"), ("--port", str(port))),
         address=f"127.0.0.1:{port}",
     )
     await stand_in.start(lines.append, timeout=30)
@@ -40,7 +41,7 @@ async def test_a_process_that_never_serves_http_fails_to_start() -> None:
     port = free_port()
     silent = HttpProcessComponent(
         name="silent",
-        argv=[sys.executable, "-c", "import time; time.sleep(60)"],
+        command=Invocation((sys.executable, "-c"), ("import time; time.sleep(60)",)),
         address=f"127.0.0.1:{port}",
     )
     try:

@@ -3,15 +3,12 @@
 
 from __future__ import annotations
 
-import asyncio
-import os
 import re
 import signal
-import sys
 
 from deskpilot.standin import Turn
 from deskpilot.v1 import orchestrator_pb2, session_pb2
-from tests.helpers.cli import Follower, cli_env, run_cli
+from tests.helpers.cli import Follower, OnTerminal, run_cli
 
 S = session_pb2
 _SESSION_LINE = re.compile(r"^session (s-[0-9a-f]+) — ", re.M)
@@ -160,40 +157,21 @@ async def test_on_a_terminal_run_asks_and_a_yes_approves(orchestrator_stack) -> 
     turns = [Turn.tool_use("bash", {"command": "sudo -n true; echo yes-run"}), Turn.text("ok")]
     async with orchestrator_stack(turns) as stack:
         address = stack.replicas[0].server.address
-        controller, terminal = os.openpty()
-        process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "deskpilot.cli", "run", "ask me",
-            "--orchestrator", address, stdin=terminal, stdout=terminal,
-            stderr=asyncio.subprocess.PIPE, env=cli_env(),
-        )  # fmt: skip
-        os.close(terminal)
-        seen = ""
-
-        async def until(text: str) -> None:
-            nonlocal seen
-            while text not in seen:
-                chunk = await asyncio.wait_for(asyncio.to_thread(os.read, controller, 4096), 60)
-                assert chunk, seen
-                seen += chunk.decode(errors="replace")
-
-        try:
-            await until("Approve? [y/N] ")
-            assert "\x1b[" in seen  # a terminal gets colour
+        command = ("run", "ask me", "--orchestrator", address)
+        async with OnTerminal.running(*command) as run:
+            await run.until("Approve? [y/N] ")
+            assert "\x1b[" in run.seen  # a terminal gets colour
             # The status line that follows the question goes above it, and the question
             # is asked again as the last line (it used to land after the question's text).
-            await until("waiting for confirmation")
-            await until(
+            await run.until("waiting for confirmation")
+            await run.until(
                 "waiting for confirmation: an action needs approval\x1b[0m\r\nApprove? [y/N] "
             )
-            assert re.findall(r"Approve\? \[y/N\] (?!\r\x1b\[K|$)", seen) == [], seen
-            os.write(controller, b"y\n")
-            await until("yes-run")
-            await until("waiting for input")
-            assert await asyncio.wait_for(process.wait(), 60) == 0
-        finally:
-            if process.returncode is None:
-                process.kill()
-                await process.wait()
-            os.close(controller)
+            assert re.findall(r"Approve\? \[y/N\] (?!\r\x1b\[K|$)", run.seen) == [], run.seen
+            run.type(b"y\n")
+            await run.until("yes-run")
+            await run.until("waiting for input")
+            assert await run.exit_code() == 0
+        seen = run.seen
         assert "approved by tester" in seen
         assert "in another terminal" not in seen

@@ -6,17 +6,15 @@ SIGTERM and nothing left running. About 20 s on two cores."""
 from __future__ import annotations
 
 import asyncio
+import os
 import re
 import signal
 import socket
-import sys
 from pathlib import Path
 
-from deskpilot.cli.stack import UpSettings, sandbox_user_notice
-from deskpilot.common.config import load_settings
-from deskpilot.common.net import free_port
 from tests.helpers.cli import run_cli
 from tests.helpers.processes import descendants, still_running
+from tests.helpers.up import free_ports, up_command
 
 
 def _listening(port: int) -> bool:
@@ -25,14 +23,9 @@ def _listening(port: int) -> bool:
 
 
 async def test_up_with_the_stand_in_runs_the_demo_and_stops_everything(tmp_path: Path) -> None:
-    ports = {name: free_port() for name in ("safety", "orchestrator", "stand-in", "gateway")}
-    # Where the sandbox user could not run this Python install (e.g. it lives under
-    # /root), sandboxes keep the current user, as `deskpilot up` itself advises.
-    user = "" if sandbox_user_notice(load_settings(UpSettings, None)) else "deskpilot"
+    ports = free_ports()
     up = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "deskpilot.cli", "up", "--stand-in",
-        "--data-dir", str(tmp_path / "var"), "--nats-port", "0", "--sandbox-user", user,
-        *(arg for name, port in ports.items() for arg in (f"--{name}-port", str(port))),
+        *up_command(tmp_path / "var", "--stand-in", ports=ports),
         stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.STDOUT,
     )  # fmt: skip
@@ -75,6 +68,8 @@ async def test_up_with_the_stand_in_runs_the_demo_and_stops_everything(tmp_path:
         assert note.read_text() == (
             "Hello from the deskpilot demo.\nThis line is edited with str_replace.\n"
         )
+        if os.geteuid() == 0:  # the sandbox ran as its own user, not as the stack's root
+            assert note.stat().st_uid != 0
 
         running = descendants(up.pid)
         assert len(running) >= 6, running  # nats, stand-in, safety, orchestrator, a sandbox…

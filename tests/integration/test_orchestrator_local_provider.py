@@ -12,6 +12,7 @@ from deskpilot.orchestrator.sandboxes.client import SandboxClient
 from deskpilot.orchestrator.sandboxes.local import LocalSandboxProvider
 from deskpilot.orchestrator.tools import TOOL_SETS
 from deskpilot.v1 import common_pb2, session_pb2
+from tests.helpers.processes import alive
 
 pytestmark = pytest.mark.x11
 
@@ -20,17 +21,12 @@ def pid_of(endpoints: session_pb2.SandboxEndpoints) -> int:
     return int(endpoints.sandbox_id.rsplit("-", 1)[1])
 
 
-def alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    # A stopped child not yet reaped is a zombie: gone for our purposes.
-    return "State:\tZ" not in Path(f"/proc/{pid}/status").read_text()
-
-
-async def screen_size(endpoints: session_pb2.SandboxEndpoints) -> tuple[int, int]:
-    client = SandboxClient(endpoints, TOOL_SETS[session_pb2.TOOL_SET_20250124])
+async def screen_size(sandbox: session_pb2.ProvisionedSandbox) -> tuple[int, int]:
+    client = SandboxClient(
+        sandbox.endpoints,
+        TOOL_SETS[session_pb2.TOOL_SET_20250124],
+        credential=sandbox.secrets.executor_credential,
+    )
     try:
         info = await client.info()
     finally:
@@ -38,24 +34,24 @@ async def screen_size(endpoints: session_pb2.SandboxEndpoints) -> tuple[int, int
     return info.physical_size.width, info.physical_size.height
 
 
-async def test_a_session_gets_the_warm_sandbox_and_the_pool_refills(tmp_path: Path) -> None:
-    provider = LocalSandboxProvider(
-        pool_size=1, default_size=(1024, 768), work_dir=tmp_path, user=""
-    )
+async def test_a_session_gets_the_warm_sandbox_and_the_pool_refills(sandbox_dir: Path) -> None:
+    provider = LocalSandboxProvider(pool_size=1, default_size=(1024, 768), work_dir=sandbox_dir)
     try:
         provider.fill_pool()
         await provider.wait_for_pool()
         warm_pid = pid_of(provider._pool[0].endpoints)
-        endpoints = (await provider.acquire("s-1", common_pb2.Size(), "")).endpoints
+        sandbox = await provider.acquire("s-1", common_pb2.Size(), "")
+        endpoints = sandbox.endpoints
         assert pid_of(endpoints) == warm_pid  # no desktop had to start
-        assert await screen_size(endpoints) == (1024, 768)
+        assert await screen_size(sandbox) == (1024, 768)
         await provider.wait_for_pool()
         assert len(provider._pool) == 1 and pid_of(provider._pool[0].endpoints) != warm_pid
-        other = (
-            await provider.acquire("s-2", common_pb2.Size(width=800, height=600), "")
-        ).endpoints
+        other_sandbox = await provider.acquire("s-2", common_pb2.Size(width=800, height=600), "")
+        other = other_sandbox.endpoints
         assert pid_of(other) != pid_of(provider._pool[0].endpoints)  # wrong size: started
-        assert await screen_size(other) == (800, 600)
+        assert await screen_size(other_sandbox) == (800, 600)
+        # Each sandbox has a credential of its own.
+        assert sandbox.secrets.executor_credential != other_sandbox.secrets.executor_credential
         await provider.release(endpoints)
         assert not alive(warm_pid)
         assert alive(pid_of(other))
@@ -64,9 +60,9 @@ async def test_a_session_gets_the_warm_sandbox_and_the_pool_refills(tmp_path: Pa
     assert not alive(pid_of(other))
 
 
-async def test_a_replica_stops_a_sandbox_it_took_over(tmp_path: Path) -> None:
-    first = LocalSandboxProvider(pool_size=0, work_dir=tmp_path / "first", user="")
-    second = LocalSandboxProvider(pool_size=0, work_dir=tmp_path / "second", user="")
+async def test_a_replica_stops_a_sandbox_it_took_over(sandbox_dir: Path) -> None:
+    first = LocalSandboxProvider(pool_size=0, work_dir=sandbox_dir / "first")
+    second = LocalSandboxProvider(pool_size=0, work_dir=sandbox_dir / "second")
     try:
         endpoints = (
             await first.acquire("s-1", common_pb2.Size(width=640, height=480), "")

@@ -9,17 +9,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import signal
-import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import BinaryIO
 
 import pytest
 
-from deskpilot.common.grpc_client import wait_until_serving
+from deskpilot.cli.launch import start_component
 from deskpilot.common.natsserver import NatsServer
 from deskpilot.common.net import free_port
+from deskpilot.common.processes import AsyncChild
 from deskpilot.standin import Turn
 from deskpilot.v1 import orchestrator_pb2, session_pb2
 from deskpilot.v1 import orchestrator_pb2_grpc as rpc
@@ -32,11 +30,6 @@ waiting_input = status_is(S.SESSION_STATUS_WAITING_INPUT)
 screenshot = Turn.tool_use("computer", {"action": "screenshot"})
 
 
-def _log_file(folder: Path) -> BinaryIO:
-    folder.mkdir(parents=True)
-    return (folder / "orchestrator.log").open("wb")
-
-
 def _log_text(folder: Path) -> str:
     return (folder / "orchestrator.log").read_text()
 
@@ -44,36 +37,40 @@ def _log_text(folder: Path) -> str:
 @contextlib.asynccontextmanager
 async def _orchestrator(
     stack: Stack, nats: NatsServer, folder: Path, name: str
-) -> AsyncIterator[tuple[rpc.OrchestratorStub, asyncio.subprocess.Process]]:
-    """`python -m deskpilot.orchestrator` with the local provider, as `deskpilot up` runs it."""
-    port = free_port()
-    with _log_file(folder) as log:
-        process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "deskpilot.orchestrator", "--port", str(port),
-            "--nats-url", nats.url, "--safety-address", stack.safety_address,
+) -> AsyncIterator[tuple[rpc.OrchestratorStub, AsyncChild]]:
+    """`python -m deskpilot.orchestrator` with the local provider, started and wired as
+    `deskpilot up` does it."""
+    address = f"127.0.0.1:{free_port()}"
+    addresses = {
+        "orchestrator": address,
+        "nats": nats.endpoint,
+        "safety": stack.safety_address,
+        "standin": f"{stack.model.host}:{stack.model.port}",
+    }
+    process = await start_component(
+        "orchestrator", addresses, [
             "--replica-id", name, "--lease-seconds", "2", "--grace-seconds", "1",
             "--sandbox.provider", "local", "--sandbox.local.pool-size", "0",
-            "--sandbox.local.user", "", "--sandbox.local.work-dir", str(folder / "sandboxes"),
+            "--sandbox.local.work-dir", str(folder / "sandboxes"),
             "--log-format", "json", *test_auth().orchestrator_auth_flags(),
-            stdout=asyncio.subprocess.DEVNULL, stderr=log, start_new_session=True,
-        )  # fmt: skip
+        ],
+        log_path=folder / "orchestrator.log",
+    )  # fmt: skip
     try:
-        await wait_until_serving(f"127.0.0.1:{port}", timeout=60)
-        async with test_auth().channel(f"127.0.0.1:{port}") as channel:
+        async with test_auth().channel(address) as channel:
             yield rpc.OrchestratorStub(channel), process
     finally:
-        if process.returncode is None:
-            process.send_signal(signal.SIGTERM)
-            await asyncio.wait_for(process.wait(), 30)
+        await process.stop(30)
 
 
-async def _stop(process: asyncio.subprocess.Process) -> None:
-    process.send_signal(signal.SIGTERM)
-    assert await asyncio.wait_for(process.wait(), 30) == 0
+async def _stop(process: AsyncChild) -> None:
+    """SIGTERM, as Ctrl-C on `make run` does; it must end cleanly within the grace."""
+    await process.stop(30)
+    assert process.returncode == 0
 
 
-def _pid(sandbox: S.SandboxEndpoints) -> int:
-    return int(sandbox.sandbox_id.rsplit("-", 1)[1])  # local-N-<pid>
+def _pid(sandbox_id: str) -> int:
+    return int(sandbox_id.rsplit("-", 1)[1])  # local-N-<pid>
 
 
 async def _session(stub: rpc.OrchestratorStub, session_id: str) -> S.Session:
@@ -99,29 +96,29 @@ def _reset_notes(stack: Stack) -> list[str]:
 
 
 async def test_after_a_restart_a_waiting_session_says_its_desktop_is_gone_and_goes_on(
-    orchestrator_stack, nats_server: NatsServer, tmp_path: Path
+    orchestrator_stack, nats_server: NatsServer, sandbox_dir: Path
 ) -> None:
     turns = [screenshot, Turn.text("seen"), screenshot, Turn.text("seen again")]
     async with orchestrator_stack(turns) as stack:
         await stack.replicas[0].manager.stop()  # only the processes below run sessions
-        async with _orchestrator(stack, nats_server, tmp_path / "old", "old") as (stub, old):
+        async with _orchestrator(stack, nats_server, sandbox_dir / "old", "old") as (stub, old):
             config = S.SessionConfig(task="look", model="claude-sonnet-4-6")
             create = orchestrator_pb2.CreateSessionRequest(config=config)
             session_id = (await stub.CreateSession(create, timeout=15)).session.id
             await follow_events(stub, session_id, waiting_input)
-            first = (await _session(stub, session_id)).sandbox
-            assert first.sandbox_id.startswith("local-")
+            first = (await _session(stub, session_id)).sandbox_id
+            assert first.startswith("local-")
             await _stop(old)  # stops its sandbox too
         with pytest.raises(ProcessLookupError):
             os.kill(_pid(first), 0)
 
-        async with _orchestrator(stack, nats_server, tmp_path / "new", "new") as (stub, new):
+        async with _orchestrator(stack, nats_server, sandbox_dir / "new", "new") as (stub, new):
             waiting = await _until_reason(stub, session_id, "desktop is gone")
             assert waiting.status == S.SESSION_STATUS_WAITING_INPUT
-            assert f"sandbox {first.sandbox_id}" in waiting.status_reason
+            assert f"sandbox {first}" in waiting.status_reason
             assert "the next message starts a fresh one" in waiting.status_reason
             assert "AioRpcError" not in waiting.status_reason
-            assert not waiting.sandbox.sandbox_id  # nothing started while it only waits
+            assert not waiting.sandbox_id  # nothing started while it only waits
 
             request = orchestrator_pb2.SendMessageRequest(session_id=session_id, text="again")
             sent = (await stub.SendMessage(request, timeout=15)).session
@@ -130,10 +127,10 @@ async def test_after_a_restart_a_waiting_session_says_its_desktop_is_gone_and_go
             )
             [result] = [e.tool_result for e in events if e.HasField("tool_result")]
             assert result.images and not result.is_error  # a fresh desktop answered
-            fresh = (await _session(stub, session_id)).sandbox
-            assert fresh.sandbox_id and fresh.sandbox_id != first.sandbox_id
+            fresh = (await _session(stub, session_id)).sandbox_id
+            assert fresh and fresh != first
             [note] = _reset_notes(stack)
-            assert f"sandbox {first.sandbox_id}" in note
+            assert f"sandbox {first}" in note
             await _stop(new)
-        log = _log_text(tmp_path / "new")
+        log = _log_text(sandbox_dir / "new")
         assert "Traceback" not in log and "could not start" not in log

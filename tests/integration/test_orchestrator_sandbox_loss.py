@@ -17,6 +17,7 @@ from deskpilot.standin import Turn
 from deskpilot.v1 import events_pb2, orchestrator_pb2, session_pb2
 from deskpilot.v1 import orchestrator_pb2_grpc as rpc
 from tests.fixtures.orchestrator import Replica, Stack, follow_events, status_is
+from tests.helpers.processes import alive, alive_after, child_running, children
 
 S = session_pb2
 pytestmark = [pytest.mark.x11, pytest.mark.timeout(240)]
@@ -24,8 +25,8 @@ waiting_input = status_is(S.SESSION_STATUS_WAITING_INPUT)
 screenshot = Turn.tool_use("computer", {"action": "screenshot"})
 
 
-async def _local_replica(stack: Stack, tmp_path: Path, **settings: object) -> Replica:
-    provider = LocalSandboxProvider(pool_size=0, work_dir=tmp_path / "sandboxes", user="")
+async def _local_replica(stack: Stack, sandbox_dir: Path, **settings: object) -> Replica:
+    provider = LocalSandboxProvider(pool_size=0, work_dir=sandbox_dir / "sandboxes")
     stack.stack.push_async_callback(provider.close)  # after the replica has stopped
     return await stack.add_replica(provider=provider, **settings)
 
@@ -46,50 +47,17 @@ async def _send(stub: rpc.OrchestratorStub, session_id: str, text: str) -> None:
     await stub.SendMessage(request, timeout=15)
 
 
-def _pid(sandbox: S.SandboxEndpoints) -> int:
-    return int(sandbox.sandbox_id.rsplit("-", 1)[1])
-
-
-def _alive(pid: int) -> bool:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return stat.rsplit(")", 1)[1].split()[0] != "Z"
-
-
-def _children(pid: int) -> list[int]:
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            if int(fields[1]) == pid:
-                found.append(int(entry.name))
-    return found
-
-
-def _display_executor(sandbox_pid: int) -> int:
-    return next(
-        pid for pid in _children(sandbox_pid)
-        if b"deskpilot.display" in Path(f"/proc/{pid}/cmdline").read_bytes()
-    )  # fmt: skip
+def _pid(sandbox_id: str) -> int:
+    return int(sandbox_id.rsplit("-", 1)[1])
 
 
 async def _until_sandbox_dropped(stub: rpc.OrchestratorStub, session_id: str) -> None:
     """Until the session's record names no sandbox (it noticed the loss or let it go)."""
     for _ in range(600):
-        if not (await _session(stub, session_id)).sandbox.sandbox_id:
+        if not (await _session(stub, session_id)).sandbox_id:
             return
         await asyncio.sleep(0.1)
     raise AssertionError("the session still names a sandbox that is gone")
-
-
-async def _until_dead(pids: list[int]) -> None:
-    while any(_alive(pid) for pid in pids):
-        await asyncio.sleep(0.05)
 
 
 def _results(events: list[events_pb2.Event]) -> list[events_pb2.ToolResult]:
@@ -105,35 +73,35 @@ def _reset_notes(stack: Stack) -> list[str]:
 
 
 async def test_a_killed_sandbox_or_display_executor_gets_the_session_a_fresh_desktop(
-    orchestrator_stack, tmp_path: Path
+    orchestrator_stack, sandbox_dir: Path
 ) -> None:
     turns = [screenshot, Turn.text("seen"), screenshot, Turn.text("again"), screenshot,
              Turn.text("and again")]  # fmt: skip
     async with orchestrator_stack(turns) as stack:
-        replica = await _local_replica(stack, tmp_path)
+        replica = await _local_replica(stack, sandbox_dir)
         session_id = await _create(replica.stub)
         events = await follow_events(replica.stub, session_id, waiting_input)
-        first = (await _session(replica.stub, session_id)).sandbox
+        first = (await _session(replica.stub, session_id)).sandbox_id
 
         # The display executor dies: the sandbox stops itself, and the session notices.
-        os.kill(_display_executor(_pid(first)), signal.SIGKILL)
+        os.kill(child_running(_pid(first), b"deskpilot.display"), signal.SIGKILL)
         await _until_sandbox_dropped(replica.stub, session_id)
-        assert not _alive(_pid(first))
+        assert not alive(_pid(first))
         await _send(replica.stub, session_id, "look again")
         events = await follow_events(
             replica.stub, session_id, waiting_input, from_sequence=events[-1].sequence + 1
         )
         [result] = _results(events)
         assert not result.is_error and result.images  # the fresh desktop answered
-        second = (await _session(replica.stub, session_id)).sandbox
-        assert second.sandbox_id and second.sandbox_id != first.sandbox_id
+        second = (await _session(replica.stub, session_id)).sandbox_id
+        assert second and second != first
         [note] = _reset_notes(stack)
         assert "display-executor stopped unexpectedly" in note
 
         # The sandbox process itself is killed: everything it started goes with it.
-        children = _children(_pid(second))
+        started = children(_pid(second))
         os.kill(_pid(second), signal.SIGKILL)
-        await _until_dead(children)
+        assert await alive_after(started, within=60) == []
         await _until_sandbox_dropped(replica.stub, session_id)
         await _send(replica.stub, session_id, "and once more")
         events = await follow_events(
@@ -141,17 +109,17 @@ async def test_a_killed_sandbox_or_display_executor_gets_the_session_a_fresh_des
         )
         [result] = _results(events)
         assert not result.is_error and result.images
-        assert f"sandbox {second.sandbox_id} was killed (SIGKILL)" in _reset_notes(stack)[-1]
+        assert f"sandbox {second} was killed (SIGKILL)" in _reset_notes(stack)[-1]
 
 
 async def test_past_max_sandbox_restarts_the_session_fails_with_the_reason(
-    orchestrator_stack, tmp_path: Path
+    orchestrator_stack, sandbox_dir: Path
 ) -> None:
     async with orchestrator_stack([Turn.text("ready")]) as stack:
-        replica = await _local_replica(stack, tmp_path, max_sandbox_restarts=0)
+        replica = await _local_replica(stack, sandbox_dir, max_sandbox_restarts=0)
         session_id = await _create(replica.stub)
         events = await follow_events(replica.stub, session_id, waiting_input)
-        sandbox = (await _session(replica.stub, session_id)).sandbox
+        sandbox = (await _session(replica.stub, session_id)).sandbox_id
         os.kill(_pid(sandbox), signal.SIGKILL)
         await _until_sandbox_dropped(replica.stub, session_id)
         await _send(replica.stub, session_id, "go on")
@@ -161,20 +129,20 @@ async def test_past_max_sandbox_restarts_the_session_fails_with_the_reason(
             )
         failed = await _session(replica.stub, session_id)
         assert failed.status == S.SESSION_STATUS_FAILED
-        assert f"(last: sandbox {sandbox.sandbox_id} was killed (SIGKILL))" in failed.status_reason
+        assert f"(last: sandbox {sandbox} was killed (SIGKILL))" in failed.status_reason
         assert "max_sandbox_restarts" in failed.status_reason
 
 
 async def test_an_idle_session_stops_its_sandbox_and_the_next_message_starts_one(
-    orchestrator_stack, tmp_path: Path
+    orchestrator_stack, sandbox_dir: Path
 ) -> None:
     async with orchestrator_stack([Turn.text("ready"), screenshot, Turn.text("done")]) as stack:
-        replica = await _local_replica(stack, tmp_path, idle_release_seconds=1.0)
+        replica = await _local_replica(stack, sandbox_dir, idle_release_seconds=1.0)
         session_id = await _create(replica.stub)
         events = await follow_events(replica.stub, session_id, waiting_input)
-        sandbox = (await _session(replica.stub, session_id)).sandbox
+        sandbox = (await _session(replica.stub, session_id)).sandbox_id
         await _until_sandbox_dropped(replica.stub, session_id)
-        await _until_dead([_pid(sandbox)])
+        assert await alive_after([_pid(sandbox)], within=60) == []
         idle = await _session(replica.stub, session_id)
         assert idle.status == S.SESSION_STATUS_WAITING_INPUT
         assert "desktop was stopped after 1 s without a message" in idle.status_reason
@@ -190,16 +158,16 @@ async def test_an_idle_session_stops_its_sandbox_and_the_next_message_starts_one
 
 
 async def test_a_sandbox_lost_mid_action_fails_that_action_and_the_next_runs_on_a_fresh_one(
-    orchestrator_stack, tmp_path: Path
+    orchestrator_stack, sandbox_dir: Path
 ) -> None:
     turns = [Turn.tool_use("bash", {"command": "sleep 60"}), screenshot, Turn.text("done")]
     async with orchestrator_stack(turns) as stack:
-        replica = await _local_replica(stack, tmp_path)
+        replica = await _local_replica(stack, sandbox_dir)
         session_id = await _create(replica.stub)
         await follow_events(replica.stub, session_id, lambda e: e.HasField("action_proposed"))
-        sandbox = (await _session(replica.stub, session_id)).sandbox
+        sandbox = (await _session(replica.stub, session_id)).sandbox_id
         await asyncio.sleep(0.5)  # let the command start in the shell executor
-        os.kill(_display_executor(_pid(sandbox)), signal.SIGKILL)
+        os.kill(child_running(_pid(sandbox), b"deskpilot.display"), signal.SIGKILL)
         events = await follow_events(replica.stub, session_id, waiting_input)
         lost, shot = _results(events)
         assert lost.is_error and "may or may not have been performed" in lost.text

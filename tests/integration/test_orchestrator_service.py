@@ -59,8 +59,16 @@ async def test_a_task_using_all_three_tools(orchestrator_stack, tmp_path: Path) 
         request = orchestrator_pb2.GetSessionRequest(session_id=session.id)
         got = (await stack.stub.GetSession(request)).session
         assert got.status == S.SESSION_STATUS_WAITING_INPUT and got.steps == 5
-        assert got.sandbox.display_address
+        assert got.sandbox_id == stack.endpoints.sandbox_id == "test-sandbox"
         assert got.model_is_stand_in  # the fixture's model is the stand-in, and says so
+        # Which sandbox it is, but not where its executors or VNC server listen: users
+        # never get those (the record keeps them).
+        listed = await stack.stub.ListSessions(orchestrator_pb2.ListSessionsRequest())
+        for answer in (got.SerializeToString(), listed.SerializeToString()):
+            for address in (stack.endpoints.display_address, stack.endpoints.shell_address):
+                assert address.encode() not in answer
+        record = await stack.replicas[0].manager.store.get(session.id)
+        assert record.sandbox_endpoints.shell_address == stack.endpoints.shell_address
 
 
 @pytest.mark.parametrize(

@@ -6,14 +6,19 @@ from __future__ import annotations
 
 import os
 import socket
+import subprocess
+import sys
+import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager
+from pathlib import Path
 
 import pytest
 from Xlib import error as xerror
 
 from deskpilot.display.xconnection import open_display
 from deskpilot.sandbox.xserver import MODES, XServer, XServerConfig, XServerError
+from tests.helpers.processes import alive, gone_soon
 
 pytestmark = pytest.mark.x11
 
@@ -39,19 +44,6 @@ def _recv_exact(sock: socket.socket, size: int) -> bytes:
     return data
 
 
-def pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    # A zombie still answers kill(0); stop() reaps, so check the state too.
-    try:
-        with open(f"/proc/{pid}/stat") as stat:
-            return stat.read().split(") ", 1)[1][0] != "Z"
-    except FileNotFoundError:
-        return False
-
-
 @pytest.mark.parametrize("mode", MODES)
 def test_display_and_vnc_answer_then_stop_cleanly(
     mode: str, start_x_display: Callable[..., AbstractContextManager[XServer]]
@@ -72,9 +64,9 @@ def test_display_and_vnc_answer_then_stop_cleanly(
         assert 1 not in types, "VNC must not offer 'None' authentication"
         assert len(server.vnc_password) == 8
         pids = server.pids
-        assert pids and all(pid_alive(pid) for pid in pids)
+        assert pids and all(alive(pid) for pid in pids)
 
-    assert not any(pid_alive(pid) for pid in pids)
+    assert not any(alive(pid) for pid in pids)
     with pytest.raises(OSError):
         socket.create_connection(("127.0.0.1", server.vnc_port), timeout=1).close()
 
@@ -144,3 +136,36 @@ def test_bad_geometry_is_rejected_before_starting() -> None:
         XServerConfig(width=10, height=10)
     with pytest.raises(ValueError, match="mode"):
         XServerConfig(mode="xorg")  # type: ignore[arg-type]
+
+
+_STARTS_AND_WAITS = """
+import sys, time
+from deskpilot.sandbox.xserver import XServer, XServerConfig
+server = XServer(XServerConfig(mode="xvfb"), die_with_parent=True).start()
+print(*server.pids, flush=True)
+time.sleep(600)
+"""
+
+
+def test_servers_that_die_with_their_parent_leave_no_shared_memory_behind() -> None:
+    """Killed outright (as a sandbox is when its process is killed), x11vnc used to leave
+    its ~40 shared-memory segments, and the machine's limit soon refused every new one."""
+    parent = subprocess.Popen(
+        [sys.executable, "-c", _STARTS_AND_WAITS], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        x_pid, vnc_pid = map(int, parent.stdout.readline().split())  # type: ignore[union-attr]
+        time.sleep(1.0)  # x11vnc has set up its polling images
+        assert _segments_created_by(vnc_pid) > 0
+    finally:
+        parent.kill()
+        parent.wait()
+    assert gone_soon([x_pid, vnc_pid]) == []
+    assert _segments_created_by(vnc_pid) == 0
+
+
+def _segments_created_by(pid: int) -> int:
+    """System V shared-memory segments whose creator is `pid`."""
+    lines = Path("/proc/sysvipc/shm").read_text().splitlines()
+    column = lines[0].split().index("cpid")
+    return sum(1 for line in lines[1:] if int(line.split()[column]) == pid)

@@ -7,32 +7,44 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
+from pathlib import Path
 
 import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
+from deskpilot.cli.components import COMPONENTS, ComponentSpec
+from deskpilot.cli.serving import Grpc
 from deskpilot.common.grpc_client import wait_until_serving
 from deskpilot.common.natsserver import NatsServer
 from deskpilot.common.net import free_port
+from deskpilot.common.sandbox_credential import (
+    credential_pipe,
+    new_credential,
+    write_credential_file,
+)
 from deskpilot.sandbox.xserver import XServer
 from tests.fixtures.auth import test_auth
 
+# Every gRPC service of the stack's description that is written.
+SERVICES = [c for c in COMPONENTS if isinstance(c.serves, Grpc) and c.installed()]
+EXECUTORS = ("deskpilot.shell", "deskpilot.display")
 
-@pytest.mark.parametrize(
-    ("module", "service"),
-    [
-        ("deskpilot.shell", "deskpilot.v1.Shell"),
-        ("deskpilot.display", "deskpilot.v1.Display"),
-        ("deskpilot.safety", "deskpilot.v1.Safety"),
-        ("deskpilot.orchestrator", "deskpilot.v1.Orchestrator"),
-    ],
-)
+
+def test_the_stack_has_every_grpc_service() -> None:
+    assert {c.name for c in SERVICES} >= {"shell", "display", "safety", "orchestrator"}
+
+
+@pytest.mark.parametrize("spec", SERVICES, ids=lambda c: c.name)
 async def test_each_service_process_serves_health_and_reflection(
-    module: str, service: str, nats_server: NatsServer, x_display: XServer
+    spec: ComponentSpec, nats_server: NatsServer, x_display: XServer, tmp_path: Path
 ) -> None:
+    assert isinstance(spec.serves, Grpc)
+    module, service = spec.module, spec.serves.health_service
     port = free_port()
+    credential_file = tmp_path / "credential"
+    write_credential_file(credential_file, new_credential())
     env = {
         **os.environ,
         **x_display.env(),
@@ -40,12 +52,20 @@ async def test_each_service_process_serves_health_and_reflection(
         "DESKPILOT_ORCHESTRATOR_SANDBOX__PROVIDER": "existing",
         "DESKPILOT_ORCHESTRATOR_SANDBOX__EXISTING__DISPLAY_ADDRESS": "127.0.0.1:1",
         "DESKPILOT_ORCHESTRATOR_SANDBOX__EXISTING__SHELL_ADDRESS": "127.0.0.1:1",
+        "DESKPILOT_ORCHESTRATOR_SANDBOX__EXISTING__CREDENTIAL_FILE": str(credential_file),
         **_auth_env(),
     }
-    process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", module, "--port", str(port), env=env,
-        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
-    )  # fmt: skip
+    # The executors answer only calls with their sandbox credential, given by descriptor.
+    fd = credential_pipe(new_credential())
+    executor = ["--credential-fd", str(fd)] if module in EXECUTORS else []
+    try:
+        with (tmp_path / "service.log").open("wb") as log:  # read it when the test fails
+            process = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", module, "--port", str(port), *executor, env=env,
+                stdout=asyncio.subprocess.DEVNULL, stderr=log, pass_fds=(fd,),
+            )  # fmt: skip
+    finally:
+        os.close(fd)
     address = f"127.0.0.1:{port}"
     try:
         await wait_until_serving(address, service=service, timeout=60)
@@ -83,14 +103,10 @@ def _auth_env() -> dict[str, str]:
 async def test_a_second_service_on_a_busy_port_exits_with_one_line_naming_it() -> None:
     port = free_port()
     argv = [sys.executable, "-m", "deskpilot.shell", "--port", str(port), "--log-format", "text"]
-    first = await asyncio.create_subprocess_exec(
-        *argv, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL
-    )
+    first = await _start_executor(argv, asyncio.subprocess.DEVNULL)
     try:
         await wait_until_serving(f"127.0.0.1:{port}", service="deskpilot.v1.Shell", timeout=60)
-        second = await asyncio.create_subprocess_exec(
-            *argv, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE
-        )
+        second = await _start_executor(argv, asyncio.subprocess.PIPE)
         _, err = await asyncio.wait_for(second.communicate(), 60)
         assert second.returncode == 1
         last = err.decode().strip().splitlines()[-1]
@@ -103,3 +119,36 @@ async def test_a_second_service_on_a_busy_port_exits_with_one_line_naming_it() -
     finally:
         first.terminate()
         await first.wait()
+
+
+@pytest.mark.parametrize("module", EXECUTORS)
+@pytest.mark.parametrize(
+    ("flags", "problem"),
+    [
+        ([], "no sandbox credential: it answers only calls that present one"),
+        (["--credential-fd", "9"], "invalid setting credential_fd (--credential-fd): descriptor 9 "
+         "is not open: no credential passed"),
+    ],
+)  # fmt: skip
+async def test_an_executor_without_its_credential_does_not_start(
+    module: str, flags: list[str], problem: str
+) -> None:
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", module, "--port", str(free_port()), *flags,
+        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    _, err = await asyncio.wait_for(process.communicate(), 60)
+    assert process.returncode == 2
+    name = module.rpartition(".")[2]
+    assert err.decode().strip().splitlines()[-1].startswith(f"deskpilot-{name}: {problem}")
+
+
+async def _start_executor(argv: list[str], stderr: int) -> asyncio.subprocess.Process:
+    fd = credential_pipe(new_credential())
+    try:
+        return await asyncio.create_subprocess_exec(
+            *argv, "--credential-fd", str(fd),
+            stdout=asyncio.subprocess.DEVNULL, stderr=stderr, pass_fds=(fd,),
+        )  # fmt: skip
+    finally:
+        os.close(fd)

@@ -15,6 +15,7 @@ from google.protobuf import struct_pb2
 
 from deskpilot.common.grpc_client import open_channel, wait_until_serving
 from deskpilot.common.net import free_port
+from deskpilot.common.sandbox_credential import call_metadata, credential_pipe, new_credential
 from deskpilot.v1 import common_pb2, shell_pb2, shell_pb2_grpc
 from tests.fixtures.shell import ShellHandle, running_shell
 
@@ -268,29 +269,31 @@ async def test_concurrent_repeats_of_a_key_run_once(shell: ShellHandle) -> None:
 async def test_the_service_process_runs_from_its_entry_point(tmp_path: Path) -> None:
     port = free_port()
     env = dict(os.environ, DESKPILOT_SHELL_ROOTS=json.dumps([str(tmp_path)]))
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "deskpilot.shell",
-        "--port",
-        str(port),
-        "--working-dir",
-        str(tmp_path),
-        env=env,
-    )
+    credential = new_credential()
+    fd = credential_pipe(credential)
+    try:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "deskpilot.shell", "--port", str(port),
+            "--working-dir", str(tmp_path), "--credential-fd", str(fd), env=env, pass_fds=(fd,),
+        )  # fmt: skip
+    finally:
+        os.close(fd)
+    metadata = call_metadata(credential)
     try:
         address = f"127.0.0.1:{port}"
         await wait_until_serving(address, service="deskpilot.v1.Shell", timeout=30)
         async with open_channel(address) as channel:
             stub = shell_pb2_grpc.ShellStub(channel)
             result = await stub.Bash(
-                shell_pb2.BashRequest(command=shell_pb2.BashCommand(command="pwd"))
+                shell_pb2.BashRequest(command=shell_pb2.BashCommand(command="pwd")),
+                metadata=metadata,
             )
             assert result.stdout == f"{tmp_path}\n"
             started = await stub.Bash(
-                shell_pb2.BashRequest(command=shell_pb2.BashCommand(command="sleep 100 & echo $!"))
+                shell_pb2.BashRequest(command=shell_pb2.BashCommand(command="sleep 100 & echo $!")),
+                metadata=metadata,
             )
-            error = await rejected_edit(stub, "/etc/passwd")
+            error = await rejected_edit(stub, "/etc/passwd", metadata=metadata)
             assert "outside" in error.details()
     finally:
         process.terminate()
@@ -298,10 +301,12 @@ async def test_the_service_process_runs_from_its_entry_point(tmp_path: Path) -> 
     assert await wait_dead([int(started.stdout)]) == []  # stopping the service ends its shell
 
 
-async def rejected_edit(stub: shell_pb2_grpc.ShellStub, path: str) -> grpc.aio.AioRpcError:
+async def rejected_edit(
+    stub: shell_pb2_grpc.ShellStub, path: str, metadata: tuple[tuple[str, str], ...] = ()
+) -> grpc.aio.AioRpcError:
     view = shell_pb2.EditCommand(view=shell_pb2.ViewCommand(path=path))
     with pytest.raises(grpc.aio.AioRpcError) as error:
-        await stub.Edit(shell_pb2.EditRequest(command=view))
+        await stub.Edit(shell_pb2.EditRequest(command=view), metadata=metadata)
     return error.value
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from deskpilot.cli.components import Invocation
 from deskpilot.cli.supervisor import (
     NatsComponent,
     ProcessComponent,
@@ -21,23 +22,19 @@ from deskpilot.cli.supervisor import (
 from deskpilot.common.grpc_client import wait_until_serving
 from deskpilot.common.natsserver import NatsServer
 from deskpilot.common.net import free_port
+from tests.helpers.processes import alive
+from tests.helpers.up import up_command
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return True
 
 
 def _slow_service(name: str = "slow", depends_on: tuple[str, ...] = ("nats",)) -> ProcessComponent:
     port = free_port()
     return ProcessComponent(
         name=name,
-        argv=[sys.executable, "-m", "tests.helpers.slow_service", "--port", str(port)],
+        command=Invocation(
+            (sys.executable, "-m", "tests.helpers.slow_service"), ("--port", str(port))
+        ),
         address=f"127.0.0.1:{port}",
         health_service="test.Slow",
         depends_on=depends_on,
@@ -62,11 +59,11 @@ async def test_starts_in_dependency_order_and_stops_everything(tmp_path: Path) -
     assert log.index("nats ready at") < log.index("starting slow")
     await wait_until_serving(slow.address, service="test.Slow", timeout=5)
     nats_pid, slow_pid = nats.server.pid, slow.child.pid
-    assert _alive(nats_pid) and _alive(slow_pid)
+    assert alive(nats_pid) and alive(slow_pid)
 
     stop.set()
     assert await asyncio.wait_for(task, 30) == 0
-    assert not _alive(slow_pid) and not _alive(nats_pid)
+    assert not alive(slow_pid) and not alive(nats_pid)
     assert out.getvalue().index("stopping slow") < out.getvalue().index("stopping nats")
 
 
@@ -74,7 +71,9 @@ async def test_a_component_that_fails_to_start_stops_the_rest(tmp_path: Path) ->
     nats = NatsComponent(NatsServer(tmp_path / "nats"))
     broken = ProcessComponent(
         name="broken",
-        argv=[sys.executable, "-c", "import sys; print('bad config'); sys.exit(3)"],
+        command=Invocation(
+            (sys.executable, "-c"), ("import sys; print('bad config'); sys.exit(3)",)
+        ),
         address=f"127.0.0.1:{free_port()}",
         depends_on=("nats",),
     )
@@ -122,9 +121,10 @@ def test_dependency_problems_are_reported() -> None:
 
 
 async def test_deskpilot_up_runs_until_sigterm(tmp_path: Path) -> None:
+    # Free ports for every component: on the defaults, a stack running elsewhere on the
+    # machine (another test, a developer's `make run`) would hold them.
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "deskpilot.cli", "up",
-        "--nats-port", "0", "--data-dir", str(tmp_path / "var"),
+        *up_command(tmp_path / "var"),
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT, cwd=ROOT,
     )  # fmt: skip
     lines: list[str] = []

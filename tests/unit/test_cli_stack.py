@@ -1,24 +1,28 @@
 """What `deskpilot up` wires together: the orchestrator finds the stack's safety gate and
-the stand-in (when asked for), and a missing API key or an unusable sandbox user is
-explained before any session fails."""
+the stand-in (when asked for), a missing API key is explained before any session fails,
+and a sandbox user that cannot run the executors stops the stack before it starts."""
 
 from __future__ import annotations
 
 import os
+import pwd
+import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
+from deskpilot.cli.sandbox_check import sandbox_problem, shared_user_notice
 from deskpilot.cli.stack import (
     MISSING_KEY_NOTICE,
     UpSettings,
     api_key_notice,
     build_stack,
-    sandbox_user_notice,
 )
 from deskpilot.cli.supervisor import HttpProcessComponent, ProcessComponent
-from deskpilot.common.config import load_settings
+from deskpilot.common.config import SettingsError, load_settings
+from deskpilot.common.sandbox_user import sandbox_python
 from deskpilot.orchestrator.settings import OrchestratorSettings
 
 
@@ -33,15 +37,18 @@ def _env(component: ProcessComponent) -> dict[str, str]:
 
 
 def test_the_orchestrator_is_pointed_at_the_stacks_safety_gate_and_sandbox_user() -> None:
-    orchestrator = _components("--safety-port", "51000", "--sandbox-user", "")["orchestrator"]
+    orchestrator = _components(
+        "--safety-port", "51000", "--sandbox-user", "sbx", "--sandbox-python", "/opt/py/bin/python"
+    )["orchestrator"]  # fmt: skip
     argv = list(orchestrator.argv)
     assert argv[argv.index("--safety-address") + 1] == "127.0.0.1:51000"
-    assert argv[argv.index("--sandbox.local.user") + 1] == ""
+    assert argv[argv.index("--sandbox.local.user") + 1] == "sbx"
     # ... in flags the orchestrator understands (its settings change names now and then).
     flags = argv[argv.index("deskpilot.orchestrator") + 1 :]
     understood = load_settings(OrchestratorSettings, flags)
     assert understood.safety_address == "127.0.0.1:51000"
-    assert understood.sandbox.local.user == ""
+    assert understood.sandbox.local.user == "sbx"
+    assert understood.sandbox.local.python == "/opt/py/bin/python"
     assert "ANTHROPIC_BASE_URL" not in _env(orchestrator)
     assert "standin" not in orchestrator.depends_on
 
@@ -68,25 +75,59 @@ def test_a_missing_api_key_is_explained_unless_the_stand_in_is_used() -> None:
     assert api_key_notice(load_settings(UpSettings, ["--stand-in"]), {}) is None
 
 
+def test_there_is_no_sandbox_user_that_keeps_root() -> None:
+    with pytest.raises(SettingsError, match="sandbox_user"):
+        load_settings(UpSettings, ["--sandbox-user", ""])
+
+
 @pytest.mark.skipif(os.geteuid() != 0, reason="the sandbox user applies only to root")
-def test_a_python_install_the_sandbox_user_cannot_reach_is_explained() -> None:
+def test_a_python_the_sandbox_user_cannot_run_stops_the_stack_with_the_fix() -> None:
     # Not under tmp_path: pytest's own base folder is closed to other users.
     with tempfile.TemporaryDirectory() as folder:
         Path(folder).chmod(0o755)
-        _check_notices(Path(folder) / "closed")
+        closed = Path(folder) / "closed"
+        (closed / "bin").mkdir(parents=True)
+        python = closed / "bin" / "python3"
+        python.symlink_to(sys.executable)
+        closed.chmod(0o700)
+        problem = sandbox_problem(load_settings(UpSettings, ["--sandbox-python", str(python)]))
+        assert problem is not None
+        assert "never run as root" in problem and f"{closed} is closed to it" in problem
+        assert "make sandbox-venv" in problem
+        closed.chmod(0o755)  # now it reaches this Python, which has no executors for it
+        problem = sandbox_problem(load_settings(UpSettings, ["--sandbox-python", str(python)]))
+        assert problem is not None and "/root is closed to it" in problem
 
 
-def _check_notices(closed: Path) -> None:
-    (closed / "bin").mkdir(parents=True)
-    python = closed / "bin" / "python3"
-    python.write_text("")
-    python.chmod(0o755)
-    closed.chmod(0o700)
-    settings = load_settings(UpSettings, [])
-    notice = sandbox_user_notice(settings, str(python))
-    assert notice and "run as root" in notice and str(closed) in notice
-    assert (
-        sandbox_user_notice(load_settings(UpSettings, ["--sandbox-user", ""]), str(python)) is None
-    )
-    closed.chmod(0o755)
-    assert sandbox_user_notice(settings, str(python)) is None
+@pytest.mark.skipif(os.geteuid() != 0, reason="the sandbox user applies only to root")
+def test_the_sandbox_virtualenv_is_found_and_runs_as_the_sandbox_user() -> None:
+    python = sandbox_python()
+    assert python.endswith(".venv-sandbox/bin/python"), "run `make sandbox-venv`"
+    assert sandbox_problem(load_settings(UpSettings, [])) is None
+
+
+def test_a_stack_not_run_as_root_warns_that_its_sandboxes_share_its_user() -> None:
+    if os.geteuid() != 0:
+        notice = shared_user_notice()
+    else:
+        assert shared_user_notice() is None
+        notice = _as_user("nobody", shared_user_notice)
+    assert notice is not None and "API key included" in notice and "Run as root" in notice
+
+
+def _as_user(name: str, call: Callable[[], str | None]) -> str | None:
+    """`call()` in a child of this process that has become user `name`."""
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: drop root, answer, leave without running pytest's exit code
+        try:
+            os.close(read_end)
+            os.setuid(pwd.getpwnam(name).pw_uid)
+            os.write(write_end, (call() or "").encode())
+        finally:
+            os._exit(0)
+    os.close(write_end)
+    with os.fdopen(read_end, "rb") as answer:
+        text = answer.read().decode()
+    os.waitpid(pid, 0)
+    return text or None

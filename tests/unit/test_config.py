@@ -77,6 +77,27 @@ def test_bad_value_names_the_setting(argv: list[str], expected: str) -> None:
     assert "\n" not in str(info.value)
 
 
+class FlagSettings(ServiceSettings):
+    service_name: ClassVar[str] = "flags"
+    verbose: bool = Field(False, description="Say more.")
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (["--verbose=false"], "argument --verbose/--no-verbose: ignored explicit argument"),
+        (["--no-such-flag"], "unrecognized arguments: --no-such-flag"),
+    ],
+)
+def test_a_flag_that_does_not_parse_is_one_line_not_a_usage_page(
+    argv: list[str], expected: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SettingsError) as info:
+        load_settings(FlagSettings, argv)
+    assert expected in str(info.value) and "\n" not in str(info.value)
+    assert capsys.readouterr().err == ""  # argparse printed no usage of its own
+
+
 def test_a_service_with_a_bad_setting_stops_with_one_line() -> None:
     result = subprocess.run(
         [sys.executable, "-m", "tests.helpers.slow_service", "--grace-seconds", "-1"],

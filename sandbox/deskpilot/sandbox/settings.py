@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import ipaddress
+import os
 from typing import ClassVar, Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from deskpilot.common.config import CommonSettings
 
@@ -26,7 +28,9 @@ class SandboxSettings(CommonSettings):
     height: int = Field(800, ge=64, le=8192, description="Screen height in pixels.")
     depth: Literal[16, 24, 32] = Field(24, description="Colour depth in bits.")
     vnc_host: str = Field(
-        "127.0.0.1", description="Address the VNC server binds (the sandbox's private address)."
+        "127.0.0.1",
+        description="The one address (IPv4 or IPv6) the VNC server listens on: the sandbox's "
+        "private address.",
     )
     vnc_port: int = Field(0, ge=0, le=65535, description="VNC port; 0 picks a free one.")
     vnc_password: str = Field(
@@ -46,8 +50,13 @@ class SandboxSettings(CommonSettings):
     user: str = Field(
         "deskpilot",
         description="When started as root, run everything as this unprivileged user (created "
-        "if missing). Ignored when not root; empty keeps root (not recommended).",
-        pattern=r"^$|^[a-z_][a-z0-9_-]{0,31}$",
+        "if missing; never root). Ignored when not started as root.",
+        pattern=r"^[a-z_][a-z0-9_-]{0,31}$",
+    )
+    executor_python: str = Field(
+        "",
+        description="Python the executors run with, as the desktop user (who must be able to "
+        "run it, with deskpilot-display and deskpilot-shell installed); empty: this one.",
     )
     home: str = Field(
         "",
@@ -57,11 +66,31 @@ class SandboxSettings(CommonSettings):
     workdir: str = Field(
         "", description="Folder for runtime files (X cookie, VNC password, logs); empty: temp."
     )
+    credential_file: str = Field(
+        "",
+        description="File holding the credential the executors require of every call, read "
+        "and deleted at start (it must not stay readable by the desktop user); empty: one is "
+        "generated and reported in the ready report.",
+    )
     ready_file: str = Field(
         "",
         description="Write the ready report (a `SandboxReady` in proto3 JSON: addresses, "
-        "display, password) to this file.",
+        "display, generated secrets) to this file.",
     )
     ready_timeout_seconds: float = Field(
         30.0, gt=0, le=600, description="Give up when not ready after this long."
     )
+
+    @field_validator("vnc_host")
+    @classmethod
+    def _vnc_host_is_an_address(cls, value: str) -> str:
+        # VNC servers take one address to bind, not a name that may resolve to several.
+        ipaddress.ip_address(value)
+        return value
+
+    @field_validator("executor_python")
+    @classmethod
+    def _executor_python_is_absolute(cls, value: str) -> str:
+        # The executors start in the user's home, and the check that the user can run it
+        # from the root folder: a relative path would name another file.
+        return os.path.abspath(value) if value else value

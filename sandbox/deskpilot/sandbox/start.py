@@ -7,7 +7,9 @@ shell executors. It reports ready — a `SandboxReady` (session.proto) as one li
 proto3 JSON on stdout, and the same in the `--ready-file` — only when the X server, the
 VNC port and both executors' gRPC health checks answer.
 
-As root it runs everything as an unprivileged user (created if missing) with its own home.
+It never runs as root: started as root, it runs everything as an unprivileged user (created
+if missing) with its own home, the executors with a Python that user can run
+(`--executor-python`), and refuses to start when that user cannot run it.
 On SIGTERM/SIGINT, or when the X server or an executor dies, it stops every process it
 started (each in its own process group, so apps launched from the panel go too). When the
 sandbox process itself is killed (SIGKILL), the kernel kills the processes it started
@@ -25,21 +27,31 @@ import contextlib
 import importlib.util
 import logging
 import os
+import pwd
 import shutil
 import signal
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 from deskpilot.common.config import settings_or_exit
+from deskpilot.common.environment import SYSTEM_PATH, allowed_environment
 from deskpilot.common.grpc_client import wait_until_serving
 from deskpilot.common.logs import configure_logging
 from deskpilot.common.net import free_port
 from deskpilot.common.processes import PopenChild, spawn
 from deskpilot.common.readiness import NotReady, until_ready
+from deskpilot.common.sandbox_credential import (
+    CredentialError,
+    credential_pipe,
+    keep_out_of_reach,
+    new_credential,
+    read_credential_file,
+    readable_by_others,
+)
 from deskpilot.common.sandbox_ready import ready_line
+from deskpilot.common.sandbox_user import EXECUTOR_MODULES, SandboxUserError, missing_modules
 from deskpilot.common.signals import stop_event
 from deskpilot.sandbox.desktop import desktop_commands, find_launchers, write_panel_config
 from deskpilot.sandbox.settings import SandboxSettings
@@ -93,6 +105,8 @@ class Sandbox:
             user = desktop_user(s.user, s.home or str(self.workdir / "home"))
         except (RuntimeError, OSError) as exc:
             raise SandboxError(f"cannot prepare the desktop user: {exc}") from None
+        # First, before anything runs as the desktop user, who must never read it.
+        credential, generated = self._credential(user)
         user.own(self.workdir)
         for what, path in (("home", user.home), ("workdir", self.workdir)):
             blocked = user.unreachable_parent(path)
@@ -103,13 +117,21 @@ class Sandbox:
                 )
         missing: list[str] = []
 
-        shell_wanted = s.shell_executor and self._shell_installed()
-        if s.shell_executor and not shell_wanted:
-            log.warning("shell executor not installed (package deskpilot-shell); not started")
-            missing.append("shell executor")
-        if user.switches and (s.display_executor or shell_wanted):
-            await asyncio.to_thread(_check_python_runs_as, user)
+        python = s.executor_python or sys.executable
+        shell_wanted = s.shell_executor
+        if s.display_executor or s.shell_executor:
+            absent = await asyncio.to_thread(_missing_executors, python, user)
+            if s.display_executor and "deskpilot.display" in absent:
+                raise SandboxError(
+                    f"{python} has no display executor (package deskpilot-display) for user "
+                    f"{user.name or _current_user()}"
+                )
+            if s.shell_executor and "deskpilot.shell" in absent:
+                log.warning("shell executor not installed (package deskpilot-shell); not started")
+                missing.append("shell executor")
+                shell_wanted = False
 
+        base_env = self._base_env(user)
         self.xserver = XServer(
             XServerConfig(
                 mode=s.x_server,
@@ -124,6 +146,7 @@ class Sandbox:
             workdir=self.workdir / "x",
             user=user.name,
             die_with_parent=True,
+            base_env=base_env,
         )
         # On this (the main) thread, not a worker: the servers' parent-death signal is tied
         # to the thread that starts them. Nothing else runs in the sandbox meanwhile.
@@ -132,7 +155,7 @@ class Sandbox:
             "X display %s (%s) with VNC on %s:%d",
             self.xserver.display, s.x_server, s.vnc_host, self.xserver.vnc_port,
         )  # fmt: skip
-        env = self._child_env(user)
+        env = self.xserver.env(base_env)
 
         if s.desktop:
             launchers, absent = find_launchers()
@@ -148,21 +171,21 @@ class Sandbox:
         if s.display_executor:
             port = s.display_port or free_port(s.executor_host)
             display_address = f"{_dial_host(s.executor_host)}:{port}"
-            child = self._spawn(
+            child = self._spawn_executor(
                 "display-executor",
-                [sys.executable, "-m", "deskpilot.display", "--display", self.xserver.display,
-                 "--host", s.executor_host, "--port", str(port)],
-                env, user, critical=True,
+                [python, "-m", "deskpilot.display", "--display", self.xserver.display,
+                 "--host", s.executor_host, "--port", str(port), *self._log_flags()],
+                env, user, credential,
             )  # fmt: skip
             waits.append(self._wait_healthy(child, display_address, "deskpilot.v1.Display"))
         if shell_wanted:
             port = s.shell_port or free_port(s.executor_host)
             shell_address = f"{_dial_host(s.executor_host)}:{port}"
-            child = self._spawn(
+            child = self._spawn_executor(
                 "shell-executor",
-                [sys.executable, "-m", "deskpilot.shell",
-                 "--host", s.executor_host, "--port", str(port)],
-                env, user, critical=True,
+                [python, "-m", "deskpilot.shell",
+                 "--host", s.executor_host, "--port", str(port), *self._log_flags()],
+                env, user, credential,
             )  # fmt: skip
             waits.append(self._wait_healthy(child, shell_address, "deskpilot.v1.Shell"))
         await asyncio.gather(*waits)
@@ -177,7 +200,8 @@ class Sandbox:
             # Only a generated password is reported: one given in the settings (a Secret
             # in Kubernetes) is known to the caller and must not reach the logs.
             secrets=session_pb2.SandboxSecrets(
-                vnc_password="" if s.vnc_password else self.xserver.vnc_password
+                vnc_password="" if s.vnc_password else self.xserver.vnc_password,
+                executor_credential=credential if generated else "",
             ),
             display=self.xserver.display,
             x_server=s.x_server,
@@ -188,19 +212,38 @@ class Sandbox:
             missing=missing,
         )
 
-    def _shell_installed(self) -> bool:
-        return importlib.util.find_spec("deskpilot.shell") is not None
+    def _credential(self, user: DesktopUser) -> tuple[str, bool]:
+        """The executors' credential, and whether it was generated here (then the ready
+        report carries it). A given file is read and removed; one that would stay
+        readable by the desktop user stops the sandbox."""
+        path = self.settings.credential_file
+        if not path:
+            credential, generated = new_credential(), True
+        else:
+            try:
+                credential = read_credential_file(Path(path), remove=False)
+            except CredentialError as exc:
+                raise SandboxError(str(exc)) from None
+            _remove_credential_file(Path(path), user)
+            generated = False
+        # This process holds it from now on: out of reach of the desktop user's processes
+        # (which, without root, run as the same user).
+        keep_out_of_reach()
+        return credential, generated
 
-    def _child_env(self, user: DesktopUser) -> dict[str, str]:
-        assert self.xserver is not None and self.workdir is not None
+    def _base_env(self, user: DesktopUser) -> dict[str, str]:
+        """What every process of the sandbox starts with: an allow-list (language, time
+        zone, terminal) and what the desktop user needs, never this process's environment,
+        which holds whatever its starter had (API keys, service credentials)."""
+        assert self.workdir is not None
         runtime = self.workdir / "runtime"
         runtime.mkdir(mode=0o700, exist_ok=True)
         user.own(runtime)
-        env = self.xserver.env(
-            {k: v for k, v in os.environ.items() if not k.startswith(("DESKPILOT_", "XDG_"))}
-        )
         name = user.name or _current_user()
+        env = allowed_environment()
         env.update(
+            # A user of its own sees the system's PATH; otherwise the user's own.
+            PATH=SYSTEM_PATH if user.switches else os.environ.get("PATH", SYSTEM_PATH),
             HOME=str(user.home),
             USER=name,
             LOGNAME=name,
@@ -208,11 +251,29 @@ class Sandbox:
             LANG=env.get("LANG") or "C.UTF-8",
             XDG_RUNTIME_DIR=str(runtime),
         )
-        # Shared settings (log format, NATS) still reach the executors.
-        for key in ("DESKPILOT_LOG_LEVEL", "DESKPILOT_LOG_FORMAT"):
-            if key in os.environ:
-                env[key] = os.environ[key]
         return env
+
+    def _log_flags(self) -> list[str]:
+        # Flags, not variables: the shell executor's bash inherits its environment.
+        s = self.settings
+        return ["--log-level", s.log_level, "--log-format", s.log_format]
+
+    def _spawn_executor(
+        self,
+        name: str,
+        argv: list[str],
+        env: dict[str, str],
+        user: DesktopUser,
+        credential: str,
+    ) -> PopenChild:
+        """An executor, handed the credential through a pipe it inherits (never argv or
+        the environment, which other processes of its user can read)."""
+        fd = credential_pipe(credential)
+        try:
+            argv = [*argv, "--credential-fd", str(fd)]
+            return self._spawn(name, argv, env, user, critical=True, pass_fds=(fd,))
+        finally:
+            os.close(fd)
 
     def _spawn(
         self,
@@ -222,12 +283,14 @@ class Sandbox:
         user: DesktopUser,
         *,
         critical: bool = False,
+        pass_fds: tuple[int, ...] = (),
     ) -> PopenChild:
         assert self.workdir is not None
         # From the main thread: the parent-death signal is tied to the starting thread.
         child = spawn(
             name, argv, env=env, cwd=user.home, log_path=self.workdir / "logs" / f"{name}.log",
-            die_with_parent=signal.SIGKILL, **user.popen_kwargs(),  # type: ignore[arg-type]
+            pass_fds=pass_fds, die_with_parent=signal.SIGKILL,
+            **user.popen_kwargs(),  # type: ignore[arg-type]
         )  # fmt: skip
         self.children.append(child)
         if critical:
@@ -271,17 +334,33 @@ class Sandbox:
             shutil.rmtree(self.workdir, ignore_errors=True)
 
 
-def _check_python_runs_as(user: DesktopUser) -> None:
+def _remove_credential_file(path: Path, user: DesktopUser) -> None:
+    """Delete the credential file; where that is impossible (a read-only mount), go on
+    only if the desktop user cannot read it."""
     try:
-        subprocess.run(
-            [sys.executable, "-c", "import deskpilot.common"],
-            check=True, capture_output=True, timeout=30, **user.popen_kwargs(),  # type: ignore[arg-type]
-        )  # fmt: skip
-    except (OSError, subprocess.CalledProcessError) as exc:
+        path.unlink(missing_ok=True)
+    except OSError as exc:
+        if readable_by_others(path, user.uid, user.gid):
+            raise SandboxError(
+                f"the credential file {path} cannot be removed ({exc.strerror}) and user "
+                f"{user.name or _current_user()} could read it: make it readable by root only, "
+                "or put it where this process may delete it"
+            ) from None
+        log.info("credential file %s stays (%s); the desktop user cannot read it", path, exc)
+
+
+def _missing_executors(python: str, user: DesktopUser) -> list[str]:
+    """The executor packages `python` lacks when the desktop user runs it; SandboxError
+    when that user cannot run it at all (never a reason to run as root instead)."""
+    if not user.switches and python == sys.executable:
+        return [m for m in EXECUTOR_MODULES if importlib.util.find_spec(m) is None]
+    entry = pwd.getpwuid(user.uid) if user.switches else None
+    try:
+        return missing_modules(python, entry, EXECUTOR_MODULES)
+    except SandboxUserError as exc:
         raise SandboxError(
-            f"user {user.name} cannot run {sys.executable} with deskpilot ({exc}); install "
-            "deskpilot where that user can read it (as the sandbox image does), "
-            "or pass --user '' to keep the current user"
+            f"{exc}; give --executor-python a Python it can run with deskpilot-display and "
+            "deskpilot-shell installed (`make sandbox-venv` builds one from /usr/bin/python3)"
         ) from None
 
 
@@ -290,14 +369,20 @@ def _dial_host(host: str) -> str:
 
 
 def _current_user() -> str:
-    import pwd
-
     return pwd.getpwuid(os.getuid()).pw_name
 
 
 def _write_ready_file(path: Path, report: session_pb2.SandboxReady) -> None:
+    """The ready report in `path` (mode 0600). Not run as root, this process's user is the
+    desktop user, who could read the file: a generated credential then goes to stdout
+    only."""
+    if os.geteuid() != 0 and report.secrets.executor_credential:
+        report = session_pb2.SandboxReady.FromString(report.SerializeToString())
+        report.secrets.executor_credential = ""
+        log.info("the ready file leaves out the executor credential (see stdout)")
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_suffix(path.suffix + ".tmp")
+    temporary.unlink(missing_ok=True)
     temporary.touch(mode=0o600)
     temporary.write_text(ready_line(report) + "\n")
     temporary.replace(path)  # readers never see a half-written file

@@ -1,13 +1,16 @@
-"""The unprivileged desktop user: create it when missing and prepare its home folder."""
+"""The unprivileged desktop user: who runs the sandbox's processes, and its home folder.
+
+Started as root, a sandbox always switches to its user (created if missing; never one
+with uid 0). Started as anyone else, it runs as that user.
+"""
 
 from __future__ import annotations
 
 import os
-import pwd
-import shutil
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
+
+from deskpilot.common.sandbox_user import ensure_user, unreachable_parent
 
 
 @dataclass(frozen=True)
@@ -37,39 +40,18 @@ class DesktopUser:
         """The first folder above `path` this user may not enter, or None if all are fine."""
         if not self.switches:
             return None
-        for parent in reversed(path.resolve().parents):
-            info = parent.stat()
-            if info.st_uid == self.uid:
-                allowed = info.st_mode & 0o100
-            elif info.st_gid == self.gid:
-                allowed = info.st_mode & 0o010
-            else:
-                allowed = info.st_mode & 0o001
-            if not allowed:
-                return parent
-        return None
+        return unreachable_parent(path, self.uid, self.gid)
 
 
 def desktop_user(name: str, home: str) -> DesktopUser:
     """Resolve (and, as root, create) the user the sandbox runs as, with `home` as home."""
-    if os.geteuid() != 0 or not name:
+    if os.geteuid() != 0:
         home_path = Path(home)
         home_path.mkdir(parents=True, exist_ok=True)
         return DesktopUser(None, os.getuid(), os.getgid(), home_path)
-    try:
-        entry = pwd.getpwnam(name)
-    except KeyError:
-        useradd = shutil.which("useradd") or "/usr/sbin/useradd"
-        # -M: the home is per sandbox (created below), not the account's default.
-        created = subprocess.run(
-            [useradd, "--system", "-M", "-U", "-s", "/bin/bash", "-d", f"/home/{name}", name],
-            capture_output=True,
-            text=True,
-        )
-        try:  # another sandbox starting at the same moment may have created it
-            entry = pwd.getpwnam(name)
-        except KeyError:
-            raise RuntimeError(f"cannot create user {name}: {created.stderr.strip()}") from None
+    if not name:
+        raise RuntimeError("started as root, a sandbox needs --user: it never runs as root")
+    entry = ensure_user(name)
     home_path = Path(home)
     home_path.mkdir(parents=True, exist_ok=True)
     os.chown(home_path, entry.pw_uid, entry.pw_gid)

@@ -15,6 +15,7 @@ started (``deskpilot.common.processes``: each in its own session, SIGTERM then S
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import secrets
 import select
@@ -54,7 +55,8 @@ class XServerConfig:
     width: int = 1280
     height: int = 800
     depth: int = 24
-    # Address the VNC server binds; loopback unless the sandbox must be reachable.
+    # The one address the VNC server listens on (IPv4 or IPv6); loopback unless the
+    # sandbox must be reachable.
     vnc_host: str = "127.0.0.1"
     # 0 picks a free port.
     vnc_port: int = 0
@@ -71,6 +73,10 @@ class XServerConfig:
             raise ValueError(f"geometry {self.width}x{self.height} outside 64..8192")
         if self.depth not in (16, 24, 32):
             raise ValueError(f"depth {self.depth} not supported; use 16, 24 or 32")
+        try:
+            ipaddress.ip_address(self.vnc_host)
+        except ValueError:
+            raise ValueError(f"vnc_host {self.vnc_host!r} is not an IP address") from None
         if not 0 <= self.vnc_port <= 65535:
             raise ValueError(f"vnc_port {self.vnc_port} outside 0..65535")
         if self.display_number is not None and not 0 <= self.display_number <= 65535:
@@ -96,6 +102,9 @@ class XServer(ServerProcess):
     # Kill the servers when the process that started them dies, even by SIGKILL (see
     # deskpilot.common.processes); then `start()` must run on the main thread.
     die_with_parent: bool = False
+    # The environment the servers start from (a sandbox's allow-listed one); None: this
+    # process's own.
+    base_env: Mapping[str, str] | None = None
 
     display: str = ""
     vnc_port: int = 0
@@ -199,19 +208,31 @@ class XServer(ServerProcess):
                 self._wait_for_vnc(x_server)
             else:
                 self._start_x(self._xvfb_args())
-                self._wait_for_vnc(self._spawn("VNC server", self._x11vnc_args(password_file)))
+                # SIGTERM when this process dies: x11vnc then removes its shared-memory
+                # segments; killed outright together with the X server, it leaves ~40
+                # behind, and the machine's limit (4096) soon stops every VNC server.
+                vnc = self._spawn(
+                    "VNC server", self._x11vnc_args(password_file), death_signal=signal.SIGTERM
+                )
+                self._wait_for_vnc(vnc)
         except NotReady as exc:
             raise XServerError(str(exc)) from None
 
-    def _spawn(self, name: str, args: list[str], pass_fds: tuple[int, ...] = ()) -> PopenChild:
+    def _spawn(
+        self,
+        name: str,
+        args: list[str],
+        pass_fds: tuple[int, ...] = (),
+        death_signal: signal.Signals = signal.SIGKILL,
+    ) -> PopenChild:
         child = spawn(
             name,
             args,
             log_path=self.log_path,
-            env=self.env() if self.display else _clean_env(),
+            env=self.env(self.base_env) if self.display else _clean_env(self.base_env),
             pass_fds=pass_fds,
             user=self.user,
-            die_with_parent=signal.SIGKILL if self.die_with_parent else None,
+            die_with_parent=death_signal if self.die_with_parent else None,
         )
         self._processes.append(child)
         return child
@@ -288,8 +309,7 @@ class XServer(ServerProcess):
             "-display", self.display,
             "-auth", str(self.xauthority),
             "-rfbport", str(self.vnc_port),
-            "-listen", c.vnc_host,
-            "-noipv6",
+            *_x11vnc_listen_args(c.vnc_host),
             "-rfbauth", str(password_file),
             "-shared",
             "-forever",
@@ -299,6 +319,15 @@ class XServer(ServerProcess):
 
 
 # --- helpers ---------------------------------------------------------------------------
+
+
+def _x11vnc_listen_args(host: str) -> list[str]:
+    """Listen on `host` alone. Besides its -rfbport listener, x11vnc's LibVNCServer opens
+    one of its own on [::]:5900 (its default -rfbportv6), whatever -listen and -noipv6
+    say: -rfbportv6 -1 turns that one off."""
+    if ipaddress.ip_address(host).version == 6:
+        return ["-6", "-listen6", host, "-noipv4", "-rfbportv6", "-1"]
+    return ["-listen", host, "-no6", "-noipv6", "-rfbportv6", "-1"]
 
 
 def write_xauthority(path: Path, cookie: bytes) -> None:
@@ -368,7 +397,8 @@ def _rfb_banner(address: tuple[str, int]) -> bool:
 
 
 def _dial_host(host: str) -> str:
-    return "127.0.0.1" if host in ("0.0.0.0", "", "::") else host
+    """Where to reach a server bound to `host` from this machine."""
+    return {"0.0.0.0": "127.0.0.1", "": "127.0.0.1", "::": "::1"}.get(host, host)
 
 
 def _require_binaries(mode: XServerMode) -> None:
@@ -380,9 +410,9 @@ def _require_binaries(mode: XServerMode) -> None:
         raise XServerError(f"{', '.join(missing)} not found on PATH; install {hint}")
 
 
-def _clean_env() -> dict[str, str]:
+def _clean_env(base: Mapping[str, str] | None) -> dict[str, str]:
     """The environment for the X server itself: no inherited DISPLAY/XAUTHORITY."""
-    env = dict(os.environ)
+    env = dict(os.environ if base is None else base)
     env.pop("DISPLAY", None)
     env.pop("XAUTHORITY", None)
     return env

@@ -12,13 +12,13 @@ from pathlib import Path
 from typing import Literal, get_args, get_origin
 
 from deskpilot.cli import local_auth, settings_doc
+from deskpilot.cli.sandbox_check import sandbox_problem, shared_user_notice
 from deskpilot.cli.session_main import SESSION_COMMANDS, add_session_parsers, session_command
 from deskpilot.cli.stack import (
     UpSettings,
     api_key_notice,
     build_stack,
     missing_services,
-    sandbox_user_notice,
     uses_stand_in,
 )
 from deskpilot.cli.supervisor import Supervisor
@@ -41,6 +41,9 @@ def up(argv: Sequence[str]) -> int:
             file=sys.stderr,
         )
         return 2
+    if problem := sandbox_problem(settings):
+        print(f"deskpilot up: {problem}", file=sys.stderr)
+        return 1
     try:
         auth = local_auth.prepare(settings.data_dir)
     except (OSError, KeyFileError) as exc:
@@ -51,7 +54,7 @@ def up(argv: Sequence[str]) -> int:
         ready_timeout=settings.ready_timeout,
         grace_seconds=settings.grace_seconds,
     )
-    for notice in (api_key_notice(settings, os.environ), sandbox_user_notice(settings)):
+    for notice in (api_key_notice(settings, os.environ), shared_user_notice()):
         if notice:
             supervisor.say(notice)
     if uses_stand_in(settings):

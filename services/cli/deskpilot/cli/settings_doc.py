@@ -5,21 +5,26 @@ from __future__ import annotations
 
 import importlib
 import inspect
+from collections.abc import Iterable
 from pathlib import Path
 
+from deskpilot.cli.components import COMPONENTS, ComponentSpec
 from deskpilot.common.config import CommonSettings, settings_table
 
-# Where each component keeps its settings class, in the order the README lists them.
+
+def _settings_modules(components: Iterable[ComponentSpec]) -> list[str]:
+    return list(dict.fromkeys(c.settings.partition(":")[0] for c in components if c.settings))
+
+
+# Where each component keeps its settings class, in the order the README lists them: the
+# command's own, what runs inside a sandbox, the sandbox, then the rest of the stack
+# (`components.py`).
 SETTINGS_MODULES = (
     "deskpilot.cli.stack",
     "deskpilot.cli.settings",
-    "deskpilot.display.settings",
-    "deskpilot.shell.settings",
+    *_settings_modules(c for c in COMPONENTS if not c.in_local_stack),
     "deskpilot.sandbox.settings",
-    "deskpilot.safety.settings",
-    "deskpilot.orchestrator.settings",
-    "deskpilot.gateway.settings",
-    "deskpilot.standin.settings",
+    *_settings_modules(c for c in COMPONENTS if c.in_local_stack),
 )
 
 START, END = "<!-- settings-table:start -->", "<!-- settings-table:end -->"
@@ -33,8 +38,10 @@ def settings_classes() -> list[type[CommonSettings]]:
             module = importlib.import_module(name)
         except ModuleNotFoundError:
             continue
-        for _, cls in inspect.getmembers(module, inspect.isclass):
-            if issubclass(cls, CommonSettings) and cls.__module__ == name:
+        for attribute, cls in inspect.getmembers(module, inspect.isclass):
+            # A private class is a base of a public one (the stack's generated ports).
+            public = not attribute.startswith("_")
+            if public and issubclass(cls, CommonSettings) and cls.__module__ == name:
                 found.append(cls)
     return found
 

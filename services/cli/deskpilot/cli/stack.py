@@ -1,24 +1,32 @@
-"""What `deskpilot up` runs on one machine: nats-server, then every deskpilot service
-that is installed, in dependency order, each on its own loopback port.
+"""What `deskpilot up` runs on one machine: nats-server, then every component of the
+local stack that is installed, in dependency order, each on its own loopback port.
 
-The display and shell executors are not listed: they run inside each session's sandbox,
-which the orchestrator's sandbox provider starts.
+Which components those are, their ports, health checks and wiring come from
+`components.py`; this module adds what is particular to one local stack: the port
+settings (one per component, generated from the description), the stand-in when asked
+for, the sandbox user, log settings, and the notices a new user needs.
 """
 
 from __future__ import annotations
 
-import importlib.util
-import os
-import stat
-import sys
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
-from pydantic import Field
+from pydantic import Field, create_model
 
+from deskpilot.cli.components import (
+    COMPONENTS,
+    NATS,
+    STAND_IN,
+    ComponentSpec,
+    Invocation,
+    command_for,
+    component,
+    stack_order,
+)
 from deskpilot.cli.local_auth import local_auth
+from deskpilot.cli.serving import Grpc, Http
 from deskpilot.cli.supervisor import (
     CHILD_DEATH_SIGNAL,
     Component,
@@ -28,19 +36,40 @@ from deskpilot.cli.supervisor import (
 )
 from deskpilot.common.config import CommonSettings
 from deskpilot.common.natsserver import NatsServer
+from deskpilot.common.sandbox_user import sandbox_python
+from deskpilot.common.security import SecuredServiceSettings
+
+LOCAL_STACK = tuple(c for c in COMPONENTS if c.in_local_stack)
 
 
-class UpSettings(CommonSettings):
+def _port_settings() -> dict[str, Any]:
+    """One `--<name>-port` setting per component of the local stack."""
+    return {
+        c.port.setting: (
+            int,
+            Field(
+                c.port.default,
+                ge=0 if c.port.any_free else 1,
+                le=65535,
+                description=c.port.description,
+            ),
+        )
+        for c in LOCAL_STACK
+        if c.port is not None
+    }
+
+
+# A base of UpSettings (private: the settings table shows them as UpSettings').
+_StackPorts = create_model("_StackPorts", __base__=CommonSettings, **_port_settings())
+
+
+class UpSettings(_StackPorts):
     """Settings of the local stack."""
 
     service_name: ClassVar[str] = "up"
 
     host: str = Field("127.0.0.1", description="Address every component binds.")
     data_dir: Path = Field(Path("var"), description="Folder for NATS data and logs.")
-    nats_port: int = Field(4222, ge=0, le=65535, description="NATS client port (0: any free).")
-    safety_port: int = Field(50053, ge=1, le=65535, description="Safety gate gRPC port.")
-    orchestrator_port: int = Field(50051, ge=1, le=65535, description="Orchestrator gRPC port.")
-    gateway_port: int = Field(8080, ge=1, le=65535, description="Gateway gRPC port.")
     stand_in: bool = Field(
         False,
         description="Also run the Messages API stand-in playing the scripted demo and point the "
@@ -49,12 +78,16 @@ class UpSettings(CommonSettings):
     stand_in_script: Path | None = Field(
         None, description="Stand-in script (JSON turns) instead of the demo; implies --stand-in."
     )
-    stand_in_port: int = Field(8765, ge=1, le=65535, description="Stand-in HTTP port.")
     sandbox_user: str = Field(
         "deskpilot",
-        pattern=r"^$|^[a-z_][a-z0-9_-]{0,31}$",
-        description="User the sandboxes run as when the stack runs as root; empty keeps root "
-        "(only where that user cannot run the Python install).",
+        pattern=r"^[a-z_][a-z0-9_-]{0,31}$",
+        description="User the sandboxes run as when the stack runs as root (created if "
+        "missing; never root).",
+    )
+    sandbox_python: str = Field(
+        "",
+        description="Python the sandbox user runs the executors with; empty: `.venv-sandbox` "
+        "beside this virtualenv (`make` builds it from /usr/bin/python3), else this Python.",
     )
     ready_timeout: float = Field(
         30.0, gt=0, le=600, description="Seconds each component may take to become ready."
@@ -64,39 +97,6 @@ class UpSettings(CommonSettings):
     )
 
 
-@dataclass(frozen=True)
-class KnownService:
-    """A deskpilot service `deskpilot up` can run, once its package is installed."""
-
-    name: str
-    module: str
-    grpc_service: str
-    port_setting: str
-    depends_on: tuple[str, ...]
-
-    def installed(self) -> bool:
-        """Whether `python -m <module>` can run it."""
-        try:
-            return importlib.util.find_spec(f"{self.module}.__main__") is not None
-        except ModuleNotFoundError:
-            return False
-
-
-KNOWN_SERVICES = (
-    KnownService("safety", "deskpilot.safety", "deskpilot.v1.Safety", "safety_port", ("nats",)),
-    KnownService(
-        "orchestrator",
-        "deskpilot.orchestrator",
-        "deskpilot.v1.Orchestrator",
-        "orchestrator_port",
-        ("nats", "safety"),
-    ),
-    KnownService("gateway", "deskpilot.gateway", "", "gateway_port", ("nats", "orchestrator")),
-)
-
-
-STAND_IN = "standin"
-STAND_IN_KEY = "stand-in"  # the stand-in wants some key, as the real API does
 MISSING_KEY_NOTICE = (
     "ANTHROPIC_API_KEY is not set, so the orchestrator will refuse sessions: "
     "`export ANTHROPIC_API_KEY=sk-ant-...` (your Anthropic API key) before `deskpilot up` "
@@ -116,32 +116,8 @@ def api_key_notice(settings: UpSettings, environ: Mapping[str, str]) -> str | No
     return MISSING_KEY_NOTICE
 
 
-def sandbox_user_notice(settings: UpSettings, python: str = sys.executable) -> str | None:
-    """What to tell a root user whose sandbox user cannot run this Python install (e.g.
-    one under /root). Sessions would fail to start their sandbox, so `deskpilot up` keeps
-    root for local sandboxes then (see `effective_sandbox_user`) and says so."""
-    if os.geteuid() != 0 or not settings.sandbox_user:
-        return None
-    path = Path(python).resolve()
-    blocked = next((p for p in path.parents if not p.stat().st_mode & stat.S_IXOTH), None)
-    if blocked is None and path.stat().st_mode & stat.S_IXOTH:
-        return None
-    return (
-        f"WARNING: local sandboxes run as root, not as {settings.sandbox_user!r}: that user "
-        f"cannot run {path} ({blocked or path} is closed to other users). For unprivileged "
-        "sandboxes, install deskpilot where that user can read it (as the sandbox image "
-        "does); `--sandbox-user ''` silences this"
-    )
-
-
-def effective_sandbox_user(settings: UpSettings) -> str:
-    """The configured sandbox user, or "" (the current user) when it could not run the
-    install: a local stack that starts no session would help nobody."""
-    return "" if sandbox_user_notice(settings) else settings.sandbox_user
-
-
 def build_stack(settings: UpSettings, *, text_logs: bool) -> list[Component]:
-    """nats-server plus each installed service, wired to it through the environment."""
+    """nats-server plus each installed component, wired to what it depends on."""
     nats = NatsComponent(
         NatsServer(
             settings.data_dir / "nats",
@@ -150,88 +126,91 @@ def build_stack(settings: UpSettings, *, text_logs: bool) -> list[Component]:
             die_with_parent=CHILD_DEATH_SIGNAL,
         )
     )
-    log_env: dict[str, str | Callable[[], str]] = {
+    chosen = _chosen(settings)
+    endpoints = {c.name: _endpoint(settings, c) for c in chosen if c.name != NATS}
+    log_env = {
         "DESKPILOT_LOG_LEVEL": settings.log_level,
         "DESKPILOT_LOG_FORMAT": "text" if text_logs else "json",
     }
+
+    def invocation(name: str) -> Invocation:
+        # Called as the component starts: nats-server's port is known once it runs.
+        addresses = {**endpoints, NATS: nats.endpoint}
+        command = command_for(name, addresses, _extra_flags(name, settings))
+        env = {**log_env, **command.env, **_auth_env(name, settings)}
+        return Invocation(command.program, command.args, env)
+
     components: list[Component] = [nats]
-    if uses_stand_in(settings):
-        components.append(_stand_in(settings, log_env))
-    installed = [s for s in KNOWN_SERVICES if s.installed()]
-    names = {c.name for c in components} | {s.name for s in installed}
-    for service in installed:
-        port = getattr(settings, service.port_setting)
+    for spec in chosen:
+        if spec.name == NATS:
+            continue
+        kind, health = _supervised(spec)
         components.append(
-            ProcessComponent(
-                name=service.name,
-                argv=[
-                    sys.executable,
-                    "-m",
-                    service.module,
-                    *_bind_flags(settings.host, port),
-                    *_service_flags(service.name, settings),
-                ],
-                address=f"{settings.host}:{port}",
-                health_service=service.grpc_service,
-                env={
-                    "DESKPILOT_NATS_URL": lambda: nats.address,
-                    **log_env,
-                    **_service_env(service.name, settings),
-                    # Paths to its key and token files (`deskpilot up` writes them first).
-                    **local_auth(settings.data_dir).service_env(service.name),
-                },
-                depends_on=tuple(
-                    d
-                    for d in (*service.depends_on, *_extra_dependencies(service.name, settings))
-                    if d in names
-                ),
+            kind(
+                name=spec.name,
+                command=lambda name=spec.name: invocation(name),
+                address=endpoints[spec.name],
+                depends_on=tuple(d for d in spec.uses if d in endpoints or d == NATS),
+                **health,
             )
         )
     return components
 
 
-def _stand_in(settings: UpSettings, log_env: dict[str, str | Callable[[], str]]) -> Component:
-    script = ["--script", str(settings.stand_in_script)] if settings.stand_in_script else []
-    return HttpProcessComponent(
-        name=STAND_IN,
-        argv=[
-            sys.executable,
-            "-m",
-            "deskpilot.cli.demo",
-            *_bind_flags(settings.host, settings.stand_in_port),
-            *script,
-        ],
-        address=f"{settings.host}:{settings.stand_in_port}",
-        env=dict(log_env),
-    )
+def missing_services() -> list[str]:
+    """Services not installed yet, so `deskpilot up` can say what it is not running."""
+    return [
+        c.name for c in LOCAL_STACK if c.name != NATS and not c.on_request and not c.installed()
+    ]
 
 
-def _service_flags(name: str, settings: UpSettings) -> list[str]:
+def _chosen(settings: UpSettings) -> list[ComponentSpec]:
+    """What this stack runs, in the order to start it: nats-server (which says so itself
+    when it is missing), every installed component (the stand-in only when asked for),
+    and of those only the ones whose dependencies run too."""
+    chosen: list[ComponentSpec] = []
+    for name in stack_order([c.name for c in LOCAL_STACK]):
+        spec = component(name)
+        if name != NATS and not spec.installed():
+            continue
+        if spec.on_request and not (name == STAND_IN and uses_stand_in(settings)):
+            continue
+        if all(d in {c.name for c in chosen} for d in spec.depends_on):
+            chosen.append(spec)
+    return chosen
+
+
+def _supervised(spec: ComponentSpec) -> tuple[type[ProcessComponent], dict[str, str]]:
+    """The supervisor's kind of component for `spec`, and its health check's argument."""
+    if isinstance(spec.serves, Http):
+        return HttpProcessComponent, {"health_path": spec.serves.health_path}
+    if isinstance(spec.serves, Grpc):
+        return ProcessComponent, {"health_service": spec.serves.health_service}
+    raise ValueError(f"{spec.name} serves {spec.serves}, which `deskpilot up` cannot check")
+
+
+def _extra_flags(name: str, settings: UpSettings) -> list[str]:
+    """Stack settings passed on to one component."""
     if name == "orchestrator":
         return [
-            "--safety-address", f"{settings.host}:{settings.safety_port}",
-            "--sandbox.local.user", effective_sandbox_user(settings),
+            "--sandbox.local.user", settings.sandbox_user,
+            "--sandbox.local.python", settings.sandbox_python or sandbox_python(),
         ]  # fmt: skip
+    if name == STAND_IN and settings.stand_in_script is not None:
+        return ["--script", str(settings.stand_in_script)]
     return []
 
 
-def _service_env(name: str, settings: UpSettings) -> dict[str, str]:
-    if name == "orchestrator" and uses_stand_in(settings):
-        return {
-            "ANTHROPIC_BASE_URL": f"http://{settings.host}:{settings.stand_in_port}",
-            "ANTHROPIC_API_KEY": STAND_IN_KEY,
-        }
-    return {}
+def _auth_env(name: str, settings: UpSettings) -> dict[str, str]:
+    """Where a component that checks callers' tokens finds its key and token files
+    (`deskpilot up` writes them before it starts anything): paths only."""
+    spec = component(name)
+    if not spec.settings or not issubclass(spec.settings_class(), SecuredServiceSettings):
+        return {}
+    return local_auth(settings.data_dir).service_env(name)
 
 
-def _extra_dependencies(name: str, settings: UpSettings) -> tuple[str, ...]:
-    return (STAND_IN,) if name == "orchestrator" and uses_stand_in(settings) else ()
-
-
-def missing_services() -> list[str]:
-    """Services not installed yet, so `deskpilot up` can say what it is not running."""
-    return [s.name for s in KNOWN_SERVICES if not s.installed()]
-
-
-def _bind_flags(host: str, port: int) -> list[str]:
-    return ["--host", host, "--port", str(port)]
+def _endpoint(settings: UpSettings, spec: ComponentSpec) -> str:
+    assert spec.port is not None, f"{spec.name} has no port in the local stack"
+    host = f"[{settings.host}]" if ":" in settings.host else settings.host
+    return f"{host}:{getattr(settings, spec.port.setting)}"

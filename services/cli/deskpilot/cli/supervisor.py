@@ -21,15 +21,13 @@ import contextlib
 import os
 import signal
 import sys
-import time
-import urllib.error
-import urllib.request
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
-from deskpilot.common.grpc_client import wait_until_serving
+from deskpilot.cli.components import Invocation, dependency_order
+from deskpilot.cli.serving import Grpc, Http, until_serving
 from deskpilot.common.natsserver import NatsServer
 from deskpilot.common.processes import PIPE, STDOUT, AsyncChild, exit_description, spawn_async
 from deskpilot.common.readiness import NotReady, until_ready
@@ -52,26 +50,39 @@ class ComponentFailed(RuntimeError):
 
 @dataclass
 class ProcessComponent:
-    """A child process, ready when its gRPC health check answers SERVING."""
+    """A child process, ready when its gRPC health check answers SERVING.
+
+    `command` may be a function, called at start: a dependency's address is known only
+    once it runs (e.g. nats-server on a port it chose)."""
 
     name: str
-    argv: Sequence[str]
+    command: Invocation | Callable[[], Invocation]
     address: str
     health_service: str = ""
-    # Values may be callables, resolved at start: a dependency's address is known only
-    # once it runs (e.g. nats-server on a port it chose).
-    env: dict[str, str | Callable[[], str]] = field(default_factory=dict)
     depends_on: tuple[str, ...] = ()
     child: AsyncChild | None = None
     _pump: asyncio.Task[None] | None = None
 
+    def invocation(self) -> Invocation:
+        return self.command() if callable(self.command) else self.command
+
+    @property
+    def argv(self) -> list[str]:
+        return self.invocation().argv
+
+    @property
+    def env(self) -> Mapping[str, str]:
+        """What it gets beyond this process's environment."""
+        return self.invocation().env
+
     async def start(self, emit: Callable[[str], None], timeout: float) -> None:
+        invocation = self.invocation()
         self.child = await spawn_async(
             self.name,
-            self.argv,
+            invocation.argv,
             stdout=PIPE,
             stderr=STDOUT,
-            env={**os.environ, **{k: v() if callable(v) else v for k, v in self.env.items()}},
+            env={**os.environ, **invocation.env},
             die_with_parent=CHILD_DEATH_SIGNAL,
         )
         self._pump = asyncio.get_running_loop().create_task(_pump(self.child, emit))
@@ -84,7 +95,7 @@ class ProcessComponent:
 
     async def until_ready(self, timeout: float) -> None:
         """Return once the process serves; TimeoutError after `timeout` seconds."""
-        await wait_until_serving(self.address, service=self.health_service, timeout=timeout)
+        await until_serving(Grpc(self.health_service), self.address, timeout)
 
     async def wait(self) -> int:
         assert self.child is not None
@@ -106,28 +117,7 @@ class HttpProcessComponent(ProcessComponent):
     health_path: str = "/health"
 
     async def until_ready(self, timeout: float) -> None:
-        url = f"http://{self.address}{self.health_path}"
-        deadline = time.monotonic() + timeout
-        last = "no answer yet"
-        while time.monotonic() < deadline:
-            try:
-                status = await asyncio.to_thread(_http_status, url)
-            except OSError as exc:
-                last = str(exc)
-            else:
-                if status == 200:
-                    return
-                last = f"HTTP {status}"
-            await asyncio.sleep(0.1)
-        raise TimeoutError(f"{url} not ready after {timeout:.0f} s ({last})")
-
-
-def _http_status(url: str) -> int:
-    try:
-        with urllib.request.urlopen(url, timeout=2) as reply:
-            return reply.status
-    except urllib.error.HTTPError as exc:
-        return exc.code
+        await until_serving(Http(self.health_path), self.address, timeout)
 
 
 @dataclass
@@ -143,6 +133,11 @@ class NatsComponent:
     @property
     def address(self) -> str:
         return self.server.url
+
+    @property
+    def endpoint(self) -> str:
+        """`host:port`, once it runs."""
+        return self.server.endpoint
 
     async def start(self, emit: Callable[[str], None], timeout: float) -> None:
         log_path = self.server.log_path
@@ -274,25 +269,7 @@ class Supervisor:
 def order_by_dependencies(components: Sequence[Component]) -> list[Component]:
     """Topological order; raises ValueError on an unknown dependency or a cycle."""
     by_name = {c.name: c for c in components}
-    ordered: list[Component] = []
-    visiting: set[str] = set()
-
-    def visit(component: Component) -> None:
-        if component in ordered:
-            return
-        if component.name in visiting:
-            raise ValueError(f"dependency cycle through {component.name}")
-        visiting.add(component.name)
-        for dep in component.depends_on:
-            if dep not in by_name:
-                raise ValueError(f"{component.name} depends on unknown component {dep}")
-            visit(by_name[dep])
-        visiting.discard(component.name)
-        ordered.append(component)
-
-    for component in components:
-        visit(component)
-    return ordered
+    return [by_name[n] for n in dependency_order(by_name, lambda n: by_name[n].depends_on)]
 
 
 def _silence(out: TextIO) -> None:

@@ -34,6 +34,9 @@ from pydantic_settings import (
     PydanticBaseSettingsSource,
     SettingsConfigDict,
 )
+from pydantic_settings import (
+    SettingsError as PydanticSettingsError,
+)
 
 ENV_PREFIX = "DESKPILOT_"
 # Between the names of a nested setting in its variable: DESKPILOT_<SERVICE>_<GROUP>__<FIELD>.
@@ -82,6 +85,7 @@ class CommonSettings(BaseSettings):
                     cli_kebab_case=True,
                     cli_prog_name=f"deskpilot-{cls.service_name}",
                     cli_implicit_flags=True,
+                    cli_exit_on_error=False,  # a bad flag is one line (SettingsError)
                 )
             )
         sources.append(EnvSettingsSource(settings_cls, env_prefix=cls.env_prefix()))
@@ -160,6 +164,8 @@ def load_settings(
         return settings_cls(**overrides)
     except ValidationError as exc:
         raise SettingsError(describe_validation_error(settings_cls, exc)) from None
+    except PydanticSettingsError as exc:  # a flag argparse cannot parse
+        raise SettingsError(str(exc).removeprefix("error parsing CLI: ")) from None
     finally:
         _pending_argv.pop(settings_cls, None)
 

@@ -19,12 +19,15 @@ from typing import Any, Protocol
 import grpc
 
 from deskpilot.common.errors import PermissionDenied, ServiceError, Unauthenticated
-from deskpilot.common.grpc_handlers import Behavior, stream_through, wrap_handler
+from deskpilot.common.grpc_handlers import (
+    UNGUARDED_METHODS,
+    Behavior,
+    stream_through,
+    wrap_handler,
+)
 from deskpilot.common.identity import Identity, Role, acting_as
 from deskpilot.common.tokens import TokenVerifier
 
-# Methods anyone may call: probes and tools need them before they have any credential.
-OPEN_METHOD_PREFIXES = ("/grpc.health.v1.Health/", "/grpc.reflection.")
 # Which roles may call each method of a service, by the method's name ("GetSession").
 Access = Mapping[str, frozenset[Role]]
 Metadata = Sequence[tuple[str, str | bytes]]
@@ -78,7 +81,7 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
     ) -> grpc.RpcMethodHandler:
         handler = await continuation(handler_call_details)
         method = handler_call_details.method
-        if handler is None or method.startswith(OPEN_METHOD_PREFIXES):
+        if handler is None or method.startswith(UNGUARDED_METHODS):
             return handler
         identity: Identity | None = None
         refusal: ServiceError | None = None

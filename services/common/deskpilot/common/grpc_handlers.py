@@ -9,6 +9,9 @@ from typing import Any
 
 import grpc
 
+# Health checking and reflection: open to every caller (probes and tools need them before
+# they hold any credential, and they reveal nothing), and quiet in the logs.
+UNGUARDED_METHODS = ("/grpc.health.v1.Health/", "/grpc.reflection.")
 # A handler's behaviour: (request or request iterator, context) -> response or stream.
 Behavior = Callable[..., Any]
 # Wraps a behaviour that answers once (unary-unary, stream-unary).

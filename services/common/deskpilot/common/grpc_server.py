@@ -33,8 +33,13 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
 from deskpilot.common.config import ServiceSettings
 from deskpilot.common.errors import ServiceError, rich_status
-from deskpilot.common.grpc_auth import OPEN_METHOD_PREFIXES, Access, Authenticator, AuthInterceptor
-from deskpilot.common.grpc_handlers import Behavior, stream_through, wrap_handler
+from deskpilot.common.grpc_auth import Access, Authenticator, AuthInterceptor
+from deskpilot.common.grpc_handlers import (
+    UNGUARDED_METHODS,
+    Behavior,
+    stream_through,
+    wrap_handler,
+)
 from deskpilot.common.metrics import GRPC_HANDLED, GRPC_LATENCY
 from deskpilot.common.reflection import enable_reflection
 from deskpilot.common.security import (
@@ -107,7 +112,10 @@ class GrpcServer:
         extra_service_names: Iterable[str] = (),
         authenticator: Authenticator | None = None,
         credentials: grpc.ServerCredentials | None = None,
+        interceptors: Iterable[grpc.aio.ServerInterceptor] = (),
     ) -> None:
+        """`interceptors` run inside the observing and token-checking ones, so what they
+        refuse is logged."""
         self.settings = settings
         self.bindings = list(bindings)
         self.service_names = [b.descriptor.full_name for b in self.bindings]
@@ -118,16 +126,14 @@ class GrpcServer:
             authenticator = authenticator or bearer_tokens(settings.auth, settings.service_name)
             credentials = credentials or server_credentials(settings.tls)
         self._credentials = credentials
-        interceptors: list[grpc.aio.ServerInterceptor] = [
-            ObservingInterceptor(settings.service_name)
-        ]
+        chain: list[grpc.aio.ServerInterceptor] = [ObservingInterceptor(settings.service_name)]
         if authenticator is not None:
-            interceptors.append(AuthInterceptor(authenticator, _access_of(self.bindings)))
+            chain.append(AuthInterceptor(authenticator, _access_of(self.bindings)))
         elif any(b.access is not None for b in self.bindings):
             names = ", ".join(b.descriptor.full_name for b in self.bindings if b.access)
             raise SecurityNotConfigured(f"{names} must authenticate callers: no authenticator")
         self._server = grpc.aio.server(
-            interceptors=interceptors,
+            interceptors=[*chain, *interceptors],
             options=[*channel_options(settings.max_message_mb), *_SERVER_OPTIONS],
         )
         for binding in self.bindings:
@@ -350,7 +356,7 @@ class ObservingInterceptor(grpc.aio.ServerInterceptor):
     def _record(self, method: str, code: grpc.StatusCode, elapsed: float) -> None:
         GRPC_LATENCY.labels(self.service, method).observe(elapsed)
         GRPC_HANDLED.labels(self.service, method, code.name).inc()
-        level = logging.DEBUG if method.startswith(OPEN_METHOD_PREFIXES) else logging.INFO
+        level = logging.DEBUG if method.startswith(UNGUARDED_METHODS) else logging.INFO
         if code not in (grpc.StatusCode.OK, grpc.StatusCode.CANCELLED) and level == logging.INFO:
             level = logging.WARNING
         log.log(

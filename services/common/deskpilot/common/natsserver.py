@@ -120,10 +120,15 @@ class NatsServer(ServerProcess):
         return self._port
 
     @property
+    def endpoint(self) -> str:
+        """Where it listens, `host:port` (e.g. `127.0.0.1:4222`); known once started."""
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{host}:{self.port}"
+
+    @property
     def url(self) -> str:
         """Client URL, e.g. `nats://127.0.0.1:4222`."""
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"nats://{host}:{self.port}"
+        return f"nats://{self.endpoint}"
 
     @property
     def monitor_port(self) -> int | None:
@@ -258,7 +263,7 @@ class NatsServer(ServerProcess):
         return (
             self._ports is not None
             and self._port is not None
-            and _probe_info(self.host, self._port)
+            and greets_like_nats(self.host, self._port)
         )
 
     def _awaited(self) -> str:
@@ -309,7 +314,7 @@ def _port_of(urls: list[str]) -> int | None:
     return None
 
 
-def _probe_info(host: str, port: int) -> bool:
+def greets_like_nats(host: str, port: int) -> bool:
     """True if something on host:port greets like a NATS server (`INFO {...}`)."""
     try:
         with socket.create_connection((host, port), timeout=0.5) as sock:

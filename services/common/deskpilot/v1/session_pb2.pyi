@@ -124,10 +124,12 @@ class SandboxEndpoints(_message.Message):
     def __init__(self, display_address: _Optional[str] = ..., shell_address: _Optional[str] = ..., vnc_address: _Optional[str] = ..., sandbox_id: _Optional[str] = ...) -> None: ...
 
 class SandboxSecrets(_message.Message):
-    __slots__ = ("vnc_password",)
+    __slots__ = ("vnc_password", "executor_credential")
     VNC_PASSWORD_FIELD_NUMBER: _ClassVar[int]
+    EXECUTOR_CREDENTIAL_FIELD_NUMBER: _ClassVar[int]
     vnc_password: str
-    def __init__(self, vnc_password: _Optional[str] = ...) -> None: ...
+    executor_credential: str
+    def __init__(self, vnc_password: _Optional[str] = ..., executor_credential: _Optional[str] = ...) -> None: ...
 
 class ProvisionedSandbox(_message.Message):
     __slots__ = ("endpoints", "secrets")
@@ -162,7 +164,7 @@ class SandboxReady(_message.Message):
     def __init__(self, endpoints: _Optional[_Union[SandboxEndpoints, _Mapping]] = ..., secrets: _Optional[_Union[SandboxSecrets, _Mapping]] = ..., display: _Optional[str] = ..., x_server: _Optional[str] = ..., screen: _Optional[_Union[_common_pb2.Size, _Mapping]] = ..., user: _Optional[str] = ..., home: _Optional[str] = ..., pid: _Optional[int] = ..., start_seconds: _Optional[float] = ..., missing: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class Session(_message.Message):
-    __slots__ = ("id", "config", "status", "status_reason", "created_at", "updated_at", "steps", "usage", "sandbox", "tainted", "pending_confirmation_id", "controlled_by", "last_sequence", "model_is_stand_in", "owner")
+    __slots__ = ("id", "config", "status", "status_reason", "created_at", "updated_at", "steps", "usage", "tainted", "pending_confirmation_id", "controlled_by", "last_sequence", "model_is_stand_in", "sandbox_id", "owner")
     ID_FIELD_NUMBER: _ClassVar[int]
     CONFIG_FIELD_NUMBER: _ClassVar[int]
     STATUS_FIELD_NUMBER: _ClassVar[int]
@@ -171,12 +173,12 @@ class Session(_message.Message):
     UPDATED_AT_FIELD_NUMBER: _ClassVar[int]
     STEPS_FIELD_NUMBER: _ClassVar[int]
     USAGE_FIELD_NUMBER: _ClassVar[int]
-    SANDBOX_FIELD_NUMBER: _ClassVar[int]
     TAINTED_FIELD_NUMBER: _ClassVar[int]
     PENDING_CONFIRMATION_ID_FIELD_NUMBER: _ClassVar[int]
     CONTROLLED_BY_FIELD_NUMBER: _ClassVar[int]
     LAST_SEQUENCE_FIELD_NUMBER: _ClassVar[int]
     MODEL_IS_STAND_IN_FIELD_NUMBER: _ClassVar[int]
+    SANDBOX_ID_FIELD_NUMBER: _ClassVar[int]
     OWNER_FIELD_NUMBER: _ClassVar[int]
     id: str
     config: SessionConfig
@@ -186,14 +188,14 @@ class Session(_message.Message):
     updated_at: _timestamp_pb2.Timestamp
     steps: int
     usage: Usage
-    sandbox: SandboxEndpoints
     tainted: bool
     pending_confirmation_id: str
     controlled_by: str
     last_sequence: int
     model_is_stand_in: bool
+    sandbox_id: str
     owner: SessionOwner
-    def __init__(self, id: _Optional[str] = ..., config: _Optional[_Union[SessionConfig, _Mapping]] = ..., status: _Optional[_Union[SessionStatus, str]] = ..., status_reason: _Optional[str] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., steps: _Optional[int] = ..., usage: _Optional[_Union[Usage, _Mapping]] = ..., sandbox: _Optional[_Union[SandboxEndpoints, _Mapping]] = ..., tainted: _Optional[bool] = ..., pending_confirmation_id: _Optional[str] = ..., controlled_by: _Optional[str] = ..., last_sequence: _Optional[int] = ..., model_is_stand_in: _Optional[bool] = ..., owner: _Optional[_Union[SessionOwner, _Mapping]] = ...) -> None: ...
+    def __init__(self, id: _Optional[str] = ..., config: _Optional[_Union[SessionConfig, _Mapping]] = ..., status: _Optional[_Union[SessionStatus, str]] = ..., status_reason: _Optional[str] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., steps: _Optional[int] = ..., usage: _Optional[_Union[Usage, _Mapping]] = ..., tainted: _Optional[bool] = ..., pending_confirmation_id: _Optional[str] = ..., controlled_by: _Optional[str] = ..., last_sequence: _Optional[int] = ..., model_is_stand_in: _Optional[bool] = ..., sandbox_id: _Optional[str] = ..., owner: _Optional[_Union[SessionOwner, _Mapping]] = ...) -> None: ...
 
 class SessionOwner(_message.Message):
     __slots__ = ("tenant", "subject")
@@ -204,11 +206,13 @@ class SessionOwner(_message.Message):
     def __init__(self, tenant: _Optional[str] = ..., subject: _Optional[str] = ...) -> None: ...
 
 class SessionRecord(_message.Message):
-    __slots__ = ("session", "last_committed_step", "sandbox_secrets")
+    __slots__ = ("session", "last_committed_step", "sandbox_secrets", "sandbox_endpoints")
     SESSION_FIELD_NUMBER: _ClassVar[int]
     LAST_COMMITTED_STEP_FIELD_NUMBER: _ClassVar[int]
     SANDBOX_SECRETS_FIELD_NUMBER: _ClassVar[int]
+    SANDBOX_ENDPOINTS_FIELD_NUMBER: _ClassVar[int]
     session: Session
     last_committed_step: int
     sandbox_secrets: SandboxSecrets
-    def __init__(self, session: _Optional[_Union[Session, _Mapping]] = ..., last_committed_step: _Optional[int] = ..., sandbox_secrets: _Optional[_Union[SandboxSecrets, _Mapping]] = ...) -> None: ...
+    sandbox_endpoints: SandboxEndpoints
+    def __init__(self, session: _Optional[_Union[Session, _Mapping]] = ..., last_committed_step: _Optional[int] = ..., sandbox_secrets: _Optional[_Union[SandboxSecrets, _Mapping]] = ..., sandbox_endpoints: _Optional[_Union[SandboxEndpoints, _Mapping]] = ...) -> None: ...

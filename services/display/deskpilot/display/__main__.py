@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 
+from deskpilot.common.executor import credential_guard
 from deskpilot.common.grpc_server import ServiceBinding
 from deskpilot.common.service import run_service
 from deskpilot.display.executor import DisplayExecutor
@@ -24,7 +25,7 @@ async def build(
 
 def main() -> None:
     tune_malloc()
-    run_service(DisplaySettings, build)
+    run_service(DisplaySettings, build, interceptors=credential_guard)
 
 
 if __name__ == "__main__":

@@ -6,10 +6,10 @@ from typing import ClassVar
 
 from pydantic import Field
 
-from deskpilot.common.config import ServiceSettings
+from deskpilot.common.executor import ExecutorSettings
 
 
-class DisplaySettings(ServiceSettings):
+class DisplaySettings(ExecutorSettings):
     """The display & input executor."""
 
     service_name: ClassVar[str] = "display"

@@ -120,7 +120,7 @@ class SessionLoop:
             deps.events,
             deps.store,
             committed=lambda: not self._results_owed(),
-            secrets=lambda: self.desktop.secrets,
+            sandbox=lambda: self.desktop.sandbox,
         )
         self._notes: list[str] = []
         self.desktop.bind(

@@ -206,8 +206,8 @@ class SessionManager:
                         )
                     ),
                 )
-        if record.session.sandbox.sandbox_id:
-            await self.provider.release(record.session.sandbox)
+        if record.sandbox_endpoints.sandbox_id:
+            await self.provider.release(record.sandbox_endpoints)
         if not keep_history:
             await self.bus.purge_session_events(session_id)
             await self.bus.delete_objects(SCREENSHOTS_BUCKET, f"{session_id}/")
@@ -247,7 +247,9 @@ class SessionManager:
                 self.slots,
                 max_restarts=self.settings.max_sandbox_restarts,
                 max_characters=self.settings.max_result_characters,
-                secrets=record.sandbox_secrets,
+                recorded=S.ProvisionedSandbox(
+                    endpoints=record.sandbox_endpoints, secrets=record.sandbox_secrets
+                ),
                 bash_timeout=effective(
                     session.config.limits, self.loop_settings.limits
                 ).bash_timeout_seconds,

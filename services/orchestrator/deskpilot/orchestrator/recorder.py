@@ -29,16 +29,17 @@ class SessionRecorder:
         store: SessionStore,
         *,
         committed: Callable[[], bool],
-        secrets: Callable[[], session_pb2.SandboxSecrets],
+        sandbox: Callable[[], session_pb2.ProvisionedSandbox],
     ) -> None:
         """`committed()`: whether every tool call of the latest model turn has its result,
         so a save also marks the step committed (what recovery continues from).
-        `secrets()`: those of the session's sandbox, kept beside the session, never in it."""
+        `sandbox()`: where the session's sandbox listens and its credentials, kept beside
+        the session, never in it."""
         self.session = session
         self.events = events
         self.store = store
         self._committed = committed
-        self._secrets = secrets
+        self._sandbox = sandbox
         self._record = KnownRecord()  # the loop is the record's usual writer
         self.stalled: EventStoreFull | None = None
 
@@ -72,12 +73,13 @@ class SessionRecorder:
         snapshot = session_pb2.Session()
         snapshot.CopyFrom(self.session)
         committed = self._committed()
-        secrets = session_pb2.SandboxSecrets()
-        secrets.CopyFrom(self._secrets())
+        sandbox = session_pb2.ProvisionedSandbox()
+        sandbox.CopyFrom(self._sandbox())
 
         def apply(record: session_pb2.SessionRecord) -> None:
             record.session.CopyFrom(snapshot)
-            record.sandbox_secrets.CopyFrom(secrets)
+            record.sandbox_endpoints.CopyFrom(sandbox.endpoints)
+            record.sandbox_secrets.CopyFrom(sandbox.secrets)
             if committed:
                 record.last_committed_step = snapshot.steps
 

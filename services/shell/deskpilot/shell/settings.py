@@ -6,10 +6,10 @@ from typing import ClassVar
 
 from pydantic import Field
 
-from deskpilot.common.config import ServiceSettings
+from deskpilot.common.executor import ExecutorSettings
 
 
-class ShellSettings(ServiceSettings):
+class ShellSettings(ExecutorSettings):
     """Where the editor may work, how the shell runs, and the limits on both."""
 
     service_name: ClassVar[str] = "shell"

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import grpc
 
 from deskpilot.common.grpc_client import open_channel
+from deskpilot.common.sandbox_credential import call_metadata
 from deskpilot.orchestrator.tools import Executor, ToolSetSpec
 from deskpilot.orchestrator.truncation import DEFAULT_MAX_RESULT_CHARACTERS, bounded
 from deskpilot.v1 import (
@@ -84,10 +85,13 @@ class SandboxClient:
         endpoints: session_pb2.SandboxEndpoints,
         spec: ToolSetSpec,
         *,
+        credential: str = "",
         max_characters: int | None = None,
         bash_timeout: float = BASH_TIMEOUT_SECONDS,
     ) -> None:
+        """`credential`: the sandbox's executor credential, sent with every call."""
         self.spec = spec
+        self._metadata = call_metadata(credential)
         self.bash_timeout = bash_timeout
         # The most characters of one result's text (what executors answer is cut to it).
         self.max_characters = max_characters or DEFAULT_MAX_RESULT_CHARACTERS
@@ -101,10 +105,14 @@ class SandboxClient:
         await self._shell_channel.close()
 
     async def info(self) -> display_pb2.GetInfoResponse:
-        return await self.display.GetInfo(display_pb2.GetInfoRequest(), timeout=10)
+        return await self.display.GetInfo(
+            display_pb2.GetInfoRequest(), timeout=10, metadata=self._metadata
+        )
 
     async def screenshot(self) -> common_pb2.Image:
-        reply = await self.display.Screenshot(display_pb2.ScreenshotRequest(), timeout=30)
+        reply = await self.display.Screenshot(
+            display_pb2.ScreenshotRequest(), timeout=30, metadata=self._metadata
+        )
         return reply.image
 
     async def run(
@@ -141,7 +149,8 @@ class SandboxClient:
                 version=self.spec.computer_version,
                 return_screenshot=wants_image,
                 idempotency_key=key,
-            )
+            ),
+            metadata=self._metadata,
         )
         if reply.outcome_unknown:
             return outcome_unknown(reply.output)
@@ -160,6 +169,7 @@ class SandboxClient:
                 timeout_seconds=self.bash_timeout,
             ),
             timeout=self.bash_timeout + _BASH_DEADLINE_MARGIN,
+            metadata=self._metadata,
         )
         if reply.outcome_unknown:
             return outcome_unknown(reply.note)
@@ -175,7 +185,8 @@ class SandboxClient:
                 version=self.spec.editor_version,
                 idempotency_key=key,
                 max_characters=limit,
-            )
+            ),
+            metadata=self._metadata,
         )
         if reply.outcome_unknown:
             return outcome_unknown(reply.output)

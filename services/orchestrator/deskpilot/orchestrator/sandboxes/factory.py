@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import assert_never
 
+from deskpilot.common.sandbox_credential import read_credential_file
 from deskpilot.orchestrator.sandboxes.provider import SandboxProvider
 from deskpilot.orchestrator.sandboxes.settings import SandboxProviderSettings
 from deskpilot.v1 import session_pb2
@@ -19,12 +21,14 @@ def make_provider(
             from deskpilot.orchestrator.sandboxes.existing import ExistingSandboxProvider
 
             existing = settings.existing
+            credential = read_credential_file(Path(existing.credential_file), remove=False)
             return ExistingSandboxProvider(
                 session_pb2.SandboxEndpoints(
                     display_address=existing.display_address,
                     shell_address=existing.shell_address,
                     vnc_address=existing.vnc_address,
-                )
+                ),
+                session_pb2.SandboxSecrets(executor_credential=credential),
             )
         case "local":
             from deskpilot.orchestrator.sandboxes.local import LocalSandboxProvider

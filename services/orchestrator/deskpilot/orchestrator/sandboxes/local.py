@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import os
 import shutil
 import sys
 import tempfile
@@ -23,6 +24,7 @@ from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
 
+from deskpilot.common.environment import SYSTEM_PATH, allowed_environment
 from deskpilot.common.errors import InvalidArgument, Unavailable
 from deskpilot.common.processes import (
     PIPE,
@@ -33,7 +35,9 @@ from deskpilot.common.processes import (
     spawn_async,
 )
 from deskpilot.common.readiness import NotReady, ready_line, until_ready
+from deskpilot.common.sandbox_credential import new_credential, write_credential_file
 from deskpilot.common.sandbox_ready import parse_ready_line
+from deskpilot.common.sandbox_user import sandbox_python
 from deskpilot.orchestrator.sandboxes.settings import LocalProviderSettings
 from deskpilot.v1 import common_pb2, session_pb2
 
@@ -64,6 +68,7 @@ class LocalSandboxProvider:
         x_server: str = "xvfb",
         ready_timeout: float = 60.0,
         user: str = "deskpilot",
+        python: str = "",
         extra_args: tuple[str, ...] = (),
     ) -> None:
         self.pool_size = pool_size
@@ -74,6 +79,8 @@ class LocalSandboxProvider:
         # The sandbox user must reach its own folder below this one (mkdtemp makes it 0700).
         self.work_dir.chmod(0o711)
         self.user = user
+        # The executors' Python, which the sandbox user must be able to run.
+        self.python = python or sandbox_python()
         self.x_server = x_server
         self.ready_timeout = ready_timeout
         self.extra_args = extra_args
@@ -92,6 +99,7 @@ class LocalSandboxProvider:
             work_dir=Path(settings.work_dir).resolve() if settings.work_dir else None,
             x_server=settings.x_server,
             user=settings.user,
+            python=settings.python,
         )
 
     def fill_pool(self) -> None:
@@ -179,13 +187,34 @@ class LocalSandboxProvider:
         folder.mkdir(parents=True, exist_ok=True)
         log_path = folder / "sandbox.log"
         log_path.unlink(missing_ok=True)  # the toolkit appends; one log per sandbox start
+        credential = new_credential()
+        # Beside the sandbox's folder, not in it (that one becomes the sandbox user's), and
+        # readable by this user only; the sandbox reads and deletes it before it starts
+        # anything as its user.
+        credential_file = self.work_dir / f"{name}.credential"
+        credential_file.unlink(missing_ok=True)  # left by a start that failed
+        write_credential_file(credential_file, credential)
+        try:
+            process, report = await self._run_sandbox(name, size, folder, credential_file)
+        finally:
+            credential_file.unlink(missing_ok=True)  # when the sandbox did not get to it
+        report.endpoints.sandbox_id = f"{name}-{process.pid}"
+        report.secrets.executor_credential = credential
+        return _Sandbox(process, report.endpoints, report.secrets, size, log_path)
+
+    async def _run_sandbox(
+        self, name: str, size: tuple[int, int], folder: Path, credential_file: Path
+    ) -> tuple[AsyncChild, session_pb2.SandboxReady]:
+        """Start one sandbox process and wait for its ready report."""
+        log_path = folder / "sandbox.log"
         process = await spawn_async(
             "the sandbox process",
             [sys.executable, "-m", "deskpilot.sandbox",
              "--width", str(size[0]), "--height", str(size[1]),
              "--x-server", self.x_server, "--workdir", str(folder), "--log-format", "json",
-             "--user", self.user, *self.extra_args],
-            stdout=PIPE, log_path=log_path,
+             "--user", self.user, "--executor-python", self.python,
+             "--credential-file", str(credential_file), *self.extra_args],
+            stdout=PIPE, log_path=log_path, env=_sandbox_process_env(),
         )  # fmt: skip
         try:
             report = await until_ready(
@@ -197,8 +226,18 @@ class LocalSandboxProvider:
         except asyncio.CancelledError:  # e.g. close() while the pool was filling
             await asyncio.shield(process.stop(_STOP_GRACE_SECONDS))
             raise
-        report.endpoints.sandbox_id = f"{name}-{process.pid}"
-        return _Sandbox(process, report.endpoints, report.secrets, size, log_path)
+        return process, report
+
+
+def _sandbox_process_env() -> dict[str, str]:
+    """The sandbox process's environment: an allow-list, never the orchestrator's own,
+    which holds the API key and every other secret of this service."""
+    env = allowed_environment()
+    env["PATH"] = os.environ.get("PATH", SYSTEM_PATH)  # where its X and VNC servers are
+    for name in ("HOME", "DESKPILOT_LOG_LEVEL"):
+        if name in os.environ:
+            env[name] = os.environ[name]
+    return env
 
 
 def _exit_reason(code: int, log_path: Path) -> str:

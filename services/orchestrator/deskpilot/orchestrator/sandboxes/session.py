@@ -73,7 +73,7 @@ class FixedSandbox:
         self.screen_size = screen_size
         self.held = False  # nothing to release when idle
         self.recorded = True
-        self.secrets = session_pb2.SandboxSecrets()  # none known: nothing to record
+        self.sandbox = session_pb2.ProvisionedSandbox()  # none known: nothing to record
         self.gone_reason = ""  # it is never lost
         self.max_characters = client.max_characters
 
@@ -112,16 +112,18 @@ class SessionSandbox:
         *,
         max_restarts: int,
         max_characters: int = DEFAULT_MAX_RESULT_CHARACTERS,
-        secrets: session_pb2.SandboxSecrets | None = None,
+        recorded: session_pb2.ProvisionedSandbox | None = None,
         bash_timeout: float = BASH_TIMEOUT_SECONDS,
     ) -> None:
-        """`secrets`: those of the sandbox the session's record names (from the record)."""
-        self.session = session  # the loop's own: endpoints are written into it
-        # The credentials of session.sandbox, changed with it; the loop saves them into the
-        # record beside the session, which never holds them.
-        self.secrets = session_pb2.SandboxSecrets()
-        if secrets is not None:
-            self.secrets.CopyFrom(secrets)
+        """`recorded`: the sandbox the session's record names, where it listens and its
+        credentials (from the record)."""
+        self.session = session  # the loop's own: its sandbox_id is written into it
+        # The session's sandbox: where it listens and its credentials. The loop saves it
+        # into the record beside the session, which holds only its id: no user learns
+        # where the executors listen, or how to get in.
+        self.sandbox = session_pb2.ProvisionedSandbox()
+        if recorded is not None:
+            self.sandbox.CopyFrom(recorded)
         self.provider = provider
         self.slots = slots
         self.max_restarts = max_restarts
@@ -143,7 +145,7 @@ class SessionSandbox:
         # Why the next desktop is a fresh one, for the model; empty when it is the first.
         self._fresh_because = (
             "the one this session used before was stopped while the session waited or ended"
-            if session.steps and not session.sandbox.display_address
+            if session.steps and not self.sandbox.endpoints.display_address
             else ""
         )
 
@@ -162,7 +164,7 @@ class SessionSandbox:
     @property
     def recorded(self) -> bool:
         """Whether the session's record names a sandbox (to attach to, after a takeover)."""
-        return bool(self.session.sandbox.display_address)
+        return bool(self.sandbox.endpoints.display_address)
 
     # -- getting one ---------------------------------------------------------------------------
 
@@ -217,9 +219,9 @@ class SessionSandbox:
             self._fresh_because = ""
 
     async def _attach_recorded(self) -> None:
-        recorded = self.session.sandbox
+        recorded = self.sandbox.endpoints
         try:
-            await self._attach(recorded)
+            await self._attach(recorded, self.sandbox.secrets)
         except (grpc.aio.AioRpcError, ExecutorUnavailable) as exc:
             # Gone, e.g. stopped with the stack that started it: the next desktop is fresh.
             log.warning(
@@ -229,8 +231,7 @@ class SessionSandbox:
             self.gone_reason = f"sandbox {recorded.sandbox_id} did not answer ({_brief(exc)})"
             self._fresh_because = f"the one this session used before is gone ({self.gone_reason})"
             await self._let_go(recorded)
-            self.session.sandbox.Clear()
-            self.secrets.Clear()
+            self._record(None)
             await self._hook().save()
 
     async def _start_fresh(self) -> None:
@@ -242,18 +243,27 @@ class SessionSandbox:
         except Exception as exc:
             raise SandboxGone(f"could not start: {_describe(exc)}") from exc
         try:
-            await self._attach(sandbox.endpoints)
+            await self._attach(sandbox.endpoints, sandbox.secrets)
         except (grpc.aio.AioRpcError, ExecutorUnavailable) as exc:
             await self._let_go(sandbox.endpoints)
             raise SandboxGone(f"could not start: {_describe(exc)}") from exc
-        self.session.sandbox.CopyFrom(sandbox.endpoints)
-        self.secrets.CopyFrom(sandbox.secrets)
+        self._record(sandbox)
         await self._hook().save()
 
-    async def _attach(self, endpoints: session_pb2.SandboxEndpoints) -> None:
+    def _record(self, sandbox: session_pb2.ProvisionedSandbox | None) -> None:
+        """The session's sandbox is now `sandbox` (None: it has none)."""
+        self.sandbox.Clear()
+        if sandbox is not None:
+            self.sandbox.CopyFrom(sandbox)
+        self.session.sandbox_id = self.sandbox.endpoints.sandbox_id
+
+    async def _attach(
+        self, endpoints: session_pb2.SandboxEndpoints, secrets: session_pb2.SandboxSecrets
+    ) -> None:
         client = SandboxClient(
             endpoints,
             TOOL_SETS[self.session.config.tool_set],
+            credential=secrets.executor_credential,
             max_characters=self.max_characters,
             bash_timeout=self.bash_timeout,
         )
@@ -292,10 +302,9 @@ class SessionSandbox:
         a fresh sandbox started meanwhile keeps its slot and its endpoints."""
         client, self._client = self._client, None
         self.slots.give_back(self.session.id)
-        recorded = self.session.sandbox.sandbox_id == endpoints.sandbox_id
+        recorded = self.sandbox.endpoints.sandbox_id == endpoints.sandbox_id
         if recorded:
-            self.session.sandbox.Clear()
-            self.secrets.Clear()
+            self._record(None)
         if client is not None:
             self._retired.append(client)
             await self._close_retired()
@@ -321,7 +330,7 @@ class SessionSandbox:
             return
         await self._stop_watching()
         endpoints = session_pb2.SandboxEndpoints()
-        endpoints.CopyFrom(self.session.sandbox)
+        endpoints.CopyFrom(self.sandbox.endpoints)
         await self._drop(endpoints)
         self._fresh_because = (
             f"the previous one was stopped after {idle_seconds:g} s without a message"
@@ -334,7 +343,7 @@ class SessionSandbox:
         await self._stop_watching()
         if stop and self._client is not None:
             endpoints = session_pb2.SandboxEndpoints()
-            endpoints.CopyFrom(self.session.sandbox)
+            endpoints.CopyFrom(self.sandbox.endpoints)
             with contextlib.suppress(Exception):  # the session has ended either way
                 await self._drop(endpoints)
         client, self._client = self._client, None

@@ -7,9 +7,12 @@ A new provider adds its name to `ProviderName` and its own group here.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, Field, model_validator
+
+from deskpilot.common.sandbox_credential import read_credential_file
 
 ProviderName = Literal["local", "existing"]
 
@@ -23,9 +26,14 @@ class LocalProviderSettings(BaseModel):
     x_server: Literal["xvfb", "xvnc"] = Field("xvfb", description="X server of local sandboxes.")
     user: str = Field(
         "deskpilot",
-        pattern=r"^$|^[a-z_][a-z0-9_-]{0,31}$",
-        description="Unprivileged user local sandboxes run as when the orchestrator is root; "
-        "empty keeps the orchestrator's user (only where that user cannot run the Python install).",
+        pattern=r"^[a-z_][a-z0-9_-]{0,31}$",
+        description="Unprivileged user local sandboxes run as when the orchestrator is root "
+        "(created if missing; never root).",
+    )
+    python: str = Field(
+        "",
+        description="Python local sandboxes run their executors with, as the sandbox user; "
+        "empty: `.venv-sandbox` beside this virtualenv (`make` builds it), else this Python.",
     )
     work_dir: str = Field(
         "", description="Folder for local sandboxes' runtime files and logs; empty: temp."
@@ -38,6 +46,11 @@ class ExistingProviderSettings(BaseModel):
     display_address: str = Field("", description="Display executor (provider `existing`).")
     shell_address: str = Field("", description="Shell executor (provider `existing`).")
     vnc_address: str = Field("", description="VNC server (provider `existing`).")
+    credential_file: str = Field(
+        "",
+        description="File holding the credential its executors require (provider `existing`; "
+        "the sandbox's `--credential-file` or its ready report), read at start.",
+    )
 
 
 class SandboxProviderSettings(BaseModel):
@@ -58,9 +71,12 @@ class SandboxProviderSettings(BaseModel):
         if self.provider == "existing":
             missing = [
                 f"--sandbox.existing.{name.replace('_', '-')}"
-                for name in ("display_address", "shell_address")
+                for name in ("display_address", "shell_address", "credential_file")
                 if not getattr(self.existing, name)
             ]
             if missing:
                 raise ValueError(f"provider `existing` needs {' and '.join(missing)}")
+            # Its executors answer no call without the credential: unreadable, the service
+            # would fail every session, so it does not start.
+            read_credential_file(Path(self.existing.credential_file), remove=False)
         return self
