@@ -16,6 +16,7 @@ from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
 from deskpilot.common.client_tokens import TokenFile, static_token
 from deskpilot.common.config import ServiceSettings, load_settings
+from deskpilot.common.errors import Unauthenticated
 from deskpilot.common.grpc_client import open_channel
 from deskpilot.common.grpc_server import GrpcServer, ServiceBinding
 from deskpilot.common.identity import Role, current_identity
@@ -248,3 +249,51 @@ async def test_mutual_tls_admits_only_clients_with_a_certificate_of_its_ca(tmp_p
         assert info.value.code() == grpc.StatusCode.UNAUTHENTICATED
     finally:
         await server.stop(0)
+
+
+class _Paced(orchestrator_pb2_grpc.OrchestratorServicer):
+    """A stream that sends one event, waits for `go`, then sends another."""
+
+    def __init__(self) -> None:
+        self.go = asyncio.Event()
+
+    async def StreamEvents(self, request, context) -> AsyncIterator:
+        yield orchestrator_pb2.StreamEventsResponse(event=events_pb2.Event(sequence=1))
+        await self.go.wait()
+        yield orchestrator_pb2.StreamEventsResponse(event=events_pb2.Event(sequence=2))
+
+
+async def test_a_stream_ends_once_its_token_is_revoked_before_sending_more() -> None:
+    paced = _Paced()
+    binding = ServiceBinding(
+        orchestrator_pb2.DESCRIPTOR.services_by_name["Orchestrator"],
+        paced,
+        orchestrator_pb2_grpc.add_OrchestratorServicer_to_server,
+        access=ACCESS,
+    )
+    settings = load_settings(ServiceSettings, None, port=0, grace_seconds=0.5)
+    server = GrpcServer(settings, [binding], authenticator=test_auth().authenticator())
+    await server.start()
+    token = test_auth().mint()
+    try:
+        async with test_auth().channel(server.address, token, retry=False) as channel:
+            stub = orchestrator_pb2_grpc.OrchestratorStub(channel)
+            stream = stub.StreamEvents(orchestrator_pb2.StreamEventsRequest())
+            first = await stream.read()
+            assert first.event.sequence == 1
+            revoke(test_auth().revoked_file, unverified_claims(token)["jti"])
+            paced.go.set()
+            with pytest.raises(grpc.aio.AioRpcError) as info:
+                await stream.read()
+            assert info.value.code() == grpc.StatusCode.UNAUTHENTICATED
+            assert info.value.details().endswith("was revoked")
+    finally:
+        await server.stop(0)
+
+
+def test_a_verified_identity_no_longer_holds_once_expired() -> None:
+    verifier = test_auth().authenticator().verifier
+    identity = verifier.verify(test_auth().mint(ttl_seconds=60))
+    verifier.recheck(identity, now=identity.expires_at - 1)  # still fine
+    with pytest.raises(Unauthenticated, match="the token expired at "):
+        verifier.recheck(identity, now=identity.expires_at + 3600)

@@ -280,3 +280,23 @@ async def test_commands_through_another_replica_carry_the_callers_name(
         )
         events = await follow_events(stack.stub, session.id, waiting_input)
         assert _resolved_by(events) == ["carol"]
+
+
+async def test_a_followed_stream_ends_when_its_token_is_revoked(orchestrator_stack) -> None:
+    async with orchestrator_stack([Turn.text("first"), Turn.text("second")]) as stack:
+        session = await _create(stack.stub)
+        await follow_events(stack.stub, session.id, waiting_input)
+        token = test_auth().mint(Role.VIEWER, subject="vic")
+        viewer = stack.stub_as(token)
+        follow = viewer.StreamEvents(pb.StreamEventsRequest(session_id=session.id, follow=True))
+        assert (await follow.read()).event.HasField("session_created")
+        revoke(test_auth().revoked_file, unverified_claims(token)["jti"], "stopped watching")
+        # The session goes on; the revoked viewer sees nothing new (what was sent before
+        # the revocation may still be on its way).
+        await stack.stub.SendMessage(pb.SendMessageRequest(session_id=session.id, text="more"))
+        with pytest.raises(grpc.aio.AioRpcError) as info:
+            while True:
+                reply = await follow.read()
+                assert reply.event.user_message.text != "more", "a revoked viewer saw it"
+        assert info.value.code() == grpc.StatusCode.UNAUTHENTICATED
+        assert info.value.details().endswith("was revoked")

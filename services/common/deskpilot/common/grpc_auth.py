@@ -6,7 +6,9 @@ the reason; a valid token whose role the method does not allow ends it PERMISSIO
 A service says which roles may call each of its methods in its binding's `access`; a
 method it does not name is refused (so a new RPC is closed until someone opens it). The
 caller's identity is then current for the call (`identity.current_identity()`), where
-finer checks (a tenant's sessions, a token's one session) belong to the servicer.
+finer checks (a tenant's sessions, a token's one session) belong to the servicer. A
+stream (a followed event log) is checked again before each message it sends: it ends
+UNAUTHENTICATED once its token has expired or been revoked.
 
 How a caller is recognised is an `Authenticator`; `BearerTokens` reads signed tokens.
 """
@@ -38,6 +40,9 @@ class Authenticator(Protocol):
 
     def authenticate(self, metadata: Metadata) -> Identity: ...
 
+    def recheck(self, identity: Identity) -> None:
+        """Raise Unauthenticated if `identity` no longer holds (expired, revoked)."""
+
 
 class BearerTokens:
     """Callers present a signed token as `authorization: Bearer <token>`."""
@@ -61,6 +66,9 @@ class BearerTokens:
         if scheme.lower() != "bearer" or not token.strip():
             raise Unauthenticated("the authorization metadata must be `Bearer <token>`")
         return self.verifier.verify(token.strip())
+
+    def recheck(self, identity: Identity) -> None:
+        self.verifier.recheck(identity)
 
 
 class AuthInterceptor(grpc.aio.ServerInterceptor):
@@ -93,7 +101,7 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
         return wrap_handler(
             handler,
             lambda behavior: _unary(behavior, identity, refusal),
-            lambda behavior: _stream(behavior, identity, refusal),
+            lambda behavior: _stream(behavior, identity, refusal, self.authenticator),
         )
 
     def _authorize(self, identity: Identity, method: str) -> None:
@@ -116,13 +124,20 @@ def _unary(behavior: Behavior, identity: Identity | None, refusal: ServiceError 
 
 
 def _stream(
-    behavior: Behavior, identity: Identity | None, refusal: ServiceError | None
+    behavior: Behavior,
+    identity: Identity | None,
+    refusal: ServiceError | None,
+    authenticator: Authenticator,
 ) -> Callable[..., AsyncIterator[Any]]:
     async def authenticated(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
         if refusal is not None or identity is None:
             await _refuse(context, refusal)
         with acting_as(identity):
             async for item in stream_through(behavior, request, context):
+                try:
+                    authenticator.recheck(identity)
+                except Unauthenticated as exc:  # expired or revoked while streaming
+                    await _refuse(context, exc)
                 yield item
 
     return authenticated

@@ -104,9 +104,17 @@ class TokenVerifier:
             )
         except ValueError as exc:
             raise Unauthenticated(f"the token is not valid: {exc}") from None
+        self.recheck(identity)
+        return identity
+
+    def recheck(self, identity: Identity, now: float | None = None) -> None:
+        """Raise Unauthenticated if a token verified earlier has expired or been revoked
+        since (what a long stream checks before each message)."""
         if identity.token_id in self.revoked:
             raise Unauthenticated(f"the token {identity.token_id} was revoked")
-        return identity
+        if (time.time() if now is None else now) >= identity.expires_at + LEEWAY_SECONDS:
+            expired = dt.datetime.fromtimestamp(identity.expires_at, dt.UTC)
+            raise Unauthenticated(f"the token expired at {expired.isoformat(timespec='seconds')}")
 
     def _decode(self, token: str) -> dict:
         try:
