@@ -24,11 +24,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import grpc
-
 from deskpilot.bus import Bus
+from deskpilot.cli import local_auth
 from deskpilot.cli.launch import start_component
+from deskpilot.common.client_tokens import TokenFile
 from deskpilot.common.config import load_settings
+from deskpilot.common.grpc_client import open_channel
 from deskpilot.common.natsserver import NatsServer
 from deskpilot.common.net import free_port
 from deskpilot.common.processes import AsyncChild
@@ -126,6 +127,7 @@ class BenchStack:
         self.folder.chmod(0o711)  # sandbox users reach their folders below it
         self.nats = NatsServer(self.folder / "nats")
         self.safety_address = ""
+        self.auth = local_auth.local_auth(self.folder)
         self.bus: Bus | None = None
         self._safety: AsyncChild | None = None
         self._exit = contextlib.AsyncExitStack()
@@ -150,11 +152,14 @@ class BenchStack:
         # The orchestrator builds its SDK client from the environment, like any SDK user.
         os.environ["ANTHROPIC_BASE_URL"] = self.model.base_url
         os.environ["ANTHROPIC_API_KEY"] = "bench-key"
+        # Keys and tokens as `deskpilot up` makes them: services check real tokens.
+        local_auth.prepare(self.folder)
         self.safety_address = f"127.0.0.1:{free_port()}"
         self._safety = await start_component(
             "safety",
             {"safety": self.safety_address},
             ["--ocr-workers", "1", "--log-level", "warning"],
+            env=self.auth.service_env("safety"),
         )
         self._exit.push_async_callback(self._safety.stop)
 
@@ -179,13 +184,18 @@ class BenchStack:
             "replica_id": f"bench-{self._replicas}",
             "lease_seconds": 10.0,
             "log_level": "warning",
+            "auth": {
+                "public_key_file": self.auth.public_key_file,
+                "token_file": self.auth.orchestrator_token_file,
+            },
         }
         values.update(settings)
         config = load_settings(OrchestratorSettings, None, **values)
         manager, server = await start_replica(
             self.bus, provider, config, self._exit, loop_settings=loop_settings
         )
-        channel = grpc.aio.insecure_channel(server.address)
+        token = TokenFile(self.auth.cli_token_file)  # the stack's admin
+        channel = open_channel(server.address, token=token, default_timeout=None, retry=False)
         self._exit.push_async_callback(channel.close)
         return Replica(manager, orchestrator_pb2_grpc.OrchestratorStub(channel))
 

@@ -3,6 +3,7 @@ servers) on free ports in temporary folders and always clean them up. Each kind 
 its own module under tests/fixtures/."""
 
 pytest_plugins = [
+    "tests.fixtures.auth",
     "tests.fixtures.grpc",
     "tests.fixtures.nats",
     "tests.fixtures.safety",

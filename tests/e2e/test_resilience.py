@@ -13,7 +13,6 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-import grpc
 import pytest
 
 from deskpilot.cli.components import command_for, component
@@ -36,6 +35,7 @@ from deskpilot.safety.settings import SafetySettings
 from deskpilot.sandbox.xserver import XServer
 from deskpilot.standin import Responder, Script, StandInServer, Turn
 from deskpilot.v1 import events_pb2, orchestrator_pb2, orchestrator_pb2_grpc, session_pb2
+from tests.fixtures.auth import test_auth
 from tests.fixtures.grpc import running_server
 from tests.fixtures.orchestrator import follow_events, status_is
 
@@ -159,7 +159,8 @@ class World:
         return self.stub_of(self.orchestrators[index])
 
     def stub_of(self, replica: Process) -> orchestrator_pb2_grpc.OrchestratorStub:
-        return orchestrator_pb2_grpc.OrchestratorStub(grpc.aio.insecure_channel(replica.address))
+        channel = test_auth().channel(replica.address, default_timeout=None, retry=False)
+        return orchestrator_pb2_grpc.OrchestratorStub(channel)
 
     async def add_replica(self) -> Process:
         """Start one more orchestrator replica (a process of its own)."""
@@ -228,6 +229,7 @@ async def world(
                 "--sandbox.existing.shell-address", shell.address,
                 "--sandbox.existing.credential-file", str(credential_file),
                 "--lease-seconds", str(lease_seconds),
+                *test_auth().orchestrator_auth_flags(),
             ]  # fmt: skip
             w = World(nats, model, home, shell, [], launcher, addresses, args, processes)
             w.orchestrators = list(

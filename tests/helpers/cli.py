@@ -6,8 +6,12 @@ import asyncio
 import contextlib
 import os
 import sys
+import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from pathlib import Path
+
+from tests.fixtures.auth import test_auth
 
 
 @dataclass
@@ -19,12 +23,30 @@ class Result:
     err: str
 
 
-async def run_cli(*args: str, timeout: float = 60.0) -> Result:
-    """`deskpilot ARGS` with no stdin; its exit code and output once it exits."""
+def cli_env(token: str | None = "") -> dict[str, str]:
+    """The environment of a `deskpilot` command presenting `token`: "" for the test user
+    (`tests.fixtures.auth.USER`), None for none (the command looks for its own)."""
+    env = {k: v for k, v in os.environ.items() if k != "DESKPILOT_CLI_TOKEN_FILE"}
+    if token is not None:
+        auth = test_auth()
+        path = auth.token_file(token or auth.mint(), f"cli-{uuid.uuid4().hex[:8]}")
+        env["DESKPILOT_CLI_TOKEN_FILE"] = str(path)
+    return env
+
+
+async def run_cli(
+    *args: str,
+    timeout: float = 60.0,
+    token: str | None = "",
+    cwd: Path | None = None,
+    env_extra: dict[str, str] | None = None,
+) -> Result:
+    """`deskpilot ARGS` with no stdin, presenting `token` (see `cli_env`); its exit code
+    and output once it exits."""
     process = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "deskpilot.cli", *args,
         stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE, env={**cli_env(token), **(env_extra or {})}, cwd=cwd,
     )  # fmt: skip
     out, err = await asyncio.wait_for(process.communicate(), timeout)
     assert process.returncode is not None
@@ -40,11 +62,11 @@ class Follower:
         self.out = ""
 
     @classmethod
-    async def start(cls, *args: str, stdin: bool = False) -> Follower:
+    async def start(cls, *args: str, stdin: bool = False, token: str | None = "") -> Follower:
         process = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "deskpilot.cli", *args,
             stdin=asyncio.subprocess.PIPE if stdin else asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=cli_env(token),
         )  # fmt: skip
         return cls(process)
 
@@ -85,13 +107,15 @@ class OnTerminal:
 
     @classmethod
     @contextlib.asynccontextmanager
-    async def running(cls, *args: str) -> AsyncIterator[OnTerminal]:
-        """`deskpilot ARGS` on a new terminal; killed afterwards if it still runs."""
+    async def running(cls, *args: str, token: str | None = "") -> AsyncIterator[OnTerminal]:
+        """`deskpilot ARGS` on a new terminal, presenting `token` (see `cli_env`); killed
+        afterwards if it still runs."""
         controller, terminal = os.openpty()
         try:
             process = await asyncio.create_subprocess_exec(
                 sys.executable, "-m", "deskpilot.cli", *args,
                 stdin=terminal, stdout=terminal, stderr=asyncio.subprocess.PIPE,
+                env=cli_env(token),
             )  # fmt: skip
         finally:
             os.close(terminal)

@@ -11,6 +11,7 @@ import pytest
 
 from deskpilot.standin import Turn
 from deskpilot.v1 import orchestrator_pb2, session_pb2
+from tests.fixtures.auth import test_auth
 from tests.helpers.cli import run_cli
 
 S = session_pb2
@@ -37,17 +38,18 @@ async def test_take_pauses_the_agent_and_handback_tells_it_the_note(orchestrator
         address = stack.replicas[0].server.address
         session_id = await _waiting_session(address)
 
-        took = await run_cli("take", session_id, "--user", "ann", "--orchestrator", address)
+        ann, bob = (test_auth().mint(subject=name) for name in ("ann", "bob"))
+        took = await run_cli("take", session_id, "--orchestrator", address, token=ann)
         assert took.code == 0, took.err
         assert took.out.startswith(f"ann has the desktop of session {session_id}; the agent ")
         assert f'`deskpilot handback {session_id} --note "what you did"`' in took.out
         session = await _get(stack, session_id)
         assert (session.status, session.controlled_by) == (S.SESSION_STATUS_PAUSED, "ann")
-        again = await run_cli("take", session_id, "--user", "bob", "--orchestrator", address)
+        again = await run_cli("take", session_id, "--orchestrator", address, token=bob)
         assert (again.code, again.err) == (1, "deskpilot take: ann already has control\n")
 
         back = await run_cli("handback", session_id, "--note", "closed the dialog",
-                             "--user", "ann", "--orchestrator", address)  # fmt: skip
+                             "--orchestrator", address, token=ann)  # fmt: skip
         assert back.code == 0, back.err
         assert back.out.startswith(f"gave the desktop of session {session_id} back; it is "
                                    "waiting for input")  # fmt: skip

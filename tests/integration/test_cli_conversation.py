@@ -39,7 +39,7 @@ async def test_send_continues_a_session_and_shows_the_turn_it_starts(orchestrato
         session_id = _session_id(first.out)
         assert f"`deskpilot send {session_id} TEXT`" in first.out  # run says how to go on
 
-        sent = await run_cli("send", session_id, "now echo", "--user", "tester",
+        sent = await run_cli("send", session_id, "now echo",
                              "--orchestrator", address)  # fmt: skip
         assert sent.code == 0, sent.err
         shown = [
@@ -72,7 +72,7 @@ async def test_chat_starts_a_session_and_sends_each_line_typed(orchestrator_stac
     ]
     async with orchestrator_stack(turns) as stack:
         address = stack.replicas[0].server.address
-        chat = await Follower.start("chat", "greet me", "--user", "tester",
+        chat = await Follower.start("chat", "greet me",
                                     "--orchestrator", address, stdin=True)  # fmt: skip
         await chat.until("you> ")
         assert "Hello! What shall I do?" in chat.out
@@ -155,7 +155,7 @@ async def test_chat_on_a_terminal_asks_for_confirmations_and_ctrl_d_leaves(
              Turn.text("ran it")]  # fmt: skip
     async with orchestrator_stack(turns) as stack:
         address = stack.replicas[0].server.address
-        command = ("chat", "use sudo", "--user", "tester", "--orchestrator", address)
+        command = ("chat", "use sudo", "--orchestrator", address)
         async with OnTerminal.running(*command) as chat:
             await chat.until("Approve? [y/N] ")
             chat.type(b"y\n")

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from deskpilot.standin import Turn
 from deskpilot.v1 import orchestrator_pb2
-from tests.helpers.cli import Result
+from tests.helpers.cli import Result, cli_env
 
 ROOT = Path(__file__).resolve().parents[2]
 SECTION = (ROOT / "README.md").read_text().split("## First session", 1)[1].split("\n## ", 1)[0]
@@ -47,8 +47,9 @@ async def test_the_first_session_works_as_written(orchestrator_stack) -> None:
     commands = _commands()
     activate, *commands = commands
     assert activate.startswith("source .venv/bin/activate")
-    # Whichever virtualenv runs the tests stands for `.venv` here.
-    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
+    # Whichever virtualenv runs the tests stands for `.venv` here, and a token of the test
+    # stack's key for the one `deskpilot up` would have written.
+    env = {**cli_env(), "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
     async with orchestrator_stack(TURNS) as stack:
         env["DESKPILOT_CLI_ORCHESTRATOR"] = stack.replicas[0].server.address
         ran = []

@@ -157,7 +157,7 @@ async def test_on_a_terminal_run_asks_and_a_yes_approves(orchestrator_stack) -> 
     turns = [Turn.tool_use("bash", {"command": "sudo -n true; echo yes-run"}), Turn.text("ok")]
     async with orchestrator_stack(turns) as stack:
         address = stack.replicas[0].server.address
-        command = ("run", "ask me", "--user", "tester", "--orchestrator", address)
+        command = ("run", "ask me", "--orchestrator", address)
         async with OnTerminal.running(*command) as run:
             await run.until("Approve? [y/N] ")
             assert "\x1b[" in run.seen  # a terminal gets colour

@@ -48,7 +48,13 @@ async def test_up_with_the_stand_in_runs_the_demo_and_stops_everything(tmp_path:
         assert any("STAND-IN (scripted demo, not Claude)" in line for line in log)
 
         address = f"127.0.0.1:{ports['orchestrator']}"
-        run = await run_cli("run", "show me the demo", "--orchestrator", address, timeout=120)
+        token = tmp_path / "var" / "auth" / "cli.token"
+        assert token.stat().st_mode & 0o777 == 0o600
+        # Run where a user runs it, beside the stack's var/: it finds the token there.
+        run = await run_cli(
+            "run", "show me the demo", "--orchestrator", address, timeout=120,
+            token=None, cwd=tmp_path,
+        )  # fmt: skip
         code, out, err = run.code, run.out, run.err
         assert code == 0, f"{err}\n{out}\n" + "\n".join(log[-40:])
         assert out.startswith("model: Messages API STAND-IN (scripted demo, not Claude)\n")

@@ -8,6 +8,7 @@ import pytest
 from deskpilot.standin import Turn
 from deskpilot.v1 import orchestrator_pb2, session_pb2
 from deskpilot.v1 import orchestrator_pb2_grpc as rpc
+from tests.fixtures.auth import USER
 from tests.fixtures.orchestrator import Stack, follow_events, status_is
 
 S = session_pb2
@@ -41,7 +42,7 @@ async def test_send_message_answers_with_the_session_running_on_the_message(
         assert reply.session.status_reason == ""
         events = [e async for e in stack.bus.replay_events(session.id)]
         [message] = [
-            e for e in events if e.HasField("user_message") and e.user_message.author == "me"
+            e for e in events if e.HasField("user_message") and e.user_message.author == USER
         ]
         assert reply.session.last_sequence >= message.sequence  # the message is in its history
 

@@ -11,6 +11,7 @@ from deskpilot.standin import Turn
 from deskpilot.v1 import orchestrator_pb2 as pb
 from deskpilot.v1 import orchestrator_pb2_grpc as rpc
 from deskpilot.v1 import safety_pb2, session_pb2
+from tests.fixtures.auth import USER
 from tests.fixtures.orchestrator import follow_events, status_is
 
 S = session_pb2
@@ -127,9 +128,10 @@ async def test_an_oversized_message_is_refused_and_the_session_keeps_waiting(
             stack.stub, session.id,
             lambda e: e.HasField("model_response") and e.model_response.text == "second",
         )  # fmt: skip
+        # Recorded under the token's subject, whatever the request's author says.
         assert [e.user_message.author for e in events if e.HasField("user_message")] == [
             "task",
-            "me",
+            USER,
         ]
 
 
@@ -148,7 +150,7 @@ async def test_an_oversized_release_note_changes_nothing(orchestrator_stack) -> 
             "note is 2097152 characters; the limit is 10000",
         )
         got = (await stack.stub.GetSession(pb.GetSessionRequest(session_id=session.id))).session
-        assert got.status == S.SESSION_STATUS_PAUSED and got.controlled_by == "ana"
+        assert got.status == S.SESSION_STATUS_PAUSED and got.controlled_by == USER
         replay = stack.stub.StreamEvents(pb.StreamEventsRequest(session_id=session.id))
         assert not [r async for r in replay if r.event.HasField("control_released")]
         released = await stack.stub.ReleaseControl(

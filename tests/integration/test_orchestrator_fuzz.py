@@ -15,6 +15,7 @@ from deskpilot.standin import Turn
 from deskpilot.v1 import common_pb2, safety_pb2, session_pb2
 from deskpilot.v1 import orchestrator_pb2 as pb
 from deskpilot.v1 import orchestrator_pb2_grpc as rpc
+from tests.fixtures.auth import sync_channel, test_auth
 from tests.fixtures.orchestrator import follow_events, status_is
 
 S = session_pb2
@@ -102,7 +103,7 @@ def _requests(session_id: str) -> st.SearchStrategy[tuple[str, object]]:
 def _fuzz(address: str, session_id: str) -> None:
     """Runs in a worker thread with a blocking client, while the orchestrator serves on the
     test's event loop."""
-    channel = grpc.insecure_channel(address)
+    channel = sync_channel(address, test_auth().mint())
     stub = rpc.OrchestratorStub(channel)
     target = pb.CreateSessionRequest(config=TARGET_CONFIG, request_id=TARGET_REQUEST_ID)
 

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from deskpilot.bus import Bus
+from deskpilot.common.client_tokens import static_token
 from deskpilot.common.config import load_settings
 from deskpilot.common.safety_client import SafetyGate
 from deskpilot.orchestrator.context import ContextPolicy
@@ -27,6 +28,7 @@ from deskpilot.safety.settings import SafetySettings
 from deskpilot.standin import Script, StandInServer, Turn
 from deskpilot.standin.script import TextBlock, ToolUseBlock
 from deskpilot.v1 import events_pb2, session_pb2
+from tests.fixtures.auth import test_auth
 from tests.fixtures.grpc import running_server
 from tests.fixtures.shell import running_shell
 
@@ -83,7 +85,7 @@ async def harness(
             S.SandboxEndpoints(display_address="127.0.0.1:9", shell_address=shell.address),
             TOOL_SETS[S.TOOL_SET_20250124],
         )
-        gate = SafetyGate(safety_server.address)
+        gate = SafetyGate(safety_server.address, token=static_token(test_auth().orchestrator_token))
         deps = LoopDeps(
             client=client,
             retries=retries,

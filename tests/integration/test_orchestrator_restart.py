@@ -15,13 +15,13 @@ from pathlib import Path
 import pytest
 
 from deskpilot.cli.launch import start_component
-from deskpilot.common.grpc_client import open_channel
 from deskpilot.common.natsserver import NatsServer
 from deskpilot.common.net import free_port
 from deskpilot.common.processes import AsyncChild
 from deskpilot.standin import Turn
 from deskpilot.v1 import orchestrator_pb2, session_pb2
 from deskpilot.v1 import orchestrator_pb2_grpc as rpc
+from tests.fixtures.auth import test_auth
 from tests.fixtures.orchestrator import Stack, follow_events, status_is
 
 S = session_pb2
@@ -52,12 +52,12 @@ async def _orchestrator(
             "--replica-id", name, "--lease-seconds", "2", "--grace-seconds", "1",
             "--sandbox.provider", "local", "--sandbox.local.pool-size", "0",
             "--sandbox.local.work-dir", str(folder / "sandboxes"),
-            "--log-format", "json",
+            "--log-format", "json", *test_auth().orchestrator_auth_flags(),
         ],
         log_path=folder / "orchestrator.log",
     )  # fmt: skip
     try:
-        async with open_channel(address) as channel:
+        async with test_auth().channel(address) as channel:
             yield rpc.OrchestratorStub(channel), process
     finally:
         await process.stop(30)

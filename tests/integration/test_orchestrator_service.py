@@ -12,6 +12,7 @@ from deskpilot.bus import ObjectNotFound
 from deskpilot.standin import Turn
 from deskpilot.v1 import common_pb2, orchestrator_pb2, session_pb2
 from deskpilot.v1 import orchestrator_pb2_grpc as rpc
+from tests.fixtures.auth import TENANT, USER
 from tests.fixtures.orchestrator import follow_events, status_is
 
 S = session_pb2
@@ -169,7 +170,8 @@ async def test_messages_continue_a_session_and_cancel_ends_it(orchestrator_stack
             stack.stub, session.id, lambda e: e.HasField("model_response")
             and e.model_response.text == "second",
         )  # fmt: skip
-        assert any(e.HasField("user_message") and e.user_message.author == "me" for e in events)
+        # The author is who the token says, not what the request claims.
+        assert any(e.HasField("user_message") and e.user_message.author == USER for e in events)
         await asyncio.sleep(0)  # let the loop reach its next wait
         await follow_events(stack.stub, session.id, status_is(S.SESSION_STATUS_WAITING_INPUT))
         reply = await stack.stub.Cancel(
@@ -248,7 +250,12 @@ async def test_racing_claims_on_one_replica_start_a_single_loop(orchestrator_sta
         config = _config()
         config.display.width, config.display.height = 1280, 800
         record = S.SessionRecord(
-            session=S.Session(id="s-race", config=config, status=S.SESSION_STATUS_STARTING)
+            session=S.Session(
+                id="s-race",
+                config=config,
+                status=S.SESSION_STATUS_STARTING,
+                owner=S.SessionOwner(tenant=TENANT, subject=USER),
+            )
         )
         await manager.store.create(record)
         claims = await asyncio.gather(

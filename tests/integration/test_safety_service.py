@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import math
+import os
 import subprocess
 import sys
 
@@ -12,6 +13,7 @@ import pytest
 from google.protobuf.struct_pb2 import Struct
 from PIL import Image
 
+from deskpilot.common.client_tokens import static_token
 from deskpilot.common.config import load_settings
 from deskpilot.common.errors import field_violations
 from deskpilot.common.safety_client import PolicyCheckUnavailable, SafetyGate
@@ -19,8 +21,12 @@ from deskpilot.safety.app import binding, build_servicer
 from deskpilot.safety.ocr import OcrEngine
 from deskpilot.safety.settings import SafetySettings
 from deskpilot.v1 import common_pb2, safety_pb2, safety_pb2_grpc
+from tests.fixtures.auth import test_auth
 from tests.fixtures.grpc import running_server
 from tests.fixtures.safety import render_page
+
+# The gate's one caller: the orchestrator's service identity.
+ORCHESTRATOR = static_token(test_auth().orchestrator_token)
 
 
 def call(name: str, **fields: object) -> common_pb2.ToolCall:
@@ -32,7 +38,7 @@ def call(name: str, **fields: object) -> common_pb2.ToolCall:
 @pytest.fixture
 async def safety(ocr_engine: OcrEngine):
     settings = load_settings(SafetySettings, None, ocr_workers=1)
-    servicer = build_servicer(settings, engine=ocr_engine)
+    servicer = build_servicer(settings, engine=ocr_engine)  # served with the test key
     async with running_server([binding(servicer)]) as (server, channel):
         yield server, safety_pb2_grpc.SafetyStub(channel)
     servicer.close()
@@ -174,7 +180,7 @@ async def test_screenshot_scan_reads_faint_injected_text(safety) -> None:
 
 async def test_fail_closed_client(safety) -> None:
     server, _ = safety
-    async with SafetyGate(server.address, timeout=2.0) as gate:
+    async with SafetyGate(server.address, timeout=2.0, token=ORCHESTRATOR) as gate:
         verdict = await gate.check(call("bash", command="rm notes.txt"))
         assert verdict.decision == safety_pb2.DECISION_CONFIRM and not verdict.fail_closed
         malformed = await gate.check(call("bash"))
@@ -192,8 +198,9 @@ async def test_fail_closed_client(safety) -> None:
 def test_service_refuses_a_bad_policy_file(tmp_path) -> None:
     policy = tmp_path / "policy.yaml"
     policy.write_text("categories: {payments: allow}\n")
+    key = ["--auth.public-key-file", str(test_auth().public_key_file)]
     run = subprocess.run(
-        [sys.executable, "-m", "deskpilot.safety", "--policy-file", str(policy)],
+        [sys.executable, "-m", "deskpilot.safety", "--policy-file", str(policy), *key],
         capture_output=True,
         text=True,
         timeout=60,
@@ -203,13 +210,46 @@ def test_service_refuses_a_bad_policy_file(tmp_path) -> None:
     assert "Traceback" not in run.stderr
 
 
+def test_service_without_a_verification_key_refuses_to_start() -> None:
+    run = subprocess.run(
+        [sys.executable, "-m", "deskpilot.safety", "--port", "0"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={k: v for k, v in os.environ.items() if not k.startswith("DESKPILOT_")},
+    )
+    assert run.returncode == 2
+    assert run.stderr.strip() == (
+        "deskpilot-safety: no key to verify callers' tokens: set --auth.public-key-file / "
+        "DESKPILOT_SAFETY_AUTH__PUBLIC_KEY_FILE to the stack's public key "
+        "(`deskpilot up` writes one)"
+    )
+
+
+def test_service_with_an_unreadable_key_refuses_to_start(tmp_path) -> None:
+    bad = tmp_path / "not-a-key.pem"
+    bad.write_text("hello")
+    run = subprocess.run(
+        [sys.executable, "-m", "deskpilot.safety", "--auth.public-key-file", str(bad)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert run.returncode == 2
+    assert f"deskpilot-safety: {bad} is not a PEM public key" in run.stderr
+    assert "Traceback" not in run.stderr
+
+
 async def test_fail_closed_on_undecided_verdict() -> None:
     class Undecided(safety_pb2_grpc.SafetyServicer):
         async def CheckAction(self, request, context):
             return safety_pb2.CheckActionResponse()
 
     undecided = binding(Undecided())  # type: ignore[arg-type]
-    async with running_server([undecided]) as (server, _), SafetyGate(server.address) as gate:
+    async with (
+        running_server([undecided]) as (server, _),
+        SafetyGate(server.address, token=ORCHESTRATOR) as gate,
+    ):
         verdict = await gate.check(call("bash", command="ls"))
     assert verdict.decision == safety_pb2.DECISION_BLOCK and verdict.fail_closed
     assert verdict.reasons[0].rule_id == "gate.undecided"
@@ -224,7 +264,10 @@ async def test_only_the_client_marks_a_verdict_fail_closed() -> None:
             return safety_pb2.CheckActionResponse(verdict=verdict)
 
     claims = binding(Claims())  # type: ignore[arg-type]
-    async with running_server([claims]) as (server, _), SafetyGate(server.address) as gate:
+    async with (
+        running_server([claims]) as (server, _),
+        SafetyGate(server.address, token=ORCHESTRATOR) as gate,
+    ):
         verdict = await gate.check(call("bash", command="ls"))
     assert verdict.decision == safety_pb2.DECISION_CONFIRM and not verdict.fail_closed
 
@@ -419,7 +462,7 @@ class _GarbageGate(grpc.GenericRpcHandler):
 async def test_a_gate_answering_garbage_blocks() -> None:
     async with (
         running_server(generic_handlers=[_GarbageGate()]) as (server, _),
-        SafetyGate(server.address) as gate,
+        SafetyGate(server.address, token=ORCHESTRATOR) as gate,
     ):
         verdict = await gate.check(call("bash", command="ls"))
         assert verdict.decision == safety_pb2.DECISION_BLOCK

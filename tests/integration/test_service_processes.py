@@ -25,6 +25,7 @@ from deskpilot.common.sandbox_credential import (
     write_credential_file,
 )
 from deskpilot.sandbox.xserver import XServer
+from tests.fixtures.auth import test_auth
 
 # Every gRPC service of the stack's description that is written.
 SERVICES = [c for c in COMPONENTS if isinstance(c.serves, Grpc) and c.installed()]
@@ -52,6 +53,7 @@ async def test_each_service_process_serves_health_and_reflection(
         "DESKPILOT_ORCHESTRATOR_SANDBOX__EXISTING__DISPLAY_ADDRESS": "127.0.0.1:1",
         "DESKPILOT_ORCHESTRATOR_SANDBOX__EXISTING__SHELL_ADDRESS": "127.0.0.1:1",
         "DESKPILOT_ORCHESTRATOR_SANDBOX__EXISTING__CREDENTIAL_FILE": str(credential_file),
+        **_auth_env(),
     }
     # The executors answer only calls with their sandbox credential, given by descriptor.
     fd = credential_pipe(new_credential())
@@ -67,6 +69,7 @@ async def test_each_service_process_serves_health_and_reflection(
     address = f"127.0.0.1:{port}"
     try:
         await wait_until_serving(address, service=service, timeout=60)
+        # Health and reflection answer a caller without any token.
         async with grpc.aio.insecure_channel(address) as channel:
             health = await health_pb2_grpc.HealthStub(channel).Check(
                 health_pb2.HealthCheckRequest(service=service)
@@ -84,6 +87,17 @@ async def test_each_service_process_serves_health_and_reflection(
         if process.returncode is None:
             process.kill()
             await process.wait()
+
+
+def _auth_env() -> dict[str, str]:
+    """The secured services' key and the orchestrator's token for the gate."""
+    auth = test_auth()
+    token = auth.token_file(auth.orchestrator_token, "orchestrator-process")
+    return {
+        "DESKPILOT_SAFETY_AUTH__PUBLIC_KEY_FILE": str(auth.public_key_file),
+        "DESKPILOT_ORCHESTRATOR_AUTH__PUBLIC_KEY_FILE": str(auth.public_key_file),
+        "DESKPILOT_ORCHESTRATOR_AUTH__TOKEN_FILE": str(token),
+    }
 
 
 async def test_a_second_service_on_a_busy_port_exits_with_one_line_naming_it() -> None:

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Literal, get_args, get_origin
 
-from deskpilot.cli import settings_doc
+from deskpilot.cli import local_auth, settings_doc
 from deskpilot.cli.sandbox_check import sandbox_problem, shared_user_notice
 from deskpilot.cli.session_main import SESSION_COMMANDS, add_session_parsers, session_command
 from deskpilot.cli.stack import (
@@ -22,7 +22,9 @@ from deskpilot.cli.stack import (
     uses_stand_in,
 )
 from deskpilot.cli.supervisor import Supervisor
+from deskpilot.cli.token_main import add_token_parser, token_command
 from deskpilot.common.config import SettingsError, load_settings, settings_table
+from deskpilot.common.keys import KeyFileError
 
 
 def up(argv: Sequence[str]) -> int:
@@ -42,6 +44,11 @@ def up(argv: Sequence[str]) -> int:
     if problem := sandbox_problem(settings):
         print(f"deskpilot up: {problem}", file=sys.stderr)
         return 1
+    try:
+        auth = local_auth.prepare(settings.data_dir)
+    except (OSError, KeyFileError) as exc:
+        print(f"deskpilot up: cannot prepare the stack's keys and tokens: {exc}", file=sys.stderr)
+        return 1
     supervisor = Supervisor(
         build_stack(settings, text_logs=sys.stdout.isatty()),
         ready_timeout=settings.ready_timeout,
@@ -52,6 +59,10 @@ def up(argv: Sequence[str]) -> int:
             supervisor.say(notice)
     if uses_stand_in(settings):
         supervisor.say("the model is the Messages API STAND-IN (scripted demo, not Claude)")
+    supervisor.say(
+        f"admin token for the CLI: {auth.cli_token_file} (readable by you only); "
+        "`deskpilot token mint --help` makes more"
+    )
     missing = missing_services()
     if missing:
         supervisor.say(f"not installed, not started: {', '.join(missing)}")
@@ -93,11 +104,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--update-readme", metavar="PATH", help="rewrite the settings table in this README"
     )
     add_session_parsers(commands)
+    add_token_parser(commands)
     args, rest = parser.parse_known_args(argv)
     if args.command in SESSION_COMMANDS:
         if rest:
             parser.error(f"unrecognized arguments: {' '.join(rest)}")
         return session_command(args)
+    if args.command == "token":
+        if rest:
+            parser.error(f"unrecognized arguments: {' '.join(rest)}")
+        return token_command(args)
     if args.command == "up":
         if {"-h", "--help"} & set(rest):
             up_help_parser().print_help()

@@ -15,7 +15,9 @@ from deskpilot.cli import control, conversation
 from deskpilot.cli.prompt import LineReader
 from deskpilot.cli.settings import CliSettings
 from deskpilot.cli.terminal import Command, Terminal, execute
+from deskpilot.common.client_tokens import TokenFile, TokenFileError
 from deskpilot.common.config import SettingsError, load_settings
+from deskpilot.common.tokens import unverified_subject
 
 
 def add_session_parsers(commands: argparse._SubParsersAction) -> None:
@@ -27,9 +29,11 @@ def add_session_parsers(commands: argparse._SubParsersAction) -> None:
         help="orchestrator gRPC address (default 127.0.0.1:50051; DESKPILOT_CLI_ORCHESTRATOR)",
     )
     common.add_argument(
-        "--user",
-        help="name recorded on your messages, approvals, denials and takeovers "
-        "(default: your login)",
+        "--token-file",
+        metavar="PATH",
+        help="your token, whose subject is recorded on your messages, approvals and "
+        "takeovers (default var/auth/cli.token, written by `deskpilot up`, else "
+        "~/.config/deskpilot/token; DESKPILOT_CLI_TOKEN_FILE)",
     )
     config = _session_config_parser()
     run = commands.add_parser(
@@ -130,20 +134,30 @@ SESSION_COMMANDS: dict[str, Command] = {
 
 def session_command(args: argparse.Namespace) -> int:
     """Run one session command on this process's terminal."""
-    overrides = {k: v for k in ("orchestrator", "user") if (v := getattr(args, k))}
+    overrides = {k: v for k in ("orchestrator", "token_file") if (v := getattr(args, k))}
     try:
         settings = load_settings(CliSettings, None, **overrides)
+        token = TokenFile(settings.token_path())
     except SettingsError as exc:
         print(f"deskpilot {args.command}: {exc}", file=sys.stderr)
         return 2
-    args.user = settings.decider
+    except TokenFileError as exc:
+        print(
+            f"deskpilot {args.command}: {exc}: `deskpilot up` writes one to "
+            "var/auth/cli.token; elsewhere pass --token-file / DESKPILOT_CLI_TOKEN_FILE",
+            file=sys.stderr,
+        )
+        return 2
+    # Who the orchestrator will record us as, to show our own messages and takeovers as
+    # it does (it reads the name from the verified token, not from what we send).
+    args.user = unverified_subject(token()) or "you"
 
     async def main_task() -> int:
         term = _own_terminal()
         # Ctrl-C: `run`, `send` and `chat` cancel the session, `watch` stops watching.
         asyncio.get_running_loop().add_signal_handler(signal.SIGINT, term.interrupted.set)
         command = SESSION_COMMANDS[args.command]
-        return await execute(args.command, command, args, settings, term)
+        return await execute(args.command, command, args, settings, term, token)
 
     return asyncio.run(main_task())
 

@@ -2,23 +2,24 @@
 
 from __future__ import annotations
 
-import getpass
+from pathlib import Path
 from typing import ClassVar
 
 from pydantic import Field
 
+from deskpilot.cli.local_auth import AUTH_FOLDER, CLI_TOKEN, DEFAULT_DATA_DIR
 from deskpilot.common.config import CommonSettings
 
-
-def _login_name() -> str:
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):  # no passwd entry and no LOGNAME/USER (some containers)
-        return "cli"
+# Where the CLI looks for its token when none is configured: what `deskpilot up` writes
+# (its default data dir, relative to where you run), then a token of your own.
+DEFAULT_TOKEN_FILES = (
+    DEFAULT_DATA_DIR / AUTH_FOLDER / CLI_TOKEN,
+    Path("~/.config/deskpilot/token"),
+)
 
 
 class CliSettings(CommonSettings):
-    """Where the orchestrator is and who is deciding."""
+    """Where the orchestrator is and who is calling it."""
 
     service_name: ClassVar[str] = "cli"
 
@@ -27,13 +28,17 @@ class CliSettings(CommonSettings):
         pattern=r"^\S+:\d{1,5}$",
         description="Orchestrator gRPC address (host:port); `deskpilot up` serves it on 50051.",
     )
-    user: str = Field(
-        "",
-        description="Name recorded on your messages, approvals, denials and takeovers; "
-        "empty: your login.",
+    token_file: Path | None = Field(
+        None,
+        description="Your token; its subject is the name recorded on your messages, approvals "
+        "and takeovers. Empty: var/auth/cli.token (written by `deskpilot up`), else "
+        "~/.config/deskpilot/token.",
     )
 
-    @property
-    def decider(self) -> str:
-        """Who approvals and denials are recorded as."""
-        return self.user or _login_name()
+    def token_path(self) -> Path:
+        """The token file to present: the configured one, or the first default that exists
+        (the first default when none does, so the error names it)."""
+        if self.token_file is not None:
+            return self.token_file.expanduser()
+        candidates = [path.expanduser() for path in DEFAULT_TOKEN_FILES]
+        return next((path for path in candidates if path.exists()), candidates[0])

@@ -25,6 +25,7 @@ from deskpilot.cli.components import (
     component,
     stack_order,
 )
+from deskpilot.cli.local_auth import local_auth
 from deskpilot.cli.serving import Grpc, Http
 from deskpilot.cli.supervisor import (
     CHILD_DEATH_SIGNAL,
@@ -36,6 +37,7 @@ from deskpilot.cli.supervisor import (
 from deskpilot.common.config import CommonSettings
 from deskpilot.common.natsserver import NatsServer
 from deskpilot.common.sandbox_user import sandbox_python
+from deskpilot.common.security import SecuredServiceSettings
 
 LOCAL_STACK = tuple(c for c in COMPONENTS if c.in_local_stack)
 
@@ -135,7 +137,8 @@ def build_stack(settings: UpSettings, *, text_logs: bool) -> list[Component]:
         # Called as the component starts: nats-server's port is known once it runs.
         addresses = {**endpoints, NATS: nats.endpoint}
         command = command_for(name, addresses, _extra_flags(name, settings))
-        return Invocation(command.program, command.args, {**log_env, **command.env})
+        env = {**log_env, **command.env, **_auth_env(name, settings)}
+        return Invocation(command.program, command.args, env)
 
     components: list[Component] = [nats]
     for spec in chosen:
@@ -196,6 +199,15 @@ def _extra_flags(name: str, settings: UpSettings) -> list[str]:
     if name == STAND_IN and settings.stand_in_script is not None:
         return ["--script", str(settings.stand_in_script)]
     return []
+
+
+def _auth_env(name: str, settings: UpSettings) -> dict[str, str]:
+    """Where a component that checks callers' tokens finds its key and token files
+    (`deskpilot up` writes them before it starts anything): paths only."""
+    spec = component(name)
+    if not spec.settings or not issubclass(spec.settings_class(), SecuredServiceSettings):
+        return {}
+    return local_auth(settings.data_dir).service_env(name)
 
 
 def _endpoint(settings: UpSettings, spec: ComponentSpec) -> str:

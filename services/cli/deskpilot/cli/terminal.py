@@ -14,6 +14,7 @@ import grpc
 from deskpilot.cli.prompt import LineReader
 from deskpilot.cli.render import Style
 from deskpilot.cli.settings import CliSettings
+from deskpilot.common.client_tokens import TokenSource
 from deskpilot.common.grpc_client import open_channel
 from deskpilot.v1.orchestrator_pb2_grpc import OrchestratorStub
 
@@ -49,27 +50,38 @@ Command = Callable[[argparse.Namespace, OrchestratorStub, Terminal], Awaitable[i
 
 
 async def execute(
-    name: str, command: Command, args: argparse.Namespace, settings: CliSettings, term: Terminal
+    name: str,
+    command: Command,
+    args: argparse.Namespace,
+    settings: CliSettings,
+    term: Terminal,
+    token: TokenSource,
 ) -> int:
-    """Run `command` with a channel to the orchestrator; report errors as one line."""
-    channel = open_channel(settings.orchestrator)
+    """Run `command` with a channel to the orchestrator presenting `token`; report errors
+    as one line."""
+    channel = open_channel(settings.orchestrator, token=token)
     try:
         return await command(args, OrchestratorStub(channel), term)
     except UsageError as exc:
         term.err.write(f"deskpilot {name}: {exc}\n")
         return 2
     except grpc.aio.AioRpcError as exc:
-        term.err.write(f"deskpilot {name}: {_explain(exc, settings.orchestrator)}\n")
+        term.err.write(f"deskpilot {name}: {_explain(exc, settings)}\n")
         return 2 if exc.code() == grpc.StatusCode.INVALID_ARGUMENT else 1
     finally:
         await channel.close()
 
 
-def _explain(error: grpc.aio.AioRpcError, address: str) -> str:
+def _explain(error: grpc.aio.AioRpcError, settings: CliSettings) -> str:
     details = error.details() or error.code().name
     if error.code() in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
         return (
-            f"cannot reach the orchestrator at {address} ({details}); is `deskpilot up` "
-            "running? Point --orchestrator / DESKPILOT_CLI_ORCHESTRATOR at it."
+            f"cannot reach the orchestrator at {settings.orchestrator} ({details}); is "
+            "`deskpilot up` running? Point --orchestrator / DESKPILOT_CLI_ORCHESTRATOR at it."
+        )
+    if error.code() == grpc.StatusCode.UNAUTHENTICATED:
+        return (
+            f"the orchestrator refused your token ({settings.token_path()}): {details}; "
+            "`deskpilot up` writes a fresh one to var/auth/cli.token at each start"
         )
     return details

@@ -90,6 +90,12 @@ class FailedPrecondition(ServiceError):
     code = grpc.StatusCode.FAILED_PRECONDITION
 
 
+class Unauthenticated(ServiceError):
+    """The caller did not prove who it is: no token, or one that is bad, expired or revoked."""
+
+    code = grpc.StatusCode.UNAUTHENTICATED
+
+
 class PermissionDenied(ServiceError):
     """The caller may not do this."""
 

@@ -15,6 +15,7 @@ from typing import Any
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from deskpilot.common.client_tokens import TokenSource, bearer_interceptors
 from deskpilot.common.grpc_server import channel_options
 
 DEFAULT_TIMEOUT_SECONDS = 30.0
@@ -78,15 +79,20 @@ class _DefaultDeadline(grpc.aio.UnaryUnaryClientInterceptor, grpc.aio.StreamUnar
 def open_channel(
     address: str,
     *,
+    token: TokenSource | None = None,
+    credentials: grpc.ChannelCredentials | None = None,
     default_timeout: float | None = DEFAULT_TIMEOUT_SECONDS,
     retry: bool = True,
     max_message_mb: int = 32,
     keepalive_seconds: float = 30.0,
 ) -> grpc.aio.Channel:
-    """An insecure (loopback / in-cluster) aio channel to `address` ("host:port").
+    """An aio channel to `address` ("host:port"): plaintext (loopback, or inside a cluster
+    network) unless `credentials` (TLS, see `security.channel_credentials`) are given.
 
-    Unary calls get `default_timeout` unless they pass their own; UNAVAILABLE is retried
-    with exponential backoff; keepalive pings notice a dead peer within ~40 s.
+    Every call presents `token` (`client_tokens.TokenFile` reads one from a file) as
+    `authorization: Bearer` metadata. Unary calls get `default_timeout` unless they pass
+    their own; UNAVAILABLE is retried with exponential backoff; keepalive pings notice a
+    dead peer within ~40 s.
     """
     options = [
         *channel_options(max_message_mb),
@@ -96,18 +102,35 @@ def open_channel(
     ]
     if retry:
         options.append(("grpc.service_config", retry_service_config()))
-    interceptors = [_DefaultDeadline(default_timeout)] if default_timeout else []
+    interceptors: list[grpc.aio.ClientInterceptor] = []
+    if default_timeout:
+        interceptors.append(_DefaultDeadline(default_timeout))
+    if token is not None:
+        interceptors += bearer_interceptors(token)
+    if credentials is not None:
+        return grpc.aio.secure_channel(
+            address, credentials, options=options, interceptors=interceptors
+        )
     return grpc.aio.insecure_channel(address, options=options, interceptors=interceptors)
 
 
-async def wait_until_serving(address: str, *, service: str = "", timeout: float = 10.0) -> None:
-    """Poll the health service at `address` until `service` is SERVING.
+async def wait_until_serving(
+    address: str,
+    *,
+    service: str = "",
+    timeout: float = 10.0,
+    credentials: grpc.ChannelCredentials | None = None,
+) -> None:
+    """Poll the health service at `address` (over TLS with `credentials`; health needs no
+    token) until `service` is SERVING.
 
     Raises TimeoutError naming the address and the last status or error seen.
     """
     deadline = time.monotonic() + timeout
     last = "no answer"
-    async with open_channel(address, retry=False, default_timeout=None) as channel:
+    async with open_channel(
+        address, credentials=credentials, retry=False, default_timeout=None
+    ) as channel:
         stub = health_pb2_grpc.HealthStub(channel)
         while time.monotonic() < deadline:
             try:

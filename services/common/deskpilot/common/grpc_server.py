@@ -3,9 +3,11 @@
 A `GrpcServer` always serves the standard health-checking service and server reflection
 (v1 and v1alpha, so grpcurl, grpcui and Kubernetes gRPC probes work without .proto files),
 runs every RPC through an interceptor that logs, times and maps exceptions to status
-codes, and stops gracefully: on SIGTERM it reports NOT_SERVING, refuses new RPCs and lets
-in-flight ones finish within the grace period. Its port is its own: a second server on a
-busy port fails (`PortUnavailable`) instead of sharing it through SO_REUSEPORT.
+codes and, on a secured service, through one that checks the caller's token (`grpc_auth`;
+health and reflection stay open), and stops gracefully: on SIGTERM it reports
+NOT_SERVING, refuses new RPCs and lets in-flight ones finish within the grace period.
+Its port is its own: a second server on a busy port fails (`PortUnavailable`) instead of
+sharing it through SO_REUSEPORT.
 
 Health is readiness: a service whose binding has a `ready` check (e.g. NATS answers) is
 SERVING only while the check passes, and the server as a whole ("") only while every
@@ -17,7 +19,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
-import inspect
 import logging
 import signal
 import socket
@@ -32,8 +33,21 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
 from deskpilot.common.config import ServiceSettings
 from deskpilot.common.errors import ServiceError, rich_status
+from deskpilot.common.grpc_auth import Access, Authenticator, AuthInterceptor
+from deskpilot.common.grpc_handlers import (
+    UNGUARDED_METHODS,
+    Behavior,
+    stream_through,
+    wrap_handler,
+)
 from deskpilot.common.metrics import GRPC_HANDLED, GRPC_LATENCY
 from deskpilot.common.reflection import enable_reflection
+from deskpilot.common.security import (
+    SecuredServiceSettings,
+    SecurityNotConfigured,
+    bearer_tokens,
+    server_credentials,
+)
 from deskpilot.common.signals import STOP_SIGNALS, on_stop_signals
 
 log = logging.getLogger("deskpilot.grpc")
@@ -43,9 +57,6 @@ READINESS_INTERVAL_SECONDS = 1.0
 READINESS_TIMEOUT_SECONDS = 2.0
 # A check of what a service needs to answer: None when ready, else why not.
 Readiness = Callable[[], Awaitable[str | None]]
-
-# Health checking and reflection: open to every caller, and quiet in the logs.
-UNGUARDED_METHODS = ("/grpc.health.v1.Health/", "/grpc.reflection.")
 
 
 def channel_options(max_message_mb: int) -> list[tuple[str, Any]]:
@@ -78,10 +89,19 @@ class ServiceBinding:
     servicer: object
     add_to_server: Callable[[object, grpc.aio.Server], None]
     ready: Readiness | None = None  # None: ready whenever the server runs
+    # Which roles may call each method; the server must then authenticate its callers.
+    # None: no roles to check (any caller the server admits).
+    access: Access | None = None
 
 
 class GrpcServer:
-    """One service process's gRPC server."""
+    """One service process's gRPC server.
+
+    With `SecuredServiceSettings` it authenticates every caller with the settings' key
+    and serves TLS when they name a certificate; `authenticator` and `credentials` set
+    either explicitly. A binding with `access` needs an authenticator: without one the
+    server refuses to be built (SecurityNotConfigured), so no secured service runs open.
+    """
 
     def __init__(
         self,
@@ -90,17 +110,30 @@ class GrpcServer:
         *,
         generic_handlers: Iterable[grpc.GenericRpcHandler] = (),
         extra_service_names: Iterable[str] = (),
+        authenticator: Authenticator | None = None,
+        credentials: grpc.ServerCredentials | None = None,
         interceptors: Iterable[grpc.aio.ServerInterceptor] = (),
     ) -> None:
-        """`interceptors` run inside the observing one, so what they refuse is logged."""
+        """`interceptors` run inside the observing and token-checking ones, so what they
+        refuse is logged."""
         self.settings = settings
         self.bindings = list(bindings)
         self.service_names = [b.descriptor.full_name for b in self.bindings]
         self.service_names += list(extra_service_names)
         self.health = health.aio.HealthServicer()
         self.port = 0
+        if isinstance(settings, SecuredServiceSettings):
+            authenticator = authenticator or bearer_tokens(settings.auth, settings.service_name)
+            credentials = credentials or server_credentials(settings.tls)
+        self._credentials = credentials
+        chain: list[grpc.aio.ServerInterceptor] = [ObservingInterceptor(settings.service_name)]
+        if authenticator is not None:
+            chain.append(AuthInterceptor(authenticator, _access_of(self.bindings)))
+        elif any(b.access is not None for b in self.bindings):
+            names = ", ".join(b.descriptor.full_name for b in self.bindings if b.access)
+            raise SecurityNotConfigured(f"{names} must authenticate callers: no authenticator")
         self._server = grpc.aio.server(
-            interceptors=[ObservingInterceptor(settings.service_name), *interceptors],
+            interceptors=[*chain, *interceptors],
             options=[*channel_options(settings.max_message_mb), *_SERVER_OPTIONS],
         )
         for binding in self.bindings:
@@ -129,7 +162,10 @@ class GrpcServer:
         host, port = self.settings.host, self.settings.port
         bind = f"[{host}]:{port}" if ":" in host and not host.startswith("[") else f"{host}:{port}"
         try:
-            self.port = self._server.add_insecure_port(bind)
+            if self._credentials is None:
+                self.port = self._server.add_insecure_port(bind)
+            else:
+                self.port = self._server.add_secure_port(bind, self._credentials)
         except RuntimeError:  # grpc says only "Failed to bind"
             self.port = 0
         if self.port == 0:
@@ -206,6 +242,19 @@ class GrpcServer:
             await self.health.set(name, status)
 
 
+def _access_of(bindings: list[ServiceBinding]) -> dict[str, Access]:
+    """Each binding's access by service name; every method it names must exist."""
+    found = {}
+    for binding in bindings:
+        if binding.access is None:
+            continue
+        unknown = set(binding.access) - set(binding.descriptor.methods_by_name)
+        if unknown:
+            raise ValueError(f"{binding.descriptor.full_name} has no method {sorted(unknown)}")
+        found[binding.descriptor.full_name] = binding.access
+    return found
+
+
 async def _run_check(check: Readiness) -> str:
     """Why the service is not ready ("" when it is); a check that fails or hangs counts."""
     try:
@@ -258,46 +307,24 @@ class ObservingInterceptor(grpc.aio.ServerInterceptor):
         if handler is None:
             return None
         method = handler_call_details.method
-        if handler.unary_unary:
-            return grpc.unary_unary_rpc_method_handler(
-                self._wrap_unary(method, handler.unary_unary),
-                handler.request_deserializer,
-                handler.response_serializer,
-            )
-        if handler.stream_unary:
-            return grpc.stream_unary_rpc_method_handler(
-                self._wrap_unary(method, handler.stream_unary),
-                handler.request_deserializer,
-                handler.response_serializer,
-            )
-        if handler.unary_stream:
-            return grpc.unary_stream_rpc_method_handler(
-                self._wrap_stream(method, handler.unary_stream),
-                handler.request_deserializer,
-                handler.response_serializer,
-            )
-        return grpc.stream_stream_rpc_method_handler(
-            self._wrap_stream(method, handler.stream_stream),
-            handler.request_deserializer,
-            handler.response_serializer,
+        return wrap_handler(
+            handler,
+            lambda behavior: self._wrap_unary(method, behavior),
+            lambda behavior: self._wrap_stream(method, behavior),
         )
 
-    def _wrap_unary(self, method: str, behavior: Callable[..., Any]) -> Callable[..., Any]:
+    def _wrap_unary(self, method: str, behavior: Behavior) -> Behavior:
         async def observed(request: Any, context: grpc.aio.ServicerContext) -> Any:
             async with self._observe(method, context):
                 return await behavior(request, context)
 
         return observed
 
-    def _wrap_stream(self, method: str, behavior: Callable[..., Any]) -> Callable[..., Any]:
+    def _wrap_stream(self, method: str, behavior: Behavior) -> Callable[..., AsyncIterator[Any]]:
         async def observed(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
             async with self._observe(method, context):
-                result = behavior(request, context)
-                if inspect.isasyncgen(result):
-                    async for item in result:
-                        yield item
-                else:  # a handler that writes with context.write() and returns
-                    await result
+                async for item in stream_through(behavior, request, context):
+                    yield item
 
         return observed
 

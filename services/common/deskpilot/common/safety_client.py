@@ -9,6 +9,7 @@ import logging
 
 import grpc
 
+from deskpilot.common.client_tokens import TokenSource
 from deskpilot.common.grpc_client import open_channel
 from deskpilot.v1 import common_pb2, safety_pb2, safety_pb2_grpc
 
@@ -40,16 +41,30 @@ def blocked(rule_id: str, message: str) -> safety_pb2.Verdict:
 
 class SafetyGate:
     """`await SafetyGate(address).check(call, context)` never raises and never allows by
-    accident: unreachable, slow, erroring, undecided or unreadable gates all mean BLOCK."""
+    accident: unreachable, slow, erroring, undecided or unreadable gates all mean BLOCK
+    (a gate that refuses the caller's token too). Each call presents `token`, the caller's
+    service identity (role `orchestrator`), over TLS when `credentials` are given."""
 
     def __init__(
-        self, address: str, *, timeout: float = 5.0, channel: grpc.aio.Channel | None = None
+        self,
+        address: str,
+        *,
+        timeout: float = 5.0,
+        token: TokenSource | None = None,
+        credentials: grpc.ChannelCredentials | None = None,
+        channel: grpc.aio.Channel | None = None,
     ) -> None:
         self.address = address
         self.timeout = timeout
         self._own_channel = channel is None
         # No transparent retries: the deadline bounds the whole call.
-        self._channel = channel or open_channel(address, default_timeout=timeout, retry=False)
+        self._channel = channel or open_channel(
+            address,
+            token=token,
+            credentials=credentials,
+            default_timeout=timeout,
+            retry=False,
+        )
         self._stub = safety_pb2_grpc.SafetyStub(self._channel)
 
     async def check(

@@ -14,6 +14,7 @@ from deskpilot.common.config import SettingsT, settings_or_exit
 from deskpilot.common.grpc_server import GrpcServer, PortUnavailable, ServiceBinding, serve_forever
 from deskpilot.common.logs import configure_logging
 from deskpilot.common.metrics import serve_metrics
+from deskpilot.common.security import SecurityNotConfigured, check_security
 
 log = logging.getLogger("deskpilot.service")
 
@@ -46,9 +47,15 @@ def run_service(
     *,
     interceptors: BuildInterceptors | None = None,
 ) -> None:
-    """Entry point: load settings (exit 2 with one line on a bad value) and serve; a port
-    it cannot listen on is one line and exit code 1."""
+    """Entry point: load settings (exit 2 with one line on a bad value, or when a secured
+    service has no key to check tokens with) and serve; a port it cannot listen on is one
+    line and exit code 1."""
     settings = settings_or_exit(settings_cls, argv)
+    try:
+        check_security(settings)
+    except SecurityNotConfigured as exc:
+        print(f"deskpilot-{settings.service_name}: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
     configure_logging(settings)
     guards = interceptors(settings) if interceptors is not None else ()
     try:

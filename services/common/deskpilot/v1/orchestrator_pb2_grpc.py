@@ -26,7 +26,12 @@ if _version_not_supported:
 
 
 class OrchestratorStub:
-    """Creates, drives and observes sessions.
+    """Creates, drives and observes sessions. Every call carries `authorization: Bearer
+    <token>` metadata (UNAUTHENTICATED without a valid one). A caller sees and steers only its
+    tenant's sessions (admins: every tenant's); another tenant's session is NOT_FOUND, as if it
+    did not exist. A token scoped to one session reaches only that session (PERMISSION_DENIED
+    for any other, and for CreateSession); a viewer may only get, list and stream
+    (PERMISSION_DENIED for the rest).
     """
 
     def __init__(self, channel):
@@ -88,7 +93,12 @@ class OrchestratorStub:
 
 
 class OrchestratorServicer:
-    """Creates, drives and observes sessions.
+    """Creates, drives and observes sessions. Every call carries `authorization: Bearer
+    <token>` metadata (UNAUTHENTICATED without a valid one). A caller sees and steers only its
+    tenant's sessions (admins: every tenant's); another tenant's session is NOT_FOUND, as if it
+    did not exist. A token scoped to one session reaches only that session (PERMISSION_DENIED
+    for any other, and for CreateSession); a viewer may only get, list and stream
+    (PERMISSION_DENIED for the rest).
     """
 
     def CreateSession(self, request, context):
@@ -106,7 +116,7 @@ class OrchestratorServicer:
         raise NotImplementedError('Method not implemented!')
 
     def ListSessions(self, request, context):
-        """Lists sessions, optionally filtered by status.
+        """Lists the caller's tenant's sessions, optionally filtered by status.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -223,7 +233,12 @@ def add_OrchestratorServicer_to_server(servicer, server):
 
  # This class is part of an EXPERIMENTAL API.
 class Orchestrator:
-    """Creates, drives and observes sessions.
+    """Creates, drives and observes sessions. Every call carries `authorization: Bearer
+    <token>` metadata (UNAUTHENTICATED without a valid one). A caller sees and steers only its
+    tenant's sessions (admins: every tenant's); another tenant's session is NOT_FOUND, as if it
+    did not exist. A token scoped to one session reaches only that session (PERMISSION_DENIED
+    for any other, and for CreateSession); a viewer may only get, list and stream
+    (PERMISSION_DENIED for the rest).
     """
 
     @staticmethod

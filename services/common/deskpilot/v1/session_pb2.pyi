@@ -164,7 +164,7 @@ class SandboxReady(_message.Message):
     def __init__(self, endpoints: _Optional[_Union[SandboxEndpoints, _Mapping]] = ..., secrets: _Optional[_Union[SandboxSecrets, _Mapping]] = ..., display: _Optional[str] = ..., x_server: _Optional[str] = ..., screen: _Optional[_Union[_common_pb2.Size, _Mapping]] = ..., user: _Optional[str] = ..., home: _Optional[str] = ..., pid: _Optional[int] = ..., start_seconds: _Optional[float] = ..., missing: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class Session(_message.Message):
-    __slots__ = ("id", "config", "status", "status_reason", "created_at", "updated_at", "steps", "usage", "tainted", "pending_confirmation_id", "controlled_by", "last_sequence", "model_is_stand_in", "sandbox_id")
+    __slots__ = ("id", "config", "status", "status_reason", "created_at", "updated_at", "steps", "usage", "tainted", "pending_confirmation_id", "controlled_by", "last_sequence", "model_is_stand_in", "sandbox_id", "owner")
     ID_FIELD_NUMBER: _ClassVar[int]
     CONFIG_FIELD_NUMBER: _ClassVar[int]
     STATUS_FIELD_NUMBER: _ClassVar[int]
@@ -179,6 +179,7 @@ class Session(_message.Message):
     LAST_SEQUENCE_FIELD_NUMBER: _ClassVar[int]
     MODEL_IS_STAND_IN_FIELD_NUMBER: _ClassVar[int]
     SANDBOX_ID_FIELD_NUMBER: _ClassVar[int]
+    OWNER_FIELD_NUMBER: _ClassVar[int]
     id: str
     config: SessionConfig
     status: SessionStatus
@@ -193,7 +194,16 @@ class Session(_message.Message):
     last_sequence: int
     model_is_stand_in: bool
     sandbox_id: str
-    def __init__(self, id: _Optional[str] = ..., config: _Optional[_Union[SessionConfig, _Mapping]] = ..., status: _Optional[_Union[SessionStatus, str]] = ..., status_reason: _Optional[str] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., steps: _Optional[int] = ..., usage: _Optional[_Union[Usage, _Mapping]] = ..., tainted: _Optional[bool] = ..., pending_confirmation_id: _Optional[str] = ..., controlled_by: _Optional[str] = ..., last_sequence: _Optional[int] = ..., model_is_stand_in: _Optional[bool] = ..., sandbox_id: _Optional[str] = ...) -> None: ...
+    owner: SessionOwner
+    def __init__(self, id: _Optional[str] = ..., config: _Optional[_Union[SessionConfig, _Mapping]] = ..., status: _Optional[_Union[SessionStatus, str]] = ..., status_reason: _Optional[str] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., steps: _Optional[int] = ..., usage: _Optional[_Union[Usage, _Mapping]] = ..., tainted: _Optional[bool] = ..., pending_confirmation_id: _Optional[str] = ..., controlled_by: _Optional[str] = ..., last_sequence: _Optional[int] = ..., model_is_stand_in: _Optional[bool] = ..., sandbox_id: _Optional[str] = ..., owner: _Optional[_Union[SessionOwner, _Mapping]] = ...) -> None: ...
+
+class SessionOwner(_message.Message):
+    __slots__ = ("tenant", "subject")
+    TENANT_FIELD_NUMBER: _ClassVar[int]
+    SUBJECT_FIELD_NUMBER: _ClassVar[int]
+    tenant: str
+    subject: str
+    def __init__(self, tenant: _Optional[str] = ..., subject: _Optional[str] = ...) -> None: ...
 
 class SessionRecord(_message.Message):
     __slots__ = ("session", "last_committed_step", "sandbox_secrets", "sandbox_endpoints")

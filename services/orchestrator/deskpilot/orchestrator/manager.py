@@ -17,6 +17,7 @@ from deskpilot.bus import (
     Bus,
     EventStoreFull,
 )
+from deskpilot.common.client_tokens import TokenFile
 from deskpilot.common.errors import (
     AlreadyExists,
     FailedPrecondition,
@@ -25,6 +26,7 @@ from deskpilot.common.errors import (
     ServiceError,
 )
 from deskpilot.common.safety_client import SafetyGate
+from deskpilot.common.security import channel_credentials
 from deskpilot.orchestrator.commands import SessionCommands, until_settled
 from deskpilot.orchestrator.events import SessionEvents
 from deskpilot.orchestrator.leases import Owned, SessionLeases
@@ -76,7 +78,12 @@ class SessionManager:
             idle_release_seconds=settings.idle_release_seconds,
             limits=settings.limits(),
         )
-        self.gate = SafetyGate(settings.safety_address, timeout=settings.safety_timeout_seconds)
+        self.gate = SafetyGate(
+            settings.safety_address,
+            timeout=settings.safety_timeout_seconds,
+            token=TokenFile(settings.auth.token_file) if settings.auth.token_file else None,
+            credentials=channel_credentials(settings.tls),
+        )
         self.slots = SandboxSlots(settings.max_sandboxes)
         self.replica = settings.replica_id
         self.leases = SessionLeases(
@@ -102,13 +109,19 @@ class SessionManager:
 
     # -- API ----------------------------------------------------------------------------------
 
-    async def create(self, config: session_pb2.SessionConfig, request_id: str) -> S.Session:
-        """Store a new session and start it; a retried request_id returns the same one."""
+    async def create(
+        self,
+        config: session_pb2.SessionConfig,
+        request_id: str,
+        owner: session_pb2.SessionOwner,
+    ) -> S.Session:
+        """Store a new session of `owner` and start it; a retried request_id of the same
+        tenant returns the same one."""
         config = validated_config(config, self.settings)
         await check_safety_policy(self.gate, config)
         if not self.model.has_key:
             raise FailedPrecondition(MISSING_KEY)
-        session_id = _session_id(request_id)
+        session_id = _session_id(owner.tenant, request_id)
         if len(self.leases.owned) >= self.settings.max_sessions:
             if request_id:  # a retry of one that was created still gets it
                 with contextlib.suppress(NotFound):
@@ -118,16 +131,21 @@ class SessionManager:
                 "(max_sessions); retry later or through another replica"
             )
         with self.leases.claim(session_id):
-            return await self._create(session_id, config, request_id)
+            return await self._create(session_id, config, request_id, owner)
 
     async def _create(
-        self, session_id: str, config: session_pb2.SessionConfig, request_id: str
+        self,
+        session_id: str,
+        config: session_pb2.SessionConfig,
+        request_id: str,
+        owner: session_pb2.SessionOwner,
     ) -> S.Session:
         session = S.Session(
             id=session_id,
             config=config,
             status=S.SESSION_STATUS_STARTING,
             model_is_stand_in=self.model.is_stand_in,
+            owner=owner,
         )
         try:
             await self.store.create(S.SessionRecord(session=session))
@@ -294,8 +312,9 @@ class SessionManager:
             )
 
 
-def _session_id(request_id: str) -> str:
-    """Random, or derived from the client's request id so a retried create is idempotent."""
+def _session_id(tenant: str, request_id: str) -> str:
+    """Random, or derived from the client's request id so a retried create is idempotent;
+    the tenant is part of it, so two tenants' equal request ids make two sessions."""
     if request_id:
-        return "s-" + hashlib.sha256(request_id.encode()).hexdigest()[:20]
+        return "s-" + hashlib.sha256(f"{tenant}\0{request_id}".encode()).hexdigest()[:20]
     return "s-" + uuid.uuid4().hex[:20]

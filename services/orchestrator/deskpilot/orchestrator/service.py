@@ -5,7 +5,9 @@ from __future__ import annotations
 import contextlib
 
 from deskpilot.bus import Bus
+from deskpilot.common.client_tokens import TokenFile, TokenFileError
 from deskpilot.common.grpc_server import GrpcServer, ServiceBinding
+from deskpilot.orchestrator.access import ACCESS
 from deskpilot.orchestrator.loop import LoopSettings
 from deskpilot.orchestrator.manager import SessionManager
 from deskpilot.orchestrator.model_endpoint import inspect_model_endpoint
@@ -23,6 +25,7 @@ def binding(servicer: OrchestratorServicer) -> ServiceBinding:
         servicer,
         orchestrator_pb2_grpc.add_OrchestratorServicer_to_server,
         ready=servicer.bus.unreachable_reason,
+        access=ACCESS,
     )
 
 
@@ -30,6 +33,7 @@ async def build(
     settings: OrchestratorSettings, stack: contextlib.AsyncExitStack
 ) -> list[ServiceBinding]:
     """run_service's build hook."""
+    _check_own_token(settings)
     bus = await Bus.connect(settings.nats_url, f"orchestrator-{settings.replica_id}")
     stack.push_async_callback(bus.close)
     await bus.ensure_resources()
@@ -39,6 +43,21 @@ async def build(
     await manager.start()
     stack.push_async_callback(manager.stop)
     return [binding(OrchestratorServicer(manager, bus))]
+
+
+def _check_own_token(settings: OrchestratorSettings) -> None:
+    """Stop with one line when the replica has no token for the safety gate: it would
+    answer every action with BLOCK."""
+    variable = "DESKPILOT_ORCHESTRATOR_AUTH__TOKEN_FILE"
+    if settings.auth.token_file is None:
+        raise SystemExit(
+            "deskpilot-orchestrator: no token for the safety gate: set --auth.token-file / "
+            f"{variable} to a token of role orchestrator (`deskpilot up` writes one)"
+        )
+    try:
+        TokenFile(settings.auth.token_file)
+    except TokenFileError as exc:
+        raise SystemExit(f"deskpilot-orchestrator: {exc}") from None
 
 
 async def start_replica(

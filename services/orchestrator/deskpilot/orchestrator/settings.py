@@ -5,11 +5,13 @@ from __future__ import annotations
 import os
 import socket
 import uuid
+from pathlib import Path
 from typing import ClassVar
 
 from pydantic import Field
 
-from deskpilot.common.config import NatsClientSettings, ServiceSettings
+from deskpilot.common.config import NatsClientSettings
+from deskpilot.common.security import AuthSettings, SecuredServiceSettings
 from deskpilot.orchestrator.sandboxes.settings import SandboxProviderSettings
 from deskpilot.orchestrator.session_limits import DEFAULTS as LIMITS
 from deskpilot.orchestrator.session_limits import MIN_NO_PROGRESS_REPEATS, Limits
@@ -19,10 +21,22 @@ def _default_replica_id() -> str:
     return f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
 
 
-class OrchestratorSettings(ServiceSettings, NatsClientSettings):
+class OrchestratorAuthSettings(AuthSettings):
+    """Checking callers' tokens, and the replica's own token for the safety gate."""
+
+    token_file: Path | None = Field(
+        None,
+        description="This replica's token (role `orchestrator`), presented to the safety gate; "
+        "re-read when it changes.",
+    )
+
+
+class OrchestratorSettings(SecuredServiceSettings, NatsClientSettings):
     """Settings of an orchestrator replica."""
 
     service_name: ClassVar[str] = "orchestrator"
+
+    auth: OrchestratorAuthSettings = Field(default_factory=OrchestratorAuthSettings)
 
     safety_address: str = Field("127.0.0.1:50053", description="Safety gate gRPC address.")
     safety_timeout_seconds: float = Field(

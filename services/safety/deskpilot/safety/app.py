@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 
 from deskpilot.common.grpc_server import ServiceBinding
+from deskpilot.common.identity import Role
 from deskpilot.safety.action_check import ActionChecker
 from deskpilot.safety.ocr import OcrEngine, ScreenReader, read_label
 from deskpilot.safety.policy import PolicyError, load_policy
@@ -37,12 +38,19 @@ def build_servicer(settings: SafetySettings, engine: OcrEngine | None = None) ->
     )
 
 
+# The gate judges actions for the orchestrator alone: no person or other service calls it
+# (an operator who must can mint an `orchestrator` token).
+_CALLERS = frozenset({Role.ORCHESTRATOR})
+ACCESS = {name: _CALLERS for name in ("CheckAction", "ScanContent", "ValidatePolicy")}
+
+
 def binding(servicer: SafetyServicer) -> ServiceBinding:
     """The gRPC binding of a servicer."""
     return ServiceBinding(
         safety_pb2.DESCRIPTOR.services_by_name["Safety"],
         servicer,
         safety_pb2_grpc.add_SafetyServicer_to_server,
+        access=ACCESS,
     )
 
 

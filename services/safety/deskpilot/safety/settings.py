@@ -7,11 +7,11 @@ from typing import ClassVar
 
 from pydantic import Field
 
-from deskpilot.common.config import ServiceSettings
+from deskpilot.common.security import SecuredServiceSettings
 from deskpilot.safety.screen_cache import DEFAULT_MAX_PIXELS
 
 
-class SafetySettings(ServiceSettings):
+class SafetySettings(SecuredServiceSettings):
     """`--policy-file` / `DESKPILOT_SAFETY_POLICY_FILE` and friends."""
 
     service_name: ClassVar[str] = "safety"

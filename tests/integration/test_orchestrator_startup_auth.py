@@ -1,0 +1,49 @@
+"""An orchestrator process refuses to start without what it needs to check its callers
+and to be let in by the safety gate: one line each, no traceback."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.fixtures.auth import test_auth
+
+
+def _start(*flags: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DESKPILOT_")}
+    return subprocess.run(
+        [sys.executable, "-m", "deskpilot.orchestrator", "--port", "0", *flags],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+    )
+
+
+def test_without_a_verification_key_it_refuses_to_start() -> None:
+    run = _start()
+    assert (run.returncode, run.stderr) == (
+        2,
+        "deskpilot-orchestrator: no key to verify callers' tokens: set "
+        "--auth.public-key-file / DESKPILOT_ORCHESTRATOR_AUTH__PUBLIC_KEY_FILE to the stack's "
+        "public key (`deskpilot up` writes one)\n",
+    )
+
+
+def test_without_a_token_for_the_safety_gate_it_refuses_to_start(tmp_path: Path) -> None:
+    key = ["--auth.public-key-file", str(test_auth().public_key_file)]
+    run = _start(*key)
+    assert run.returncode == 1 and "Traceback" not in run.stderr
+    assert run.stderr.endswith(
+        "deskpilot-orchestrator: no token for the safety gate: set --auth.token-file / "
+        "DESKPILOT_ORCHESTRATOR_AUTH__TOKEN_FILE to a token of role orchestrator "
+        "(`deskpilot up` writes one)\n"
+    )
+    missing = tmp_path / "orchestrator.token"
+    run = _start(*key, "--auth.token-file", str(missing))
+    assert run.returncode == 1 and "Traceback" not in run.stderr
+    assert run.stderr.endswith(
+        f"deskpilot-orchestrator: cannot read the token file {missing}: No such file or directory\n"
+    )
