@@ -83,7 +83,10 @@ class BashSession:
         self._shell: AsyncChild | None = None
         self._input_write_fd = -1
         self._input_inode = 0
-        self._private_dir: str | None = None
+        # Exists only while a command is being stopped (see `_make_private_dir`).
+        self._private_dir = os.path.join(
+            tempfile.gettempdir(), f"deskpilot-shell-{secrets.token_hex(16)}"
+        )
         self._splitters = {"stdout": MarkerSplitter(), "stderr": MarkerSplitter()}
         self._readers: list[asyncio.Task[None]] = []
         self._lock = asyncio.Lock()
@@ -191,8 +194,7 @@ class BashSession:
                     result.notes.append(f"the command {why}: {KEPT_NOTE}")
                     return stop.both.result()
         finally:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(self._interrupted_file)
+            shutil.rmtree(self._private_dir, ignore_errors=True)
         for splitter in self._splitters.values():
             splitter.abandon()
         stop.both.cancel()
@@ -218,7 +220,7 @@ class BashSession:
                 if stopped:
                     procs.kill_started_after(shell, mark)
                     interruptible = (
-                        procs.catches(shell, driver.INTERRUPT_SIGNAL) and self._raise_flag()
+                        procs.catches(shell, driver.INTERRUPT_SIGNAL) and self._make_private_dir()
                     )
                 if interruptible:
                     procs.send(shell, driver.INTERRUPT_SIGNAL)
@@ -228,19 +230,15 @@ class BashSession:
                     procs.kill(shell)
         return interruptible
 
-    def _raise_flag(self) -> bool:
-        """Create the interrupted file (and its directory, if a command removed it)."""
+    def _make_private_dir(self) -> bool:
+        """The directory the driver saves traps in, with the interrupted file in it; made
+        only now, so nothing is left behind in the temporary directory otherwise."""
         try:
-            os.makedirs(os.path.dirname(self._interrupted_file), mode=0o700, exist_ok=True)
-            Path(self._interrupted_file).touch()
+            os.mkdir(self._private_dir, 0o700)  # fails on anything already there
+            Path(driver.interrupted_file(self._private_dir)).touch()
         except OSError:
             return False
         return True
-
-    @property
-    def _interrupted_file(self) -> str:
-        assert self._private_dir is not None
-        return driver.interrupted_file(self._private_dir)
 
     def _waiting_for_input(self, mark: procs.Mark) -> list[str]:
         """Names of the command's processes blocked reading the never-written stdin."""
@@ -266,7 +264,6 @@ class BashSession:
         self._input_inode = os.fstat(input_read).st_ino
         # Above the driver's own descriptor numbers, so moving it clobbers nothing.
         input_read = _above_nine(input_read)
-        self._private_dir = tempfile.mkdtemp(prefix="deskpilot-shell-")
         try:
             # Its own session (as every child): no controlling terminal, its own group.
             self._shell = await spawn_async(
@@ -308,9 +305,6 @@ class BashSession:
         if self._input_write_fd >= 0:
             os.close(self._input_write_fd)
             self._input_write_fd = -1
-        if self._private_dir is not None:
-            shutil.rmtree(self._private_dir, ignore_errors=True)
-            self._private_dir = None
 
     @staticmethod
     async def _read(stream: asyncio.StreamReader, splitter: MarkerSplitter) -> None:

@@ -16,8 +16,9 @@ prints the end markers. Should bash carry on instead, the handler kills it (neve
 
 A signal that arrives when no command is running (the race of a command ending at its
 timeout) only cancels a command whose line bash has not started yet; the recovery line
-clears that. The handler saves the traps it changes in a file of the service's private
-directory: a command substitution would fork, and the child's end would run a CHLD trap.
+clears that. The handler saves the traps it changes in a file of a private directory the
+service makes while it interrupts: a command substitution would fork, and the child's end
+would run a CHLD trap.
 
 While the service interrupts, the file `interrupted_file` exists: a command that reaches
 its end then, without the handler having run, replaced the shell's SIGUSR1 trap with its
@@ -128,8 +129,8 @@ _FDS = {"stdout": _STDOUT, "stderr": _STDERR, "input": _INPUT}
 
 
 def script(input_fd: int, private_dir: str, interrupter: str) -> bytes:
-    """The driver, given the inherited input pipe (above 9), a directory of the service's
-    own (see `interrupted_file`) and bash's own path."""
+    """The driver, given the inherited input pipe (above 9), the private directory that
+    exists while the service interrupts (see `interrupted_file`) and bash's own path."""
     if input_fd < 10:
         raise ValueError("the input pipe's descriptor must be above the driver's own (0-9)")
     return _filled(
