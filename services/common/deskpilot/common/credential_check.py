@@ -13,7 +13,7 @@ from typing import Any
 
 import grpc
 
-from deskpilot.common.grpc_server import UNGUARDED_METHODS
+from deskpilot.common.grpc_handlers import UNGUARDED_METHODS, wrap_handler
 from deskpilot.common.sandbox_credential import METADATA_KEY
 
 MISSING = (
@@ -58,11 +58,5 @@ def _refusing(handler: grpc.RpcMethodHandler, message: str) -> grpc.RpcMethodHan
     async def refuse(request: Any, context: grpc.aio.ServicerContext) -> None:
         await context.abort(grpc.StatusCode.UNAUTHENTICATED, message)
 
-    serializers = (handler.request_deserializer, handler.response_serializer)
-    if handler.unary_unary:
-        return grpc.unary_unary_rpc_method_handler(refuse, *serializers)
-    if handler.unary_stream:
-        return grpc.unary_stream_rpc_method_handler(refuse, *serializers)
-    if handler.stream_unary:
-        return grpc.stream_unary_rpc_method_handler(refuse, *serializers)
-    return grpc.stream_stream_rpc_method_handler(refuse, *serializers)
+    # The refusal aborts before any answer, so one coroutine serves every kind of call.
+    return wrap_handler(handler, lambda _behavior: refuse, lambda _behavior: refuse)
