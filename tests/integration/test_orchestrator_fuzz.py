@@ -100,9 +100,10 @@ def _requests(session_id: str) -> st.SearchStrategy[tuple[str, object]]:
     )  # fmt: skip
 
 
-def _fuzz(address: str, session_id: str) -> None:
+def _fuzz(address: str, session_id: str) -> set[grpc.StatusCode]:
     """Runs in a worker thread with a blocking client, while the orchestrator serves on the
-    test's event loop."""
+    test's event loop. Returns every status code the generated requests got."""
+    seen: set[grpc.StatusCode] = set()
     channel = sync_channel(address, test_auth().mint())
     stub = rpc.OrchestratorStub(channel)
     target = pb.CreateSessionRequest(config=TARGET_CONFIG, request_id=TARGET_REQUEST_ID)
@@ -123,14 +124,17 @@ def _fuzz(address: str, session_id: str) -> None:
                 list(stub.StreamEvents(request, timeout=CALL_TIMEOUT))
             else:
                 getattr(stub, method)(request, timeout=CALL_TIMEOUT)
+            seen.add(grpc.StatusCode.OK)
         except grpc.RpcError as error:
             code = error.code()  # type: ignore[attr-defined]
+            seen.add(code)
             assert code not in BAD_CODES, (method, code, error.details())  # type: ignore[attr-defined]
 
     try:
         no_request_is_answered_internal()
     finally:
         channel.close()
+    return seen
 
 
 @pytest.mark.timeout(600)
@@ -140,4 +144,7 @@ async def test_no_generated_request_is_answered_internal(orchestrator_stack) -> 
             pb.CreateSessionRequest(config=TARGET_CONFIG, request_id=TARGET_REQUEST_ID)
         )
         await follow_events(stack.stub, reply.session.id, status_is(S.SESSION_STATUS_WAITING_INPUT))
-        await asyncio.to_thread(_fuzz, stack.replicas[0].server.address, reply.session.id)
+        seen = await asyncio.to_thread(_fuzz, stack.replicas[0].server.address, reply.session.id)
+    # Some requests were answered and some refused, and none of them INTERNAL or UNKNOWN.
+    assert grpc.StatusCode.OK in seen and grpc.StatusCode.INVALID_ARGUMENT in seen, seen
+    assert not seen & set(BAD_CODES), seen

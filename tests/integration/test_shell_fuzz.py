@@ -13,7 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from deskpilot.v1 import common_pb2, shell_pb2, shell_pb2_grpc
-from tests.helpers.fuzz import EDGE_NUMBERS, call_precisely, fuzz_settings, struct
+from tests.helpers.fuzz import EDGE_NUMBERS, NOT_PRECISE, answer, fuzz_settings, struct
 
 _FUZZ = fuzz_settings(300)
 
@@ -166,7 +166,8 @@ def home(shell_in_thread: tuple[str, Path]) -> Path:
 def test_no_bash_request_is_an_internal_error(
     sync_shell_stub: shell_pb2_grpc.ShellStub, request: shell_pb2.BashRequest
 ) -> None:
-    call_precisely(sync_shell_stub.Bash, request)
+    code, details = answer(sync_shell_stub.Bash, request)
+    assert code not in NOT_PRECISE, f"{code}: {details}\n{request}"
 
 
 @pytest.mark.timeout(300)
@@ -175,4 +176,5 @@ def test_no_bash_request_is_an_internal_error(
 def test_no_edit_request_is_an_internal_error(
     sync_shell_stub: shell_pb2_grpc.ShellStub, home: Path, request: shell_pb2.EditRequest
 ) -> None:
-    call_precisely(sync_shell_stub.Edit, _rooted(request, home))
+    code, details = answer(sync_shell_stub.Edit, _rooted(request, home))
+    assert code not in NOT_PRECISE, f"{code}: {details}\n{request}"
