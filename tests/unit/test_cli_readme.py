@@ -14,7 +14,7 @@ README = (ROOT / "README.md").read_text()
 
 def test_make_demo_runs_the_stand_in_stack_with_the_flags_given() -> None:
     result = subprocess.run(
-        ["make", "-n", "demo", "ARGS=--stand-in-port 9999"],
+        ["make", "--no-print-directory", "-n", "demo", "ARGS=--stand-in-port 9999"],
         cwd=ROOT, capture_output=True, text=True, check=True,
     )  # fmt: skip
     assert result.stdout.strip().splitlines()[-1] == (
