@@ -7,12 +7,15 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+import grpc
 import pytest
 
+from deskpilot.common.identity import Role
 from deskpilot.orchestrator.sandboxes.local import LocalSandboxProvider
 from deskpilot.standin import Turn
 from deskpilot.v1 import orchestrator_pb2, session_pb2
 from deskpilot.v1 import orchestrator_pb2_grpc as rpc
+from tests.fixtures.auth import test_auth
 from tests.fixtures.orchestrator import Replica, Stack, follow_events, status_is
 
 S = session_pb2
@@ -71,6 +74,24 @@ async def test_the_vnc_password_is_in_the_record_and_in_no_api_answer(
         assert sandbox_id
         answers = [created.SerializeToString(), *await _api_answers(first.stub, session_id)]
         assert not [a for a in answers if password.encode() in a or credential.encode() in a]
+
+        # Only the gateway's credentials get the desktop's address and password.
+        request = orchestrator_pb2.GetDesktopAccessRequest(session_id=session_id)
+        gateway = stack.stub_as(test_auth().mint(Role.GATEWAY, subject="gateway"), replica=1)
+        access = await gateway.GetDesktopAccess(request)
+        assert access.vnc_password == password
+        assert access.vnc_address == record.sandbox_endpoints.vnc_address
+        assert access.sandbox_id == sandbox_id
+        for role in (Role.ADMIN, Role.USER):
+            person = stack.stub_as(test_auth().mint(role), replica=1)
+            with pytest.raises(grpc.aio.AioRpcError) as refused:
+                await person.GetDesktopAccess(request)
+            assert refused.value.code() == grpc.StatusCode.PERMISSION_DENIED, role
+        with pytest.raises(grpc.aio.AioRpcError) as missing:
+            await gateway.GetDesktopAccess(
+                orchestrator_pb2.GetDesktopAccessRequest(session_id="no-such-session")
+            )
+        assert missing.value.code() == grpc.StatusCode.NOT_FOUND
 
         # The owner stops; another replica takes the session over and attaches to the same
         # sandbox: the password stays in the record, and still in no answer.

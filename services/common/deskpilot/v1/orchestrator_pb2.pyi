@@ -160,6 +160,22 @@ class DeleteSessionResponse(_message.Message):
     __slots__ = ()
     def __init__(self) -> None: ...
 
+class GetDesktopAccessRequest(_message.Message):
+    __slots__ = ("session_id",)
+    SESSION_ID_FIELD_NUMBER: _ClassVar[int]
+    session_id: str
+    def __init__(self, session_id: _Optional[str] = ...) -> None: ...
+
+class GetDesktopAccessResponse(_message.Message):
+    __slots__ = ("vnc_address", "vnc_password", "sandbox_id")
+    VNC_ADDRESS_FIELD_NUMBER: _ClassVar[int]
+    VNC_PASSWORD_FIELD_NUMBER: _ClassVar[int]
+    SANDBOX_ID_FIELD_NUMBER: _ClassVar[int]
+    vnc_address: str
+    vnc_password: str
+    sandbox_id: str
+    def __init__(self, vnc_address: _Optional[str] = ..., vnc_password: _Optional[str] = ..., sandbox_id: _Optional[str] = ...) -> None: ...
+
 class ControlCommand(_message.Message):
     __slots__ = ("send_message", "resolve_confirmation", "cancel", "take_control", "release_control")
     SEND_MESSAGE_FIELD_NUMBER: _ClassVar[int]

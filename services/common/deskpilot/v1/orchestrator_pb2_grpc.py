@@ -90,6 +90,11 @@ class OrchestratorStub:
                 request_serializer=deskpilot_dot_v1_dot_orchestrator__pb2.DeleteSessionRequest.SerializeToString,
                 response_deserializer=deskpilot_dot_v1_dot_orchestrator__pb2.DeleteSessionResponse.FromString,
                 _registered_method=True)
+        self.GetDesktopAccess = channel.unary_unary(
+                '/deskpilot.v1.Orchestrator/GetDesktopAccess',
+                request_serializer=deskpilot_dot_v1_dot_orchestrator__pb2.GetDesktopAccessRequest.SerializeToString,
+                response_deserializer=deskpilot_dot_v1_dot_orchestrator__pb2.GetDesktopAccessResponse.FromString,
+                _registered_method=True)
 
 
 class OrchestratorServicer:
@@ -171,6 +176,16 @@ class OrchestratorServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetDesktopAccess(self, request, context):
+        """Where the session's desktop (its VNC server) listens and its password: for the
+        gateway's credentials only (PERMISSION_DENIED for everyone else), which proxies the
+        desktop to the people it authenticated. FAILED_PRECONDITION while the session has
+        no sandbox.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_OrchestratorServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -223,6 +238,11 @@ def add_OrchestratorServicer_to_server(servicer, server):
                     servicer.DeleteSession,
                     request_deserializer=deskpilot_dot_v1_dot_orchestrator__pb2.DeleteSessionRequest.FromString,
                     response_serializer=deskpilot_dot_v1_dot_orchestrator__pb2.DeleteSessionResponse.SerializeToString,
+            ),
+            'GetDesktopAccess': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetDesktopAccess,
+                    request_deserializer=deskpilot_dot_v1_dot_orchestrator__pb2.GetDesktopAccessRequest.FromString,
+                    response_serializer=deskpilot_dot_v1_dot_orchestrator__pb2.GetDesktopAccessResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -501,6 +521,33 @@ class Orchestrator:
             '/deskpilot.v1.Orchestrator/DeleteSession',
             deskpilot_dot_v1_dot_orchestrator__pb2.DeleteSessionRequest.SerializeToString,
             deskpilot_dot_v1_dot_orchestrator__pb2.DeleteSessionResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetDesktopAccess(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/deskpilot.v1.Orchestrator/GetDesktopAccess',
+            deskpilot_dot_v1_dot_orchestrator__pb2.GetDesktopAccessRequest.SerializeToString,
+            deskpilot_dot_v1_dot_orchestrator__pb2.GetDesktopAccessResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -34,6 +34,7 @@ ACCESS = {
     "TakeControl": _STEERERS,
     "ReleaseControl": _STEERERS,
     "DeleteSession": _STEERERS,
+    "GetDesktopAccess": frozenset({Role.GATEWAY}),
 }
 
 

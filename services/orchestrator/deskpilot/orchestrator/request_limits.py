@@ -68,6 +68,7 @@ LIMITS: dict[str, Limit] = {
     f"{_V1}ReleaseControlRequest.by": NAME,
     f"{_V1}ReleaseControlRequest.note": Limit(chars=10_000),
     f"{_V1}DeleteSessionRequest.session_id": SESSION_ID,
+    f"{_V1}GetDesktopAccessRequest.session_id": SESSION_ID,
 }
 
 # Room in one NATS message for what the orchestrator adds to a request's content: the

@@ -22,7 +22,7 @@ import grpc
 from google.protobuf.message import Message
 
 from deskpilot.bus import Bus, BusUnavailable, check_session_id
-from deskpilot.common.errors import InvalidArgument, NotFound, Unavailable
+from deskpilot.common.errors import FailedPrecondition, InvalidArgument, NotFound, Unavailable
 from deskpilot.common.identity import Identity, current_identity
 from deskpilot.orchestrator.access import (
     check_may_create,
@@ -185,6 +185,21 @@ class OrchestratorServicer(orchestrator_pb2_grpc.OrchestratorServicer):
         session = await self._visible(request.session_id)
         await self.manager.delete(session.id, request.keep_history)
         return pb.DeleteSessionResponse()
+
+    async def GetDesktopAccess(
+        self, request: pb.GetDesktopAccessRequest, context: Context
+    ) -> pb.GetDesktopAccessResponse:
+        check_sizes(request)
+        session = await self._visible(request.session_id)
+        record = await self.manager.store.get(session.id)
+        endpoints = record.sandbox_endpoints
+        if not endpoints.vnc_address or not record.sandbox_secrets.vnc_password:
+            raise FailedPrecondition(f"session {session.id} has no desktop running now")
+        return pb.GetDesktopAccessResponse(
+            vnc_address=endpoints.vnc_address,
+            vnc_password=record.sandbox_secrets.vnc_password,
+            sandbox_id=endpoints.sandbox_id,
+        )
 
     async def _visible(self, session_id: str) -> session_pb2.Session:
         """The session, if the caller sees it; NOT_FOUND (or PERMISSION_DENIED for a token
