@@ -1,0 +1,1 @@
+"""The gateway: the web page, its routes, and the VNC proxy (see README.md)."""
