@@ -1,6 +1,7 @@
 """The local stack's identities: `deskpilot up` keeps a signing key pair in
 `<data dir>/auth/`, and at every start mints the orchestrator's token (for the safety
-gate) and an admin token for the CLI, each in a file only its owner can read.
+gate), the gateway's (for the desktops it proxies) and an admin token for the CLI (also
+the browser's, through the login link), each in a file only its owner can read.
 
 The key pair stays across restarts, so tokens minted with `deskpilot token mint` keep
 working; the services get file paths (never a key or token in argv or the environment)
@@ -50,6 +51,10 @@ class LocalAuth:
         return self.folder / "orchestrator.token"
 
     @property
+    def gateway_token_file(self) -> Path:
+        return self.folder / "gateway.token"
+
+    @property
     def cli_token_file(self) -> Path:
         return self.folder / CLI_TOKEN
 
@@ -62,6 +67,8 @@ class LocalAuth:
         }
         if service == "orchestrator":
             env[f"{prefix}TOKEN_FILE"] = str(self.orchestrator_token_file.resolve())
+        if service == "gateway":
+            env[f"{prefix}TOKEN_FILE"] = str(self.gateway_token_file.resolve())
         return env
 
 
@@ -83,6 +90,8 @@ def prepare(data_dir: Path, admin: str | None = None) -> LocalAuth:
         "orchestrator", LOCAL_TENANT, Role.ORCHESTRATOR, ttl_seconds=TOKEN_TTL_SECONDS
     )
     write_private(auth.orchestrator_token_file, orchestrator.encode())
+    gateway = signer.mint("gateway", LOCAL_TENANT, Role.GATEWAY, ttl_seconds=TOKEN_TTL_SECONDS)
+    write_private(auth.gateway_token_file, gateway.encode())
     person = signer.mint(
         admin or login_name(), LOCAL_TENANT, Role.ADMIN, ttl_seconds=TOKEN_TTL_SECONDS
     )

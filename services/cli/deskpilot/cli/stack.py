@@ -17,6 +17,7 @@ from pydantic import Field, create_model
 
 from deskpilot.cli.components import (
     COMPONENTS,
+    GATEWAY,
     NATS,
     STAND_IN,
     ComponentSpec,
@@ -155,6 +156,14 @@ def build_stack(settings: UpSettings, *, text_logs: bool) -> list[Component]:
             )
         )
     return components
+
+
+def gateway_url(settings: UpSettings, components: list[Component]) -> str | None:
+    """Where the stack's web page is, when it runs the gateway."""
+    for item in components:
+        if item.name == GATEWAY:
+            return f"http://{_endpoint(settings, component(GATEWAY))}"
+    return None
 
 
 def missing_services() -> list[str]:
