@@ -73,9 +73,7 @@ async def test_missing_bad_expired_and_revoked_tokens_are_401_before_any_upgrade
         revoke(test_auth().revoked_file, unverified_claims(revoked)["jti"])
         other_key = "eyJhbGciOiJFZERTQSJ9.e30.c2lnbmF0dXJl"
         for token in (None, "not-a-token", other_key, expired, revoked):
-            answer = await http_get(
-                f"{gateway.url}/api/sessions", bearer(token) if token else None
-            )
+            answer = await http_get(f"{gateway.url}/api/sessions", bearer(token) if token else None)
             assert answer.status == 401, (token, answer.body)
             assert answer.json()["error"]
             for path in (f"/ws/events/{session_id}", f"/ws/vnc/{session_id}", "/ws/api"):
@@ -170,9 +168,7 @@ async def test_pages_of_other_origins_are_403_before_any_upgrade(orchestrator_st
         )
         assert login.status == 403
         assert "not allowed" in login.json()["error"]
-        cross_site = await http_get(
-            f"{gateway.url}/api/logout", {"Sec-Fetch-Site": "cross-site"}
-        )
+        cross_site = await http_get(f"{gateway.url}/api/logout", {"Sec-Fetch-Site": "cross-site"})
         assert cross_site.status == 403
 
 
