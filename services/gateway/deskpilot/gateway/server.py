@@ -90,14 +90,14 @@ class GatewayServer:
         self._stack.push_async_callback(orchestrator.close)
         gatekeeper = Gatekeeper(authenticator.verifier, frozenset())
         self.app = App(settings, gatekeeper, orchestrator, bus)
-        self.app.desktops, self.app.desktops_missing = _desktop_hubs(orchestrator)
+        self.app.desktops, self.app.desktops_missing = _desktop_hubs(orchestrator, settings)
         self._server = await serve(
             self._handle,
             settings.host,
             settings.port,
             process_request=self._process_request,
             select_subprotocol=_select_subprotocol,
-            max_size=settings.max_message_kb * 1024,
+            max_size=_max_message_bytes(settings),
             server_header="deskpilot-gateway",
         )
         gatekeeper.origins = settings.origins(self.port)
@@ -184,16 +184,32 @@ def _nats_identity(settings: GatewaySettings) -> dict[str, object]:
     return {"seed_file": seed} if seed else {}
 
 
-def _desktop_hubs(orchestrator: Orchestrator) -> tuple[object | None, str]:
+def _max_message_bytes(settings: GatewaySettings) -> int:
+    """The largest websocket message any route takes: the command routes' bound, or a
+    desktop viewer's clipboard paste, whichever is larger (websockets closes a larger
+    frame with 1009 before buffering it)."""
+    try:
+        from deskpilot.gateway.desktop import MAX_VIEWER_MESSAGE_BYTES
+    except ImportError:
+        MAX_VIEWER_MESSAGE_BYTES = 0
+    return max(settings.max_message_kb * 1024, MAX_VIEWER_MESSAGE_BYTES)
+
+
+def _desktop_hubs(
+    orchestrator: Orchestrator, settings: GatewaySettings
+) -> tuple[object | None, str]:
     """The desktop proxy, reaching each session's VNC server with what the orchestrator
     tells the gateway; (None, why) where it is not installed."""
     try:
-        from deskpilot.gateway.desktop import DesktopAccess, DesktopHubs
+        from deskpilot.gateway.desktop import CloseCode, DesktopAccess, DesktopError, DesktopHubs
     except ImportError as exc:
         return None, f"deskpilot.gateway.desktop cannot be imported ({exc})"
 
     async def access(session_id: str) -> DesktopAccess:
-        reply = await orchestrator.desktop_access(session_id)
+        try:
+            reply = await orchestrator.desktop_access(session_id)
+        except Refusal as refusal:  # no sandbox now, or the orchestrator is away
+            raise DesktopError(CloseCode.DESKTOP_UNAVAILABLE, refusal.reason) from None
         return DesktopAccess(reply.vnc_address, reply.vnc_password, reply.sandbox_id)
 
-    return DesktopHubs(access), ""
+    return DesktopHubs(access, mode=settings.desktop_mode), ""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import ClassVar
+from typing import ClassVar, Literal
 
 from pydantic import Field, field_validator
 
@@ -57,6 +57,11 @@ class GatewaySettings(SecuredServiceSettings, NatsClientSettings):
         None,
         description="Folder of the vendored noVNC modules (`make web-deps` fills it); empty: "
         "`vendor` beside the page's files.",
+    )
+    desktop_mode: Literal["fanout", "passthrough"] = Field(
+        "fanout",
+        description="`fanout`: one VNC connection per session whatever the number of viewers; "
+        "`passthrough`: one per viewer (the test oracle and benchmark baseline).",
     )
     max_message_kb: int = Field(
         64, ge=1, le=4096,
