@@ -58,7 +58,7 @@ def up(argv: Sequence[str]) -> int:
             return []
         token = auth.cli_token_file.read_text().strip()
         return [
-            f"watch and steer in the browser: {login_link(page, token)}",
+            f"watch and steer in the browser: {login_link(page + '/', token)}",
             "(the token is in the link's #fragment, which the browser never sends or logs; "
             "`deskpilot token SESSION` makes a share link for one session)",
         ]

@@ -99,6 +99,7 @@ class GatewayServer:
             select_subprotocol=_select_subprotocol,
             max_size=_max_message_bytes(settings),
             server_header="deskpilot-gateway",
+            logger=_quiet_websockets_log(),
         )
         gatekeeper.origins = settings.origins(self.port)
         origins = ", ".join(sorted(gatekeeper.origins))
@@ -167,6 +168,14 @@ class GatewayServer:
             await serve_it(connection)
         finally:
             gauge.dec()
+
+
+def _quiet_websockets_log() -> logging.Logger:
+    """The websockets server's logger, at warnings: it logs every HTTP answer as a
+    "connection rejected" (our routes count them in /metrics instead)."""
+    quiet = logging.getLogger("deskpilot.gateway.websockets")
+    quiet.setLevel(max(logging.WARNING, logging.getLogger().level))
+    return quiet
 
 
 def _is_upgrade(headers: Headers) -> bool:

@@ -39,7 +39,7 @@ class GatewaySettings(SecuredServiceSettings, NatsClientSettings):
         "127.0.0.1:50051", description="Orchestrator gRPC address (host:port)."
     )
     allowed_origins: list[str] = Field(
-        default_factory=list,
+        [],
         description="Origins (scheme://host:port) whose pages may open websockets and change "
         "anything (JSON list); empty: the gateway's own address as http://127.0.0.1, "
         "localhost and [::1] at its port.",

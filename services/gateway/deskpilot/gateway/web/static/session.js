@@ -95,7 +95,7 @@ export function renderSession(main, me, sessionId, navigate) {
     if (!id) return;
     const request = confirmations.get(id);
     const reasons = request?.reasons || [];
-    const reason = h("input.deny-reason", { placeholder: "why not (for the model)", "aria-label": "denial reason" });
+    const reason = h("input.deny-reason", { placeholder: "reason (optional)", "aria-label": "denial reason" });
     const decide = (approve) => act("resolve", { confirmation_id: id, approve, reason: approve ? "" : reason.value.trim() }).catch(() => {});
     confirmBox.append(h("div.confirm", { "data-confirmation": id },
       h("div.confirm-title", "Approve this action?"),

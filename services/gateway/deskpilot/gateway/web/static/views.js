@@ -11,6 +11,17 @@ export class Chat {
     this.el = h("div.chat-log", { "aria-live": "polite" });
     this.streaming = null; // {step, text, thinking} bubble being written
     this.modelName = "Claude"; // "stand-in model" where the stand-in answers
+    // Keep showing the newest message unless the person scrolled up to read; also when
+    // the chat shrinks (a confirmation appears above it).
+    this.follow = true;
+    this.el.addEventListener("scroll", () => {
+      this.follow = this.el.scrollHeight - this.el.scrollTop - this.el.clientHeight < 40;
+    });
+    new ResizeObserver(() => this.stick()).observe(this.el);
+  }
+
+  stick() {
+    if (this.follow) this.el.scrollTop = this.el.scrollHeight;
   }
 
   reset() {
@@ -20,7 +31,6 @@ export class Chat {
 
   add(event) {
     const [name, p] = payloadOf(event);
-    const stick = this.el.scrollHeight - this.el.scrollTop - this.el.clientHeight < 40;
     if (name === "user_message") this.bubble("user", p.author || "you", p.text);
     else if (name === "model_delta") this.delta(event.step, p);
     else if (name === "model_response") this.response(event.step, p);
@@ -30,9 +40,12 @@ export class Chat {
     else if (name === "session_finished") this.note("done", summary(event));
     else if (name === "action_executed") {
       const url = screenshotOf(this.sessionId, event);
-      if (url) this.el.append(h("a.shot", { href: url, target: "_blank", rel: "noopener" }, h("img", { src: url, alt: "screenshot after the action", loading: "lazy" })));
+      if (url) {
+        const img = h("img", { src: url, alt: "screenshot after the action", onload: () => this.stick() });
+        this.el.append(h("a.shot", { href: url, target: "_blank", rel: "noopener" }, img));
+      }
     }
-    if (stick) this.el.scrollTop = this.el.scrollHeight;
+    this.stick();
   }
 
   bubble(who, author, text) {
