@@ -16,10 +16,11 @@ from deskpilot.common.identity import Role
 from deskpilot.standin import Turn
 from deskpilot.v1 import orchestrator_pb2 as pb
 from deskpilot.v1 import session_pb2
-from tests.fixtures.auth import test_auth
+from tests.fixtures.auth import TENANT, test_auth
 from tests.fixtures.browser import shot_path
 from tests.fixtures.gateway import running_gateway
 from tests.fixtures.orchestrator import follow_events, status_is
+from tests.helpers.cli import run_cli
 
 S = session_pb2
 waiting_input = status_is(S.SESSION_STATUS_WAITING_INPUT)
@@ -184,3 +185,28 @@ async def test_a_finished_session_replays_with_its_screenshots(orchestrator_stac
         await page.click("[data-action=play]")
         await expect(page.locator(".chat-log")).to_contain_text("saw it", timeout=30_000)
         await page.screenshot(path=shot_path("replay"))
+
+
+async def test_a_share_link_opens_one_session_to_watch_only(orchestrator_stack, context) -> None:
+    turns = [Turn.text("a"), Turn.text("b")]
+    async with orchestrator_stack(turns) as stack, running_gateway(stack) as gateway:
+        shared, other = await _session(stack), await _session(stack)
+        minted = await run_cli(
+            "token", shared, "--role", "viewer", "--ttl", "1h", "--subject", "ana",
+            "--tenant", TENANT, "--gateway", gateway.url,
+            "--key-file", str(test_auth().private_key_file),
+        )  # fmt: skip
+        assert minted.code == 0, minted.err
+        link = minted.out.strip()
+        assert link.startswith(f"{gateway.url}/sessions/{shared}#token=")
+        assert "viewer link for ana" in minted.err
+        page = await context.new_page()
+        await page.goto(link)
+        await expect(page.locator("#who")).to_contain_text("viewer")
+        await expect(page.locator(".chat-log")).to_contain_text("a")
+        await expect(page.locator("[data-action=take]")).to_have_count(0)
+        await expect(page.locator(".composer")).to_have_count(0)
+        await page.goto(f"{gateway.url}/")  # the list is not theirs: back to their session
+        await page.wait_for_url(f"{gateway.url}/sessions/{shared}")
+        await page.goto(f"{gateway.url}/sessions/{other}")
+        await expect(page.locator("#toast")).to_contain_text(f"does not reach session {other}")

@@ -136,7 +136,21 @@ export function renderSession(main, me, sessionId, navigate) {
   };
   const changes = new Set(["status_changed", "control_taken", "control_released", "confirmation_requested", "confirmation_resolved", "session_finished", "model_response"]);
 
-  const stop = followEvents(sessionId, {
+  // The events websocket cannot say why it was refused (a browser sees no status), so
+  // the page asks over HTTP first and shows the gateway's reason.
+  let stop = () => {};
+  let left = false;
+  getJson(`/api/sessions/${sessionId}`).then(({ session: first }) => {
+    if (left) return;
+    update(first);
+    stop = follow();
+  }).catch((error) => {
+    desktop.disconnect();
+    clear(main).append(h("section.card.login", h("h2", "This session cannot be shown"), h("p", error.message)));
+    toast(error.message, "error");
+  });
+
+  const follow = () => followEvents(sessionId, {
     onMessage(message) {
       if (message.type === "session") update(message.session);
       if (message.type !== "event") return;
@@ -156,6 +170,7 @@ export function renderSession(main, me, sessionId, navigate) {
   });
 
   return () => {
+    left = true;
     stop();
     desktop.disconnect();
   };
