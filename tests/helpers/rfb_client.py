@@ -39,6 +39,7 @@ class RfbClient:
         self.rects: list[tuple[int, int, int, int, int]] = []  # x, y, w, h, encoding
         self.bytes_read = 0
         self.update_times: list[float] = []
+        self._pending: asyncio.Task[int] | None = None
 
     # --- connecting ----------------------------------------------------------------
 
@@ -89,6 +90,8 @@ class RfbClient:
         self.pixels = np.zeros((self.height, self.width, 4), np.uint8)
 
     async def close(self) -> None:
+        if self._pending is not None:
+            self._pending.cancel()
         await self.websocket.close()
 
     # --- sending -------------------------------------------------------------------
@@ -186,11 +189,19 @@ class RfbClient:
     async def read_until(
         self, predicate: Callable[[RfbClient], bool], timeout: float = 10.0
     ) -> None:
-        """Read messages (asking for more after each update) until `predicate` holds."""
-        async with asyncio.timeout(timeout):
-            while not predicate(self):
-                if await self.read_message() == 0:
-                    await self.request(incremental=True)
+        """Read messages (asking for more after each update) until `predicate` holds;
+        TimeoutError after `timeout` seconds. A message being read when time runs out is
+        finished by the next call, so the stream never loses its place."""
+        deadline = time.monotonic() + timeout
+        while not predicate(self):
+            if self._pending is None:
+                self._pending = asyncio.create_task(self.read_message())
+            done, _ = await asyncio.wait({self._pending}, timeout=deadline - time.monotonic())
+            if not done:
+                raise TimeoutError
+            kind, self._pending = self._pending.result(), None
+            if kind == 0:
+                await self.request(incremental=True)
 
     async def first_screen(self, timeout: float = 10.0) -> None:
         """Ask for the whole screen and read until it has come."""
@@ -233,6 +244,7 @@ async def serving(hubs: DesktopHubs, viewers: dict[str, Viewer]) -> AsyncIterato
         max_size=MAX_VIEWER_MESSAGE_BYTES,
         # permessage-deflate would compress every viewer's copy of the shared bytes anew.
         compression=None,
+        close_timeout=2,  # a stalled viewer never answers a close frame
     ) as server:
         port = server.sockets[0].getsockname()[1]
         yield f"ws://127.0.0.1:{port}"

@@ -220,11 +220,13 @@ async def test_a_late_joiner_starts_from_a_keyframe_of_the_current_screen(deskto
 async def test_a_stalled_viewer_does_not_hold_back_another(desktop: XServer) -> None:
     with running_xterm(desktop, "80x24+0+0", "while :; do ls -lR /usr; done"):
         async with gateway(desktop, max_viewer_queue_bytes=256 * 1024, stall_seconds=2.0) as gw:
+            reader = await gw.viewer("bob")
+            await reader.first_screen()
+            flowing = reader.updates + 5
+            await reader.read_until(lambda c: c.updates >= flowing)  # the terminal scrolls
             stalled = await gw.viewer("bob", receive_buffer=16 * 1024)
             await stalled.request()  # asks for pixels, then never reads them
             stalled.stall()
-            reader = await gw.viewer("bob")
-            await reader.first_screen()
             resyncs = metric("deskpilot_gateway_keyframes_total", session=SESSION, reason="resync")
             closed = metric("deskpilot_gateway_viewer_closes_total", code="4006")
             counts = []
@@ -239,4 +241,4 @@ async def test_a_stalled_viewer_does_not_hold_back_another(desktop: XServer) -> 
                 - closed
             )
         assert behind >= 1  # the stalled viewer fell behind: resynced or closed
-        assert all(count > 0 for count in counts)  # the other got updates every second
+        assert all(count > 0 for count in counts), counts  # the other got updates every second
