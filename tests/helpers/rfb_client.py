@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import socket
 import struct
 import time
 import zlib
@@ -35,9 +36,10 @@ class RfbClient:
         self.name = b""
         self.pixels = np.zeros((0, 0, 4), np.uint8)
         self.updates = 0  # framebuffer updates decoded
-        self.rect_encodings: list[int] = []  # of every rectangle, in order
+        self.rects: list[tuple[int, int, int, int, int]] = []  # x, y, w, h, encoding
         self.bytes_read = 0
         self.update_times: list[float] = []
+        self._pending: asyncio.Task[int] | None = None
 
     # --- connecting ----------------------------------------------------------------
 
@@ -47,8 +49,17 @@ class RfbClient:
         url: str,
         subprotocols: Sequence[str] | None = ("binary",),
         encodings: Sequence[int] = DEFAULT_ENCODINGS,
+        receive_buffer: int | None = None,
         **kwargs: object,
     ) -> RfbClient:
+        if receive_buffer is not None:
+            # A small fixed kernel buffer (no autotuning), so a stalled viewer stalls soon.
+            sock = socket.socket()
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, receive_buffer)
+            sock.setblocking(False)
+            host_port = url.split("//", 1)[1].split("/", 1)[0].rsplit(":", 1)
+            await asyncio.get_running_loop().sock_connect(sock, (host_port[0], int(host_port[1])))
+            kwargs["sock"] = sock
         websocket = await connect(
             url,
             subprotocols=list(subprotocols) if subprotocols else None,  # type: ignore[arg-type]
@@ -79,6 +90,8 @@ class RfbClient:
         self.pixels = np.zeros((self.height, self.width, 4), np.uint8)
 
     async def close(self) -> None:
+        if self._pending is not None:
+            self._pending.cancel()
         await self.websocket.close()
 
     # --- sending -------------------------------------------------------------------
@@ -131,7 +144,7 @@ class RfbClient:
 
     async def _read_rect(self) -> bool:
         x, y, w, h, encoding = struct.unpack(">HHHHi", await self.readexactly(12))
-        self.rect_encodings.append(encoding)
+        self.rects.append((x, y, w, h, encoding))
         if encoding == LAST_RECT:
             return False
         if encoding == RAW:
@@ -176,11 +189,19 @@ class RfbClient:
     async def read_until(
         self, predicate: Callable[[RfbClient], bool], timeout: float = 10.0
     ) -> None:
-        """Read messages (asking for more after each update) until `predicate` holds."""
-        async with asyncio.timeout(timeout):
-            while not predicate(self):
-                if await self.read_message() == 0:
-                    await self.request(incremental=True)
+        """Read messages (asking for more after each update) until `predicate` holds;
+        TimeoutError after `timeout` seconds. A message being read when time runs out is
+        finished by the next call, so the stream never loses its place."""
+        deadline = time.monotonic() + timeout
+        while not predicate(self):
+            if self._pending is None:
+                self._pending = asyncio.create_task(self.read_message())
+            done, _ = await asyncio.wait({self._pending}, timeout=deadline - time.monotonic())
+            if not done:
+                raise TimeoutError
+            kind, self._pending = self._pending.result(), None
+            if kind == 0:
+                await self.request(incremental=True)
 
     async def first_screen(self, timeout: float = 10.0) -> None:
         """Ask for the whole screen and read until it has come."""
@@ -192,6 +213,14 @@ class RfbClient:
         """Keep reading (and asking) for `seconds`."""
         with contextlib.suppress(TimeoutError):
             await self.read_until(lambda c: False, timeout=seconds)
+
+    def stall(self) -> None:
+        """Stop reading from the socket altogether (a viewer that hangs; connect it with a
+        small `receive_buffer` so the kernel does not read megabytes on its behalf)."""
+        self.websocket.transport.pause_reading()
+
+    def resume(self) -> None:
+        self.websocket.transport.resume_reading()
 
     def rgb(self) -> np.ndarray:
         return self.pixels[:, :, :3]
@@ -213,6 +242,9 @@ async def serving(hubs: DesktopHubs, viewers: dict[str, Viewer]) -> AsyncIterato
         subprotocols=["binary"],  # type: ignore[list-item]
         select_subprotocol=_binary_or_none,
         max_size=MAX_VIEWER_MESSAGE_BYTES,
+        # permessage-deflate would compress every viewer's copy of the shared bytes anew.
+        compression=None,
+        close_timeout=2,  # a stalled viewer never answers a close frame
     ) as server:
         port = server.sockets[0].getsockname()[1]
         yield f"ws://127.0.0.1:{port}"

@@ -23,7 +23,9 @@ subprotocol `binary` or none) and hands it to `DesktopHubs.serve_viewer`.
   controller only. mode="passthrough": one VNC connection per viewer, bytes relayed, the
   same filtering; pseudo-encodings the proxy cannot follow are stripped (encodings.py).
 - The websocket server must set `max_size=MAX_VIEWER_MESSAGE_BYTES` (a clipboard paste
-  fits; a larger frame is closed 1009 by websockets before it is buffered).
+  fits; a larger frame is closed 1009 by websockets before it is buffered) and
+  `compression=None` on this route: permessage-deflate (which browsers offer) would
+  compress every viewer's copy of the shared bytes anew, and hide a stalled viewer.
 - Close codes: close_codes.CloseCode. Metrics: metrics.py (default registry).
 """
 

@@ -36,13 +36,13 @@ DEFAULT_MAX_CLIPBOARD_BYTES = 256 * 1024
 @dataclass(frozen=True)
 class SetPixelFormat:
     pixel_format: PixelFormat
-    raw: bytes = field(repr=False)
+    raw: bytes = field(repr=False, compare=False)
 
 
 @dataclass(frozen=True)
 class SetEncodings:
     encodings: tuple[int, ...]
-    raw: bytes = field(repr=False)
+    raw: bytes = field(repr=False, compare=False)
 
 
 @dataclass(frozen=True)
@@ -52,14 +52,14 @@ class FramebufferUpdateRequest:
     y: int
     width: int
     height: int
-    raw: bytes = field(repr=False)
+    raw: bytes = field(repr=False, compare=False)
 
 
 @dataclass(frozen=True)
 class KeyEvent:
     down: bool
     key: int
-    raw: bytes = field(repr=False)
+    raw: bytes = field(repr=False, compare=False)
 
 
 @dataclass(frozen=True)
@@ -67,38 +67,38 @@ class PointerEvent:
     mask: int
     x: int
     y: int
-    raw: bytes = field(repr=False)
+    raw: bytes = field(repr=False, compare=False)
 
 
 @dataclass(frozen=True)
 class ClientCutText:
     length: int  # negative: the extended-clipboard form
-    raw: bytes = field(repr=False)
+    raw: bytes = field(repr=False, compare=False)
 
 
 @dataclass(frozen=True)
 class EnableContinuousUpdates:
     enable: bool
-    raw: bytes = field(repr=False)
+    raw: bytes = field(repr=False, compare=False)
 
 
 @dataclass(frozen=True)
 class Fence:
     flags: int
-    raw: bytes = field(repr=False)
+    raw: bytes = field(repr=False, compare=False)
 
 
 @dataclass(frozen=True)
 class Xvp:
     code: int
-    raw: bytes = field(repr=False)
+    raw: bytes = field(repr=False, compare=False)
 
 
 @dataclass(frozen=True)
 class SetDesktopSize:
     width: int
     height: int
-    raw: bytes = field(repr=False)
+    raw: bytes = field(repr=False, compare=False)
 
 
 @dataclass(frozen=True)
@@ -106,13 +106,13 @@ class QemuKeyEvent:
     down: bool
     keysym: int
     keycode: int
-    raw: bytes = field(repr=False)
+    raw: bytes = field(repr=False, compare=False)
 
 
 @dataclass(frozen=True)
 class QemuAudio:
     operation: int
-    raw: bytes = field(repr=False)
+    raw: bytes = field(repr=False, compare=False)
 
 
 ClientMessage = (

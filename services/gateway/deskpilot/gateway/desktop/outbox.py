@@ -32,8 +32,8 @@ class Outbox:
         self.queued_bytes = 0
         self._ready = asyncio.Event()
         self.last_progress = time.monotonic()
+        self._sending = False
         self.sent_bytes = 0
-        self.waiting_keyframe = False
 
     def push(self, item: Item, size: int) -> bool:
         """Queue `item`; False (nothing queued) when it would overflow the bound."""
@@ -47,13 +47,12 @@ class Outbox:
         a resize). The keyframe counts nothing against the bound: it replaces the rest."""
         self._items.clear()
         self.queued_bytes = 0
-        self.waiting_keyframe = True
         if before:
             self._append(before, len(before))
         self._append(keyframe, 0)
 
     def _append(self, item: Item, size: int) -> None:
-        if not self._items:
+        if not self._items and not self._sending:
             self.last_progress = time.monotonic()  # idle until now, not stalled
         self._items.append((item, size))
         self.queued_bytes += size
@@ -61,7 +60,8 @@ class Outbox:
 
     def stalled_for(self) -> float:
         """Seconds since the viewer last took anything while it had something queued."""
-        return time.monotonic() - self.last_progress if self._items else 0.0
+        busy = self._items or self._sending
+        return time.monotonic() - self.last_progress if busy else 0.0
 
     async def run(self, websocket: Connection, on_sent: Callable[[int], None]) -> None:
         """Send queued items in order until the connection ends."""
@@ -71,9 +71,9 @@ class Outbox:
                 self._ready.clear()
                 continue
             item, size = self._items[0]
+            self._sending = True
             if isinstance(item, Keyframe):
                 chunks = await asyncio.to_thread(item.chunks, self._caps())
-                self.waiting_keyframe = False
             elif isinstance(item, bytes):
                 chunks = (item,)
             else:
@@ -83,6 +83,7 @@ class Outbox:
                 self.last_progress = time.monotonic()
                 self.sent_bytes += len(message)
                 on_sent(len(message))
+            self._sending = False
             # restart() may have replaced the queue while this item was being sent.
             if self._items and self._items[0][0] is item:
                 self._items.popleft()

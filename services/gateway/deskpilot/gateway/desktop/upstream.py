@@ -5,6 +5,7 @@ with a precise code; the reason never names the sandbox's address."""
 from __future__ import annotations
 
 import asyncio
+import os
 import struct
 from dataclasses import dataclass
 
@@ -84,7 +85,8 @@ async def connect_upstream(access: DesktopAccess, timeout: float) -> Upstream:
             try:
                 reader, writer = await asyncio.open_connection(host, port)
             except OSError as exc:
-                reason = exc.strerror or type(exc).__name__
+                # From the errno alone: asyncio's own text names the sandbox's address.
+                reason = os.strerror(exc.errno) if exc.errno else "cannot connect"
                 raise DesktopError(
                     CloseCode.DESKTOP_UNAVAILABLE, f"desktop unreachable ({reason.lower()})"
                 ) from None
