@@ -50,7 +50,7 @@ def up(argv: Sequence[str]) -> int:
         print(f"deskpilot up: cannot prepare the stack's keys and tokens: {exc}", file=sys.stderr)
         return 1
     supervisor = Supervisor(
-        build_stack(settings, text_logs=sys.stdout.isatty()),
+        build_stack(settings, auth, text_logs=sys.stdout.isatty()),
         ready_timeout=settings.ready_timeout,
         grace_seconds=settings.grace_seconds,
     )

@@ -38,6 +38,7 @@ from deskpilot.orchestrator.recovery import rebuild
 from deskpilot.orchestrator.sandboxes.provider import SandboxProvider
 from deskpilot.orchestrator.sandboxes.session import SessionSandbox
 from deskpilot.orchestrator.sandboxes.slots import SandboxSlots
+from deskpilot.orchestrator.sealed_secrets import SecretsSeal
 from deskpilot.orchestrator.session_limits import effective
 from deskpilot.orchestrator.settings import OrchestratorSettings
 from deskpilot.orchestrator.store import SessionStore
@@ -70,7 +71,9 @@ class SessionManager:
     ) -> None:
         self.bus = bus
         self.model = model or ModelEndpoint(base_url="", has_key=True, is_stand_in=False)
-        self.store = SessionStore(bus)
+        if settings.auth.secrets_key_file is None:
+            raise ValueError("auth.secrets_key_file is required: it seals sandboxes' secrets")
+        self.store = SessionStore(bus, SecretsSeal.from_file(settings.auth.secrets_key_file))
         self.provider = provider
         self.settings = settings
         self.loop_settings = loop_settings or LoopSettings(
