@@ -15,6 +15,7 @@ import uuid
 from deskpilot.bus import (
     SCREENSHOTS_BUCKET,
     Bus,
+    EventOrderConflict,
     EventStoreFull,
 )
 from deskpilot.common.client_tokens import TokenFile
@@ -222,6 +223,7 @@ class SessionManager:
         self, entry: Owned, resumed: bool, last_sequence: int, only_if_live: bool
     ) -> None:
         """Run an owned session here until it ends or this replica stops running it."""
+        give_up = False
         session_id = entry.session_id
         desktop: SessionSandbox | None = None
         client = None
@@ -274,6 +276,12 @@ class SessionManager:
             ended = True
         except asyncio.CancelledError:
             raise
+        except EventOrderConflict as exc:
+            # Another writer stored events of this session (a replica that still thought
+            # it owned it): stop here without recording anything, and let whoever owns the
+            # session next continue from the stored history.
+            log.error("session %s: %s; stopping it here", session_id, exc)
+            give_up = True
         except Exception as exc:
             log.exception("session %s could not run", session_id)
             await self._fail(session_id, f"could not start: {exc}")
@@ -284,7 +292,7 @@ class SessionManager:
                 # An ended session's desktop goes with it; one stopped here for another
                 # replica to continue keeps running for that replica.
                 await desktop.close(stop=ended)
-            await self.leases.disown(entry, release_lease=ended)
+            await self.leases.disown(entry, release_lease=ended or give_up)
             if client is not None:
                 await client.close()
 
