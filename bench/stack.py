@@ -187,6 +187,7 @@ class BenchStack:
             "auth": {
                 "public_key_file": self.auth.public_key_file,
                 "token_file": self.auth.orchestrator_token_file,
+                "secrets_key_file": self.auth.secrets_key_file,
             },
         }
         values.update(settings)

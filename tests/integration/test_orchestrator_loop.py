@@ -28,7 +28,7 @@ from deskpilot.safety.settings import SafetySettings
 from deskpilot.standin import Script, StandInServer, Turn
 from deskpilot.standin.script import TextBlock, ToolUseBlock
 from deskpilot.v1 import events_pb2, session_pb2
-from tests.fixtures.auth import test_auth
+from tests.fixtures.auth import orchestrators_seal, test_auth
 from tests.fixtures.grpc import running_server
 from tests.fixtures.shell import running_shell
 
@@ -77,7 +77,7 @@ async def harness(
             ),
             status=S.SESSION_STATUS_STARTING,
         )
-        store = SessionStore(bus)
+        store = SessionStore(bus, orchestrators_seal())
         await store.create(S.SessionRecord(session=session))
         client, retries = make_client(max_retries=2)
         client = client.with_options(base_url=model.base_url, api_key="test-key")

@@ -1,6 +1,7 @@
 """A sandbox's secrets (its VNC password and its executors' credential) stay in the
-session record: no API answer and no event holds them, with a real local sandbox and a
-takeover by another replica, which reaches the executors with the recorded credential."""
+session record, sealed: no API answer, no event and no plain stored record holds them,
+with a real local sandbox and a takeover by another replica, which reaches the executors
+with the recorded credential."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from pathlib import Path
 import grpc
 import pytest
 
+from deskpilot.bus import SESSIONS_BUCKET
 from deskpilot.common.identity import Role
 from deskpilot.orchestrator.sandboxes.local import LocalSandboxProvider
 from deskpilot.standin import Turn
@@ -74,6 +76,10 @@ async def test_the_vnc_password_is_in_the_record_and_in_no_api_answer(
         assert sandbox_id
         answers = [created.SerializeToString(), *await _api_answers(first.stub, session_id)]
         assert not [a for a in answers if password.encode() in a or credential.encode() in a]
+        # NATS holds them sealed: whoever reads the bucket does not learn them.
+        stored, _ = await first.manager.bus.kv_get(SESSIONS_BUCKET, session_id)
+        assert password.encode() not in stored and credential.encode() not in stored
+        assert not S.SessionRecord.FromString(stored).HasField("sandbox_secrets")
 
         # Only the gateway's credentials get the desktop's address and password.
         request = orchestrator_pb2.GetDesktopAccessRequest(session_id=session_id)

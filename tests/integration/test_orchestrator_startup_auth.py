@@ -1,5 +1,6 @@
 """An orchestrator process refuses to start without what it needs to check its callers
-and to be let in by the safety gate: one line each, no traceback."""
+and to be let in by the safety gate, or to keep sandboxes' secrets sealed: one line each,
+no traceback."""
 
 from __future__ import annotations
 
@@ -46,4 +47,24 @@ def test_without_a_token_for_the_safety_gate_it_refuses_to_start(tmp_path: Path)
     assert run.returncode == 1 and "Traceback" not in run.stderr
     assert run.stderr.endswith(
         f"deskpilot-orchestrator: cannot read the token file {missing}: No such file or directory\n"
+    )
+
+
+def test_without_a_key_for_sandboxes_secrets_it_refuses_to_start(tmp_path: Path) -> None:
+    auth = test_auth()
+    token = auth.token_file(auth.orchestrator_token, "orchestrator-startup")
+    flags = ["--auth.public-key-file", str(auth.public_key_file), "--auth.token-file", str(token)]
+    run = _start(*flags)
+    assert run.returncode == 1 and "Traceback" not in run.stderr
+    assert run.stderr.endswith(
+        "deskpilot-orchestrator: no key to seal sandboxes' secrets with: set "
+        "--auth.secrets-key-file / DESKPILOT_ORCHESTRATOR_AUTH__SECRETS_KEY_FILE to a secret "
+        "key shared by every replica (`deskpilot up` makes one)\n"
+    )
+    short = tmp_path / "secrets.key"
+    short.write_text("c2hvcnQ=\n")  # "short": 5 bytes, not 32
+    run = _start(*flags, "--auth.secrets-key-file", str(short))
+    assert run.returncode == 1 and "Traceback" not in run.stderr
+    assert run.stderr.endswith(
+        f"deskpilot-orchestrator: {short} holds 5 bytes; a secret key has 32\n"
     )

@@ -11,6 +11,7 @@ from deskpilot.common.errors import AlreadyExists, NotFound
 from deskpilot.orchestrator.events import SessionEvents
 from deskpilot.orchestrator.store import KnownRecord, SessionStore
 from deskpilot.v1 import events_pb2, session_pb2
+from tests.fixtures.auth import orchestrators_seal
 
 
 def _record(
@@ -24,7 +25,7 @@ def _record(
 
 
 async def test_records_are_created_once_read_and_deleted(bus: Bus) -> None:
-    store = SessionStore(bus)
+    store = SessionStore(bus, orchestrators_seal())
     await store.create(_record("s-1"))
     with pytest.raises(AlreadyExists):
         await store.create(_record("s-1"))
@@ -39,7 +40,7 @@ async def test_records_are_created_once_read_and_deleted(bus: Bus) -> None:
 
 
 async def test_concurrent_updates_are_all_applied(bus: Bus) -> None:
-    store = SessionStore(bus)
+    store = SessionStore(bus, orchestrators_seal())
     await store.create(_record("s-2"))
 
     def add_step(record: session_pb2.SessionRecord) -> None:
@@ -52,7 +53,7 @@ async def test_concurrent_updates_are_all_applied(bus: Bus) -> None:
 async def test_a_writer_with_a_known_revision_skips_the_read_until_someone_else_writes(
     bus: Bus,
 ) -> None:
-    store = SessionStore(bus)
+    store = SessionStore(bus, orchestrators_seal())
     await store.create(_record("s-3"))
     reads = 0
     read = store._read
@@ -84,7 +85,7 @@ async def test_a_writer_with_a_known_revision_skips_the_read_until_someone_else_
 
 
 async def test_list_filters_by_status_newest_first(bus: Bus) -> None:
-    store = SessionStore(bus)
+    store = SessionStore(bus, orchestrators_seal())
     await store.create(_record("old", session_pb2.SESSION_STATUS_FINISHED))
     await asyncio.sleep(0.01)
     await store.create(_record("new", session_pb2.SESSION_STATUS_RUNNING))

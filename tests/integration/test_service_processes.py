@@ -90,13 +90,15 @@ async def test_each_service_process_serves_health_and_reflection(
 
 
 def _auth_env() -> dict[str, str]:
-    """The secured services' key and the orchestrator's token for the gate."""
+    """The secured services' key, the orchestrator's token for the gate and its key for
+    sandboxes' secrets."""
     auth = test_auth()
     token = auth.token_file(auth.orchestrator_token, "orchestrator-process")
     return {
         "DESKPILOT_SAFETY_AUTH__PUBLIC_KEY_FILE": str(auth.public_key_file),
         "DESKPILOT_ORCHESTRATOR_AUTH__PUBLIC_KEY_FILE": str(auth.public_key_file),
         "DESKPILOT_ORCHESTRATOR_AUTH__TOKEN_FILE": str(token),
+        "DESKPILOT_ORCHESTRATOR_AUTH__SECRETS_KEY_FILE": str(auth.secrets_key_file),
     }
 
 

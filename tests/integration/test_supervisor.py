@@ -12,7 +12,10 @@ from pathlib import Path
 
 import pytest
 
+from deskpilot.bus import Bus, BusRefused
+from deskpilot.bus.identities import BusRole
 from deskpilot.cli.components import Invocation
+from deskpilot.cli.local_auth import local_auth
 from deskpilot.cli.supervisor import (
     NatsComponent,
     ProcessComponent,
@@ -138,6 +141,12 @@ async def test_deskpilot_up_runs_until_sigterm(tmp_path: Path) -> None:
         reader, writer = await asyncio.open_connection(host, int(port))
         assert (await reader.readline()).startswith(b"INFO ")  # a real NATS server answers
         writer.close()
+        # ... which lets in only the stack's services: no one without an identity.
+        with pytest.raises(BusRefused, match="without credentials"):
+            await Bus.connect(nats_url, "anonymous", connect_timeout=10)
+        seed = local_auth(tmp_path / "var").nats_seed_file(BusRole.GATEWAY)
+        async with await Bus.connect(nats_url, "gateway", seed_file=seed) as gateway:
+            assert await gateway.unreachable_reason() is None
         process.send_signal(signal.SIGTERM)
         rest = (await asyncio.wait_for(process.stdout.read(), 30)).decode()
         assert await process.wait() == 0

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from deskpilot.bus.identities import BusRole
 from deskpilot.cli import local_auth
 from deskpilot.cli.stack import UpSettings, build_stack
 from deskpilot.cli.supervisor import ProcessComponent
@@ -51,10 +52,9 @@ def test_the_services_are_given_paths_their_settings_read(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     settings = load_settings(UpSettings, ["--data-dir", str(tmp_path / "var")])
-    components = {
-        c.name: c for c in build_stack(settings, text_logs=False) if isinstance(c, ProcessComponent)
-    }
-    auth = local_auth.local_auth(settings.data_dir)
+    auth = local_auth.prepare(settings.data_dir)
+    built = build_stack(settings, auth, text_logs=False)
+    components = {c.name: c for c in built if isinstance(c, ProcessComponent)}
     for name, settings_cls in (("safety", SafetySettings), ("orchestrator", OrchestratorSettings)):
         env = {k: v for k, v in components[name].env.items() if isinstance(v, str)}
         for key, value in env.items():
@@ -65,5 +65,9 @@ def test_the_services_are_given_paths_their_settings_read(
         # Paths only: no key or token travels in the environment or the command line.
         flat = " ".join([*env.values(), *components[name].argv])
         assert "PRIVATE KEY" not in flat and "eyJ" not in flat
+        assert auth.nats_seed_file(BusRole.ORCHESTRATOR).read_text().strip() not in flat
     orchestrator = load_settings(OrchestratorSettings, None)
     assert orchestrator.auth.token_file == auth.orchestrator_token_file.resolve()
+    # Its own NATS identity, which the safety gate (no NATS) is not given.
+    assert orchestrator.nats_seed_file == auth.nats_seed_file(BusRole.ORCHESTRATOR).resolve()
+    assert not [k for k in components["safety"].env if "NATS_SEED" in k]

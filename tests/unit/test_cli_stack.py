@@ -4,8 +4,10 @@ and a sandbox user that cannot run the executors stops the stack before it start
 
 from __future__ import annotations
 
+import atexit
 import os
 import pwd
+import shutil
 import sys
 import tempfile
 from collections.abc import Callable
@@ -13,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from deskpilot.cli.local_auth import prepare
 from deskpilot.cli.sandbox_check import sandbox_problem, shared_user_notice
 from deskpilot.cli.stack import (
     MISSING_KEY_NOTICE,
@@ -27,8 +30,10 @@ from deskpilot.orchestrator.settings import OrchestratorSettings
 
 
 def _components(*flags: str) -> dict[str, ProcessComponent]:
-    settings = load_settings(UpSettings, list(flags))
-    built = build_stack(settings, text_logs=False)
+    data_dir = tempfile.mkdtemp(prefix="deskpilot-up-")
+    atexit.register(shutil.rmtree, data_dir, ignore_errors=True)
+    settings = load_settings(UpSettings, ["--data-dir", data_dir, *flags])
+    built = build_stack(settings, prepare(settings.data_dir), text_logs=False)
     return {c.name: c for c in built if isinstance(c, ProcessComponent)}
 
 

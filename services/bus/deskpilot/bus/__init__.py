@@ -13,7 +13,9 @@ from nats.aio.subscription import Subscription
 from deskpilot.bus.client import Bus, redact_url
 from deskpilot.bus.errors import (
     BusConfigError,
+    BusRefused,
     BusUnavailable,
+    EventOrderConflict,
     EventStoreFull,
     NoResponders,
     ObjectNotFound,
@@ -39,7 +41,9 @@ __all__ = [
     "SESSIONS_BUCKET",
     "Bus",
     "BusConfigError",
+    "BusRefused",
     "BusUnavailable",
+    "EventOrderConflict",
     "EventStoreFull",
     "NoResponders",
     "ObjectNotFound",

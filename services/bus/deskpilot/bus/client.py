@@ -32,6 +32,7 @@ import hashlib
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
 from types import TracebackType
 from typing import Self
 from urllib.parse import urlsplit, urlunsplit
@@ -55,9 +56,12 @@ from deskpilot.bus import kv as kvops
 from deskpilot.bus.errors import (
     TRANSIENT_ERRORS,
     BusConfigError,
+    BusRefused,
     BusUnavailable,
+    EventOrderConflict,
     NoResponders,
     ObjectNotFound,
+    out_of_order,
     refused_for_space,
 )
 from deskpilot.bus.kv import LeaseHandle
@@ -135,8 +139,11 @@ class Bus:
         *,
         connect_timeout: float = 5.0,
         reconnect_wait: float = 1.0,
+        seed_file: Path | None = None,
     ) -> Bus:
-        """Connect to `url` (comma-separated URLs for a cluster) as client `name`.
+        """Connect to `url` (comma-separated URLs for a cluster) as client `name`, proving
+        the identity whose nkey seed is in `seed_file` (see identities.py); without one the
+        connection is anonymous, which a server with users refuses.
 
         Tries for at most `connect_timeout` seconds and raises BusUnavailable if the server
         cannot be reached. Afterwards the client reconnects forever, every `reconnect_wait`
@@ -147,11 +154,17 @@ class Bus:
         shown = redact_url(url)  # for messages and logs: no passwords
         connected = False
         last_error: BaseException | None = None
+        refusal: BaseException | None = None
+        connecting: asyncio.Task[None] | None = None
 
         async def on_error(err: Exception) -> None:
-            nonlocal last_error
+            nonlocal last_error, refusal
             if not connected:
                 last_error = err  # reported by BusUnavailable; not worth a log line per attempt
+                if _is_refusal(err) and connecting is not None:
+                    # Trying again would be refused again: say so now, not at the deadline.
+                    refusal = err
+                    connecting.cancel()
                 return
             log.warning("NATS client %s: %s", name, err or type(err).__name__)
 
@@ -162,21 +175,25 @@ class Bus:
         async def on_reconnected() -> None:
             log.info("NATS client %s reconnected to %s", name, _server_of(nc))
 
+        connecting = asyncio.ensure_future(
+            nc.connect(
+                servers=servers,
+                name=name,
+                connect_timeout=connect_timeout,
+                allow_reconnect=True,
+                max_reconnect_attempts=-1,
+                reconnect_time_wait=reconnect_wait,
+                error_cb=on_error,
+                disconnected_cb=on_disconnected,
+                reconnected_cb=on_reconnected,
+                nkeys_seed=str(seed_file) if seed_file is not None else None,
+            )
+        )
         try:
             # nats-py retries the first connect forever when max_reconnect_attempts is -1, so
             # the deadline comes from outside.
             async with asyncio.timeout(connect_timeout):
-                await nc.connect(
-                    servers=servers,
-                    name=name,
-                    connect_timeout=connect_timeout,
-                    allow_reconnect=True,
-                    max_reconnect_attempts=-1,
-                    reconnect_time_wait=reconnect_wait,
-                    error_cb=on_error,
-                    disconnected_cb=on_disconnected,
-                    reconnected_cb=on_reconnected,
-                )
+                await connecting
         except (TimeoutError, OSError, nats.errors.Error) as err:
             await _close_quietly(nc)
             reason = last_error if last_error is not None else err
@@ -187,8 +204,15 @@ class Bus:
                 if isinstance(err, TimeoutError):
                     detail = f"{detail} (gave up after {connect_timeout:g}s)"
             raise BusUnavailable(f"cannot reach NATS at {shown}: {detail}") from reason
-        except BaseException:  # cancelled: do not leave a half-open client behind
+        except asyncio.CancelledError:
             await _close_quietly(nc)
+            if refusal is None or _cancelling():
+                raise
+            who = "without credentials" if seed_file is None else f"with the nkey in {seed_file}"
+            raise BusRefused(f"NATS at {shown} refused client {name} {who}: {refusal}") from refusal
+        except BaseException:  # do not leave a half-open client behind
+            await _close_quietly(nc)
+            connecting.cancel()
             raise
         connected = True
         log.info("NATS client %s connected to %s", name, _server_of(nc))
@@ -373,8 +397,20 @@ class Bus:
 
     # -- events -------------------------------------------------------------------------------
 
-    async def publish_event(self, event: events_pb2.Event, *, deadline: float = 30.0) -> int:
+    async def publish_event(
+        self, event: events_pb2.Event, *, after: int | None = None, deadline: float = 30.0
+    ) -> int:
         """Store `event` in the events stream and return its stream sequence.
+
+        `after`: the stream sequence of the session's previous event as its writer knows it
+        (0: none). JetStream then stores the event only if nothing else was stored for the
+        session since (`Nats-Expected-Last-Subject-Sequence`), which also makes retries
+        land once: a retry after a stored first attempt is refused, and the session's last
+        event is then this one. Anything else stored there raises EventOrderConflict, so
+        nothing slips into a session's sequence unnoticed. (Message ids would not do: an id
+        stays taken for the duplicate window, even by a forger, or by the events of a
+        deleted session whose id comes back.) Without `after` the message id
+        `<session_id>:<sequence>` deduplicates retries.
 
         Retries with backoff on timeouts, missing responders and while reconnecting, for at
         most `deadline` seconds; the message id `<session_id>:<sequence>` makes the retries
@@ -398,19 +434,30 @@ class Bus:
             )
         subject = events_subject(event.session_id)
         msg_id = event_msg_id(event.session_id, event.sequence)
+        headers = (
+            {api.Header.MSG_ID: msg_id}
+            if after is None
+            else {api.Header.EXPECTED_LAST_SUBJECT_SEQUENCE: str(after)}
+        )
         give_up_at = time.monotonic() + deadline
         backoff = 0.05
         while True:
             remaining = give_up_at - time.monotonic()
             try:
-                with refused_for_space(f"event {msg_id}"):
+                with refused_for_space(f"event {msg_id}"), out_of_order(msg_id):
                     ack = await self._js.publish(
                         subject,
                         data,
                         timeout=max(0.05, min(PUBLISH_ATTEMPT_TIMEOUT_SECONDS, remaining)),
                         stream=EVENTS_STREAM,
-                        headers={api.Header.MSG_ID: msg_id},
+                        headers=headers,
                     )
+            except EventOrderConflict:
+                # A first attempt whose acknowledgement was lost is the session's last event.
+                last = await self._last_event(subject)
+                if last is not None and last[1] == data:
+                    return last[0]
+                raise
             except TRANSIENT_ERRORS as err:
                 remaining = give_up_at - time.monotonic()
                 if remaining <= 0:
@@ -429,6 +476,24 @@ class Bus:
             if ack.duplicate:
                 log.debug("event %s was already stored at stream sequence %d", msg_id, ack.seq)
             return ack.seq
+
+    async def _last_event(self, subject: str) -> tuple[int, bytes] | None:
+        """The stream sequence and payload of the newest message on `subject`, if any."""
+
+        async def last() -> tuple[int, bytes] | None:
+            try:
+                msg = await self._js.get_last_msg(EVENTS_STREAM, subject)
+            except nats.js.errors.NotFoundError:
+                return None
+            return msg.seq or 0, msg.data or b""
+
+        return await retry_transient(last, what=f"the last message on {subject}")
+
+    async def last_event_position(self, session_id: str) -> int:
+        """The stream sequence of the session's newest event, 0 if it has none: the `after`
+        of its next publish_event."""
+        last = await self._last_event(events_subject(session_id))
+        return last[0] if last is not None else 0
 
     async def replay_events(
         self, session_id: str, from_sequence: int = 1, follow: bool = False
@@ -717,6 +782,19 @@ def _seq(msg: Msg) -> int | None:
         return msg.metadata.sequence.stream
     except (nats.errors.Error, ValueError, IndexError):
         return None
+
+
+def _is_refusal(err: BaseException) -> bool:
+    """Whether the server turned the client away for who it is (not for being down)."""
+    if isinstance(err, nats.errors.AuthorizationError):
+        return True
+    return "authorization violation" in str(err).lower()
+
+
+def _cancelling() -> bool:
+    """Whether the running task itself is being cancelled (not only the connect)."""
+    task = asyncio.current_task()
+    return task is not None and task.cancelling() > 0
 
 
 def _server_of(nc: Client) -> str:

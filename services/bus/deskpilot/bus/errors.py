@@ -27,15 +27,29 @@ TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
 # resources exceeded. 10077 (store failed) also covers a stream's own max_bytes / max_msgs.
 _STORE_FULL_CODES = frozenset({10002, 10023, 10028, 10047})
 _STORE_FAILED = 10077
+# JetStream's answer to a publish whose Nats-Expected-Last-Subject-Sequence is not the
+# subject's last sequence.
+_WRONG_LAST_SEQUENCE = 10071
 
 
 class BusUnavailable(Unavailable, RuntimeError):
     """NATS could not be reached (first connect) or did not accept a publish in time."""
 
 
+class BusRefused(BusUnavailable):
+    """The server refused this client's identity (none, or one it does not know): trying
+    again will not help; the operator must give the client its credentials."""
+
+
 class EventStoreFull(ResourceExhausted):
     """JetStream refused a write because its storage is full; it works again once space is
     freed (no restart needed)."""
+
+
+class EventOrderConflict(RuntimeError):
+    """Another writer stored events for the session this writer believed it alone wrote
+    (a replica that lost its lease, or a forger): the event was not stored, and the writer
+    must stop writing for that session."""
 
 
 class BusConfigError(RuntimeError):
@@ -72,4 +86,19 @@ def refused_for_space(what: str) -> Iterator[None]:
         raise EventStoreFull(
             f"event store full: NATS JetStream refused to store {what} ({reason}); free "
             "space (delete finished sessions, or purge old events) and it works again"
+        ) from err
+
+
+@contextlib.contextmanager
+def out_of_order(what: str) -> Iterator[None]:
+    """Turn JetStream's "wrong last sequence" answer to the publish of `what` into
+    EventOrderConflict."""
+    try:
+        yield
+    except nats.js.errors.APIError as err:
+        if err.err_code != _WRONG_LAST_SEQUENCE:
+            raise
+        raise EventOrderConflict(
+            f"{what} was not stored: the session has events this writer did not store "
+            f"({err.description or 'wrong last sequence'})"
         ) from err

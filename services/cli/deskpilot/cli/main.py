@@ -50,7 +50,7 @@ def up(argv: Sequence[str]) -> int:
     except (OSError, KeyFileError) as exc:
         print(f"deskpilot up: cannot prepare the stack's keys and tokens: {exc}", file=sys.stderr)
         return 1
-    components = build_stack(settings, text_logs=sys.stdout.isatty())
+    components = build_stack(settings, auth, text_logs=sys.stdout.isatty())
     page = gateway_url(settings, components)
 
     def ready_notes() -> list[str]:

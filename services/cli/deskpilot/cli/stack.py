@@ -1,5 +1,6 @@
-"""What `deskpilot up` runs on one machine: nats-server, then every component of the
-local stack that is installed, in dependency order, each on its own loopback port.
+"""What `deskpilot up` runs on one machine: nats-server (refusing anonymous clients:
+each service proves its identity, `local_auth.py`), then every component of the local
+stack that is installed, in dependency order, each on its own loopback port.
 
 Which components those are, their ports, health checks and wiring come from
 `components.py`; this module adds what is particular to one local stack: the port
@@ -15,6 +16,7 @@ from typing import Any, ClassVar
 
 from pydantic import Field, create_model
 
+from deskpilot.bus.identities import authorization
 from deskpilot.cli.components import (
     COMPONENTS,
     GATEWAY,
@@ -26,7 +28,7 @@ from deskpilot.cli.components import (
     component,
     stack_order,
 )
-from deskpilot.cli.local_auth import local_auth
+from deskpilot.cli.local_auth import LocalAuth
 from deskpilot.cli.serving import Grpc, Http
 from deskpilot.cli.supervisor import (
     CHILD_DEATH_SIGNAL,
@@ -117,14 +119,16 @@ def api_key_notice(settings: UpSettings, environ: Mapping[str, str]) -> str | No
     return MISSING_KEY_NOTICE
 
 
-def build_stack(settings: UpSettings, *, text_logs: bool) -> list[Component]:
-    """nats-server plus each installed component, wired to what it depends on."""
+def build_stack(settings: UpSettings, auth: LocalAuth, *, text_logs: bool) -> list[Component]:
+    """nats-server plus each installed component, wired to what it depends on; `auth`: the
+    stack's identities (`local_auth.prepare`)."""
     nats = NatsComponent(
         NatsServer(
             settings.data_dir / "nats",
             port=settings.nats_port,
             host=settings.host,
             die_with_parent=CHILD_DEATH_SIGNAL,
+            authorization=authorization(auth.nats_users()),
         )
     )
     chosen = _chosen(settings)
@@ -138,7 +142,7 @@ def build_stack(settings: UpSettings, *, text_logs: bool) -> list[Component]:
         # Called as the component starts: nats-server's port is known once it runs.
         addresses = {**endpoints, NATS: nats.endpoint}
         command = command_for(name, addresses, _extra_flags(name, settings))
-        env = {**log_env, **command.env, **_auth_env(name, settings)}
+        env = {**log_env, **command.env, **_auth_env(name, auth), **auth.nats_env(name)}
         return Invocation(command.program, command.args, env)
 
     components: list[Component] = [nats]
@@ -210,13 +214,13 @@ def _extra_flags(name: str, settings: UpSettings) -> list[str]:
     return []
 
 
-def _auth_env(name: str, settings: UpSettings) -> dict[str, str]:
+def _auth_env(name: str, auth: LocalAuth) -> dict[str, str]:
     """Where a component that checks callers' tokens finds its key and token files
     (`deskpilot up` writes them before it starts anything): paths only."""
     spec = component(name)
     if not spec.settings or not issubclass(spec.settings_class(), SecuredServiceSettings):
         return {}
-    return local_auth(settings.data_dir).service_env(name)
+    return auth.service_env(name)
 
 
 def _endpoint(settings: UpSettings, spec: ComponentSpec) -> str:

@@ -99,6 +99,11 @@ class NatsClientSettings(CommonSettings):
     nats_url: str = Field(
         "nats://127.0.0.1:4222", description="NATS server URL(s), comma separated."
     )
+    nats_seed_file: Path | None = Field(
+        None,
+        description="This component's NATS identity: a file holding its nkey seed (`deskpilot "
+        "up` writes one per service); empty: anonymous, which a secured server refuses.",
+    )
 
     @field_validator("nats_url")
     @classmethod
@@ -139,8 +144,11 @@ class _SharedEnvSource(EnvSettingsSource):
         return super().get_field_value(field, field_name)
 
 
-# Settings a whole local stack may set once as DESKPILOT_<FIELD>.
-SHARED_FIELDS = frozenset({*CommonSettings.model_fields, *NatsClientSettings.model_fields})
+# Settings a whole local stack may set once as DESKPILOT_<FIELD>; not an identity, which
+# is each component's own.
+SHARED_FIELDS = frozenset(
+    {*CommonSettings.model_fields, *NatsClientSettings.model_fields} - {"nats_seed_file"}
+)
 
 _pending_argv: dict[type, Sequence[str]] = {}
 

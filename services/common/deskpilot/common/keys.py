@@ -4,10 +4,15 @@ Tokens are signed with an Ed25519 private key and verified with its public key (
 `tokens`). Only whoever mints tokens holds the private key (`deskpilot up`, `deskpilot
 token mint`); every service that checks tokens holds the public key alone, which cannot
 mint any. The private key is written with mode 0600 and never logged.
+
+Beside it, a secret key (random bytes, base64 in a file of mode 0600) for what only one
+kind of service may read, such as the orchestrators' key that seals sandboxes' secrets.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import os
 from pathlib import Path
 
@@ -79,3 +84,23 @@ def _read(path: Path, what: str) -> bytes:
         return path.read_bytes()
     except OSError as exc:
         raise KeyFileError(f"cannot read the {what} {path}: {exc.strerror or exc}") from None
+
+
+SECRET_KEY_BYTES = 32
+
+
+def generate_secret_key(path: Path) -> None:
+    """Write a new random secret key to `path` (mode 0600)."""
+    write_private(path, base64.b64encode(os.urandom(SECRET_KEY_BYTES)) + b"\n")
+
+
+def load_secret_key(path: Path) -> bytes:
+    """The secret key in `path`; KeyFileError says what is wrong with the file."""
+    data = _read(path, "secret key").strip()
+    try:
+        key = base64.b64decode(data, validate=True)
+    except binascii.Error:
+        raise KeyFileError(f"{path} does not hold a base64 secret key") from None
+    if len(key) != SECRET_KEY_BYTES:
+        raise KeyFileError(f"{path} holds {len(key)} bytes; a secret key has {SECRET_KEY_BYTES}")
+    return key

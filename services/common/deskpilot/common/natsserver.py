@@ -18,7 +18,9 @@ import shutil
 import signal
 import socket
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from deskpilot.common.processes import PopenChild, ServerProcess, spawn
 from deskpilot.common.readiness import polled, until_ready, wait_until
@@ -70,6 +72,8 @@ class NatsServer(ServerProcess):
     leaves the server's default (a share of the disk). `die_with_parent` is the signal the
     kernel sends the server when the process that started it ends (see
     `deskpilot.common.processes`); the server must then be started on the main thread.
+    `authorization` is the config's `authorization` block (users and their permissions,
+    see `deskpilot.bus.identities`); with users in it the server refuses anonymous clients.
     """
 
     def __init__(
@@ -84,6 +88,7 @@ class NatsServer(ServerProcess):
         extra_args: list[str] | None = None,
         max_file_store: int | None = None,
         die_with_parent: signal.Signals | None = None,
+        authorization: Mapping[str, Any] | None = None,
     ) -> None:
         if not 0 <= port <= 65535:
             raise ValueError(f"port must be in 0..65535, got {port}")
@@ -104,6 +109,7 @@ class NatsServer(ServerProcess):
             raise ValueError(f"max_file_store must be positive bytes or None, got {max_file_store}")
         self._max_file_store = max_file_store
         self._die_with_parent = die_with_parent
+        self._authorization = dict(authorization) if authorization is not None else None
         self._port: int | None = port or None
         self._monitor_port: int | None = monitor_port or None
         self._child: PopenChild | None = None
@@ -239,15 +245,28 @@ class NatsServer(ServerProcess):
             "--ports_file_dir",
             ports_dir,
         ]
-        if self._max_file_store is not None:
-            # Storage limits exist only in a config file; the flags above still apply.
-            config = self.store_dir.with_name(f"{self.store_dir.name}.conf")
-            config.write_text(f"jetstream {{\n  max_file_store: {self._max_file_store}\n}}\n")
-            args += ["--config", str(config)]
+        config = self._config()
+        if config:
+            # Storage limits and users exist only in a config file; the flags above still
+            # apply. The config names public keys only, but is private all the same.
+            path = self.store_dir.with_name(f"{self.store_dir.name}.conf")
+            path.unlink(missing_ok=True)
+            descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(descriptor, "w") as out:
+                json.dump(config, out, indent=2)  # nats-server reads JSON as its format
+            args += ["--config", str(path)]
         if self._requested_monitor_port is not None:
             monitor_arg = str(self._monitor_port) if self._monitor_port is not None else "-1"
             args += ["--http_port", monitor_arg]
         return args + self._extra_args
+
+    def _config(self) -> dict[str, Any]:
+        config: dict[str, Any] = {}
+        if self._max_file_store is not None:
+            config["jetstream"] = {"max_file_store": self._max_file_store}
+        if self._authorization is not None:
+            config["authorization"] = self._authorization
+        return config
 
     def _accepts_clients(self) -> bool:
         """Whether the server has written its ports file and greets on its client port."""

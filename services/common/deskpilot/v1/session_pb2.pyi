@@ -206,13 +206,15 @@ class SessionOwner(_message.Message):
     def __init__(self, tenant: _Optional[str] = ..., subject: _Optional[str] = ...) -> None: ...
 
 class SessionRecord(_message.Message):
-    __slots__ = ("session", "last_committed_step", "sandbox_secrets", "sandbox_endpoints")
+    __slots__ = ("session", "last_committed_step", "sandbox_secrets", "sandbox_endpoints", "sealed_sandbox_secrets")
     SESSION_FIELD_NUMBER: _ClassVar[int]
     LAST_COMMITTED_STEP_FIELD_NUMBER: _ClassVar[int]
     SANDBOX_SECRETS_FIELD_NUMBER: _ClassVar[int]
     SANDBOX_ENDPOINTS_FIELD_NUMBER: _ClassVar[int]
+    SEALED_SANDBOX_SECRETS_FIELD_NUMBER: _ClassVar[int]
     session: Session
     last_committed_step: int
     sandbox_secrets: SandboxSecrets
     sandbox_endpoints: SandboxEndpoints
-    def __init__(self, session: _Optional[_Union[Session, _Mapping]] = ..., last_committed_step: _Optional[int] = ..., sandbox_secrets: _Optional[_Union[SandboxSecrets, _Mapping]] = ..., sandbox_endpoints: _Optional[_Union[SandboxEndpoints, _Mapping]] = ...) -> None: ...
+    sealed_sandbox_secrets: bytes
+    def __init__(self, session: _Optional[_Union[Session, _Mapping]] = ..., last_committed_step: _Optional[int] = ..., sandbox_secrets: _Optional[_Union[SandboxSecrets, _Mapping]] = ..., sandbox_endpoints: _Optional[_Union[SandboxEndpoints, _Mapping]] = ..., sealed_sandbox_secrets: _Optional[bytes] = ...) -> None: ...

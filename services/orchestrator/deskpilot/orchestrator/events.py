@@ -2,7 +2,10 @@
 
 The owning replica is the only publisher of a session, so it can number events itself;
 after a takeover it continues from the last sequence found in the stream. Publishing is
-serialised so events are stored in the order they are numbered.
+serialised so events are stored in the order they are numbered, and each publish names the
+stream position of the one before (learnt on the first publish, then from each
+acknowledgement): an event anyone else stored for the session meanwhile makes the next
+publish fail with EventOrderConflict instead of slipping into the sequence.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ class SessionEvents:
         self.session_id = session_id
         self.producer = producer
         self.last_sequence = last_sequence
+        self._position: int | None = None  # stream sequence of the last event; None: ask
         self._lock = asyncio.Lock()
 
     async def publish(self, step: int, **payload: Message) -> events_pb2.Event:
@@ -42,7 +46,9 @@ class SessionEvents:
                 producer=self.producer,
                 **payload,
             )
-            await self.bus.publish_event(event)
+            if self._position is None:
+                self._position = await self.bus.last_event_position(self.session_id)
+            self._position = await self.bus.publish_event(event, after=self._position)
             self.last_sequence = event.sequence
             return event
 

@@ -18,7 +18,7 @@ import anthropic
 import grpc
 from anthropic.types.beta import BetaTextBlockParam
 
-from deskpilot.bus import Bus, EventStoreFull
+from deskpilot.bus import Bus, EventOrderConflict, EventStoreFull
 from deskpilot.common.cancellation import raise_if_cancelled
 from deskpilot.common.errors import FailedPrecondition
 from deskpilot.common.safety_client import SafetyGate
@@ -203,6 +203,8 @@ class SessionLoop:
             # further cancel, e.g. of a delete or a stopping replica, still does).
             self._task.uncancel()
             await self._finish(S.SESSION_STATUS_CANCELLED, self._cancel_reason)
+        except EventOrderConflict:
+            raise  # someone else writes this session: recording anything would be wrong
         except Exception as exc:
             log.exception("session %s failed", self.session.id)
             await self._finish(S.SESSION_STATUS_FAILED, f"internal error: {exc}")

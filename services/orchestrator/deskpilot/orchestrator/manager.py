@@ -15,6 +15,7 @@ import uuid
 from deskpilot.bus import (
     SCREENSHOTS_BUCKET,
     Bus,
+    EventOrderConflict,
     EventStoreFull,
 )
 from deskpilot.common.client_tokens import TokenFile
@@ -38,6 +39,7 @@ from deskpilot.orchestrator.recovery import rebuild
 from deskpilot.orchestrator.sandboxes.provider import SandboxProvider
 from deskpilot.orchestrator.sandboxes.session import SessionSandbox
 from deskpilot.orchestrator.sandboxes.slots import SandboxSlots
+from deskpilot.orchestrator.sealed_secrets import SecretsSeal
 from deskpilot.orchestrator.session_limits import effective
 from deskpilot.orchestrator.settings import OrchestratorSettings
 from deskpilot.orchestrator.store import SessionStore
@@ -70,7 +72,9 @@ class SessionManager:
     ) -> None:
         self.bus = bus
         self.model = model or ModelEndpoint(base_url="", has_key=True, is_stand_in=False)
-        self.store = SessionStore(bus)
+        if settings.auth.secrets_key_file is None:
+            raise ValueError("auth.secrets_key_file is required: it seals sandboxes' secrets")
+        self.store = SessionStore(bus, SecretsSeal.from_file(settings.auth.secrets_key_file))
         self.provider = provider
         self.settings = settings
         self.loop_settings = loop_settings or LoopSettings(
@@ -219,6 +223,7 @@ class SessionManager:
         self, entry: Owned, resumed: bool, last_sequence: int, only_if_live: bool
     ) -> None:
         """Run an owned session here until it ends or this replica stops running it."""
+        give_up = False
         session_id = entry.session_id
         desktop: SessionSandbox | None = None
         client = None
@@ -271,6 +276,12 @@ class SessionManager:
             ended = True
         except asyncio.CancelledError:
             raise
+        except EventOrderConflict as exc:
+            # Another writer stored events of this session (a replica that still thought
+            # it owned it): stop here without recording anything, and let whoever owns the
+            # session next continue from the stored history.
+            log.error("session %s: %s; stopping it here", session_id, exc)
+            give_up = True
         except Exception as exc:
             log.exception("session %s could not run", session_id)
             await self._fail(session_id, f"could not start: {exc}")
@@ -281,7 +292,7 @@ class SessionManager:
                 # An ended session's desktop goes with it; one stopped here for another
                 # replica to continue keeps running for that replica.
                 await desktop.close(stop=ended)
-            await self.leases.disown(entry, release_lease=ended)
+            await self.leases.disown(entry, release_lease=ended or give_up)
             if client is not None:
                 await client.close()
 

@@ -7,6 +7,7 @@ import contextlib
 from deskpilot.bus import Bus
 from deskpilot.common.client_tokens import TokenFile, TokenFileError
 from deskpilot.common.grpc_server import GrpcServer, ServiceBinding
+from deskpilot.common.keys import KeyFileError, load_secret_key
 from deskpilot.orchestrator.access import ACCESS
 from deskpilot.orchestrator.loop import LoopSettings
 from deskpilot.orchestrator.manager import SessionManager
@@ -33,8 +34,10 @@ async def build(
     settings: OrchestratorSettings, stack: contextlib.AsyncExitStack
 ) -> list[ServiceBinding]:
     """run_service's build hook."""
-    _check_own_token(settings)
-    bus = await Bus.connect(settings.nats_url, f"orchestrator-{settings.replica_id}")
+    _check_own_keys(settings)
+    bus = await Bus.connect(
+        settings.nats_url, f"orchestrator-{settings.replica_id}", seed_file=settings.nats_seed_file
+    )
     stack.push_async_callback(bus.close)
     await bus.ensure_resources()
     provider = make_provider(settings.sandbox, settings.default_size)
@@ -45,9 +48,9 @@ async def build(
     return [binding(OrchestratorServicer(manager, bus))]
 
 
-def _check_own_token(settings: OrchestratorSettings) -> None:
-    """Stop with one line when the replica has no token for the safety gate: it would
-    answer every action with BLOCK."""
+def _check_own_keys(settings: OrchestratorSettings) -> None:
+    """Stop with one line when the replica has no token for the safety gate (it would
+    answer every action with BLOCK) or no key to seal sandboxes' secrets with."""
     variable = "DESKPILOT_ORCHESTRATOR_AUTH__TOKEN_FILE"
     if settings.auth.token_file is None:
         raise SystemExit(
@@ -57,6 +60,16 @@ def _check_own_token(settings: OrchestratorSettings) -> None:
     try:
         TokenFile(settings.auth.token_file)
     except TokenFileError as exc:
+        raise SystemExit(f"deskpilot-orchestrator: {exc}") from None
+    if settings.auth.secrets_key_file is None:
+        raise SystemExit(
+            "deskpilot-orchestrator: no key to seal sandboxes' secrets with: set "
+            "--auth.secrets-key-file / DESKPILOT_ORCHESTRATOR_AUTH__SECRETS_KEY_FILE to a "
+            "secret key shared by every replica (`deskpilot up` makes one)"
+        )
+    try:
+        load_secret_key(settings.auth.secrets_key_file)
+    except KeyFileError as exc:
         raise SystemExit(f"deskpilot-orchestrator: {exc}") from None
 
 

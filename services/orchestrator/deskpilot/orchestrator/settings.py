@@ -29,6 +29,11 @@ class OrchestratorAuthSettings(AuthSettings):
         description="This replica's token (role `orchestrator`), presented to the safety gate; "
         "re-read when it changes.",
     )
+    secrets_key_file: Path | None = Field(
+        None,
+        description="Secret key (base64, 32 bytes) sealing sandboxes' secrets in session "
+        "records; required, the same on every replica (`deskpilot up` makes one).",
+    )
 
 
 class OrchestratorSettings(SecuredServiceSettings, NatsClientSettings):

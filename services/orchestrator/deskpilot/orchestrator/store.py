@@ -6,10 +6,14 @@ to repeat, and a repeated compare-and-set that finds a newer revision re-reads a
 Any replica may update a record (a status change, usage after a step); a concurrent
 update makes the compare-and-set fail and the change is re-applied to the fresh record,
 so no update is lost.
+
+A record's sandbox secrets are stored sealed (`sealed_secrets.py`) and opened as they are
+read: callers see `sandbox_secrets` as if it were stored, and NATS never holds them plain.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
@@ -18,8 +22,10 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from deskpilot.bus import SESSIONS_BUCKET, Bus
 from deskpilot.bus.kv import KeyExists, StaleRevision
 from deskpilot.common.errors import AlreadyExists, NotFound
+from deskpilot.orchestrator.sealed_secrets import SealBroken, SecretsSeal
 from deskpilot.v1 import session_pb2
 
+log = logging.getLogger(__name__)
 _MAX_ATTEMPTS = 20
 
 
@@ -34,8 +40,9 @@ class KnownRecord:
 class SessionStore:
     """Reads and writes SessionRecords."""
 
-    def __init__(self, bus: Bus) -> None:
+    def __init__(self, bus: Bus, seal: SecretsSeal) -> None:
         self.bus = bus
+        self.seal = seal
 
     async def create(self, record: session_pb2.SessionRecord) -> None:
         """Store a new record; AlreadyExists if the id is taken."""
@@ -44,7 +51,7 @@ class SessionStore:
             # Not retried (the bus does not repeat a create): after a lost acknowledgement a
             # retry would find its own record. The client's retry with the same request_id
             # finds it instead.
-            await self.bus.kv_create(SESSIONS_BUCKET, record.session.id, record.SerializeToString())
+            await self.bus.kv_create(SESSIONS_BUCKET, record.session.id, self._encode(record))
         except KeyExists:
             raise AlreadyExists(f"session {record.session.id} already exists") from None
 
@@ -73,7 +80,7 @@ class SessionStore:
                 record, revision = await self._read(session_id)
             change(record)
             _touch(record)
-            data = record.SerializeToString()
+            data = self._encode(record)
             try:
                 stored = await self.bus.kv_update(SESSIONS_BUCKET, session_id, data, revision)
             except StaleRevision:  # someone else wrote, or our own retried write landed
@@ -113,7 +120,27 @@ class SessionStore:
         if entry is None:
             raise NotFound(f"session {session_id} not found")
         data, revision = entry
-        return session_pb2.SessionRecord.FromString(data), revision
+        return self._decode(data), revision
+
+    def _encode(self, record: session_pb2.SessionRecord) -> bytes:
+        stored = session_pb2.SessionRecord()
+        stored.CopyFrom(record)
+        stored.ClearField("sandbox_secrets")
+        stored.sealed_sandbox_secrets = self.seal.seal(record.session.id, record.sandbox_secrets)
+        return stored.SerializeToString()
+
+    def _decode(self, data: bytes) -> session_pb2.SessionRecord:
+        record = session_pb2.SessionRecord.FromString(data)
+        sealed = record.sealed_sandbox_secrets
+        record.ClearField("sealed_sandbox_secrets")
+        try:
+            record.sandbox_secrets.CopyFrom(self.seal.open(record.session.id, sealed))
+        except SealBroken as err:
+            # Without its secrets the sandbox cannot be reached: the session gets a fresh
+            # one, as after losing it, rather than failing.
+            log.error("%s; the session will start a fresh sandbox", err)
+            record.ClearField("sandbox_endpoints")
+        return record
 
 
 def _touch(record: session_pb2.SessionRecord) -> None:

@@ -1,0 +1,45 @@
+"""A replica that finds events it did not write in its session's stream (another replica,
+which still thought it owned the session, wrote one) stops driving the session without
+recording anything: the session does not fail, and whoever owns it next continues from
+the stored history, with one gap-free, duplicate-free sequence of events."""
+
+from __future__ import annotations
+
+import pytest
+
+from deskpilot.orchestrator.events import SessionEvents
+from deskpilot.standin import Turn
+from deskpilot.v1 import events_pb2, orchestrator_pb2, session_pb2
+from tests.fixtures.orchestrator import follow_events, status_is
+
+S = session_pb2
+pytestmark = pytest.mark.timeout(120)
+
+
+async def test_a_conflicting_writer_stops_the_replica_not_the_session(orchestrator_stack) -> None:
+    async with orchestrator_stack([Turn.text("ready"), Turn.text("going on")]) as stack:
+        created = await stack.stub.CreateSession(
+            orchestrator_pb2.CreateSessionRequest(config=S.SessionConfig(task="wait"))
+        )
+        sid = created.session.id
+        first = await follow_events(stack.stub, sid, status_is(S.SESSION_STATUS_WAITING_INPUT))
+
+        # A replica that lost its lease but does not know yet writes one more event.
+        stale = SessionEvents(stack.bus, sid, "replica-stale", first[-1].sequence)
+        await stale.publish(0, user_message=events_pb2.UserMessage(text="late", author="x"))
+
+        # The owner's next write meets it: the owner stops, and the session goes on.
+        await stack.stub.SendMessage(orchestrator_pb2.SendMessageRequest(session_id=sid, text="on"))
+        rest = await follow_events(
+            stack.stub, sid,
+            lambda e: e.HasField("model_response") and e.sequence > first[-1].sequence + 1,
+            from_sequence=first[-1].sequence + 1,
+        )  # fmt: skip
+        events = [*first, *rest]
+        assert [e.sequence for e in events] == list(range(1, len(events) + 1))
+        assert rest[0].producer == "replica-stale"
+        assert not [e for e in rest if e.HasField("session_finished")]
+        session = (
+            await stack.stub.GetSession(orchestrator_pb2.GetSessionRequest(session_id=sid))
+        ).session
+        assert session.status != S.SESSION_STATUS_FAILED, session.status_reason
