@@ -143,7 +143,13 @@ async def _release(app: App, caller: Caller, args: Arguments) -> dict[str, Any]:
     request = pb.ReleaseControlRequest(session_id=session_id, note=args.text("note"))
     if app.desktops is not None:  # nobody's input reaches it while the agent resumes
         await app.desktops.set_controller(session_id, None)
-    reply = await app.orchestrator.call(caller, "ReleaseControl", request)
+    try:
+        reply = await app.orchestrator.call(caller, "ReleaseControl", request)
+    except Refusal:
+        if app.desktops is not None:  # still theirs as far as the orchestrator knows
+            session = await app.orchestrator.get_session(caller, session_id)
+            await app.desktops.set_controller(session_id, session.controlled_by or None)
+        raise
     return {"session": to_json(reply.session)}  # type: ignore[attr-defined]
 
 
