@@ -18,13 +18,16 @@ STAMPS := .make
 
 # Debian packages: the NATS server, X servers and VNC servers for sandboxes and tests,
 # input/screenshot tools (the reference-implementation baseline in benchmarks), OCR for
-# the safety gate, a light desktop, and what Python packages need to build.
+# the safety gate, a light desktop, Chromium for the browser tests, and what Python
+# packages need to build. npm comes with some Node.js builds (whose package conflicts with
+# Debian's npm), so web-deps installs Debian's only where no npm command exists.
 APT_PACKAGES := \
 	nats-server \
 	xvfb tigervnc-standalone-server tigervnc-tools x11vnc x11-utils xauth \
 	xdotool scrot imagemagick \
 	tesseract-ocr tesseract-ocr-eng libtesseract-dev libleptonica-dev \
 	openbox tint2 xterm firefox-esr mousepad pcmanfm \
+	chromium \
 	fonts-dejavu-core \
 	python3-venv python3-dev gcc g++ pkg-config make
 
@@ -34,7 +37,7 @@ PY_INPUTS := requirements-dev.txt $(foreach p,$(PACKAGES),$(p)/pyproject.toml)
 
 SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 
-.PHONY: help run demo test lint format protos docs bench bench-safety train-safety deps system-deps python-deps sandbox-venv clean
+.PHONY: help run demo test lint format protos docs bench bench-safety train-safety deps system-deps python-deps web-deps sandbox-venv clean
 
 help:
 	@echo "make run      install what is missing, start the local stack (Ctrl-C stops it)"
@@ -46,7 +49,7 @@ help:
 	@echo "make docs     regenerate the settings table in the README"
 	@echo "make bench-safety / make train-safety   measure / retrain the safety gate"
 
-deps: system-deps python-deps
+deps: system-deps python-deps web-deps
 
 # Install only the Debian packages that are missing (dpkg-query is fast; apt is not).
 system-deps:
@@ -66,6 +69,26 @@ $(STAMPS)/python-deps: $(PY_INPUTS)
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements-dev.txt \
 		$(foreach p,$(PACKAGES),-e ./$(p))
+	@touch $@
+
+# The page's noVNC client, from npm (pinned by services/gateway/package-lock.json), copied
+# where the gateway serves it (deskpilot/gateway/web/vendor, git-ignored): what the page
+# imports, and its licence.
+GATEWAY := services/gateway
+NOVNC_VENDOR := $(GATEWAY)/deskpilot/gateway/web/vendor/novnc
+
+web-deps: $(STAMPS)/web-deps
+
+$(STAMPS)/web-deps: $(GATEWAY)/package.json $(GATEWAY)/package-lock.json
+	@mkdir -p $(STAMPS)
+	@command -v npm >/dev/null || { \
+		echo "installing Debian packages: npm"; \
+		$(SUDO) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends npm; }
+	cd $(GATEWAY) && npm ci --no-audit --no-fund --loglevel=error
+	rm -rf $(NOVNC_VENDOR) && mkdir -p $(NOVNC_VENDOR)
+	cp -r $(GATEWAY)/node_modules/@novnc/novnc/core $(GATEWAY)/node_modules/@novnc/novnc/vendor \
+		$(GATEWAY)/node_modules/@novnc/novnc/LICENSE.txt $(NOVNC_VENDOR)/
 	@touch $@
 
 # The executors' virtualenv for sandboxes (editable: sandboxes run this checkout's code).
@@ -123,7 +146,7 @@ train-safety: deps
 	$(BIN)/python -m deskpilot.safety.train
 
 clean:
-	rm -rf $(VENV) $(SANDBOX_VENV) $(STAMPS) var
+	rm -rf $(VENV) $(SANDBOX_VENV) $(STAMPS) var $(GATEWAY)/node_modules $(NOVNC_VENDOR)
 
 docs: python-deps
 	$(BIN)/deskpilot settings --update-readme README.md

@@ -4,6 +4,7 @@ its own module under tests/fixtures/."""
 
 pytest_plugins = [
     "tests.fixtures.auth",
+    "tests.fixtures.browser",
     "tests.fixtures.grpc",
     "tests.fixtures.nats",
     "tests.fixtures.safety",

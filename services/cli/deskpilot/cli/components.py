@@ -113,6 +113,7 @@ class Invocation:
 
 NATS = "nats"
 STAND_IN = "standin"
+GATEWAY = "gateway"
 
 _NATS_URL = Wire(NATS, flag="--nats-url")
 
@@ -162,13 +163,12 @@ COMPONENTS: tuple[ComponentSpec, ...] = (
         ),
     ),
     ComponentSpec(
-        "gateway",
-        Grpc(),
+        GATEWAY,
+        Http("/healthz"),
         module="deskpilot.gateway",
         settings="deskpilot.gateway.settings:GatewaySettings",
-        port=Port("gateway_port", 8080, "Gateway gRPC port."),
+        port=Port("gateway_port", 8080, "Gateway HTTP port: the web page and its websockets."),
         wires=(_NATS_URL, Wire("orchestrator", flag="--orchestrator-address")),
-        planned=True,
     ),
     ComponentSpec(
         STAND_IN,

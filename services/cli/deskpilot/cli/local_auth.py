@@ -1,6 +1,7 @@
 """The local stack's identities: `deskpilot up` keeps a signing key pair in
 `<data dir>/auth/`, and at every start mints the orchestrator's token (for the safety
-gate) and an admin token for the CLI, each in a file only its owner can read. Beside
+gate), the gateway's (for the desktops it proxies) and an admin token for the CLI (also
+the browser's, through the login link), each in a file only its owner can read. Beside
 them: one NATS nkey seed per service that talks to NATS (the server is told only the
 public keys, with each role's permissions).
 
@@ -58,6 +59,10 @@ class LocalAuth:
         return self.folder / "orchestrator.token"
 
     @property
+    def gateway_token_file(self) -> Path:
+        return self.folder / "gateway.token"
+
+    @property
     def secrets_key_file(self) -> Path:
         """The orchestrators' key sealing sandboxes' secrets in session records."""
         return self.folder / "secrets.key"
@@ -83,6 +88,8 @@ class LocalAuth:
         if service == "orchestrator":
             env[f"{prefix}TOKEN_FILE"] = str(self.orchestrator_token_file.resolve())
             env[f"{prefix}SECRETS_KEY_FILE"] = str(self.secrets_key_file.resolve())
+        if service == "gateway":
+            env[f"{prefix}TOKEN_FILE"] = str(self.gateway_token_file.resolve())
         return env
 
     def nats_env(self, service: str) -> dict[str, str]:
@@ -116,6 +123,8 @@ def prepare(data_dir: Path, admin: str | None = None) -> LocalAuth:
         "orchestrator", LOCAL_TENANT, Role.ORCHESTRATOR, ttl_seconds=TOKEN_TTL_SECONDS
     )
     write_private(auth.orchestrator_token_file, orchestrator.encode())
+    gateway = signer.mint("gateway", LOCAL_TENANT, Role.GATEWAY, ttl_seconds=TOKEN_TTL_SECONDS)
+    write_private(auth.gateway_token_file, gateway.encode())
     person = signer.mint(
         admin or login_name(), LOCAL_TENANT, Role.ADMIN, ttl_seconds=TOKEN_TTL_SECONDS
     )

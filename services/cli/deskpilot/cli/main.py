@@ -18,11 +18,12 @@ from deskpilot.cli.stack import (
     UpSettings,
     api_key_notice,
     build_stack,
+    gateway_url,
     missing_services,
     uses_stand_in,
 )
 from deskpilot.cli.supervisor import Supervisor
-from deskpilot.cli.token_main import add_token_parser, token_command
+from deskpilot.cli.token_main import add_token_parser, login_link, token_argv, token_command
 from deskpilot.common.config import SettingsError, load_settings, settings_table
 from deskpilot.common.keys import KeyFileError
 
@@ -49,10 +50,24 @@ def up(argv: Sequence[str]) -> int:
     except (OSError, KeyFileError) as exc:
         print(f"deskpilot up: cannot prepare the stack's keys and tokens: {exc}", file=sys.stderr)
         return 1
+    components = build_stack(settings, auth, text_logs=sys.stdout.isatty())
+    page = gateway_url(settings, components)
+
+    def ready_notes() -> list[str]:
+        if page is None:
+            return []
+        token = auth.cli_token_file.read_text().strip()
+        return [
+            f"watch and steer in the browser: {login_link(page + '/', token)}",
+            "(the token is in the link's #fragment, which the browser never sends or logs; "
+            "`deskpilot token SESSION` makes a share link for one session)",
+        ]
+
     supervisor = Supervisor(
-        build_stack(settings, auth, text_logs=sys.stdout.isatty()),
+        components,
         ready_timeout=settings.ready_timeout,
         grace_seconds=settings.grace_seconds,
+        ready_notes=ready_notes,
     )
     for notice in (api_key_notice(settings, os.environ), shared_user_notice()):
         if notice:
@@ -105,7 +120,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     add_session_parsers(commands)
     add_token_parser(commands)
-    args, rest = parser.parse_known_args(argv)
+    args, rest = parser.parse_known_args(token_argv(list(sys.argv[1:] if argv is None else argv)))
     if args.command in SESSION_COMMANDS:
         if rest:
             parser.error(f"unrecognized arguments: {' '.join(rest)}")

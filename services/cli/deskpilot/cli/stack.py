@@ -19,6 +19,7 @@ from pydantic import Field, create_model
 from deskpilot.bus.identities import authorization
 from deskpilot.cli.components import (
     COMPONENTS,
+    GATEWAY,
     NATS,
     STAND_IN,
     ComponentSpec,
@@ -159,6 +160,14 @@ def build_stack(settings: UpSettings, auth: LocalAuth, *, text_logs: bool) -> li
             )
         )
     return components
+
+
+def gateway_url(settings: UpSettings, components: list[Component]) -> str | None:
+    """Where the stack's web page is, when it runs the gateway."""
+    for item in components:
+        if item.name == GATEWAY:
+            return f"http://{_endpoint(settings, component(GATEWAY))}"
+    return None
 
 
 def missing_services() -> list[str]:

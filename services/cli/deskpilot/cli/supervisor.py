@@ -176,8 +176,11 @@ class Supervisor:
         out: TextIO | None = None,
         ready_timeout: float = 20.0,
         grace_seconds: float = 10.0,
+        ready_notes: Callable[[], Sequence[str]] = tuple,
     ) -> None:
+        """`ready_notes()`: what to say once every component is ready (the login link)."""
         self.components = order_by_dependencies(components)
+        self.ready_notes = ready_notes
         self.out = out or sys.stdout
         self.ready_timeout = ready_timeout
         self.grace_seconds = grace_seconds
@@ -235,6 +238,8 @@ class Supervisor:
                 self.say(f"error: {exc}")
                 return 1
             self.say("all components ready; Ctrl-C stops them")
+            for note in self.ready_notes():
+                self.say(note)
             died = [asyncio.ensure_future(self._died(c)) for c in self.components]
             done, _ = await asyncio.wait([stopped, *died], return_when=asyncio.FIRST_COMPLETED)
             for task in died:

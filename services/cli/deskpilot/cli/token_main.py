@@ -1,9 +1,12 @@
-"""`deskpilot token mint` and `deskpilot token revoke`: scoped tokens for people and
-services, signed with the local stack's key, and their revocation.
+"""`deskpilot token mint`, `deskpilot token SESSION` and `deskpilot token revoke`: scoped
+tokens for people and services, signed with the local stack's key, share links to one
+session's page, and their revocation.
 
 `mint` prints the token on stdout (or writes it to --out with mode 0600) and what it
 grants on stderr, including its id, which `revoke` adds to the revocation list every
-service re-reads.
+service re-reads. `deskpilot token SESSION` (short for `deskpilot token share SESSION`)
+prints a link to that session's page in the gateway, with a token for that session only
+in the link's fragment (`#token=…`), which browsers never send to a server or log.
 """
 
 from __future__ import annotations
@@ -21,6 +24,9 @@ from deskpilot.common.revocation import revoke
 from deskpilot.common.tokens import MAX_TTL_SECONDS, TokenSigner, unverified_claims
 
 _DEFAULT_AUTH = local_auth(DEFAULT_DATA_DIR)
+ACTIONS = ("mint", "share", "revoke")
+DEFAULT_GATEWAY = "http://127.0.0.1:8080"
+SHARE_ROLES = (Role.VIEWER.value, Role.USER.value)
 _TTL = re.compile(r"^([0-9]+)([smhd]?)$")
 _UNIT_SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
 
@@ -48,6 +54,29 @@ def add_token_parser(commands: argparse._SubParsersAction) -> None:
         default=_DEFAULT_AUTH.private_key_file,
         help=f"the signing key (default {_DEFAULT_AUTH.private_key_file}, by `deskpilot up`)",
     )
+    share = actions.add_parser(
+        "share",
+        help="print a link to one session's page (also: deskpilot token SESSION)",
+        description="Mint a token for one session only and print a link to its page in the "
+        "gateway, the token in the link's #fragment (never sent to a server or logged). "
+        "What it grants, and its id for `deskpilot token revoke`, go to stderr.",
+    )
+    share.add_argument("session", metavar="SESSION", help="the session id")
+    share.add_argument(
+        "--role", default=Role.VIEWER.value, choices=SHARE_ROLES,
+        help="viewer: watch only (default); user: may also chat, approve and take control",
+    )  # fmt: skip
+    share.add_argument("--subject", default="guest", help="the name it records (default guest)")
+    share.add_argument("--tenant", default=LOCAL_TENANT, help=f"(default {LOCAL_TENANT})")
+    share.add_argument("--ttl", default="1h", help="lifetime (default 1h)")
+    share.add_argument(
+        "--gateway",
+        default=DEFAULT_GATEWAY,
+        help=f"the gateway's address (default {DEFAULT_GATEWAY})",
+    )
+    share.add_argument(
+        "--key-file", type=Path, default=_DEFAULT_AUTH.private_key_file, help="the signing key"
+    )
     revoke_cmd = actions.add_parser(
         "revoke",
         help="revoke a token (by its id, or the token itself)",
@@ -68,6 +97,8 @@ def token_command(args: argparse.Namespace) -> int:
     try:
         if args.token_command == "mint":
             return _mint(args)
+        if args.token_command == "share":
+            return _share(args)
         return _revoke(args)
     except (ValueError, KeyFileError, OSError) as exc:
         print(f"deskpilot token {args.token_command}: {exc}", file=sys.stderr)
@@ -93,6 +124,40 @@ def _mint(args: argparse.Namespace) -> int:
         file=sys.stderr,
     )
     return 0
+
+
+def _share(args: argparse.Namespace) -> int:
+    ttl = parse_ttl(args.ttl)
+    gateway = args.gateway.rstrip("/")
+    if not gateway.startswith(("http://", "https://")):
+        raise ValueError(f"--gateway must be an http:// or https:// address (got {args.gateway!r})")
+    signer = TokenSigner(load_private_key(args.key_file))
+    token = signer.mint(
+        args.subject, args.tenant, args.role, ttl_seconds=ttl, session_id=args.session
+    )
+    claims = unverified_claims(token)
+    print(login_link(f"{gateway}/sessions/{args.session}", token))
+    expires = dt.datetime.fromtimestamp(claims["exp"], dt.UTC).isoformat(timespec="seconds")
+    print(
+        f"{args.role} link for {args.subject} to session {args.session} only, token id "
+        f"{claims['jti']}, expires {expires} (`deskpilot token revoke {claims['jti']}` ends it)",
+        file=sys.stderr,
+    )
+    return 0
+
+
+def login_link(page: str, token: str) -> str:
+    """`page` with `token` in its fragment: the browser keeps it from servers and logs,
+    and the page trades it for an HttpOnly cookie, then removes it from the address."""
+    return f"{page}#token={token}"
+
+
+def token_argv(argv: list[str]) -> list[str]:
+    """`deskpilot token SESSION …` as `deskpilot token share SESSION …`."""
+    # -h and --help stay with the token parser.
+    if len(argv) >= 2 and argv[0] == "token" and argv[1] not in ACTIONS and argv[1][:1] != "-":
+        return ["token", "share", *argv[1:]]
+    return argv
 
 
 def _revoke(args: argparse.Namespace) -> int:
