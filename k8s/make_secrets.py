@@ -6,12 +6,10 @@
 The folder holds what `deskpilot up` keeps in `var/auth` on one machine, laid out as the
 manifests mount it, and a kustomization that makes one Secret per reader:
 
-| Secret                  | keys                                   | mounted by                     |
-| ----------------------- | -------------------------------------- | ------------------------------ |
-| `deskpilot-auth`        | `signing.pub`, `revoked`               | orchestrator, safety, gateway  |
-| `deskpilot-orchestrator`| `token`, `secrets.key`, `nats.nk`      | orchestrator                   |
-| `deskpilot-gateway`     | `token`, `nats.nk`                     | gateway                        |
-| `deskpilot-nats-auth`   | `authorization.conf` (public nkeys)    | nats                           |
+- `deskpilot-auth`: `signing.pub`, `revoked` (orchestrator, safety and gateway mount it);
+- `deskpilot-orchestrator`: `token`, `secrets.key`, `nats.nk` (the orchestrator's);
+- `deskpilot-gateway`: `token`, `nats.nk` (the gateway's);
+- `deskpilot-nats-auth`: `authorization.conf`, the NATS users' public nkeys (nats).
 
 `signing.key`, the private key that mints tokens, stays in the folder and goes into no
 Secret: keep it offline (`deskpilot token mint --key-file <folder>/signing.key` mints
@@ -117,9 +115,7 @@ def _kustomization() -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="make_secrets.py", description=__doc__.split("\n\n")[0]
-    )
+    parser = argparse.ArgumentParser(prog="make_secrets.py", description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, required=True, help="folder to write (mode 0700)")
     parser.add_argument(
         "--ttl-days",
