@@ -219,7 +219,7 @@ def test_each_service_is_reached_only_by_its_callers(stack: Manifests) -> None:
     assert peers("safety") == {50053: {f"{SYSTEM}/orchestrator"}}
     assert peers("orchestrator") == {50051: {f"{SYSTEM}/gateway"}}
     assert peers("nats") == {
-        4222: {f"{SYSTEM}/orchestrator", f"{SYSTEM}/gateway", f"{SYSTEM}/nats"},
+        4222: {f"{SYSTEM}/orchestrator", f"{SYSTEM}/gateway"},
         6222: {f"{SYSTEM}/nats"},
     }
     assert peers("gateway") == {8080: {"anyone"}}  # the page people open
