@@ -80,6 +80,45 @@ async def test_only_the_person_holding_the_lease_moves_the_desktop_pointer(
             await client.close()
 
 
+async def test_a_lease_taken_elsewhere_reaches_the_viewers_already_open(
+    orchestrator_stack, x_display, event_window
+) -> None:
+    async with orchestrator_stack([Turn.text("ready")]) as stack, running_gateway(stack) as gateway:
+        user = test_auth().mint(Role.USER, subject="ana")
+        stub = stack.stub_as(user)
+        config = session_pb2.SessionConfig(task="look", model="claude-sonnet-4-6")
+        created = await stub.CreateSession(pb.CreateSessionRequest(config=config))
+        session_id = created.session.id
+        await follow_events(stub, session_id, waiting_input)
+        driver = await _viewer(gateway, session_id, user)
+        assert not await _moves_pointer(driver, x_display.display, 111, 112)
+
+        # Taken and handed back through the orchestrator, as `deskpilot take` does: not
+        # through this gateway, which learns it from the session's events a moment later.
+        await stub.TakeControl(pb.TakeControlRequest(session_id=session_id))
+        assert await _until(driver, x_display.display, moving=True)
+        await stub.ReleaseControl(pb.ReleaseControlRequest(session_id=session_id))
+        assert await _until(driver, x_display.display, moving=False)
+        await driver.close()
+
+
+async def _until(client: RfbClient, display: str, *, moving: bool) -> bool:
+    """Whether, within a few seconds, the viewer's pointer moves start (or stop) reaching
+    the desktop: each try moves to a fresh point and waits for it a moment."""
+    for step in range(40):
+        x, y = 500 + step, 300 + step
+        await client.pointer(x, y)
+        arrived = False
+        for _ in range(6):
+            await client.read_for(0.05)
+            if _pointer(display) == (x, y):
+                arrived = True
+                break
+        if arrived == moving:
+            return True
+    return False
+
+
 async def test_a_session_without_a_desktop_is_refused_before_the_upgrade(
     orchestrator_stack,
 ) -> None:

@@ -9,6 +9,8 @@ from typing import Any
 
 from deskpilot.bus import Bus
 from deskpilot.gateway.auth import Gatekeeper
+from deskpilot.gateway.control_follower import ControlFollower
+from deskpilot.gateway.desktop import DesktopHubs
 from deskpilot.gateway.orchestrator import Orchestrator
 from deskpilot.gateway.settings import GatewaySettings
 
@@ -23,11 +25,9 @@ class App:
     gatekeeper: Gatekeeper
     orchestrator: Orchestrator
     bus: Bus
-    # deskpilot.gateway.desktop.DesktopHubs, or None where the proxy is not installed.
-    desktops: Any = None
+    desktops: DesktopHubs
+    control: ControlFollower
     draining: bool = False
-    # Why the desktop proxy is missing, for the 503 a viewer gets.
-    desktops_missing: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property

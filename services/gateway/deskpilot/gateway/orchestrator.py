@@ -71,15 +71,27 @@ class Orchestrator:
         reply = await self.call(caller, "GetSession", pb.GetSessionRequest(session_id=session_id))
         return reply.session  # type: ignore[attr-defined]
 
-    async def stream_events(
+    def stream_events(
         self, caller: Caller, session_id: str, from_sequence: int, *, follow: bool = True
     ) -> AsyncIterator[pb.StreamEventsResponse]:
         """The session's events as the orchestrator streams them to `caller` (it ends the
         stream once the token expires or is revoked); Refusal on an error."""
+        return self._events(caller.token, session_id, from_sequence, follow)
+
+    def gateway_events(
+        self, session_id: str, from_sequence: int
+    ) -> AsyncIterator[pb.StreamEventsResponse]:
+        """The session's events, followed with the gateway's own token: for what the
+        gateway itself keeps in step (who holds the desktop), never shown to a person."""
+        return self._events(self._gateway_token(), session_id, from_sequence, True)
+
+    async def _events(
+        self, token: str, session_id: str, from_sequence: int, follow: bool
+    ) -> AsyncIterator[pb.StreamEventsResponse]:
         request = pb.StreamEventsRequest(
             session_id=session_id, from_sequence=from_sequence, follow=follow
         )
-        call = self.stub.StreamEvents(request, metadata=_bearer(caller.token))
+        call = self.stub.StreamEvents(request, metadata=_bearer(token))
         try:
             async for reply in call:
                 yield reply

@@ -23,6 +23,14 @@ from deskpilot.common.client_tokens import TokenFile
 from deskpilot.common.security import bearer_tokens, channel_credentials
 from deskpilot.gateway.app import App
 from deskpilot.gateway.auth import Gatekeeper
+from deskpilot.gateway.control_follower import ControlFollower
+from deskpilot.gateway.desktop import (
+    MAX_VIEWER_MESSAGE_BYTES,
+    CloseCode,
+    DesktopAccess,
+    DesktopError,
+    DesktopHubs,
+)
 from deskpilot.gateway.http import Refusal, error_response, path_of
 from deskpilot.gateway.metrics import OPEN_WEBSOCKETS, REQUESTS
 from deskpilot.gateway.orchestrator import Orchestrator
@@ -79,7 +87,7 @@ class GatewayServer:
                 "DESKPILOT_GATEWAY_AUTH__TOKEN_FILE (`deskpilot up` writes one)"
             )
         gateway_token = TokenFile(settings.auth.token_file)
-        bus = await Bus.connect(settings.nats_url, "gateway", **_nats_identity(settings))
+        bus = await Bus.connect(settings.nats_url, "gateway", seed_file=settings.nats_seed_file)
         self._stack.push_async_callback(bus.close)
         orchestrator = Orchestrator(
             settings.orchestrator_address,
@@ -89,15 +97,20 @@ class GatewayServer:
         )
         self._stack.push_async_callback(orchestrator.close)
         gatekeeper = Gatekeeper(authenticator.verifier, frozenset())
-        self.app = App(settings, gatekeeper, orchestrator, bus)
-        self.app.desktops, self.app.desktops_missing = _desktop_hubs(orchestrator, settings)
+        desktops = _desktop_hubs(orchestrator, settings)
+        control = ControlFollower(orchestrator, desktops)
+        self._stack.push_async_callback(control.close)
+        self.app = App(settings, gatekeeper, orchestrator, bus, desktops, control)
         self._server = await serve(
             self._handle,
             settings.host,
             settings.port,
             process_request=self._process_request,
             select_subprotocol=_select_subprotocol,
-            max_size=_max_message_bytes(settings),
+            max_size=max(settings.max_message_kb * 1024, MAX_VIEWER_MESSAGE_BYTES),
+            # No permessage-deflate: it would compress each viewer's copy of the desktop's
+            # shared bytes again, and hide a stalled viewer behind a 50x smaller backlog.
+            compression=None,
             server_header="deskpilot-gateway",
             logger=_quiet_websockets_log(),
         )
@@ -114,8 +127,7 @@ class GatewayServer:
         assert self.app is not None
         self.app.draining = True
         server.close(close_connections=False)
-        if self.app.desktops is not None:
-            await self.app.desktops.close(reason)
+        await self.app.desktops.close(reason)
         open_connections = list(server.connections)
         await asyncio.gather(
             *(close_with(c, GOING_AWAY, reason) for c in open_connections), return_exceptions=True
@@ -187,32 +199,9 @@ def _select_subprotocol(connection: ServerConnection, offered: Sequence[str]) ->
     return SUBPROTOCOL if SUBPROTOCOL in offered else None
 
 
-def _nats_identity(settings: GatewaySettings) -> dict[str, object]:
-    """The gateway's own NATS credentials, where the settings have them."""
-    seed = getattr(settings, "nats_seed_file", None)
-    return {"seed_file": seed} if seed else {}
-
-
-def _max_message_bytes(settings: GatewaySettings) -> int:
-    """The largest websocket message any route takes: the command routes' bound, or a
-    desktop viewer's clipboard paste, whichever is larger (websockets closes a larger
-    frame with 1009 before buffering it)."""
-    try:
-        from deskpilot.gateway.desktop import MAX_VIEWER_MESSAGE_BYTES
-    except ImportError:
-        MAX_VIEWER_MESSAGE_BYTES = 0
-    return max(settings.max_message_kb * 1024, MAX_VIEWER_MESSAGE_BYTES)
-
-
-def _desktop_hubs(
-    orchestrator: Orchestrator, settings: GatewaySettings
-) -> tuple[object | None, str]:
+def _desktop_hubs(orchestrator: Orchestrator, settings: GatewaySettings) -> DesktopHubs:
     """The desktop proxy, reaching each session's VNC server with what the orchestrator
-    tells the gateway; (None, why) where it is not installed."""
-    try:
-        from deskpilot.gateway.desktop import CloseCode, DesktopAccess, DesktopError, DesktopHubs
-    except ImportError as exc:
-        return None, f"deskpilot.gateway.desktop cannot be imported ({exc})"
+    tells the gateway."""
 
     async def access(session_id: str) -> DesktopAccess:
         try:
@@ -221,4 +210,4 @@ def _desktop_hubs(
             raise DesktopError(CloseCode.DESKTOP_UNAVAILABLE, refusal.reason) from None
         return DesktopAccess(reply.vnc_address, reply.vnc_password, reply.sandbox_id)
 
-    return DesktopHubs(access, mode=settings.desktop_mode), ""
+    return DesktopHubs(access, mode=settings.desktop_mode)

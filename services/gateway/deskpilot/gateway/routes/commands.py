@@ -133,22 +133,20 @@ async def _take(app: App, caller: Caller, args: Arguments) -> dict[str, Any]:
     session_id = args.session(caller)
     request = pb.TakeControlRequest(session_id=session_id)
     reply = await app.orchestrator.call(caller, "TakeControl", request)
-    if app.desktops is not None:  # this person's input now reaches the desktop
-        await app.desktops.set_controller(session_id, caller.identity.subject)
+    # This person's input reaches the desktop at once (the follower confirms it later).
+    await app.desktops.set_controller(session_id, caller.identity.subject)
     return {"session": to_json(reply.session)}  # type: ignore[attr-defined]
 
 
 async def _release(app: App, caller: Caller, args: Arguments) -> dict[str, Any]:
     session_id = args.session(caller)
     request = pb.ReleaseControlRequest(session_id=session_id, note=args.text("note"))
-    if app.desktops is not None:  # nobody's input reaches it while the agent resumes
-        await app.desktops.set_controller(session_id, None)
+    await app.desktops.set_controller(session_id, None)  # nobody's, as the agent resumes
     try:
         reply = await app.orchestrator.call(caller, "ReleaseControl", request)
-    except Refusal:
-        if app.desktops is not None:  # still theirs as far as the orchestrator knows
-            session = await app.orchestrator.get_session(caller, session_id)
-            await app.desktops.set_controller(session_id, session.controlled_by or None)
+    except Refusal:  # still theirs as far as the orchestrator knows
+        session = await app.orchestrator.get_session(caller, session_id)
+        await app.desktops.set_controller(session_id, session.controlled_by or None)
         raise
     return {"session": to_json(reply.session)}  # type: ignore[attr-defined]
 
