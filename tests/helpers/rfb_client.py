@@ -20,6 +20,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.asyncio.server import ServerConnection, serve
 
 from deskpilot.gateway.desktop import MAX_VIEWER_MESSAGE_BYTES, DesktopHubs, Viewer
+from deskpilot.gateway.desktop.vncauth import vnc_auth_response
 
 RAW, COPY_RECT, TIGHT = 0, 1, 7
 CURSOR, DESKTOP_SIZE, LAST_RECT = -239, -223, -224
@@ -40,6 +41,7 @@ class RfbClient:
         self.bytes_read = 0
         self.update_times: list[float] = []
         self._pending: asyncio.Task[int] | None = None
+        self.decode = True  # False: skip pixel data, only count (many viewers, one process)
 
     # --- connecting ----------------------------------------------------------------
 
@@ -50,6 +52,7 @@ class RfbClient:
         subprotocols: Sequence[str] | None = ("binary",),
         encodings: Sequence[int] = DEFAULT_ENCODINGS,
         receive_buffer: int | None = None,
+        password: str | None = None,
         **kwargs: object,
     ) -> RfbClient:
         if receive_buffer is not None:
@@ -67,19 +70,26 @@ class RfbClient:
             **kwargs,  # type: ignore[arg-type]
         )
         client = cls(websocket)
-        await client.handshake()
+        await client.handshake(password)
         await client.send(b"\x00\x00\x00\x00" + VIEWER_PIXEL_FORMAT)
         await client.set_encodings(encodings)
         return client
 
-    async def handshake(self) -> None:
+    async def handshake(self, password: str | None = None) -> None:
+        """Security None (the gateway); VncAuth with `password` (a VNC server itself,
+        e.g. through websockify)."""
         version = await self.readexactly(12)
         assert version == b"RFB 003.008\n", version
         await self.send(version)
         (count,) = await self.readexactly(1)
         types = await self.readexactly(count)
-        assert types == b"\x01", types
-        await self.send(b"\x01")
+        if password is None:
+            assert types == b"\x01", types
+            await self.send(b"\x01")
+        else:
+            assert 2 in types, types
+            await self.send(b"\x02")
+            await self.send(vnc_auth_response(password, await self.readexactly(16)))
         (result,) = struct.unpack(">I", await self.readexactly(4))
         assert result == 0
         await self.send(b"\x01")  # ClientInit, shared
@@ -147,7 +157,11 @@ class RfbClient:
         self.rects.append((x, y, w, h, encoding))
         if encoding == LAST_RECT:
             return False
-        if encoding == RAW:
+        if encoding == RAW and not self.decode:
+            await self.readexactly(w * h * 4)
+        elif encoding == COPY_RECT and not self.decode:
+            await self.readexactly(4)
+        elif encoding == RAW:
             data = await self.readexactly(w * h * 4)
             self.pixels[y : y + h, x : x + w] = np.frombuffer(data, np.uint8).reshape(h, w, 4)
         elif encoding == COPY_RECT:
@@ -227,9 +241,11 @@ class RfbClient:
 
 
 @contextlib.asynccontextmanager
-async def serving(hubs: DesktopHubs, viewers: dict[str, Viewer]) -> AsyncIterator[str]:
-    """A bare websockets server on a free loopback port that hands `/SESSION?viewer=NAME`
-    to `hubs` as `viewers[NAME]`; yields its ws:// base URL."""
+async def serving(
+    hubs: DesktopHubs, viewers: dict[str, Viewer], port: int = 0
+) -> AsyncIterator[str]:
+    """A bare websockets server on loopback (a free port unless given) that hands
+    `/SESSION?viewer=NAME` to `hubs` as `viewers[NAME]`; yields its ws:// base URL."""
 
     async def handler(websocket: ServerConnection) -> None:
         path, _, query = websocket.request.path.partition("?")
@@ -238,7 +254,7 @@ async def serving(hubs: DesktopHubs, viewers: dict[str, Viewer]) -> AsyncIterato
     async with serve(
         handler,
         "127.0.0.1",
-        0,
+        port,
         subprotocols=["binary"],  # type: ignore[list-item]
         select_subprotocol=_binary_or_none,
         max_size=MAX_VIEWER_MESSAGE_BYTES,
