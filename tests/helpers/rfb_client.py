@@ -172,13 +172,17 @@ class RfbClient:
             return False
         if encoding == RAW:
             data = await self.readexactly(w * h * 4)
-            draws.append(lambda: self._put(x, y, np.frombuffer(data, np.uint8).reshape(h, w, 4)))
+            draws.append(
+                lambda: self._put(x, y, w, h, np.frombuffer(data, np.uint8).reshape(h, w, 4))
+            )
         elif encoding == COPY_RECT:
             sx, sy = struct.unpack(">HH", await self.readexactly(4))
-            draws.append(lambda: self._put(x, y, self.pixels[sy : sy + h, sx : sx + w].copy()))
+            draws.append(
+                lambda: self._put(x, y, w, h, self.pixels[sy : sy + h, sx : sx + w].copy())
+            )
         elif encoding == TIGHT:
             rgb = await self._read_tight(w, h)
-            draws.append(lambda: self._put(x, y, rgb, channels=3))
+            draws.append(lambda: self._put(x, y, w, h, rgb, channels=3))
         elif encoding == CURSOR:
             await self.readexactly(w * h * 4 + (w + 7) // 8 * h)
         elif encoding == DESKTOP_SIZE:
@@ -187,8 +191,7 @@ class RfbClient:
             raise AssertionError(f"unexpected encoding {encoding}")
         return True
 
-    def _put(self, x: int, y: int, block: np.ndarray, channels: int = 4) -> None:
-        h, w = block.shape[:2]
+    def _put(self, x: int, y: int, w: int, h: int, block: np.ndarray, channels: int = 4) -> None:
         self.pixels[y : y + h, x : x + w, :channels] = block
 
     def _resize(self, width: int, height: int) -> None:
