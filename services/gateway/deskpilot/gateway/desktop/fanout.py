@@ -220,8 +220,8 @@ class FanoutHub:
         elif isinstance(message, msg.SetEncodings):
             member.caps = Caps.from_encodings(message.encodings)
         elif isinstance(message, msg.FramebufferUpdateRequest):
-            # The region asked for is not followed: every client asks for the whole
-            # screen, and RFC 6143 lets a server send more than was asked for.
+            # The region asked for is not followed: noVNC (and TigerVNC's viewer) always
+            # ask for the whole screen; one shared screen is what every viewer shows.
             if not member.started or not message.incremental:
                 reason = "request" if member.started else "join"
                 member.started = True
