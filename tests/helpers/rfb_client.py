@@ -20,6 +20,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.asyncio.server import ServerConnection, serve
 
 from deskpilot.gateway.desktop import MAX_VIEWER_MESSAGE_BYTES, DesktopHubs, Viewer
+from deskpilot.gateway.desktop.vncauth import vnc_auth_response
 
 RAW, COPY_RECT, TIGHT = 0, 1, 7
 CURSOR, DESKTOP_SIZE, LAST_RECT = -239, -223, -224
@@ -39,7 +40,7 @@ class RfbClient:
         self.rects: list[tuple[int, int, int, int, int]] = []  # x, y, w, h, encoding
         self.bytes_read = 0
         self.update_times: list[float] = []
-        self._pending: asyncio.Task[int] | None = None
+        self._position = 0  # parsed, not yet consumed, bytes of `_buffer`
 
     # --- connecting ----------------------------------------------------------------
 
@@ -50,6 +51,7 @@ class RfbClient:
         subprotocols: Sequence[str] | None = ("binary",),
         encodings: Sequence[int] = DEFAULT_ENCODINGS,
         receive_buffer: int | None = None,
+        password: str | None = None,
         **kwargs: object,
     ) -> RfbClient:
         if receive_buffer is not None:
@@ -67,19 +69,26 @@ class RfbClient:
             **kwargs,  # type: ignore[arg-type]
         )
         client = cls(websocket)
-        await client.handshake()
+        await client.handshake(password)
         await client.send(b"\x00\x00\x00\x00" + VIEWER_PIXEL_FORMAT)
         await client.set_encodings(encodings)
         return client
 
-    async def handshake(self) -> None:
+    async def handshake(self, password: str | None = None) -> None:
+        """Security None (the gateway); VncAuth with `password` (a VNC server itself,
+        e.g. through websockify)."""
         version = await self.readexactly(12)
         assert version == b"RFB 003.008\n", version
         await self.send(version)
         (count,) = await self.readexactly(1)
         types = await self.readexactly(count)
-        assert types == b"\x01", types
-        await self.send(b"\x01")
+        if password is None:
+            assert types == b"\x01", types
+            await self.send(b"\x01")
+        else:
+            assert 2 in types, types
+            await self.send(b"\x02")
+            await self.send(vnc_auth_response(password, await self.readexactly(16)))
         (result,) = struct.unpack(">I", await self.readexactly(4))
         assert result == 0
         await self.send(b"\x01")  # ClientInit, shared
@@ -87,11 +96,10 @@ class RfbClient:
         self.server_pixel_format = await self.readexactly(16)
         (length,) = struct.unpack(">I", await self.readexactly(4))
         self.name = await self.readexactly(length)
+        self._commit()
         self.pixels = np.zeros((self.height, self.width, 4), np.uint8)
 
     async def close(self) -> None:
-        if self._pending is not None:
-            self._pending.cancel()
         await self.websocket.close()
 
     # --- sending -------------------------------------------------------------------
@@ -114,55 +122,81 @@ class RfbClient:
     # --- reading -------------------------------------------------------------------
 
     async def readexactly(self, n: int) -> bytes:
-        while len(self._buffer) < n:
+        """The next `n` bytes of the message being parsed; nothing is consumed until
+        `_commit` (websockets' recv may be cancelled without losing a message)."""
+        while len(self._buffer) - self._position < n:
             message = await self.websocket.recv()
             assert isinstance(message, bytes)
             self.bytes_read += len(message)
             self._buffer += message
-        data = bytes(self._buffer[:n])
-        del self._buffer[:n]
+        data = bytes(self._buffer[self._position : self._position + n])
+        self._position += n
         return data
 
+    def _commit(self) -> None:
+        del self._buffer[: self._position]
+        self._position = 0
+
     async def read_message(self) -> int:
-        """Read and apply one server message; returns its type."""
+        """Read and apply one server message; returns its type. Cancelled at any point
+        (a timeout), it leaves the stream and the framebuffer as they were: the message is
+        parsed whole before any byte is consumed or any pixel drawn."""
+        self._position = 0
         (kind,) = await self.readexactly(1)
+        draws: list[Callable[[], None]] = []
         if kind == 0:
             (count,) = struct.unpack(">xH", await self.readexactly(3))
             for _ in range(count):
-                if not await self._read_rect():
+                if not await self._read_rect(draws):
                     break
-            self.updates += 1
-            self.update_times.append(time.monotonic())
         elif kind == 2:
             pass  # bell
         elif kind == 3:
             (length,) = struct.unpack(">xxxi", await self.readexactly(7))
-            self.cut_text = await self.readexactly(abs(length))
+            text = await self.readexactly(abs(length))
+            draws.append(lambda: setattr(self, "cut_text", text))
         else:
             raise AssertionError(f"unexpected server message {kind}")
+        self._commit()
+        for draw in draws:
+            draw()
+        if kind == 0:
+            self.updates += 1
+            self.update_times.append(time.monotonic())
         return kind
 
-    async def _read_rect(self) -> bool:
+    async def _read_rect(self, draws: list[Callable[[], None]]) -> bool:
         x, y, w, h, encoding = struct.unpack(">HHHHi", await self.readexactly(12))
-        self.rects.append((x, y, w, h, encoding))
+        draws.append(lambda: self.rects.append((x, y, w, h, encoding)))
         if encoding == LAST_RECT:
             return False
         if encoding == RAW:
             data = await self.readexactly(w * h * 4)
-            self.pixels[y : y + h, x : x + w] = np.frombuffer(data, np.uint8).reshape(h, w, 4)
+            draws.append(
+                lambda: self._put(x, y, w, h, np.frombuffer(data, np.uint8).reshape(h, w, 4))
+            )
         elif encoding == COPY_RECT:
             sx, sy = struct.unpack(">HH", await self.readexactly(4))
-            self.pixels[y : y + h, x : x + w] = self.pixels[sy : sy + h, sx : sx + w].copy()
+            draws.append(
+                lambda: self._put(x, y, w, h, self.pixels[sy : sy + h, sx : sx + w].copy())
+            )
         elif encoding == TIGHT:
-            self.pixels[y : y + h, x : x + w, :3] = await self._read_tight(w, h)
+            rgb = await self._read_tight(w, h)
+            draws.append(lambda: self._put(x, y, w, h, rgb, channels=3))
         elif encoding == CURSOR:
             await self.readexactly(w * h * 4 + (w + 7) // 8 * h)
         elif encoding == DESKTOP_SIZE:
-            self.width, self.height = w, h
-            self.pixels = np.zeros((h, w, 4), np.uint8)
+            draws.append(lambda: self._resize(w, h))
         else:
             raise AssertionError(f"unexpected encoding {encoding}")
         return True
+
+    def _put(self, x: int, y: int, w: int, h: int, block: np.ndarray, channels: int = 4) -> None:
+        self.pixels[y : y + h, x : x + w, :channels] = block
+
+    def _resize(self, width: int, height: int) -> None:
+        self.width, self.height = width, height
+        self.pixels = np.zeros((height, width, 4), np.uint8)
 
     async def _read_tight(self, w: int, h: int) -> np.ndarray:
         (control,) = await self.readexactly(1)
@@ -189,19 +223,13 @@ class RfbClient:
     async def read_until(
         self, predicate: Callable[[RfbClient], bool], timeout: float = 10.0
     ) -> None:
-        """Read messages (asking for more after each update) until `predicate` holds;
-        TimeoutError after `timeout` seconds. A message being read when time runs out is
-        finished by the next call, so the stream never loses its place."""
-        deadline = time.monotonic() + timeout
-        while not predicate(self):
-            if self._pending is None:
-                self._pending = asyncio.create_task(self.read_message())
-            done, _ = await asyncio.wait({self._pending}, timeout=deadline - time.monotonic())
-            if not done:
-                raise TimeoutError
-            kind, self._pending = self._pending.result(), None
-            if kind == 0:
-                await self.request(incremental=True)
+        """Read messages (asking for more after each update, as noVNC does) until
+        `predicate` holds; TimeoutError after `timeout` seconds. A message cut short by
+        the timeout is read again whole by the next call."""
+        async with asyncio.timeout(timeout):
+            while not predicate(self):
+                if await self.read_message() == 0:
+                    await self.request(incremental=True)
 
     async def first_screen(self, timeout: float = 10.0) -> None:
         """Ask for the whole screen and read until it has come."""
@@ -227,9 +255,11 @@ class RfbClient:
 
 
 @contextlib.asynccontextmanager
-async def serving(hubs: DesktopHubs, viewers: dict[str, Viewer]) -> AsyncIterator[str]:
-    """A bare websockets server on a free loopback port that hands `/SESSION?viewer=NAME`
-    to `hubs` as `viewers[NAME]`; yields its ws:// base URL."""
+async def serving(
+    hubs: DesktopHubs, viewers: dict[str, Viewer], port: int = 0
+) -> AsyncIterator[str]:
+    """A bare websockets server on loopback (a free port unless given) that hands
+    `/SESSION?viewer=NAME` to `hubs` as `viewers[NAME]`; yields its ws:// base URL."""
 
     async def handler(websocket: ServerConnection) -> None:
         path, _, query = websocket.request.path.partition("?")
@@ -238,7 +268,7 @@ async def serving(hubs: DesktopHubs, viewers: dict[str, Viewer]) -> AsyncIterato
     async with serve(
         handler,
         "127.0.0.1",
-        0,
+        port,
         subprotocols=["binary"],  # type: ignore[list-item]
         select_subprotocol=_binary_or_none,
         max_size=MAX_VIEWER_MESSAGE_BYTES,

@@ -242,3 +242,50 @@ async def test_a_stalled_viewer_does_not_hold_back_another(desktop: XServer) -> 
             )
         assert behind >= 1  # the stalled viewer fell behind: resynced or closed
         assert all(count > 0 for count in counts), counts  # the other got updates every second
+
+
+async def test_fanout_sends_updates_only_in_answer_to_requests(desktop: XServer) -> None:
+    with running_xterm(desktop, "80x24+0+0", "while :; do ls -lR /usr; done"):
+        async with gateway(desktop) as gw:
+            client = await gw.viewer("bob")
+            await client.first_screen()  # and asks for the next update, as noVNC does
+            assert await client.read_message() == 0
+            with pytest.raises(TimeoutError):  # the screen changes, but nobody asked
+                await asyncio.wait_for(client.read_message(), 1.0)
+            before = len(client.rects)
+            await client.request(incremental=True)
+            assert await client.read_message() == 0
+            assert client.updates == 3
+            merged = len(client.rects) - before
+            with pytest.raises(TimeoutError):  # one request, one update
+                await asyncio.wait_for(client.read_message(), 1.0)
+    assert merged > 2  # a second's changes in that one update
+
+
+async def test_a_viewer_that_asks_slowly_ends_on_the_same_pixels_as_pass_through(
+    desktop: XServer,
+) -> None:
+    """Changes merged for a slow viewer (CopyRects of scrolling among them) and keyframes
+    taken while the desktop sends updates leave the same screen as relaying bytes."""
+    command = "timeout 3 sh -c 'while :; do ls -lR /usr; done'; echo done; sleep 600"
+    with running_xterm(desktop, "80x24+0+0", command):
+        async with (
+            gateway(desktop, mode="fanout", max_viewer_queue_bytes=512 * 1024) as fanout,
+            gateway(desktop, mode="passthrough") as oracle,
+        ):
+            fast = await fanout.viewer("bob")
+            tight = await fanout.viewer("bob", encodings=(TIGHT, *DEFAULT_ENCODINGS))
+            slow = await fanout.viewer("bob")
+            plain = await oracle.viewer("bob")
+            for client in (fast, tight, slow, plain):
+                await client.first_screen()
+            deadline = time.monotonic() + 4.0
+            while time.monotonic() < deadline:  # `slow` takes its update every 0.3 s
+                await asyncio.gather(*(c.read_for(0.3) for c in (fast, tight, plain)))
+                await slow.read_for(0.02)
+            for client in (fast, tight, slow, plain):
+                await client.read_for(1.0)  # the terminal has stopped: all settle
+    assert slow.updates < fast.updates
+    assert (fast.rgb() == plain.rgb()).all()
+    assert (tight.rgb() == plain.rgb()).all()
+    assert (slow.rgb() == plain.rgb()).all()

@@ -3,8 +3,12 @@ the encodings a pass-through viewer may ask for, close reasons, and shared encod
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import struct
 import zlib
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 import numpy as np
 import pytest
@@ -12,7 +16,15 @@ import pytest
 from deskpilot.gateway.desktop import client_messages as msg
 from deskpilot.gateway.desktop import encodings as enc
 from deskpilot.gateway.desktop.close_codes import CloseCode, ViewerClosed, close_reason
-from deskpilot.gateway.desktop.encoder import Caps, EncodedUpdate, Keyframe, Rect, pixel_rect
+from deskpilot.gateway.desktop.encoder import (
+    Caps,
+    EncodedUpdate,
+    Keyframe,
+    Rect,
+    Rects,
+    desktop_size_rects,
+    pixel_rect,
+)
 from deskpilot.gateway.desktop.outbox import MESSAGE_BYTES, Outbox, _messages
 from deskpilot.gateway.desktop.pixels import VIEWER_FORMAT, PixelFormat, check_viewer_format
 
@@ -116,9 +128,10 @@ def test_an_update_is_encoded_once_per_kind_of_viewer() -> None:
     screen[:] = np.frombuffer(data, np.uint8).reshape(4, 4, 4)
     update = EncodedUpdate([Rect(0, 0, 4, 4, enc.RAW, data)], screen)
     raw, tight = Caps(copy_rect=True), Caps(copy_rect=True, tight=True)
-    assert update.chunks(raw) is update.chunks(Caps(copy_rect=True))
-    assert update.chunks(raw)[2] is data  # the desktop's bytes themselves, not a copy
-    body = b"".join(update.chunks(tight)[2:])
+    assert update.rects(raw) is update.rects(Caps(copy_rect=True))
+    assert update.rects(raw).count == 1
+    assert update.rects(raw).chunks[1] is data  # the desktop's bytes themselves, not a copy
+    body = b"".join(update.rects(tight).chunks[1:])
     assert body[0] == 0x01  # basic compression, its zlib stream reset
     assert zlib.decompress(body[2:]) == screen[:, :, :3].tobytes()
 
@@ -135,19 +148,102 @@ def test_a_keyframe_is_the_whole_screen_as_it_was_when_taken() -> None:
     screen = np.full((2, 3, 4), 7, np.uint8)
     keyframe = Keyframe(screen, [])
     screen[:] = 9
-    header, rect, pixels = keyframe.chunks(Caps())
-    assert struct.unpack(">BxH", header) == (0, 1)
+    rects = keyframe.rects(Caps())
+    assert rects.count == 1
+    rect, pixels = rects.chunks
     assert struct.unpack(">HHHHi", rect) == (0, 0, 3, 2, enc.RAW)
     assert pixels == bytes([7]) * 24
 
 
-def test_a_full_outbox_refuses_more_and_a_restart_empties_it() -> None:
-    outbox = Outbox(max_bytes=100, caps=Caps)
-    assert outbox.push((b"x" * 80,), 80)
-    assert not outbox.push((b"y" * 30,), 30)
-    outbox.restart(Keyframe(np.zeros((1, 1, 4), np.uint8), []))
-    assert outbox.queued_bytes == 0
-    assert outbox.push((b"y" * 30,), 30)
+class Sent:
+    """Where an outbox's websocket messages end up (no network needed for its logic)."""
+
+    def __init__(self) -> None:
+        self.data = b""
+        self.arrived = asyncio.Event()
+
+    async def send(self, message: bytes | memoryview) -> None:
+        self.data += bytes(message)
+        self.arrived.set()
+
+    async def next(self) -> bytes:
+        await asyncio.wait_for(self.arrived.wait(), 5)
+        await asyncio.sleep(0.01)  # the rest of the same answer
+        data, self.data = self.data, b""
+        self.arrived.clear()
+        return data
+
+
+def rects(*payloads: bytes) -> Rects:
+    return Rects(len(payloads), tuple(p for payload in payloads for p in (b"H", payload)))
+
+
+@asynccontextmanager
+async def running(outbox: Outbox) -> AsyncIterator[Sent]:
+    sent = Sent()
+    task = asyncio.create_task(outbox.run(sent, lambda n: None))  # type: ignore[arg-type]
+    try:
+        yield sent
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+def keyframe_of(value: int) -> Keyframe:
+    return Keyframe(np.full((1, 1, 4), value, np.uint8), [])
+
+
+async def test_an_outbox_answers_only_requests_and_merges_what_changed_between() -> None:
+    outbox = Outbox(max_bytes=1000, caps=Caps, keyframe=lambda: keyframe_of(7))
+    async with running(outbox) as sent:
+        outbox.push_update(rects(b"ignored"))  # before the first request: the keyframe has it
+        outbox.request()
+        first = await sent.next()
+        assert struct.unpack(">BxH", first[:4]) == (0, 1) and first[-4:] == bytes([7] * 4)
+        outbox.push_update(rects(b"a"))
+        outbox.push_update(rects(b"b", b"c"))
+        await asyncio.sleep(0.05)
+        assert sent.data == b""  # not asked for
+        outbox.request()
+        assert await sent.next() == struct.pack(">BxH", 0, 3) + b"HaHbHc"
+        outbox.request()
+        await asyncio.sleep(0.05)
+        assert sent.data == b""  # asked for, nothing changed yet
+        outbox.push_update(rects(b"d"))
+        assert await sent.next() == struct.pack(">BxH", 0, 1) + b"Hd"  # at once
+
+
+async def test_a_full_outbox_is_dropped_for_the_keyframe_of_when_the_viewer_asks() -> None:
+    screen = [1]
+    outbox = Outbox(max_bytes=100, caps=Caps, keyframe=lambda: keyframe_of(screen[0]))
+    async with running(outbox) as sent:
+        outbox.request()
+        await sent.next()
+        assert outbox.push_update(rects(b"x" * 80))
+        assert not outbox.push_update(rects(b"y" * 30))
+        outbox.restart()
+        assert outbox.queued_bytes == 0 and outbox.keyframe_due
+        assert outbox.push_update(rects(b"y" * 30))  # taken in by the keyframe to come
+        screen[0] = 9
+        outbox.request()
+        update = await sent.next()
+        assert struct.unpack(">BxH", update[:4]) == (0, 1) and update[-4:] == bytes([9] * 4)
+
+
+async def test_messages_go_without_a_request_and_a_resize_goes_alone() -> None:
+    outbox = Outbox(max_bytes=100, caps=Caps, keyframe=lambda: keyframe_of(3))
+    async with running(outbox) as sent:
+        outbox.push_message(b"\x02")
+        assert await sent.next() == b"\x02"
+        outbox.restart(desktop_size_rects(8, 6))
+        outbox.request()
+        resize = await sent.next()
+        assert resize == struct.pack(">BxH", 0, 1) + struct.pack(
+            ">HHHHi", 0, 0, 8, 6, enc.DESKTOP_SIZE
+        )
+        outbox.request()
+        assert (await sent.next())[-4:] == bytes([3] * 4)  # then the keyframe
 
 
 def test_outgoing_bytes_are_regrouped_into_bounded_messages() -> None:

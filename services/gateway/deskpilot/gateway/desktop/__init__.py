@@ -15,13 +15,17 @@ subprotocol `binary` or none) and hands it to `DesktopHubs.serve_viewer`.
   (4003). Input (KeyEvent, PointerEvent, ClientCutText, QEMU keys, xvp, SetDesktopSize)
   reaches the desktop only from a viewer with `may_control` whose name is the
   controller's. A lease change releases every key and button still held.
-- mode="fanout": one VNC connection per session, a shadow framebuffer, each update encoded
-  once per kind of viewer (Raw or Tight with reset zlib streams; CopyRect passed on) and
-  the same bytes queued for every in-sync viewer; a viewer whose queue would pass
-  `max_viewer_queue_bytes` starts over from a keyframe, and one that read nothing for
-  `stall_seconds` while full is closed (4006). Desktop clipboard text goes to the
-  controller only. mode="passthrough": one VNC connection per viewer, bytes relayed, the
-  same filtering; pseudo-encodings the proxy cannot follow are stripped (encodings.py).
+- mode="fanout": one VNC connection per session (always one request outstanding on it),
+  a shadow framebuffer, each update encoded once per kind of viewer (Raw or Tight with
+  reset zlib streams; CopyRect passed on) and the same bytes queued for every viewer.
+  A viewer gets updates only in answer to its FramebufferUpdateRequests, as RFC 6143
+  has it (ContinuousUpdates is not offered; noVNC asks after each update it drew):
+  what changed since its last one goes out merged behind one header. A viewer whose
+  queue would pass `max_viewer_queue_bytes` gets a keyframe of the screen as it is when
+  it next asks, and one that took nothing for `stall_seconds` while being sent to is
+  closed (4006). Desktop clipboard text goes to the controller only.
+- mode="passthrough": one VNC connection per viewer, bytes relayed, the same filtering;
+  pseudo-encodings the proxy cannot follow are stripped (encodings.py).
 - The websocket server must set `max_size=MAX_VIEWER_MESSAGE_BYTES` (a clipboard paste
   fits; a larger frame is closed 1009 by websockets before it is buffered) and
   `compression=None` on this route: permessage-deflate (which browsers offer) would

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from deskpilot.gateway.desktop import encodings as enc
 from deskpilot.gateway.desktop.close_codes import CloseCode, DesktopError
 from deskpilot.gateway.desktop.encoder import Rect
-from deskpilot.gateway.desktop.framebuffer import Framebuffer
+from deskpilot.gateway.desktop.framebuffer import Framebuffer, Screen
 from deskpilot.gateway.desktop.pixels import BYTES_PER_PIXEL
 from deskpilot.gateway.desktop.upstream import Upstream
 
@@ -95,31 +95,43 @@ async def _skip(up: Upstream, length: int) -> None:
 
 
 async def _read_update(up: Upstream, fb: Framebuffer, count: int) -> Update:
+    """Read the whole update, then apply it to `fb` at once: between two awaits the
+    shadow framebuffer always shows a whole number of updates, so a keyframe taken at
+    any moment agrees with the CopyRects queued after it."""
     rects: list[Rect] = []
-    resized = False
+    size = Screen(fb.width, fb.height)  # as it will be at this point of the update
+    resize: Screen | None = None
     for _ in range(count):
         x, y, w, h, encoding = struct.unpack(">HHHHi", await up.readexactly(12))
         if encoding == enc.LAST_RECT:
             break
         if encoding == enc.RAW:
-            fb.check(x, y, w, h)
+            size.check(x, y, w, h)
             data = await up.readexactly(w * h * BYTES_PER_PIXEL)
-            fb.put(x, y, w, h, data)
         elif encoding == enc.COPY_RECT:
-            fb.check(x, y, w, h)
+            size.check(x, y, w, h)
             data = await up.readexactly(4)
             src_x, src_y = struct.unpack(">HH", data)
-            fb.check(src_x, src_y, w, h)
-            fb.copy(src_x, src_y, x, y, w, h)
+            size.check(src_x, src_y, w, h)
         elif encoding == enc.CURSOR:
             if w > MAX_CURSOR_SIDE or h > MAX_CURSOR_SIDE:
                 raise _protocol(f"a {w}x{h} cursor")
             data = await up.readexactly(w * h * BYTES_PER_PIXEL + (w + 7) // 8 * h)
         elif encoding == enc.DESKTOP_SIZE:
-            fb.resize(w, h)
-            resized = True
+            # What came before it drew on the screen that is now gone (but a cursor
+            # shape stays the cursor).
+            rects = [rect for rect in rects if rect.encoding == enc.CURSOR]
+            size = resize = Screen(w, h)
             continue
         else:
             raise _protocol(f"encoding {encoding}, which it was not asked for")
         rects.append(Rect(x, y, w, h, encoding, data))
-    return Update(rects, resized)
+    if resize is not None:
+        fb.resize(resize.width, resize.height)
+    for rect in rects:
+        if rect.encoding == enc.RAW:
+            fb.put(rect.x, rect.y, rect.width, rect.height, rect.data)
+        elif rect.encoding == enc.COPY_RECT:
+            src_x, src_y = struct.unpack(">HH", rect.data)
+            fb.copy(src_x, src_y, rect.x, rect.y, rect.width, rect.height)
+    return Update(rects, resize is not None)

@@ -61,6 +61,22 @@ class Rect:
         return rect_header(self.x, self.y, self.width, self.height, self.encoding)
 
 
+@dataclass(frozen=True)
+class Rects:
+    """Rectangles ready to send, without the FramebufferUpdate header: a viewer's outbox
+    puts several of them behind one header (see outbox.py)."""
+
+    count: int
+    chunks: tuple[bytes, ...]
+
+    @property
+    def size(self) -> int:
+        return sum(map(len, self.chunks))
+
+
+NO_RECTS = Rects(0, ())
+
+
 def rect_header(x: int, y: int, width: int, height: int, encoding: int) -> bytes:
     return _RECT.pack(x, y, width, height, encoding)
 
@@ -109,7 +125,7 @@ def _compact_length(n: int) -> bytes:
 
 
 class EncodedUpdate:
-    """One desktop update for viewers. `chunks(caps)` must be called for every viewer
+    """One desktop update for viewers. `rects(caps)` must be called for every viewer
     while the shadow framebuffer still shows this update (during the broadcast): each
     kind of viewer costs one encoding, cached, and gets the same bytes objects."""
 
@@ -117,23 +133,20 @@ class EncodedUpdate:
         self._rects = rects
         self._pixels = pixels
         self._pieces: dict[tuple[int, bool, bool], list[bytes]] = {}  # (rect, tight, copies)
-        self._done: dict[Caps, tuple[bytes, ...]] = {}
+        self._done: dict[Caps, Rects] = {}
 
-    def chunks(self, caps: Caps) -> tuple[bytes, ...]:
-        """The update's bytes for such a viewer; empty when it has nothing for it."""
+    def rects(self, caps: Caps) -> Rects:
+        """The update's rectangles for such a viewer; none when it has nothing for it."""
         done = self._done.get(caps)
         if done is None:
             done = self._done[caps] = self._build(caps)
         return done
 
-    def _build(self, caps: Caps) -> tuple[bytes, ...]:
+    def _build(self, caps: Caps) -> Rects:
         out: list[bytes] = []
-        count = 0
         for index, rect in enumerate(self._rects):
-            pieces = self._encode(index, rect, caps)
-            out += pieces
-            count += len(pieces) // 2
-        return (update_header(count), *out) if count else ()
+            out += self._encode(index, rect, caps)
+        return Rects(len(out) // 2, tuple(out)) if out else NO_RECTS
 
     def _encode(self, index: int, rect: Rect, caps: Caps) -> list[bytes]:
         if rect.encoding == enc.CURSOR:
@@ -167,22 +180,21 @@ class Keyframe:
     def __init__(self, pixels: np.ndarray, cursor: list[bytes]) -> None:
         self.pixels = pixels.copy()
         self._cursor = cursor  # the last cursor shape's rectangle (header, data), or []
-        self._done: dict[tuple[bool, bool], tuple[bytes, ...]] = {}
+        self._done: dict[tuple[bool, bool], Rects] = {}
 
     @property
     def size(self) -> int:
         return self.pixels.nbytes
 
-    def chunks(self, caps: Caps) -> tuple[bytes, ...]:
+    def rects(self, caps: Caps) -> Rects:
         key = (caps.tight, caps.cursor)
         done = self._done.get(key)
         if done is None:
             cursor = self._cursor if caps.cursor else []
-            pixels = pixel_rect(0, 0, self.pixels, caps.tight)
-            done = (update_header((len(cursor) + len(pixels)) // 2), *cursor, *pixels)
-            self._done[key] = done
+            chunks = (*cursor, *pixel_rect(0, 0, self.pixels, caps.tight))
+            done = self._done[key] = Rects(len(chunks) // 2, chunks)
         return done
 
 
-def desktop_size_update(width: int, height: int) -> bytes:
-    return update_header(1) + rect_header(0, 0, width, height, enc.DESKTOP_SIZE)
+def desktop_size_rects(width: int, height: int) -> Rects:
+    return Rects(1, (rect_header(0, 0, width, height, enc.DESKTOP_SIZE),))

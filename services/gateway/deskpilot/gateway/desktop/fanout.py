@@ -1,11 +1,14 @@
 """Fan-out: one VNC connection per session, a shadow framebuffer, and every viewer fed
-from it with shared bytes (see encoder.py and outbox.py)."""
+from it with shared bytes (see encoder.py), each in answer to its own requests (see
+outbox.py). The proxy keeps one request outstanding upstream at all times: it asks for
+the next update as soon as one has been read, whatever the viewers are doing."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
+from collections.abc import Callable
 
 from websockets.asyncio.connection import Connection
 
@@ -15,7 +18,7 @@ from deskpilot.gateway.desktop import metrics
 from deskpilot.gateway.desktop.access import Viewer
 from deskpilot.gateway.desktop.close_codes import CloseCode, DesktopError
 from deskpilot.gateway.desktop.desktop_updates import Bell, CutText, Update, read_desktop_message
-from deskpilot.gateway.desktop.encoder import Caps, EncodedUpdate, Keyframe, desktop_size_update
+from deskpilot.gateway.desktop.encoder import Caps, EncodedUpdate, Keyframe, desktop_size_rects
 from deskpilot.gateway.desktop.framebuffer import Framebuffer
 from deskpilot.gateway.desktop.input_state import HeldInput
 from deskpilot.gateway.desktop.limits import Limits
@@ -36,11 +39,17 @@ log = logging.getLogger(__name__)
 
 
 class FanoutMember(Member):
-    def __init__(self, viewer: Viewer, websocket: Connection, max_queue_bytes: int) -> None:
+    def __init__(
+        self,
+        viewer: Viewer,
+        websocket: Connection,
+        max_queue_bytes: int,
+        keyframe: Callable[[], Keyframe],
+    ) -> None:
         super().__init__(viewer, websocket)
         self.caps = Caps()  # Raw only until the viewer's SetEncodings says more
-        self.started = False  # no pixels before its first FramebufferUpdateRequest
-        self.outbox = Outbox(max_queue_bytes, lambda: self.caps)
+        self.started = False  # nothing queued before its first FramebufferUpdateRequest
+        self.outbox = Outbox(max_queue_bytes, lambda: self.caps, keyframe)
 
 
 class FanoutHub:
@@ -100,7 +109,7 @@ class FanoutHub:
         if isinstance(message, Update):
             self._on_update(message)
         elif isinstance(message, Bell):
-            self._push_all(b"\x02")
+            self._push_all(b"\x02")  # dropped for a viewer that has not taken the last
         elif isinstance(message, CutText):
             self._push_all(message.raw, only_controller=True)
         return message
@@ -144,19 +153,18 @@ class FanoutHub:
         for member in list(self._members):
             if not member.started or member.closing:
                 continue
-            chunks = encoded.chunks(member.caps)
-            if chunks and not member.outbox.push(chunks, sum(map(len, chunks))):
-                self._fell_behind(member)
+            stalled = member.outbox.stalled_for()
+            if stalled > self._limits.stall_seconds:
+                member.end(CloseCode.TOO_SLOW, f"viewer read nothing for {stalled:.0f} s")
+                continue
+            if member.outbox.keyframe_due:
+                continue  # its keyframe, taken when it asks, will show this too
+            rects = encoded.rects(member.caps)
+            if rects.count and not member.outbox.push_update(rects):
+                member.outbox.restart()
+                metrics.KEYFRAMES.labels(self.session_id, "resync").inc()
             deepest = max(deepest, member.outbox.queued_bytes)
         metrics.QUEUE_BYTES.labels(self.session_id).set(deepest)
-
-    def _fell_behind(self, member: FanoutMember) -> None:
-        stalled = member.outbox.stalled_for()
-        if stalled > self._limits.stall_seconds:
-            member.end(CloseCode.TOO_SLOW, f"viewer read nothing for {stalled:.0f} s")
-            return
-        member.outbox.restart(self._current_keyframe())
-        metrics.KEYFRAMES.labels(self.session_id, "resync").inc()
 
     def _on_resize(self) -> None:
         fb = self._framebuffer
@@ -164,9 +172,7 @@ class FanoutHub:
             if not member.caps.resize:
                 member.end(CloseCode.DESKTOP_RESIZED, "desktop changed size; reconnect")
                 continue
-            member.outbox.restart(
-                self._current_keyframe(), desktop_size_update(fb.width, fb.height)
-            )
+            member.outbox.restart(desktop_size_rects(fb.width, fb.height))
             metrics.KEYFRAMES.labels(self.session_id, "resize").inc()
 
     def _current_keyframe(self) -> Keyframe:
@@ -178,7 +184,7 @@ class FanoutHub:
         for member in self._members:
             wanted = not only_controller or self._controls(member.viewer)
             if member.started and not member.closing and wanted:
-                member.outbox.push(data, len(data))
+                member.outbox.push_message(data)
 
     # --- the viewer side -------------------------------------------------------------
 
@@ -188,7 +194,9 @@ class FanoutHub:
         fb = self._framebuffer
         assert self._up is not None
         await websocket.send(server_init(fb.width, fb.height, self._up.init.name))
-        member = FanoutMember(viewer, websocket, self._limits.max_viewer_queue_bytes)
+        member = FanoutMember(
+            viewer, websocket, self._limits.max_viewer_queue_bytes, self._current_keyframe
+        )
         self._members.add(member)
         metrics.VIEWERS.labels(self.session_id).inc()
         sender = asyncio.create_task(member.outbox.run(websocket, self._bytes_out.inc))
@@ -212,17 +220,22 @@ class FanoutHub:
         elif isinstance(message, msg.SetEncodings):
             member.caps = Caps.from_encodings(message.encodings)
         elif isinstance(message, msg.FramebufferUpdateRequest):
+            # The region asked for is not followed: noVNC (and TigerVNC's viewer) always
+            # ask for the whole screen; one shared screen is what every viewer shows.
             if not member.started or not message.incremental:
                 reason = "request" if member.started else "join"
                 member.started = True
-                member.outbox.restart(self._current_keyframe())
+                member.outbox.restart()
                 metrics.KEYFRAMES.labels(self.session_id, reason).inc()
+            member.outbox.request()
         elif isinstance(message, msg.INPUT_MESSAGES):
             if not self._controls(member.viewer):
                 metrics.INPUT_DROPPED.labels(self.session_id).inc()
                 return
             await self._forward_input(message)
-        # ContinuousUpdates, Fence, QEMU audio: updates are pushed anyway; nothing to do.
+        # ContinuousUpdates and Fence are never offered (no EndOfContinuousUpdates, no
+        # server Fence), so a client sending them breaks the protocol; like QEMU audio,
+        # they are dropped.
 
     async def _forward_input(self, message: msg.ClientMessage) -> None:
         assert self._input is not None and self._up is not None

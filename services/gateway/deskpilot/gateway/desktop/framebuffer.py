@@ -3,10 +3,30 @@ format, one numpy array of height x width x 4 bytes."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from deskpilot.gateway.desktop.close_codes import CloseCode, DesktopError
 from deskpilot.gateway.desktop.pixels import BYTES_PER_PIXEL
+
+
+@dataclass(frozen=True)
+class Screen:
+    """A screen size, to check rectangles against."""
+
+    width: int
+    height: int
+
+    def check(self, x: int, y: int, width: int, height: int) -> None:
+        """Raise DesktopError unless the rectangle lies inside (checked before reading
+        its pixels, so a bad header never makes the proxy read gigabytes)."""
+        if x + width > self.width or y + height > self.height:
+            raise DesktopError(
+                CloseCode.DESKTOP_PROTOCOL,
+                f"desktop sent a {width}x{height}+{x}+{y} rectangle outside "
+                f"its {self.width}x{self.height} screen",
+            )
 
 
 class Framebuffer:
@@ -20,16 +40,6 @@ class Framebuffer:
     @property
     def height(self) -> int:
         return self.pixels.shape[0]
-
-    def check(self, x: int, y: int, width: int, height: int) -> None:
-        """Raise DesktopError unless the rectangle lies inside (checked before reading
-        its pixels, so a bad header never makes the proxy read gigabytes)."""
-        if x + width > self.width or y + height > self.height:
-            raise DesktopError(
-                CloseCode.DESKTOP_PROTOCOL,
-                f"desktop sent a {width}x{height}+{x}+{y} rectangle outside "
-                f"its {self.width}x{self.height} screen",
-            )
 
     def put(self, x: int, y: int, width: int, height: int, data: bytes) -> None:
         block = np.frombuffer(data, np.uint8).reshape(height, width, BYTES_PER_PIXEL)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import socket
 import struct
 from dataclasses import dataclass
 
@@ -22,6 +23,9 @@ MAX_REASON_BYTES = 4096
 _VERSIONS = {b"RFB 003.003\n": 3, b"RFB 003.007\n": 7, b"RFB 003.008\n": 8}
 # Apple and others announce odd minor versions; RFC 6143 says treat them as 3.3.
 _READ_CHUNK = 64 * 1024
+# The stream's buffer: whole screens arrive as one Raw rectangle of megabytes; a small
+# buffer pauses and resumes reading the socket many times per update.
+_STREAM_LIMIT = 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -83,13 +87,18 @@ async def connect_upstream(access: DesktopAccess, timeout: float) -> Upstream:
     try:
         async with asyncio.timeout(timeout):
             try:
-                reader, writer = await asyncio.open_connection(host, port)
+                reader, writer = await asyncio.open_connection(host, port, limit=_STREAM_LIMIT)
             except OSError as exc:
                 # From the errno alone: asyncio's own text names the sandbox's address.
                 reason = os.strerror(exc.errno) if exc.errno else "cannot connect"
                 raise DesktopError(
                     CloseCode.DESKTOP_UNAVAILABLE, f"desktop unreachable ({reason.lower()})"
                 ) from None
+            # Input events are a few bytes each and must not wait for an ACK (Nagle);
+            # asyncio sets this already, said here so it never depends on that.
+            sock = writer.get_extra_info("socket")
+            if sock is not None:
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             upstream = Upstream(reader, writer, ServerInit(0, 0, pixels.VIEWER_FORMAT, b""))
             upstream.init = await _handshake(upstream, access.password)
             return upstream
