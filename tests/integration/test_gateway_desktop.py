@@ -63,7 +63,9 @@ async def test_only_the_person_holding_the_lease_moves_the_desktop_pointer(
         watcher = await _viewer(gateway, session_id, test_auth().mint(Role.VIEWER))
         driver = await _viewer(gateway, session_id, user)
         assert (driver.width, driver.height) == (1280, 800)
-        # The real desktop's pixels arrived: the red test window at (100, 100).
+        # The real desktop's pixels arrive: the red test window at (100, 100), drawn by
+        # the time the window is mapped, or in an update just after.
+        await driver.read_until(lambda c: c.rgb()[200, 300].tolist() == [255, 0, 0])
         assert driver.rgb()[200, 300].tolist() == [255, 0, 0]
 
         assert not await _moves_pointer(driver, x_display.display, 101, 102)  # no lease
