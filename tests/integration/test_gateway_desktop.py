@@ -29,6 +29,14 @@ def _pointer(display: str) -> tuple[int, int]:
     return int(values["X"]), int(values["Y"])
 
 
+async def _waiting_session(stub) -> str:
+    """A new session of the stub's caller, once it waits for a message."""
+    config = session_pb2.SessionConfig(task="look", model="claude-sonnet-4-6")
+    created = await stub.CreateSession(pb.CreateSessionRequest(config=config))
+    await follow_events(stub, created.session.id, waiting_input)
+    return created.session.id
+
+
 async def _viewer(gateway, session_id: str, token: str) -> RfbClient:
     client = await RfbClient.connect(
         f"{gateway.ws_url}/ws/vnc/{session_id}",
@@ -55,10 +63,7 @@ async def test_only_the_person_holding_the_lease_moves_the_desktop_pointer(
     async with orchestrator_stack([Turn.text("ready")]) as stack, running_gateway(stack) as gateway:
         user = test_auth().mint(Role.USER, subject="ana")
         stub = stack.stub_as(user)
-        config = session_pb2.SessionConfig(task="look", model="claude-sonnet-4-6")
-        created = await stub.CreateSession(pb.CreateSessionRequest(config=config))
-        session_id = created.session.id
-        await follow_events(stub, session_id, waiting_input)
+        session_id = await _waiting_session(stub)
 
         watcher = await _viewer(gateway, session_id, test_auth().mint(Role.VIEWER))
         driver = await _viewer(gateway, session_id, user)
@@ -88,10 +93,7 @@ async def test_a_lease_taken_elsewhere_reaches_the_viewers_already_open(
     async with orchestrator_stack([Turn.text("ready")]) as stack, running_gateway(stack) as gateway:
         user = test_auth().mint(Role.USER, subject="ana")
         stub = stack.stub_as(user)
-        config = session_pb2.SessionConfig(task="look", model="claude-sonnet-4-6")
-        created = await stub.CreateSession(pb.CreateSessionRequest(config=config))
-        session_id = created.session.id
-        await follow_events(stub, session_id, waiting_input)
+        session_id = await _waiting_session(stub)
         driver = await _viewer(gateway, session_id, user)
         assert not await _moves_pointer(driver, x_display.display, 111, 112)
 

@@ -26,6 +26,7 @@ from deskpilot.gateway.desktop.members import (
     AccessLookup,
     Controls,
     Member,
+    end_all,
     lookup_access,
     read_messages,
 )
@@ -261,9 +262,7 @@ class FanoutHub:
         return len(self._members)
 
     async def close(self, code: CloseCode, reason: str) -> None:
-        for member in list(self._members):
-            member.end(code, reason)
-        await asyncio.gather(*(m.closed() for m in list(self._members)), return_exceptions=True)
+        await end_all(self._members, code, reason)
         if self._reader is not None:
             self._reader.cancel()
             with contextlib.suppress(BaseException):

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 
 from websockets.asyncio.connection import Connection
 
@@ -42,6 +42,14 @@ class Member:
     async def closed(self) -> None:
         if self._close_task is not None:
             await asyncio.shield(self._close_task)
+
+
+async def end_all(members: Iterable[Member], code: CloseCode, reason: str) -> None:
+    """Close every viewer of a hub with `code` and `reason`, and wait until they are gone."""
+    ending = list(members)
+    for member in ending:
+        member.end(code, reason)
+    await asyncio.gather(*(m.closed() for m in ending), return_exceptions=True)
 
 
 async def lookup_access(access: AccessLookup) -> DesktopAccess:
