@@ -128,6 +128,14 @@ async def test_a_person_approves_a_pending_confirmation(orchestrator_stack, cont
         await expect(card).to_have_count(0)
         await expect(page.locator(".chat-log")).to_contain_text("approved by ana")
         await expect(page.locator(".chat-log")).to_contain_text("it ran")
+        # The orchestrator recorded the page's approval under the person's name.
+        request = pb.StreamEventsRequest(session_id=session_id)
+        resolved = [
+            reply.event.confirmation_resolved
+            async for reply in stack.stub.StreamEvents(request)
+            if reply.event.HasField("confirmation_resolved")
+        ]
+        assert [(r.approved, r.resolved_by) for r in resolved] == [(True, "ana")]
 
 
 async def test_a_person_takes_control_and_hands_it_back(
