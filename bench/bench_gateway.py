@@ -10,7 +10,11 @@ machine: each parses websocket and RFB framing only (tests/helpers/rfb_counter.p
 skips pixels without decoding them, and asks for the next update when one has ended,
 as noVNC does; they are spread over a few child processes. For each: what x11vnc
 spends (CPU seconds per second, bytes written per second, from /proc), each viewer's
-updates per second, the proxy's CPU and memory per viewer and the viewers' own CPU.
+updates per second, the proxy's CPU and memory per viewer and the viewers' own CPU, and
+the updates x11vnc sent (the gateway's frame counter; through websockify, the viewers'
+sum): how much of the desktop each viewer saw, apart from how fast the desktop drew.
+The terminal's rate, hence x11vnc's, drifts with the machine's load, so the counts and
+sides are measured in interleaved rounds and each figure is the median.
 Then, with the viewers still connected, one decoding viewer checks pixels: the terminal
 is paused and that viewer's screen must equal the X server's own.
 
@@ -18,13 +22,17 @@ Then input latency: a click from one viewer into a window that changes colour wh
 clicked (an X client in a child process), until a second, decoding viewer sees the new
 colour (p50, p95), through each side, on the idle desktop and while the terminal scrolls.
 
-Not covered: a browser's own decoding and drawing (noVNC on a canvas), a real network
-between browser and gateway (all on loopback), Tight (the viewers ask for Raw and
-CopyRect, which cost the proxy least; Tight adds one zlib encoding per update for all
-Tight viewers together), and a quiet machine: everything, the X server included, shares
-its cores, so compare the sides at the same viewer count and the ratios within a run.
+The many viewers ask for Tight as noVNC does (the gateway compresses each change once
+for all of them; x11vnc, behind websockify, once per viewer); `--encoding raw` measures
+the case with the most bytes to send.
 
-    python bench/bench_gateway.py [--seconds 5] [--viewers 1,10,50] [--processes 2]
+Not covered: a browser's own decoding and drawing (noVNC on a canvas), a real network
+between browser and gateway (all on loopback), and a quiet machine: everything, the X
+server included, shares its cores, so compare the sides at the same viewer count and
+the ratios within a run.
+
+    python bench/bench_gateway.py [--seconds 5] [--viewers 1,10,50] [--processes 2] [--rounds 3]
+        [--encoding tight|raw]
 """
 
 from __future__ import annotations
@@ -39,32 +47,47 @@ import statistics
 import subprocess
 import sys
 import time
+import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests.helpers
 
 import numpy as np
+from prometheus_client.parser import text_string_to_metric_families
 from Xlib import X
 
 from deskpilot.common.net import free_port
 from deskpilot.display.xconnection import open_display
 from deskpilot.sandbox.xserver import XServer, XServerConfig
-from tests.helpers.rfb_client import COPY_RECT, CURSOR, RAW, RfbClient
+from tests.helpers.rfb_client import COPY_RECT, CURSOR, RAW, TIGHT, RfbClient
 from tests.helpers.rfb_counter import open_counting_viewer
 
 WIDTH, HEIGHT = 1280, 800
 TICKS = os.sysconf("SC_CLK_TCK")
 # Cursor as noVNC asks for it: without it x11vnc paints the pointer into the pixels.
+# The checking and clicking viewers decode, so they take the lossless Raw.
 BENCH_ENCODINGS = (COPY_RECT, RAW, CURSOR)
+# What the many viewers ask for: Tight first, with noVNC's default JPEG quality (6) and
+# compression level (2), as noVNC does; or Raw, which costs the proxy no encoding but
+# ten times the bytes to send.
+VIEWER_ENCODINGS = {
+    "tight": (COPY_RECT, TIGHT, RAW, CURSOR, -32 + 6, -256 + 2),
+    "raw": BENCH_ENCODINGS,
+}
 
 
 # --- the gateway, served from a child process (its CPU and memory are its own) ----------
 
 
-def serve_gateway(port: int, vnc_port: int, password: str) -> None:
+def serve_gateway(port: int, vnc_port: int, password: str, metrics_port: int) -> None:
+    from prometheus_client import start_http_server
+
     from deskpilot.gateway.desktop import DesktopAccess, DesktopHubs, Viewer
     from tests.helpers.rfb_client import serving
+
+    # Its frame counter tells how many updates the desktop itself sent in a sample.
+    start_http_server(metrics_port, addr="127.0.0.1")
 
     # The readiness probe is a bare TCP connect; websockets would log it as a bad request.
     logging.getLogger("websockets.server").setLevel(logging.CRITICAL)
@@ -116,6 +139,16 @@ def written_bytes(pid: int) -> int:
     return 0
 
 
+def desktop_updates(metrics_url: str) -> float:
+    """Framebuffer updates the gateway has read from the desktop so far (its /metrics)."""
+    with urllib.request.urlopen(metrics_url, timeout=5) as response:
+        for family in text_string_to_metric_families(response.read().decode()):
+            for sample in family.samples:
+                if sample.name == "deskpilot_gateway_frames_total":
+                    return sample.value
+    return 0.0
+
+
 def process_tree(pid: int) -> list[int]:
     """`pid` and its descendants (websockify forks one process per connection)."""
     children: dict[int, list[int]] = {}
@@ -137,13 +170,14 @@ def process_tree(pid: int) -> list[int]:
 # --- the viewers, in child processes ------------------------------------------------------
 
 
-def run_viewers(url: str, count: int, password: str | None) -> None:
+def run_viewers(url: str, count: int, password: str | None, encoding: str) -> None:
     """A child process: `count` counting viewers. Prints `ready` once all have their first
     screen; on `go` and `stop` (stdin) notes their update counts; then prints each
     viewer's updates per second in between as JSON, and on `end` leaves."""
 
     async def main() -> None:
-        viewers = [await open_counting_viewer(url, password, BENCH_ENCODINGS) for _ in range(count)]
+        encodings = VIEWER_ENCODINGS[encoding]
+        viewers = [await open_counting_viewer(url, password, encodings) for _ in range(count)]
         await asyncio.sleep(1.0)  # warm up
         lines = asyncio.StreamReader()
         loop = asyncio.get_running_loop()
@@ -166,17 +200,20 @@ def run_viewers(url: str, count: int, password: str | None) -> None:
 class ViewerProcesses:
     """`n` counting viewers spread over up to `processes` child processes."""
 
-    def __init__(self, url: str, n: int, processes: int, password: str | None) -> None:
-        self.args = (url, n, processes, password)
+    def __init__(
+        self, url: str, n: int, processes: int, password: str | None, encoding: str
+    ) -> None:
+        self.args = (url, n, processes, password, encoding)
         self.children: list[asyncio.subprocess.Process] = []
 
     async def start(self) -> None:
-        url, n, processes, password = self.args
+        url, n, processes, password, encoding = self.args
         k = min(n, processes)
         for i in range(k):
             count = n // k + (1 if i < n % k else 0)
             child = await asyncio.create_subprocess_exec(
                 sys.executable, __file__, "--run-viewers", url, str(count), password or "",
+                encoding,
                 stdin=subprocess.PIPE, stdout=subprocess.PIPE,
             )  # fmt: skip
             self.children.append(child)
@@ -222,6 +259,7 @@ class Sample:
     vnc_bytes: float  # bytes written per second
     fps: float  # mean updates per second per viewer
     fps_min: float
+    desktop_fps: float  # updates per second x11vnc sent (all its connections together)
     proxy_cpu: float
     proxy_rss: float  # MiB
     viewers_cpu: float  # the viewer processes' own CPU seconds per second
@@ -235,21 +273,24 @@ class Side:
     url: str
     pid: int
     password: str | None
+    metrics_url: str | None  # the gateway's, where it counts the desktop's updates
 
 
 async def measure(
     side: Side, n: int, args: argparse.Namespace, x: XServer, vnc_pid: int, terminal: int
 ) -> Sample:
-    viewers = ViewerProcesses(side.url, n, args.processes, side.password)
+    viewers = ViewerProcesses(side.url, n, args.processes, side.password, args.encoding)
     await viewers.start()
     proxy_pids = process_tree(side.pid)
     cpu0, vnc0, bytes0 = cpu_seconds(proxy_pids), cpu_seconds([vnc_pid]), written_bytes(vnc_pid)
     own0 = cpu_seconds(viewers.pids)
+    updates0 = desktop_updates(side.metrics_url) if side.metrics_url else 0.0
     await viewers.tell("go")
     t0 = time.monotonic()
     await asyncio.sleep(args.seconds)
     await viewers.tell("stop")
     elapsed = time.monotonic() - t0
+    updates = desktop_updates(side.metrics_url) - updates0 if side.metrics_url else None
     proxy_pids = process_tree(side.pid)
     proxy_cpu = (cpu_seconds(proxy_pids) - cpu0) / elapsed
     vnc_cpu = (cpu_seconds([vnc_pid]) - vnc0) / elapsed
@@ -257,11 +298,13 @@ async def measure(
     viewers_cpu = (cpu_seconds(viewers.pids) - own0) / elapsed
     rss = rss_mib(proxy_pids)
     rates, errors = await viewers.results()
+    # websockify opens one VNC connection per viewer: x11vnc sent each viewer's updates.
+    desktop_fps = updates / elapsed if updates is not None else sum(rates)
     pixels_ok = await pixels_match(side, x, terminal)
     await viewers.end()
     await asyncio.sleep(1.0)
-    return Sample(n, vnc_cpu, vnc_bytes, statistics.mean(rates), min(rates), proxy_cpu, rss,
-                  viewers_cpu, pixels_ok, len(errors))  # fmt: skip
+    return Sample(n, vnc_cpu, vnc_bytes, statistics.mean(rates), min(rates), desktop_fps,
+                  proxy_cpu, rss, viewers_cpu, pixels_ok, len(errors))  # fmt: skip
 
 
 async def pixels_match(side: Side, x: XServer, terminal: int) -> bool:
@@ -382,9 +425,10 @@ async def run(args: argparse.Namespace) -> None:
         os.environ["XAUTHORITY"] = str(x.xauthority)
         vnc_pid = x.pids[-1]
         gateway_port, websockify_port = free_port("127.0.0.1"), free_port("127.0.0.1")
+        metrics_port = free_port("127.0.0.1")
         gateway = subprocess.Popen(  # noqa: ASYNC220 - started once, before measuring
             [sys.executable, __file__, "--serve", str(gateway_port), str(x.vnc_port),
-             x.vnc_password]
+             x.vnc_password, str(metrics_port)]
         )  # fmt: skip
         websockify = subprocess.Popen(  # noqa: ASYNC220
             [str(Path(sys.executable).with_name("websockify")), f"127.0.0.1:{websockify_port}",
@@ -397,9 +441,10 @@ async def run(args: argparse.Namespace) -> None:
         )  # fmt: skip
         terminal = start_terminal(x)
         sides = [
-            Side("gateway", f"ws://127.0.0.1:{gateway_port}/bench?viewer=v", gateway.pid, None),
+            Side("gateway", f"ws://127.0.0.1:{gateway_port}/bench?viewer=v", gateway.pid, None,
+                 f"http://127.0.0.1:{metrics_port}/metrics"),
             Side("websockify", f"ws://127.0.0.1:{websockify_port}/", websockify.pid,
-                 x.vnc_password),
+                 x.vnc_password, None),
         ]  # fmt: skip
         try:
             for port in (gateway_port, websockify_port):
@@ -407,12 +452,17 @@ async def run(args: argparse.Namespace) -> None:
             assert click_window.stdout is not None
             assert click_window.stdout.readline() == b"ready\n"
             await asyncio.sleep(1.0)  # the terminal is scrolling
-            results: dict[str, list[Sample]] = {side.name: [] for side in sides}
-            for n in counts:
-                for side in sides:
-                    results[side.name].append(
-                        await measure(side, n, args, x, vnc_pid, terminal.pid)
-                    )
+            # The terminal's drawing rate, hence x11vnc's, drifts with what else runs:
+            # rounds interleave the viewer counts and sides, and each figure is a median.
+            rounds: dict[tuple[str, int], list[Sample]] = {}
+            for _ in range(args.rounds):
+                for n in counts:
+                    for side in sides:
+                        sample = await measure(side, n, args, x, vnc_pid, terminal.pid)
+                        rounds.setdefault((side.name, n), []).append(sample)
+            results = {
+                side.name: [median_sample(rounds[side.name, n]) for n in counts] for side in sides
+            }
             latency: dict[tuple[str, str], list[float]] = {}
             for side in sides:
                 latency[side.name, "scrolling"] = await input_latency(side, args.clicks)
@@ -427,26 +477,35 @@ async def run(args: argparse.Namespace) -> None:
 
 
 def report(results: dict[str, list[Sample]], latency: dict[tuple[str, str], list[float]]) -> None:
-    print(f"{'side':<11}{'viewers':>8}{'vnc cpu':>9}{'vnc MB/s':>10}{'fps/viewer':>11}"
-          f"{'vs 1':>7}{'min fps':>9}{'proxy cpu':>10}{'proxy MiB':>10}{'viewers cpu':>12}"
-          f"{'pixels':>8}")  # fmt: skip
+    # "desk fps": updates x11vnc sent per second, all its connections together; "share":
+    # of the desktop's updates, the part each viewer got (fan-out: one upstream for all);
+    # "ms/upd": x11vnc CPU per update it sent, what one more update costs it.
+    print(f"{'side':<11}{'viewers':>8}{'vnc cpu':>9}{'vnc MB/s':>10}{'desk fps':>9}"
+          f"{'ms/upd':>8}{'fps/viewer':>11}{'vs 1':>7}{'share':>7}{'min fps':>9}"
+          f"{'proxy cpu':>10}{'proxy MiB':>10}{'viewers cpu':>12}{'pixels':>8}")  # fmt: skip
     for name, samples in results.items():
         one = samples[0]
         for s in samples:
             pixels = "ok" if s.pixels_ok else "DIFFER"
             errors = f" ({s.errors} viewers failed)" if s.errors else ""
             print(f"{name:<11}{s.viewers:>8}{s.vnc_cpu:>9.2f}{s.vnc_bytes / 1e6:>10.1f}"
-                  f"{s.fps:>11.1f}{s.fps / one.fps:>7.0%}{s.fps_min:>9.1f}{s.proxy_cpu:>10.2f}"
-                  f"{s.proxy_rss:>10.1f}{s.viewers_cpu:>12.2f}{pixels:>8}{errors}")  # fmt: skip
+                  f"{s.desktop_fps:>9.1f}{per_update_ms(s):>8.1f}{s.fps:>11.1f}"
+                  f"{s.fps / one.fps:>7.0%}{share(name, s):>7.0%}{s.fps_min:>9.1f}"
+                  f"{s.proxy_cpu:>10.2f}{s.proxy_rss:>10.1f}{s.viewers_cpu:>12.2f}"
+                  f"{pixels:>8}{errors}")  # fmt: skip
     ours, base = results["gateway"], results["websockify"]
     one, most = ours[0], ours[-1]
     print()
     print(f"gateway, {most.viewers} viewers against 1:")
-    print(f"  x11vnc CPU {ratio(most.vnc_cpu, one.vnc_cpu)} (target <= 1.2x), "
-          f"x11vnc bytes {ratio(most.vnc_bytes, one.vnc_bytes)} (target <= 1.2x)")  # fmt: skip
+    print(f"  x11vnc CPU {ratio(most.vnc_cpu, one.vnc_cpu)} (target <= 1.2x), per update it "
+          f"sent {ratio(per_update_ms(most), per_update_ms(one))}; x11vnc bytes "
+          f"{ratio(most.vnc_bytes, one.vnc_bytes)}, per update "
+          f"{ratio(bytes_per_update(most), bytes_per_update(one))}")  # fmt: skip
     for s in ours[1:]:
         print(f"  {s.viewers} viewers: frame rate per viewer {s.fps / one.fps:.0%} of one "
-              f"viewer's (target >= 90%), slowest viewer {s.fps_min / one.fps:.0%}")  # fmt: skip
+              f"viewer's (target >= 90%), slowest viewer {s.fps_min / one.fps:.0%}; each got "
+              f"{share('gateway', s):.0%} of the desktop's updates (one viewer: "
+              f"{share('gateway', one):.0%})")  # fmt: skip
     if most.viewers > one.viewers:
         extra = most.viewers - one.viewers
         per_cpu = (most.proxy_cpu - one.proxy_cpu) / extra
@@ -469,12 +528,44 @@ def report(results: dict[str, list[Sample]], latency: dict[tuple[str, str], list
               f"p95 {ms[int(0.95 * (len(ms) - 1))]:6.1f} ms")  # fmt: skip
 
 
+def median_sample(samples: list[Sample]) -> Sample:
+    """Each figure's median over the rounds; pixels must have matched in every round."""
+    fields = {
+        name: statistics.median(getattr(s, name) for s in samples)
+        for name in Sample.__dataclass_fields__
+        if name not in ("viewers", "pixels_ok", "errors")
+    }
+    return Sample(
+        viewers=samples[0].viewers,
+        pixels_ok=all(s.pixels_ok for s in samples),
+        errors=sum(s.errors for s in samples),
+        **fields,
+    )
+
+
+def share(side: str, s: Sample) -> float:
+    """Of the updates x11vnc sent, the part each viewer got: through the gateway all
+    viewers share one connection's updates, through websockify each has its own."""
+    if not s.desktop_fps:
+        return float("nan")
+    return s.fps / s.desktop_fps * (s.viewers if side == "websockify" else 1)
+
+
+def per_update_ms(s: Sample) -> float:
+    """x11vnc's CPU per framebuffer update it sent, in milliseconds."""
+    return s.vnc_cpu / s.desktop_fps * 1000 if s.desktop_fps else float("nan")
+
+
+def bytes_per_update(s: Sample) -> float:
+    return s.vnc_bytes / s.desktop_fps if s.desktop_fps else float("nan")
+
+
 def main() -> None:
-    if len(sys.argv) == 5 and sys.argv[1] == "--serve":
-        serve_gateway(int(sys.argv[2]), int(sys.argv[3]), sys.argv[4])
+    if len(sys.argv) == 6 and sys.argv[1] == "--serve":
+        serve_gateway(int(sys.argv[2]), int(sys.argv[3]), sys.argv[4], int(sys.argv[5]))
         return
-    if len(sys.argv) == 5 and sys.argv[1] == "--run-viewers":
-        run_viewers(sys.argv[2], int(sys.argv[3]), sys.argv[4] or None)
+    if len(sys.argv) == 6 and sys.argv[1] == "--run-viewers":
+        run_viewers(sys.argv[2], int(sys.argv[3]), sys.argv[4] or None, sys.argv[5])
         return
     if len(sys.argv) == 3 and sys.argv[1] == "--click-window":
         run_click_window(sys.argv[2])
@@ -484,6 +575,9 @@ def main() -> None:
     parser.add_argument("--viewers", default="1,10,50")
     parser.add_argument("--processes", type=int, default=2, help="viewer processes")
     parser.add_argument("--clicks", type=int, default=20)
+    parser.add_argument("--rounds", type=int, default=3, help="samples per viewer count")
+    parser.add_argument("--encoding", choices=sorted(VIEWER_ENCODINGS), default="tight",
+                        help="what the many viewers ask for")  # fmt: skip
     asyncio.run(run(parser.parse_args()))
 
 
