@@ -25,21 +25,21 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import struct_pb2 as google_dot_protobuf_dot_struct__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19\x64\x65skpilot/v1/common.proto\x12\x0c\x64\x65skpilot.v1\x1a\x1cgoogle/protobuf/struct.proto\"\x1d\n\x05Point\x12\t\n\x01x\x18\x01 \x01(\x05\x12\t\n\x01y\x18\x02 \x01(\x05\"%\n\x04Size\x12\r\n\x05width\x18\x01 \x01(\x05\x12\x0e\n\x06height\x18\x02 \x01(\x05\"6\n\x04Rect\x12\n\n\x02x0\x18\x01 \x01(\x05\x12\n\n\x02y0\x18\x02 \x01(\x05\x12\n\n\x02x1\x18\x03 \x01(\x05\x12\n\n\x02y1\x18\x04 \x01(\x05\"_\n\x05Image\x12)\n\x06\x66ormat\x18\x01 \x01(\x0e\x32\x19.deskpilot.v1.ImageFormat\x12\x0c\n\x04\x64\x61ta\x18\x02 \x01(\x0c\x12\r\n\x05width\x18\x03 \x01(\x05\x12\x0e\n\x06height\x18\x04 \x01(\x05\"]\n\tObjectRef\x12\x0e\n\x06\x62ucket\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x0c\n\x04size\x18\x03 \x01(\x03\x12\x0e\n\x06sha256\x18\x04 \x01(\t\x12\x14\n\x0c\x63ontent_type\x18\x05 \x01(\t\"h\n\x08ToolCall\x12\x13\n\x0btool_use_id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x11\n\ttool_type\x18\x03 \x01(\t\x12&\n\x05input\x18\x04 \x01(\x0b\x32\x17.google.protobuf.Struct*o\n\x0bImageFormat\x12\x1c\n\x18IMAGE_FORMAT_UNSPECIFIED\x10\x00\x12\x14\n\x10IMAGE_FORMAT_PNG\x10\x01\x12\x15\n\x11IMAGE_FORMAT_JPEG\x10\x02\x12\x15\n\x11IMAGE_FORMAT_WEBP\x10\x03*\xd4\x01\n\x13\x43omputerToolVersion\x12%\n!COMPUTER_TOOL_VERSION_UNSPECIFIED\x10\x00\x12\"\n\x1e\x43OMPUTER_TOOL_VERSION_20241022\x10\x01\x12\"\n\x1e\x43OMPUTER_TOOL_VERSION_20250124\x10\x02\x12\"\n\x1e\x43OMPUTER_TOOL_VERSION_20251124\x10\x03\x12*\n&COMPUTER_TOOL_VERSION_TOOLSET_20260801\x10\x04*t\n\x0f\x42\x61shToolVersion\x12!\n\x1d\x42\x41SH_TOOL_VERSION_UNSPECIFIED\x10\x00\x12\x1e\n\x1a\x42\x41SH_TOOL_VERSION_20241022\x10\x01\x12\x1e\n\x1a\x42\x41SH_TOOL_VERSION_20250124\x10\x02*\xc0\x01\n\x11\x45\x64itorToolVersion\x12#\n\x1f\x45\x44ITOR_TOOL_VERSION_UNSPECIFIED\x10\x00\x12 \n\x1c\x45\x44ITOR_TOOL_VERSION_20241022\x10\x01\x12 \n\x1c\x45\x44ITOR_TOOL_VERSION_20250124\x10\x02\x12 \n\x1c\x45\x44ITOR_TOOL_VERSION_20250429\x10\x03\x12 \n\x1c\x45\x44ITOR_TOOL_VERSION_20250728\x10\x04\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19\x64\x65skpilot/v1/common.proto\x12\x0c\x64\x65skpilot.v1\x1a\x1cgoogle/protobuf/struct.proto\"\x1d\n\x05Point\x12\t\n\x01x\x18\x01 \x01(\x05\x12\t\n\x01y\x18\x02 \x01(\x05\"%\n\x04Size\x12\r\n\x05width\x18\x01 \x01(\x05\x12\x0e\n\x06height\x18\x02 \x01(\x05\"6\n\x04Rect\x12\n\n\x02x0\x18\x01 \x01(\x05\x12\n\n\x02y0\x18\x02 \x01(\x05\x12\n\n\x02x1\x18\x03 \x01(\x05\x12\n\n\x02y1\x18\x04 \x01(\x05\"_\n\x05Image\x12)\n\x06\x66ormat\x18\x01 \x01(\x0e\x32\x19.deskpilot.v1.ImageFormat\x12\x0c\n\x04\x64\x61ta\x18\x02 \x01(\x0c\x12\r\n\x05width\x18\x03 \x01(\x05\x12\x0e\n\x06height\x18\x04 \x01(\x05\"]\n\tObjectRef\x12\x0e\n\x06\x62ucket\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x0c\n\x04size\x18\x03 \x01(\x03\x12\x0e\n\x06sha256\x18\x04 \x01(\t\x12\x14\n\x0c\x63ontent_type\x18\x05 \x01(\t\"h\n\x08ToolCall\x12\x13\n\x0btool_use_id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x11\n\ttool_type\x18\x03 \x01(\t\x12&\n\x05input\x18\x04 \x01(\x0b\x32\x17.google.protobuf.Struct\"X\n\x06Widget\x12\x0c\n\x04role\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x03 \x01(\t\x12\x0e\n\x06states\x18\x04 \x03(\t\x12\r\n\x05label\x18\x05 \x01(\t\"\xe5\x01\n\tUiContext\x12\x11\n\tavailable\x18\x01 \x01(\x08\x12$\n\x06widget\x18\x02 \x01(\x0b\x32\x14.deskpilot.v1.Widget\x12\x14\n\x0c\x64ialog_title\x18\x03 \x01(\t\x12\x13\n\x0b\x64ialog_text\x18\x04 \x01(\t\x12%\n\x07\x66ocused\x18\x05 \x01(\x0b\x32\x14.deskpilot.v1.Widget\x12\x1c\n\x14\x66ocus_in_address_bar\x18\x06 \x01(\x08\x12\x14\n\x0cwindow_class\x18\x07 \x01(\t\x12\x0b\n\x03url\x18\x08 \x01(\t\x12\x0c\n\x04note\x18\t \x01(\t*o\n\x0bImageFormat\x12\x1c\n\x18IMAGE_FORMAT_UNSPECIFIED\x10\x00\x12\x14\n\x10IMAGE_FORMAT_PNG\x10\x01\x12\x15\n\x11IMAGE_FORMAT_JPEG\x10\x02\x12\x15\n\x11IMAGE_FORMAT_WEBP\x10\x03*\xd4\x01\n\x13\x43omputerToolVersion\x12%\n!COMPUTER_TOOL_VERSION_UNSPECIFIED\x10\x00\x12\"\n\x1e\x43OMPUTER_TOOL_VERSION_20241022\x10\x01\x12\"\n\x1e\x43OMPUTER_TOOL_VERSION_20250124\x10\x02\x12\"\n\x1e\x43OMPUTER_TOOL_VERSION_20251124\x10\x03\x12*\n&COMPUTER_TOOL_VERSION_TOOLSET_20260801\x10\x04*t\n\x0f\x42\x61shToolVersion\x12!\n\x1d\x42\x41SH_TOOL_VERSION_UNSPECIFIED\x10\x00\x12\x1e\n\x1a\x42\x41SH_TOOL_VERSION_20241022\x10\x01\x12\x1e\n\x1a\x42\x41SH_TOOL_VERSION_20250124\x10\x02*\xc0\x01\n\x11\x45\x64itorToolVersion\x12#\n\x1f\x45\x44ITOR_TOOL_VERSION_UNSPECIFIED\x10\x00\x12 \n\x1c\x45\x44ITOR_TOOL_VERSION_20241022\x10\x01\x12 \n\x1c\x45\x44ITOR_TOOL_VERSION_20250124\x10\x02\x12 \n\x1c\x45\x44ITOR_TOOL_VERSION_20250429\x10\x03\x12 \n\x1c\x45\x44ITOR_TOOL_VERSION_20250728\x10\x04\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'deskpilot.v1.common_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_IMAGEFORMAT']._serialized_start=497
-  _globals['_IMAGEFORMAT']._serialized_end=608
-  _globals['_COMPUTERTOOLVERSION']._serialized_start=611
-  _globals['_COMPUTERTOOLVERSION']._serialized_end=823
-  _globals['_BASHTOOLVERSION']._serialized_start=825
-  _globals['_BASHTOOLVERSION']._serialized_end=941
-  _globals['_EDITORTOOLVERSION']._serialized_start=944
-  _globals['_EDITORTOOLVERSION']._serialized_end=1136
+  _globals['_IMAGEFORMAT']._serialized_start=819
+  _globals['_IMAGEFORMAT']._serialized_end=930
+  _globals['_COMPUTERTOOLVERSION']._serialized_start=933
+  _globals['_COMPUTERTOOLVERSION']._serialized_end=1145
+  _globals['_BASHTOOLVERSION']._serialized_start=1147
+  _globals['_BASHTOOLVERSION']._serialized_end=1263
+  _globals['_EDITORTOOLVERSION']._serialized_start=1266
+  _globals['_EDITORTOOLVERSION']._serialized_end=1458
   _globals['_POINT']._serialized_start=73
   _globals['_POINT']._serialized_end=102
   _globals['_SIZE']._serialized_start=104
@@ -52,4 +52,8 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_OBJECTREF']._serialized_end=389
   _globals['_TOOLCALL']._serialized_start=391
   _globals['_TOOLCALL']._serialized_end=495
+  _globals['_WIDGET']._serialized_start=497
+  _globals['_WIDGET']._serialized_end=585
+  _globals['_UICONTEXT']._serialized_start=588
+  _globals['_UICONTEXT']._serialized_end=817
 # @@protoc_insertion_point(module_scope)

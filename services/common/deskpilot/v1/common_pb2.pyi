@@ -1,8 +1,9 @@
 from google.protobuf import struct_pb2 as _struct_pb2
+from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
-from collections.abc import Mapping as _Mapping
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
 from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
@@ -118,3 +119,39 @@ class ToolCall(_message.Message):
     tool_type: str
     input: _struct_pb2.Struct
     def __init__(self, tool_use_id: _Optional[str] = ..., name: _Optional[str] = ..., tool_type: _Optional[str] = ..., input: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ...) -> None: ...
+
+class Widget(_message.Message):
+    __slots__ = ("role", "name", "description", "states", "label")
+    ROLE_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
+    STATES_FIELD_NUMBER: _ClassVar[int]
+    LABEL_FIELD_NUMBER: _ClassVar[int]
+    role: str
+    name: str
+    description: str
+    states: _containers.RepeatedScalarFieldContainer[str]
+    label: str
+    def __init__(self, role: _Optional[str] = ..., name: _Optional[str] = ..., description: _Optional[str] = ..., states: _Optional[_Iterable[str]] = ..., label: _Optional[str] = ...) -> None: ...
+
+class UiContext(_message.Message):
+    __slots__ = ("available", "widget", "dialog_title", "dialog_text", "focused", "focus_in_address_bar", "window_class", "url", "note")
+    AVAILABLE_FIELD_NUMBER: _ClassVar[int]
+    WIDGET_FIELD_NUMBER: _ClassVar[int]
+    DIALOG_TITLE_FIELD_NUMBER: _ClassVar[int]
+    DIALOG_TEXT_FIELD_NUMBER: _ClassVar[int]
+    FOCUSED_FIELD_NUMBER: _ClassVar[int]
+    FOCUS_IN_ADDRESS_BAR_FIELD_NUMBER: _ClassVar[int]
+    WINDOW_CLASS_FIELD_NUMBER: _ClassVar[int]
+    URL_FIELD_NUMBER: _ClassVar[int]
+    NOTE_FIELD_NUMBER: _ClassVar[int]
+    available: bool
+    widget: Widget
+    dialog_title: str
+    dialog_text: str
+    focused: Widget
+    focus_in_address_bar: bool
+    window_class: str
+    url: str
+    note: str
+    def __init__(self, available: _Optional[bool] = ..., widget: _Optional[_Union[Widget, _Mapping]] = ..., dialog_title: _Optional[str] = ..., dialog_text: _Optional[str] = ..., focused: _Optional[_Union[Widget, _Mapping]] = ..., focus_in_address_bar: _Optional[bool] = ..., window_class: _Optional[str] = ..., url: _Optional[str] = ..., note: _Optional[str] = ...) -> None: ...

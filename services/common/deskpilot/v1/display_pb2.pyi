@@ -228,7 +228,7 @@ class ScreenshotResponse(_message.Message):
     def __init__(self, image: _Optional[_Union[_common_pb2.Image, _Mapping]] = ..., physical_size: _Optional[_Union[_common_pb2.Size, _Mapping]] = ...) -> None: ...
 
 class ActRequest(_message.Message):
-    __slots__ = ("action", "tool_call", "version", "screen_space", "return_screenshot", "screenshot_options", "settle", "idempotency_key")
+    __slots__ = ("action", "tool_call", "version", "screen_space", "return_screenshot", "screenshot_options", "settle", "idempotency_key", "return_ui")
     ACTION_FIELD_NUMBER: _ClassVar[int]
     TOOL_CALL_FIELD_NUMBER: _ClassVar[int]
     VERSION_FIELD_NUMBER: _ClassVar[int]
@@ -237,6 +237,7 @@ class ActRequest(_message.Message):
     SCREENSHOT_OPTIONS_FIELD_NUMBER: _ClassVar[int]
     SETTLE_FIELD_NUMBER: _ClassVar[int]
     IDEMPOTENCY_KEY_FIELD_NUMBER: _ClassVar[int]
+    RETURN_UI_FIELD_NUMBER: _ClassVar[int]
     action: ComputerAction
     tool_call: _common_pb2.ToolCall
     version: _common_pb2.ComputerToolVersion
@@ -245,7 +246,8 @@ class ActRequest(_message.Message):
     screenshot_options: ScreenshotOptions
     settle: SettlePolicy
     idempotency_key: str
-    def __init__(self, action: _Optional[_Union[ComputerAction, _Mapping]] = ..., tool_call: _Optional[_Union[_common_pb2.ToolCall, _Mapping]] = ..., version: _Optional[_Union[_common_pb2.ComputerToolVersion, str]] = ..., screen_space: _Optional[_Union[ScreenSpace, _Mapping]] = ..., return_screenshot: _Optional[bool] = ..., screenshot_options: _Optional[_Union[ScreenshotOptions, _Mapping]] = ..., settle: _Optional[_Union[SettlePolicy, _Mapping]] = ..., idempotency_key: _Optional[str] = ...) -> None: ...
+    return_ui: bool
+    def __init__(self, action: _Optional[_Union[ComputerAction, _Mapping]] = ..., tool_call: _Optional[_Union[_common_pb2.ToolCall, _Mapping]] = ..., version: _Optional[_Union[_common_pb2.ComputerToolVersion, str]] = ..., screen_space: _Optional[_Union[ScreenSpace, _Mapping]] = ..., return_screenshot: _Optional[bool] = ..., screenshot_options: _Optional[_Union[ScreenshotOptions, _Mapping]] = ..., settle: _Optional[_Union[SettlePolicy, _Mapping]] = ..., idempotency_key: _Optional[str] = ..., return_ui: _Optional[bool] = ...) -> None: ...
 
 class ActionTiming(_message.Message):
     __slots__ = ("input_ms", "settle_ms", "capture_ms", "encode_ms", "total_ms")
@@ -262,7 +264,7 @@ class ActionTiming(_message.Message):
     def __init__(self, input_ms: _Optional[float] = ..., settle_ms: _Optional[float] = ..., capture_ms: _Optional[float] = ..., encode_ms: _Optional[float] = ..., total_ms: _Optional[float] = ...) -> None: ...
 
 class ActResponse(_message.Message):
-    __slots__ = ("action", "output", "cursor_position", "screenshot", "settled", "replayed", "timing", "outcome_unknown")
+    __slots__ = ("action", "output", "cursor_position", "screenshot", "settled", "replayed", "timing", "outcome_unknown", "ui")
     ACTION_FIELD_NUMBER: _ClassVar[int]
     OUTPUT_FIELD_NUMBER: _ClassVar[int]
     CURSOR_POSITION_FIELD_NUMBER: _ClassVar[int]
@@ -271,6 +273,7 @@ class ActResponse(_message.Message):
     REPLAYED_FIELD_NUMBER: _ClassVar[int]
     TIMING_FIELD_NUMBER: _ClassVar[int]
     OUTCOME_UNKNOWN_FIELD_NUMBER: _ClassVar[int]
+    UI_FIELD_NUMBER: _ClassVar[int]
     action: str
     output: str
     cursor_position: _common_pb2.Point
@@ -279,4 +282,21 @@ class ActResponse(_message.Message):
     replayed: bool
     timing: ActionTiming
     outcome_unknown: bool
-    def __init__(self, action: _Optional[str] = ..., output: _Optional[str] = ..., cursor_position: _Optional[_Union[_common_pb2.Point, _Mapping]] = ..., screenshot: _Optional[_Union[_common_pb2.Image, _Mapping]] = ..., settled: _Optional[bool] = ..., replayed: _Optional[bool] = ..., timing: _Optional[_Union[ActionTiming, _Mapping]] = ..., outcome_unknown: _Optional[bool] = ...) -> None: ...
+    ui: _common_pb2.UiContext
+    def __init__(self, action: _Optional[str] = ..., output: _Optional[str] = ..., cursor_position: _Optional[_Union[_common_pb2.Point, _Mapping]] = ..., screenshot: _Optional[_Union[_common_pb2.Image, _Mapping]] = ..., settled: _Optional[bool] = ..., replayed: _Optional[bool] = ..., timing: _Optional[_Union[ActionTiming, _Mapping]] = ..., outcome_unknown: _Optional[bool] = ..., ui: _Optional[_Union[_common_pb2.UiContext, _Mapping]] = ...) -> None: ...
+
+class InspectRequest(_message.Message):
+    __slots__ = ("point", "screen_space")
+    POINT_FIELD_NUMBER: _ClassVar[int]
+    SCREEN_SPACE_FIELD_NUMBER: _ClassVar[int]
+    point: _common_pb2.Point
+    screen_space: ScreenSpace
+    def __init__(self, point: _Optional[_Union[_common_pb2.Point, _Mapping]] = ..., screen_space: _Optional[_Union[ScreenSpace, _Mapping]] = ...) -> None: ...
+
+class InspectResponse(_message.Message):
+    __slots__ = ("ui", "elapsed_ms")
+    UI_FIELD_NUMBER: _ClassVar[int]
+    ELAPSED_MS_FIELD_NUMBER: _ClassVar[int]
+    ui: _common_pb2.UiContext
+    elapsed_ms: float
+    def __init__(self, ui: _Optional[_Union[_common_pb2.UiContext, _Mapping]] = ..., elapsed_ms: _Optional[float] = ...) -> None: ...

@@ -50,6 +50,11 @@ class DisplayStub:
                 request_serializer=deskpilot_dot_v1_dot_display__pb2.ActRequest.SerializeToString,
                 response_deserializer=deskpilot_dot_v1_dot_display__pb2.ActResponse.FromString,
                 _registered_method=True)
+        self.Inspect = channel.unary_unary(
+                '/deskpilot.v1.Display/Inspect',
+                request_serializer=deskpilot_dot_v1_dot_display__pb2.InspectRequest.SerializeToString,
+                response_deserializer=deskpilot_dot_v1_dot_display__pb2.InspectResponse.FromString,
+                _registered_method=True)
 
 
 class DisplayServicer:
@@ -77,6 +82,14 @@ class DisplayServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Inspect(self, request, context):
+        """Describes what is at a point and where the keyboard focus is, from the accessibility
+        tree, without acting: what the safety gate needs before a click or typing runs.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_DisplayServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -94,6 +107,11 @@ def add_DisplayServicer_to_server(servicer, server):
                     servicer.Act,
                     request_deserializer=deskpilot_dot_v1_dot_display__pb2.ActRequest.FromString,
                     response_serializer=deskpilot_dot_v1_dot_display__pb2.ActResponse.SerializeToString,
+            ),
+            'Inspect': grpc.unary_unary_rpc_method_handler(
+                    servicer.Inspect,
+                    request_deserializer=deskpilot_dot_v1_dot_display__pb2.InspectRequest.FromString,
+                    response_serializer=deskpilot_dot_v1_dot_display__pb2.InspectResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -178,6 +196,33 @@ class Display:
             '/deskpilot.v1.Display/Act',
             deskpilot_dot_v1_dot_display__pb2.ActRequest.SerializeToString,
             deskpilot_dot_v1_dot_display__pb2.ActResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Inspect(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/deskpilot.v1.Display/Inspect',
+            deskpilot_dot_v1_dot_display__pb2.InspectRequest.SerializeToString,
+            deskpilot_dot_v1_dot_display__pb2.InspectResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -79,20 +79,22 @@ class SafetyPolicy(_message.Message):
     def __init__(self, allowed_domains: _Optional[_Iterable[str]] = ..., category_decisions: _Optional[_Mapping[str, Decision]] = ..., rules: _Optional[_Iterable[_Union[PolicyRule, _Mapping]]] = ..., taint_threshold: _Optional[float] = ..., confirm_threshold: _Optional[float] = ...) -> None: ...
 
 class ActionContext(_message.Message):
-    __slots__ = ("session_id", "screenshot", "url", "window_title", "tainted", "previous_call")
+    __slots__ = ("session_id", "screenshot", "url", "window_title", "tainted", "previous_call", "ui")
     SESSION_ID_FIELD_NUMBER: _ClassVar[int]
     SCREENSHOT_FIELD_NUMBER: _ClassVar[int]
     URL_FIELD_NUMBER: _ClassVar[int]
     WINDOW_TITLE_FIELD_NUMBER: _ClassVar[int]
     TAINTED_FIELD_NUMBER: _ClassVar[int]
     PREVIOUS_CALL_FIELD_NUMBER: _ClassVar[int]
+    UI_FIELD_NUMBER: _ClassVar[int]
     session_id: str
     screenshot: _common_pb2.Image
     url: str
     window_title: str
     tainted: bool
     previous_call: _common_pb2.ToolCall
-    def __init__(self, session_id: _Optional[str] = ..., screenshot: _Optional[_Union[_common_pb2.Image, _Mapping]] = ..., url: _Optional[str] = ..., window_title: _Optional[str] = ..., tainted: _Optional[bool] = ..., previous_call: _Optional[_Union[_common_pb2.ToolCall, _Mapping]] = ...) -> None: ...
+    ui: _common_pb2.UiContext
+    def __init__(self, session_id: _Optional[str] = ..., screenshot: _Optional[_Union[_common_pb2.Image, _Mapping]] = ..., url: _Optional[str] = ..., window_title: _Optional[str] = ..., tainted: _Optional[bool] = ..., previous_call: _Optional[_Union[_common_pb2.ToolCall, _Mapping]] = ..., ui: _Optional[_Union[_common_pb2.UiContext, _Mapping]] = ...) -> None: ...
 
 class CheckActionRequest(_message.Message):
     __slots__ = ("call", "context", "policy")
