@@ -472,3 +472,25 @@ async def test_a_gate_answering_garbage_blocks() -> None:
         assert scan.level == safety_pb2.INJECTION_LEVEL_CONFIRM
         with pytest.raises(PolicyCheckUnavailable, match="do not decode"):
             await gate.validate_policy(safety_pb2.SafetyPolicy(taint_threshold=0.3))
+
+
+async def test_a_click_is_judged_by_the_widget_the_context_names(safety) -> None:
+    # An icon-only button: the screenshot holds no text, the accessibility tree names it.
+    _, stub = safety
+    ui = common_pb2.UiContext(
+        available=True,
+        widget=common_pb2.Widget(role="push button", name="Move to Trash"),
+        window_class="Pcmanfm",
+    )
+    request = safety_pb2.CheckActionRequest(
+        call=call("computer", action="left_click", coordinate=[40, 40]),
+        context=safety_pb2.ActionContext(ui=ui),
+    )
+    reply = await stub.CheckAction(request)
+    assert reply.verdict.decision == safety_pb2.DECISION_CONFIRM
+    assert [r.rule_id for r in reply.verdict.reasons] == ["computer.click-delete"]
+    assert reply.verdict.reasons[0].message == "Clicks “Move to Trash”, which deletes something."
+    # The same click with the tree unavailable is judged by the pixels alone: nothing there.
+    request.context.ui.available = False
+    reply = await stub.CheckAction(request)
+    assert reply.verdict.decision == safety_pb2.DECISION_ALLOW

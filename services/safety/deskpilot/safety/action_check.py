@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from deskpilot.safety.computer_rules import (
@@ -24,6 +24,7 @@ from deskpilot.safety.policy import Policy
 from deskpilot.safety.screen_cache import ImageError
 from deskpilot.safety.shell_rules import shell_findings
 from deskpilot.safety.taint import TaintStore
+from deskpilot.safety.ui_context import UiSnapshot
 from deskpilot.safety.verdict import Decision, Reason, Verdict
 
 MAX_COMMAND_CHARS = 100_000
@@ -44,6 +45,7 @@ class ActionSituation:
     tainted: bool = False
     previous_tool: str = ""
     previous_input: dict[str, Any] | None = None
+    ui: UiSnapshot = field(default_factory=UiSnapshot)
 
 
 class ActionChecker:
@@ -111,6 +113,7 @@ class ActionChecker:
             previous_action=_previous_action(situation.previous_tool, previous),
             previous_text=str(previous.get("text", "")),
             previous_coordinate=_point(previous.get("coordinate")),
+            ui=situation.ui,
         )
         try:
             findings = list(computer_findings(action, tool_input, context, policy, self.read_label))

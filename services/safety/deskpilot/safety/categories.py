@@ -22,7 +22,10 @@ CONFIRM_CATEGORIES: dict[str, str] = {
     "terms": "accepting terms of service or cookie banners",
     "messaging": "sending messages, posting or publishing on the user's behalf",
     "deletion": "deleting user files, force-pushing, dropping databases",
-    "install_software": "installing software",
+    "install_software": "installing software, or running a program the system warns about",
+    "security_settings": "turning off a protection or clearing logs and history in an application",
+    "label_mismatch": "a control whose accessible name and on-screen text disagree (a page "
+    "can name a button anything)",
     "sudo": "running anything as another user (sudo, su, doas)",
     "network": "reaching a domain outside the session's allow-list",
     "credential_read": "reading credential files",

@@ -12,6 +12,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, TextIO
 
+from google.protobuf import json_format
+
 from deskpilot.safety.action_check import ActionChecker, ActionInputError, ActionSituation
 from deskpilot.safety.ocr import OcrEngine, ScreenReader, read_label
 from deskpilot.safety.policy import Policy, PolicyError, load_policy, override_from_dict
@@ -19,6 +21,8 @@ from deskpilot.safety.scanner import ContentScanner
 from deskpilot.safety.screen_cache import decode_image
 from deskpilot.safety.taint import TaintStore
 from deskpilot.safety.text_scan import TextScanner
+from deskpilot.safety.ui_context import UiSnapshot, snapshot_of
+from deskpilot.v1 import common_pb2
 
 DEFAULT_ALLOW = ("example.com", "docs.python.org", "pypi.org", "github.com", "wikipedia.org")
 TOOLS = ("bash", "computer", "str_replace_based_edit_tool", "str_replace_editor")
@@ -71,7 +75,9 @@ class Evaluator:
         situation = ActionSituation(
             screenshot=screenshot,
             window_title=str(case.get("window_title", "")),
+            url=str(case.get("url", "")),
             tainted=bool(case.get("tainted", False)),
+            ui=_ui(case.get("ui")),
         )
         try:
             verdict = checker.check(tool, tool_input, situation, policy)
@@ -110,6 +116,18 @@ class Evaluator:
             return path.read_bytes()
         except OSError as exc:
             raise CaseError(f"cannot read {relative}: {exc.strerror}") from None
+
+
+def _ui(raw: Any) -> UiSnapshot:
+    """A case's `ui` object (the UiContext proto's fields, as JSON) as plain data."""
+    if raw is None:
+        return UiSnapshot()
+    if not isinstance(raw, dict):
+        raise CaseError("ui must be an object with the UiContext fields")
+    try:
+        return snapshot_of(json_format.ParseDict(raw, common_pb2.UiContext()))
+    except json_format.ParseError as exc:
+        raise CaseError(f"ui: {exc}") from None
 
 
 def run_eval(cases: TextIO, out: TextIO, evaluator: Evaluator) -> int:

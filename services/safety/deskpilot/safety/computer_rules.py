@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from deskpilot.safety.domains import host_of_plain, host_of_url, is_allowed
@@ -12,7 +12,9 @@ from deskpilot.safety.findings import Finding
 from deskpilot.safety.policy import Policy
 from deskpilot.safety.secrets_scan import find_card_number, find_secret
 from deskpilot.safety.shell_rules import shell_findings
+from deskpilot.safety.ui_context import CLICKABLE_ROLES, PASSWORD_ROLE, UiSnapshot
 from deskpilot.safety.verdict import Decision
+from deskpilot.safety.vocabulary import Group, Vocabulary
 
 CLICK_ACTIONS = frozenset(
     {
@@ -45,45 +47,6 @@ _TERMINAL_TITLE = re.compile(
     r"^\S+@\S+:",
     re.I,
 )
-# What a button says -> (rule id, category, what clicking it does)
-CLICK_LABELS: tuple[tuple[re.Pattern[str], str, str, str], ...] = tuple(
-    (re.compile(pattern, re.I), rule_id, category, message)
-    for pattern, rule_id, category, message in (
-        (
-            r"\b(pay|buy|purchase|place\s*(your\s*)?order|check\s*out|checkout|subscribe|"
-            r"donate|complete\s*purchase|confirm\s*(payment|order)|"
-            r"transfer|withdraw|book\s*now|rent|upgrade\s*now)\b",
-            "computer.click-payment",
-            "payment",
-            "Clicks “{label}”, which may spend money.",
-        ),
-        (
-            r"\b(accept|agree|i\s*agree|allow\s*all|consent|got\s*it)\b",
-            "computer.click-accept",
-            "terms",
-            "Clicks “{label}”, accepting terms or cookies.",
-        ),
-        (
-            r"\b(send|post|publish|tweet|reply|share|submit\s*review|comment)\b",
-            "computer.click-send",
-            "messaging",
-            "Clicks “{label}”, which sends or posts.",
-        ),
-        (
-            r"\b(delete|remove|erase|empty\s*trash|discard|wipe|uninstall)\b",
-            "computer.click-delete",
-            "deletion",
-            "Clicks “{label}”, which deletes something.",
-        ),
-        (
-            r"\b(install|download\s*and\s*install)\b",
-            "computer.click-install",
-            "install_software",
-            "Clicks “{label}”, installing software.",
-        ),
-    )
-)
-
 # Reads the label under a point of a screenshot: (encoded image, x, y) -> text.
 LabelReader = Callable[[bytes, int, int], str]
 
@@ -102,6 +65,7 @@ class ComputerContext:
     previous_action: str = ""
     previous_text: str = ""
     previous_coordinate: tuple[int, int] | None = None
+    ui: UiSnapshot = field(default_factory=UiSnapshot)
 
 
 def computer_action(tool_name: str, tool_input: dict[str, Any]) -> str:
@@ -136,22 +100,60 @@ def computer_findings(
         # Enter after typing a bare address in a browser navigates there.
         if context.previous_action == "type" and _in_browser(context):
             yield from _navigation(context.previous_text, policy)
-    elif action in CLICK_ACTIONS and context.screenshot and read_label is not None:
+    elif action in CLICK_ACTIONS:
         # Without a coordinate the click lands where the pointer was moved last.
         point = _coordinate(tool_input, action) or context.previous_coordinate
-        if point is not None:
-            label = read_label(context.screenshot, *point)
-            yield from click_label_findings(label)
+        on_screen = ""
+        if point is not None and context.screenshot and read_label is not None:
+            on_screen = read_label(context.screenshot, *point)
+        yield from click_findings(context.ui, on_screen, policy.vocabulary)
 
 
-def click_label_findings(label: str) -> Iterator[Finding]:
-    """Findings for the text under a click."""
-    label = " ".join(label.split())
-    if not label:
-        return
-    for pattern, rule_id, category, message in CLICK_LABELS:
-        if pattern.search(label):
-            yield Finding(rule_id, category, message.format(label=label[:40]))
+def click_findings(ui: UiSnapshot, on_screen: str, vocabulary: Vocabulary) -> Iterator[Finding]:
+    """Findings for a click: by the accessible name of the widget under it and by the text
+    OCR reads there (a page author controls the first, the pixels the second), and for a
+    plain OK or Yes, by the dialog it answers."""
+    named = " ".join(ui.widget.what_it_says.split()) if ui.available else ""
+    on_screen = " ".join(on_screen.split())
+    seen: set[str] = set()
+    hits = {}
+    for text in (named, on_screen):
+        hit = vocabulary.click(text)
+        if hit is not None:
+            hits[text] = hit
+            if hit.group.id not in seen:
+                seen.add(hit.group.id)
+                yield _click_finding("computer.click-", hit.group, text)
+    clickable = ui.widget.role in CLICKABLE_ROLES
+    if clickable and (named in hits) != (on_screen in hits) and _disagree(named, on_screen):
+        yield Finding(
+            "computer.label-mismatch",
+            "label_mismatch",
+            f"The control is named “{named[:40]}” but shows “{on_screen[:40]}”.",
+        )
+    label = named or on_screen
+    if not hits and label and vocabulary.only_confirms(label):
+        dialog = " ".join(f"{ui.dialog_title} {ui.dialog_text}".split())
+        hit = vocabulary.click(dialog)
+        if hit is not None:
+            yield Finding(
+                f"computer.confirm-{hit.group.id}",
+                hit.group.category,
+                f"Clicks “{label[:40]}” in “{dialog[:60]}”, which {hit.group.does}.",
+            )
+
+
+def _click_finding(prefix: str, group: Group, label: str) -> Finding:
+    return Finding(
+        f"{prefix}{group.id}", group.category, f"Clicks “{label[:40]}”, which {group.does}."
+    )
+
+
+def _disagree(named: str, on_screen: str) -> bool:
+    """Whether two labels of one control share no word (ignoring short OCR debris)."""
+    first = {w for w in named.lower().split() if len(w) > 2}
+    second = {w for w in on_screen.lower().split() if len(w) > 2}
+    return bool(first) and bool(second) and not first & second
 
 
 def _typing(text: str, context: ComputerContext, policy: Policy) -> Iterator[Finding]:
@@ -163,14 +165,19 @@ def _typing(text: str, context: ComputerContext, policy: Policy) -> Iterator[Fin
     secret = find_secret(text)
     if secret:
         yield Finding("computer.type-secret", "secret_entry", f"Types {secret}.")
+    yield from _field_findings(
+        context.ui, policy.vocabulary, already={"payment"} if card else set()
+    )
     address_bar = context.previous_action == "key" and bool(
         _ADDRESS_BAR_KEYS.match(context.previous_text.strip())
     )
     # A lone address followed by Enter in a browser navigates, wherever the focus was.
     entered = text.endswith("\n") and len(text.split()) == 1 and _in_browser(context)
-    if address_bar or entered:
+    if address_bar or entered or _focus_in_address_bar(context, policy.vocabulary):
         yield from _navigation(text, policy)
-    if _TERMINAL_TITLE.search(context.window_title):
+    if _TERMINAL_TITLE.search(context.window_title) or _TERMINAL_TITLE.search(
+        context.ui.window_class
+    ):
         yield from shell_findings(text, policy)
     elif not context.window_title and text.endswith("\n"):
         # Unknown window: a typed command line still must not destroy or exfiltrate.
@@ -179,8 +186,44 @@ def _typing(text: str, context: ComputerContext, policy: Policy) -> Iterator[Fin
                 yield finding
 
 
+def _field_findings(ui: UiSnapshot, vocabulary: Vocabulary, already: set[str]) -> Iterator[Finding]:
+    """Typing judged by the field it goes into: a password or card field needs a person
+    whatever the text looks like (a CVV is three digits)."""
+    if not ui.available:
+        return
+    field = ui.focused
+    named = " ".join(field.field_text.split())
+    if field.role == PASSWORD_ROLE:
+        yield Finding(
+            "computer.type-into-secret",
+            "secret_entry",
+            f"Types into the password field “{named[:40] or 'password'}”.",
+        )
+        return
+    hit = vocabulary.field(named)
+    if hit is not None and hit.group.category not in already:
+        yield Finding(
+            f"computer.type-into-{hit.group.id}",
+            hit.group.category,
+            f"Types into “{named[:40]}”, {hit.group.does}.",
+        )
+
+
+def _focus_in_address_bar(context: ComputerContext, vocabulary: Vocabulary) -> bool:
+    ui = context.ui
+    if not ui.available:
+        return False
+    return ui.focus_in_address_bar or (
+        _in_browser(context) and vocabulary.names_address_bar(ui.focused.name)
+    )
+
+
 def _in_browser(context: ComputerContext) -> bool:
-    return bool(context.url) or bool(_BROWSER_TITLE.search(context.window_title))
+    return (
+        bool(context.url or context.ui.url)
+        or bool(_BROWSER_TITLE.search(context.window_title))
+        or bool(_BROWSER_TITLE.search(context.ui.window_class))
+    )
 
 
 def _navigation(text: str, policy: Policy) -> Iterator[Finding]:

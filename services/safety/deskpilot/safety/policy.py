@@ -19,6 +19,12 @@ from deskpilot.safety.user_patterns import (
     compile_user_pattern,
 )
 from deskpilot.safety.verdict import Decision
+from deskpilot.safety.vocabulary import (
+    Vocabulary,
+    VocabularyModel,
+    build_vocabulary,
+    default_vocabulary,
+)
 from deskpilot.v1 import safety_pb2
 
 DEFAULT_POLICY_FILE = Path(__file__).with_name("data") / "default_policy.yaml"
@@ -85,6 +91,8 @@ class PolicyModel(BaseModel):
     categories: dict[str, DecisionName] = Field(default_factory=dict)
     rules: list[RuleModel] = Field(default_factory=list)
     thresholds: ThresholdsModel = Field(default_factory=ThresholdsModel)
+    # Added to the packaged vocabulary (data/vocabulary.yaml), never replacing it.
+    vocabulary: VocabularyModel | None = None
 
     @field_validator("allowed_domains")
     @classmethod
@@ -131,6 +139,7 @@ class Policy:
     rules: tuple[CustomRule, ...] = ()
     taint_threshold: float = 0.5
     confirm_threshold: float = 0.8
+    vocabulary: Vocabulary = field(default_factory=default_vocabulary)
 
     def decision_for(self, category: str) -> Decision:
         """What a reason of this category asks for under this policy."""
@@ -188,6 +197,7 @@ class Policy:
             rules=tuple(rules),
             taint_threshold=taint,
             confirm_threshold=confirm,
+            vocabulary=self.vocabulary,
         )
 
 
@@ -236,6 +246,12 @@ def parse_policy(text: str, source: str = "<policy>") -> Policy:
         raise PolicyError(f"{source}: {_describe(exc)}") from None
     decisions = dict(DEFAULT_DECISIONS)
     decisions.update({k: Decision.parse(v) for k, v in model.categories.items()})
+    vocabulary = default_vocabulary()
+    if model.vocabulary is not None:
+        try:
+            vocabulary = build_vocabulary(model.vocabulary)
+        except (ValueError, PatternError) as exc:
+            raise PolicyError(f"{source}: vocabulary: {exc}") from None
     return Policy(
         allowed_domains=tuple(model.allowed_domains),
         allow_loopback=model.allow_loopback,
@@ -243,6 +259,7 @@ def parse_policy(text: str, source: str = "<policy>") -> Policy:
         rules=tuple(_compile(r) for r in model.rules),
         taint_threshold=model.thresholds.taint,
         confirm_threshold=model.thresholds.confirm,
+        vocabulary=vocabulary,
     )
 
 

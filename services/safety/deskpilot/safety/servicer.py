@@ -15,6 +15,7 @@ from deskpilot.safety.action_check import ActionChecker, ActionInputError, Actio
 from deskpilot.safety.policy import Policy, PolicyError
 from deskpilot.safety.scanner import ContentScanner, ScanResult
 from deskpilot.safety.screen_cache import DEFAULT_MAX_PIXELS, ImageError, check_image
+from deskpilot.safety.ui_context import snapshot_of
 from deskpilot.v1 import common_pb2, safety_pb2, safety_pb2_grpc
 
 DECISIONS = Counter(
@@ -190,6 +191,7 @@ def _situation(context: safety_pb2.ActionContext) -> ActionSituation:
         tainted=context.tainted,
         previous_tool=previous.name,
         previous_input=_tool_input(previous, "context.previous_call.input"),
+        ui=snapshot_of(context.ui),
     )
 
 
