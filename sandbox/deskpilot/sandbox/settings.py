@@ -47,6 +47,11 @@ class SandboxSettings(CommonSettings):
         True, description="Start the shell executor (skipped with a warning if not installed)."
     )
     desktop: bool = Field(True, description="Start the window manager and panel.")
+    accessibility: bool = Field(
+        True,
+        description="Start a D-Bus session bus, so the apps publish their accessibility tree "
+        "(what the display executor tells the safety gate about the widget under the pointer).",
+    )
     user: str = Field(
         "deskpilot",
         description="When started as root, run everything as this unprivileged user (created "

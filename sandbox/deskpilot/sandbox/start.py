@@ -54,6 +54,7 @@ from deskpilot.common.sandbox_ready import ready_line
 from deskpilot.common.sandbox_user import EXECUTOR_MODULES, SandboxUserError, missing_modules
 from deskpilot.common.signals import stop_event
 from deskpilot.sandbox.desktop import desktop_commands, find_launchers, write_panel_config
+from deskpilot.sandbox.session_bus import session_bus_command, session_bus_env
 from deskpilot.sandbox.settings import SandboxSettings
 from deskpilot.sandbox.users import DesktopUser, desktop_user
 from deskpilot.sandbox.xserver import XServer, XServerConfig
@@ -156,6 +157,11 @@ class Sandbox:
             self.xserver.display, s.x_server, s.vnc_host, self.xserver.vnc_port,
         )  # fmt: skip
         env = self.xserver.env(base_env)
+        if s.accessibility:
+            bus_env = await self._start_session_bus(env, user)
+            if bus_env is None:
+                missing.append("accessibility bus")
+            env.update(bus_env or {})
 
         if s.desktop:
             launchers, absent = find_launchers()
@@ -211,6 +217,27 @@ class Sandbox:
             pid=os.getpid(),
             missing=missing,
         )
+
+    async def _start_session_bus(
+        self, env: dict[str, str], user: DesktopUser
+    ) -> dict[str, str] | None:
+        """The desktop's session bus (session_bus.py): the variables that name it, or None
+        when dbus-daemon is not installed."""
+        assert self.workdir is not None
+        socket = self.workdir / "bus"
+        argv = session_bus_command(socket)
+        if argv is None:
+            log.warning("dbus-daemon is not installed: no accessibility tree for the gate")
+            return None
+        child = self._spawn("session-bus", argv, env, user)
+        for _ in range(200):
+            if socket.exists():
+                return session_bus_env(socket)
+            if not child.running:
+                break
+            await asyncio.sleep(0.025)
+        log_path = self.workdir / "logs" / "session-bus.log"
+        raise SandboxError(f"the session bus did not start (see {log_path})")
 
     def _credential(self, user: DesktopUser) -> tuple[str, bool]:
         """The executors' credential, and whether it was generated here (then the ready

@@ -32,6 +32,7 @@ from Xlib.error import ConnectionClosedError as XlibConnectionClosed
 from deskpilot.common.errors import FailedPrecondition, InvalidArgument, Unavailable
 from deskpilot.common.replay import ReplayCache
 from deskpilot.display import actions, keys
+from deskpilot.display.accessibility import AccessibilityTree
 from deskpilot.display.capture import Frame, ScreenCapture
 from deskpilot.display.damage import DamageWatch, open_damage_watch
 from deskpilot.display.encode import EncodeOptions, Encoder, resolve_format
@@ -47,7 +48,7 @@ from deskpilot.display.reference import ScreenReference
 from deskpilot.display.scaling import Scaling, scaling_for
 from deskpilot.display.settings import DisplaySettings
 from deskpilot.display.settle import BusyRegion, SettleTimes, wait_until_still
-from deskpilot.display.xconnection import open_display
+from deskpilot.display.xconnection import active_window_class, open_display
 from deskpilot.display.xinput import (
     BUTTON_LEFT,
     BUTTON_MIDDLE,
@@ -133,6 +134,7 @@ class DisplayExecutor:
         # The last settled frame's row checksums (with drawing reports only).
         self._reference = ScreenReference()
         self.idle_trim = IdleTrim()
+        self.accessibility = AccessibilityTree()
         self.input: XInput | None = None
         self.capture: ScreenCapture | None = None
         self.damage: DamageWatch | None = None
@@ -176,6 +178,7 @@ class DisplayExecutor:
         if self.damage is not None:
             await self._x(self.damage.close)
         self._pool.shutdown(wait=True)
+        self.accessibility.close()
         self.encoder.close()
 
     async def _x(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
@@ -247,6 +250,24 @@ class DisplayExecutor:
         response.timing.total_ms = elapsed * 1000
         ACTION_SECONDS.labels(name).observe(elapsed)
         return response
+
+    async def inspect(self, request: display_pb2.InspectRequest) -> display_pb2.InspectResponse:
+        started = time.perf_counter()
+        if request.HasField("point"):
+            x, y = self.scaling(request.screen_space).to_physical(request.point, "point")
+        else:
+            x, y = await self._x(self._in.pointer)
+        ui = await self.describe(x, y)
+        return display_pb2.InspectResponse(ui=ui, elapsed_ms=(time.perf_counter() - started) * 1000)
+
+    async def describe(self, x: int, y: int) -> common_pb2.UiContext:
+        """The accessibility tree's view of physical pixel (x, y) and of the focus. Its
+        own thread: an application slow to answer holds up neither X nor an action."""
+        window_class = await self._x(active_window_class, self._in.display)
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(
+            self.accessibility.pool, self.accessibility.describe, x, y, window_class
+        )
 
     # --- validation ----------------------------------------------------------------
 
@@ -452,6 +473,8 @@ class DisplayExecutor:
 
         x, y = await self._x(self._in.pointer)
         response.cursor_position.CopyFrom(scaling.to_model(x, y))
+        if request.return_ui:
+            response.ui.CopyFrom(await self.describe(x, y))
         if name == "cursor_position":
             p = response.cursor_position
             response.output = f"X={p.x},Y={p.y}"

@@ -10,7 +10,7 @@ from deskpilot.v1 import display_pb2, display_pb2_grpc
 
 
 class DisplayServicer(display_pb2_grpc.DisplayServicer):
-    """Serves GetInfo, Screenshot and Act for one executor."""
+    """Serves GetInfo, Screenshot, Act and Inspect for one executor."""
 
     def __init__(self, executor: DisplayExecutor) -> None:
         self.executor = executor
@@ -29,6 +29,11 @@ class DisplayServicer(display_pb2_grpc.DisplayServicer):
         self, request: display_pb2.ActRequest, context: grpc.aio.ServicerContext
     ) -> display_pb2.ActResponse:
         return await self.executor.act(request)
+
+    async def Inspect(
+        self, request: display_pb2.InspectRequest, context: grpc.aio.ServicerContext
+    ) -> display_pb2.InspectResponse:
+        return await self.executor.inspect(request)
 
 
 def display_binding(executor: DisplayExecutor) -> ServiceBinding:

@@ -1,0 +1,96 @@
+"""Display.Inspect in a real local sandbox: its session bus carries a real GTK window's
+accessibility tree, and the display executor names the widget at a point, the window
+that holds it and the focused field with its label, as the safety gate needs them."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import shutil
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import grpc
+import pytest
+
+from deskpilot.common.grpc_client import open_channel
+from deskpilot.common.sandbox_credential import call_metadata
+from deskpilot.v1 import common_pb2, display_pb2, display_pb2_grpc
+from tests.fixtures.sandboxes import local_sandbox, run_bash
+
+pytestmark = [pytest.mark.x11, pytest.mark.timeout(180)]
+APP = Path(__file__).resolve().parents[1] / "helpers" / "gtk_widgets.py"
+
+
+class Desktop:
+    def __init__(self, stub: display_pb2_grpc.DisplayStub, credential: str, points: dict) -> None:
+        self.stub, self.metadata, self.points = stub, call_metadata(credential), points
+
+    async def inspect(self, point: list[int] | None = None) -> common_pb2.UiContext:
+        request = display_pb2.InspectRequest()
+        if point is not None:
+            request.point.CopyFrom(common_pb2.Point(x=point[0], y=point[1]))
+        reply = await self.stub.Inspect(request, metadata=self.metadata)
+        return reply.ui
+
+
+@pytest.fixture
+async def desktop(sandbox_dir: Path) -> AsyncIterator[Desktop]:
+    """A sandbox showing the test's GTK window; the points of its widgets."""
+    app = sandbox_dir / "gtk_widgets.py"
+    shutil.copy(APP, app)
+    app.chmod(0o644)  # the sandbox's user runs it
+    async with local_sandbox(sandbox_dir) as (sandbox, client):
+        started = await run_bash(
+            client, f"setsid /usr/bin/python3 {app} > ~/widgets.json 2> ~/widgets.log &"
+        )
+        assert not started.is_error, started.text
+        for _ in range(100):
+            shown = await run_bash(client, "cat ~/widgets.json")
+            if shown.text.startswith("{"):
+                points = json.loads(shown.text.splitlines()[0])
+                break
+            await asyncio.sleep(0.1)
+        else:
+            log = await run_bash(client, "cat ~/widgets.log")
+            pytest.fail(f"the GTK window never showed: {log.text}")
+        async with open_channel(sandbox.endpoints.display_address) as channel:
+            stub = display_pb2_grpc.DisplayStub(channel)
+            yield Desktop(stub, sandbox.secrets.executor_credential, points)
+
+
+async def test_inspect_names_the_widget_at_a_point_and_its_window(desktop: Desktop) -> None:
+    ui = await desktop.inspect(desktop.points["button"])
+    assert ui.available
+    assert (ui.widget.role, ui.widget.name) == ("push button", "Delete account")
+    assert ui.dialog_title == "Account settings"
+    assert "sensitive" in ui.widget.states
+
+
+async def test_inspect_finds_the_focused_field_and_its_label(desktop: Desktop) -> None:
+    ui = await desktop.inspect()  # at the pointer, wherever it is: the focus is the same
+    assert ui.focused.role == "password text"
+    assert ui.focused.label == "Password"
+    assert "focused" in ui.focused.states
+    assert not ui.focus_in_address_bar
+    assert ui.window_class  # the active window's WM_CLASS, from the window manager
+
+
+async def test_an_action_reports_what_is_under_the_pointer_once_settled(desktop: Desktop) -> None:
+    x, y = desktop.points["button"]
+    action = display_pb2.ComputerAction(
+        mouse_move=display_pb2.MouseMoveAction(coordinate=common_pb2.Point(x=x, y=y))
+    )
+    reply = await desktop.stub.Act(
+        display_pb2.ActRequest(action=action, return_ui=True), metadata=desktop.metadata
+    )
+    assert reply.ui.available and reply.ui.widget.name == "Delete account"
+    plain = await desktop.stub.Act(display_pb2.ActRequest(action=action), metadata=desktop.metadata)
+    assert not plain.HasField("ui")  # only when asked: the lookup costs D-Bus round trips
+
+
+async def test_a_point_off_the_screen_is_refused(desktop: Desktop) -> None:
+    with pytest.raises(grpc.aio.AioRpcError) as refused:
+        await desktop.inspect([99_999, 5])
+    assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "point (99999, 5) is outside the screenshot" in (refused.value.details() or "")
