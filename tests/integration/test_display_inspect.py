@@ -12,9 +12,11 @@ from pathlib import Path
 
 import grpc
 import pytest
+from google.protobuf import struct_pb2
 
 from deskpilot.common.grpc_client import open_channel
 from deskpilot.common.sandbox_credential import call_metadata
+from deskpilot.orchestrator.sandboxes.client import SandboxClient
 from deskpilot.v1 import common_pb2, display_pb2, display_pb2_grpc
 from tests.fixtures.sandboxes import local_sandbox, run_bash
 
@@ -23,8 +25,12 @@ APP = Path(__file__).resolve().parents[1] / "helpers" / "gtk_widgets.py"
 
 
 class Desktop:
-    def __init__(self, stub: display_pb2_grpc.DisplayStub, credential: str, points: dict) -> None:
-        self.stub, self.metadata, self.points = stub, call_metadata(credential), points
+    def __init__(
+        self, client: SandboxClient, stub: display_pb2_grpc.DisplayStub, credential: str,
+        points: dict[str, list[int]],
+    ) -> None:  # fmt: skip
+        self.client, self.stub, self.points = client, stub, points
+        self.metadata = call_metadata(credential)
 
     async def inspect(self, point: list[int] | None = None) -> common_pb2.UiContext:
         request = display_pb2.InspectRequest()
@@ -56,7 +62,7 @@ async def desktop(sandbox_dir: Path) -> AsyncIterator[Desktop]:
             pytest.fail(f"the GTK window never showed: {log.text}")
         async with open_channel(sandbox.endpoints.display_address) as channel:
             stub = display_pb2_grpc.DisplayStub(channel)
-            yield Desktop(stub, sandbox.secrets.executor_credential, points)
+            yield Desktop(client, stub, sandbox.secrets.executor_credential, points)
 
 
 async def test_inspect_names_the_widget_at_a_point_and_its_window(desktop: Desktop) -> None:
@@ -94,3 +100,25 @@ async def test_a_point_off_the_screen_is_refused(desktop: Desktop) -> None:
         await desktop.inspect([99_999, 5])
     assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert "point (99999, 5) is outside the screenshot" in (refused.value.details() or "")
+
+
+def _computer_call(**fields: object) -> common_pb2.ToolCall:
+    arguments = struct_pb2.Struct()
+    arguments.update(fields)
+    return common_pb2.ToolCall(name="computer", input=arguments, tool_use_id="toolu_1")
+
+
+async def test_the_orchestrator_reads_the_tree_for_clicks_and_typing_only(
+    desktop: Desktop,
+) -> None:
+    # What the orchestrator hands the gate with each call (ActionContext.ui).
+    click = await desktop.client.ui_for(
+        _computer_call(action="left_click", coordinate=desktop.points["button"])
+    )
+    assert click is not None and click.widget.name == "Delete account"
+    typing = await desktop.client.ui_for(_computer_call(action="type", text="hunter2"))
+    assert typing is not None and typing.focused.role == "password text"
+    assert await desktop.client.ui_for(_computer_call(action="screenshot")) is None
+    # A point the click itself would refuse: judged without the tree, never an error.
+    off = await desktop.client.ui_for(_computer_call(action="left_click", coordinate=[-5, 99_999]))
+    assert off is not None and not off.available

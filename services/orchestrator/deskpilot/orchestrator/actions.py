@@ -99,29 +99,20 @@ class ActionRunner:
             # it again could refuse an action that happened (its key replays the first run).
             refusal = None
         else:
-            refusal = await self._judge(call)
+            refusal = await self._judge(call, executor)
         if refusal is not None:
             return await self._refuse(call, refusal, member)
         raise_if_cancelled()
         await self.deps.may_act()  # a person may have taken control meanwhile
         return await self._execute(call, executor, member)
 
-    async def _judge(self, call: common_pb2.ToolCall) -> str | None:
+    async def _judge(self, call: common_pb2.ToolCall, executor: Executor) -> str | None:
         """The gate's verdict, and a person's when it asks for one: why the call may not
         run, or None when it may."""
         # The gate judges while the proposal is published; the verdict event follows both.
         _, verdict = await asyncio.gather(
             self.deps.publish(action_proposed=events_pb2.ActionProposed(call=call)),
-            self.deps.gate.check(
-                call,
-                safety_pb2.ActionContext(
-                    session_id=self.session.id,
-                    screenshot=self.last_screenshot,
-                    tainted=self.session.tainted,
-                    previous_call=self.previous_call,
-                ),
-                policy=self.session.config.safety_policy,
-            ),
+            self._check(call, executor),
         )
         await self.deps.publish(
             safety_verdict=events_pb2.SafetyVerdict(
@@ -142,6 +133,19 @@ class ActionRunner:
                 why = f" ({reason})" if reason else ""
                 return f"The user did not approve this action{why}."
         return None
+
+    async def _check(self, call: common_pb2.ToolCall, executor: Executor) -> safety_pb2.Verdict:
+        context = safety_pb2.ActionContext(
+            session_id=self.session.id,
+            screenshot=self.last_screenshot,
+            tainted=self.session.tainted,
+            previous_call=self.previous_call,
+        )
+        # A click is judged by the widget it lands on, typing by the focused field.
+        ui = await self.deps.desktop.ui_for(call) if executor is Executor.DISPLAY else None
+        if ui is not None:
+            context.ui.CopyFrom(ui)
+        return await self.deps.gate.check(call, context, policy=self.session.config.safety_policy)
 
     async def _execute(
         self, call: common_pb2.ToolCall, executor: Executor, member: bool

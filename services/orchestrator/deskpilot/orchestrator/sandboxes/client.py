@@ -52,6 +52,14 @@ OUTCOME_UNKNOWN = (
 # Toolset members answer with a short confirmation, not a screenshot: the model asks for
 # a screenshot when it wants one.
 _TOOLSET_SCREENSHOT_MEMBERS = {"screenshot", "zoom"}
+# Computer actions the gate judges by what is at their point (clicks) or where the focus
+# is (typing): the desktop's accessibility tree is read for them before they are judged.
+_UI_ACTIONS = {
+    "left_click", "right_click", "middle_click", "double_click", "triple_click",
+    "left_mouse_down", "left_mouse_up", "type", "key",
+}  # fmt: skip
+# Reading the tree is an extra: when it does not answer soon, the gate judges by OCR.
+INSPECT_TIMEOUT_SECONDS = 2.0
 # text_editor_20250728 cuts views itself (max_characters) and adds its own note; this is
 # room for that note and ours within the result's bound.
 _VIEW_NOTE_ROOM = 512
@@ -159,6 +167,28 @@ class SandboxClient:
             text = f"Done: {action}."
         image = reply.screenshot if reply.HasField("screenshot") else None
         return ToolOutcome(text=text, image=image, replayed=reply.replayed)
+
+    async def ui_for(self, call: common_pb2.ToolCall) -> common_pb2.UiContext | None:
+        """What the accessibility tree shows where a click or typing would land, for the
+        gate; None for other calls. `available` is false when the tree did not answer (an
+        executor without Inspect, an app that hangs): the gate then judges by OCR."""
+        action = call.name if self.spec.is_toolset else _field(call, "action")
+        if action not in _UI_ACTIONS:
+            return None
+        request = display_pb2.InspectRequest()
+        coordinate = call.input.fields.get("coordinate")
+        if action not in {"type", "key"} and coordinate is not None:
+            values = coordinate.list_value.values
+            if len(values) == 2:
+                request.point.x, request.point.y = (int(v.number_value) for v in values)
+        try:
+            reply = await self.display.Inspect(
+                request, timeout=INSPECT_TIMEOUT_SECONDS, metadata=self._metadata
+            )
+        except grpc.aio.AioRpcError:
+            # A point the action itself will refuse, or no tree: judged without it.
+            return common_pb2.UiContext(available=False)
+        return reply.ui
 
     async def _bash(self, call: common_pb2.ToolCall, key: str) -> ToolOutcome:
         reply = await self.shell.Bash(

@@ -100,6 +100,9 @@ class FixedSandbox:
     async def screenshot(self) -> common_pb2.Image:
         return await self.client.screenshot()
 
+    async def ui_for(self, call: common_pb2.ToolCall) -> common_pb2.UiContext | None:
+        return await self.client.ui_for(call)
+
 
 class SessionSandbox:
     """The desktop of one session on this replica (see the module doc)."""
@@ -382,6 +385,18 @@ class SessionSandbox:
         self._calls += 1
         try:
             return await client.screenshot()
+        finally:
+            self._calls -= 1
+            await self._close_retired()
+
+    async def ui_for(self, call: common_pb2.ToolCall) -> common_pb2.UiContext | None:
+        """See SandboxClient.ui_for; unavailable while the desktop is gone."""
+        client = self._client
+        if client is None:
+            return common_pb2.UiContext(available=False)
+        self._calls += 1
+        try:
+            return await client.ui_for(call)
         finally:
             self._calls -= 1
             await self._close_retired()
