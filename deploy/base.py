@@ -39,21 +39,20 @@ DPKG_OPTIONS = (
     "path-exclude=/usr/share/locale/*",
     "path-exclude=/usr/share/lintian/*",
 )
+# Bookworm's init-system-helpers needs usrmerge (through usr-is-merged), whose install
+# script needs all of perl (~70 MB); the root is merged already, so once installed it is
+# removed again with the perl it pulled, where nothing else needs that perl (dpkg checks).
+PURGE_USRMERGE = (
+    'chroot "$1" dpkg --purge --force-depends usrmerge'
+    ' && { chroot "$1" dpkg --purge libfile-find-rule-perl libnumber-compare-perl'
+    " libtext-glob-perl perl libperl5.36 perl-modules-5.36 || true; }"
+)
 # Run in the finished tree ($1): what is only the build's, and Python's byte-code caches
 # (a read-only root cannot keep them fresh anyway).
 CLEANUP = (
     'rm -rf "$1"/var/lib/apt/lists/* "$1"/var/cache/* "$1"/var/log/*'
     ' && find "$1"/usr -depth -name __pycache__ -type d -exec rm -rf {} +'
 )
-# Users of the images (the sandbox's desktop user is 1000, as in its Pod template; the
-# services run as 10001), for an image without base-passwd (`extract`).
-PASSWD = (
-    "root:x:0:0:root:/root:/usr/sbin/nologin\n"
-    "deskpilot:x:10001:10001:deskpilot:/nonexistent:/usr/sbin/nologin\n"
-)
-GROUP = "root:x:0:\ndeskpilot:x:10001:\n"
-
-
 def cache_dir() -> Path:
     root = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
     return root / "deskpilot" / "images"
@@ -72,20 +71,23 @@ def mmdebstrap_command(kind: str, target: Path) -> list[str]:
     variant = VARIANTS.get(kind, "essential")
     command = ["mmdebstrap", f"--variant={variant}", "--include=" + ",".join(packages(kind))]
     command += [f"--dpkgopt={option}" for option in DPKG_OPTIONS]
-    if variant == "extract":
-        command += [
-            '--customize-hook=mkdir -p "$1"/etc "$1"/tmp && chmod 1777 "$1"/tmp',
-            f"--customize-hook=printf '{PASSWD}' > \"$1\"/etc/passwd",
-            f"--customize-hook=printf '{GROUP}' > \"$1\"/etc/group",
-        ]
+    hook = HERE / "base" / f"{kind}.hook"
+    if hook.is_file():  # what this kind needs beyond its packages
+        command.append(f'--customize-hook=sh {hook} "$1"')
+    if variant == "essential":
+        command.append(f"--customize-hook={PURGE_USRMERGE}")
     command += [f"--customize-hook={CLEANUP}", SUITE, str(target), str(SOURCES)]
     return command
 
 
 def reference(kind: str) -> str:
     """The base's image reference: its name and a hash of how it is made."""
-    digest = hashlib.sha256(repr(mmdebstrap_command(kind, Path("-"))).encode())
+    # Where the checkout lies is not part of it.
+    command = repr(mmdebstrap_command(kind, Path("-"))).replace(str(HERE), "deploy")
+    digest = hashlib.sha256(command.encode())
     digest.update(SOURCES.read_bytes() if SOURCES.is_file() else b"")
+    hook = HERE / "base" / f"{kind}.hook"
+    digest.update(hook.read_bytes() if hook.is_file() else b"")
     return f"localhost/deskpilot/base-{kind}:{digest.hexdigest()[:12]}"
 
 
@@ -105,7 +107,7 @@ def ensure(kind: str) -> str:
         for old in tar.parent.glob(f"base-{kind}-*.tar"):
             if old != tar and not old.name.endswith(".partial.tar"):
                 old.unlink()  # an older list's base: replaced
-    podman("import", "--quiet", "--message", f"deskpilot base-{kind}", str(tar), image)
+    podman("import", "--quiet", "--message", f"deskpilot base-{kind}", str(tar), image, capture=True)
     return image
 
 

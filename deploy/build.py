@@ -39,6 +39,11 @@ class Image:
     base: str  # a package list in deploy/base
     projects: tuple[str, ...] = ()  # workspace packages installed into /opt/deskpilot
     title: str = ""
+    # The folder of its Containerfile: its own, or the one every Python service shares.
+    containerfile: str = ""
+    module: str = ""  # for a service: what `python -m` runs
+    # A file the build needs that `make` makes (git-ignored), and the target that does.
+    needs: tuple[str, str] | None = None
 
 
 IMAGES = {
@@ -52,10 +57,23 @@ IMAGES = {
         "python",
         ("services/common", "services/bus", "services/orchestrator"),
         "deskpilot orchestrator",
+        containerfile="service",
+        module="deskpilot.orchestrator",
     ),
-    "safety": Image("ocr", ("services/common", "services/safety"), "deskpilot safety gate"),
+    "safety": Image(
+        "ocr",
+        ("services/common", "services/safety"),
+        "deskpilot safety gate",
+        containerfile="service",
+        module="deskpilot.safety",
+    ),
     "gateway": Image(
-        "python", ("services/common", "services/bus", "services/gateway"), "deskpilot gateway"
+        "python",
+        ("services/common", "services/bus", "services/gateway"),
+        "deskpilot gateway",
+        containerfile="service",
+        module="deskpilot.gateway",
+        needs=("services/gateway/deskpilot/gateway/web/vendor/novnc/core/rfb.js", "make web-deps"),
     ),
 }
 
@@ -76,9 +94,9 @@ def _wheel_digest(wheel: Path) -> bytes:
         return wheel.name.encode() + b"\0" + archive.read(record)
 
 
-def inputs_hash(containerfile: Path, base_image: str, staged: list[Path]) -> str:
+def inputs_hash(containerfile: Path, build_args: dict[str, str], staged: list[Path]) -> str:
     digest = hashlib.sha256(containerfile.read_bytes())
-    digest.update(base_image.encode())
+    digest.update(repr(sorted(build_args.items())).encode())
     for wheel in sorted(staged):
         digest.update(_wheel_digest(wheel))
     return digest.hexdigest()
@@ -104,16 +122,24 @@ def labels(name: str, image: Image, inputs: str) -> dict[str, str]:
 def build(name: str, force: bool = False) -> bool:
     """Build one image unless it is up to date; True when it was built."""
     image = IMAGES[name]
-    containerfile = HERE / name / "Containerfile"
+    if image.needs and not (ROOT / image.needs[0]).is_file():
+        raise SystemExit(f"build.py: {name} needs {image.needs[0]}: run `{image.needs[1]}` first")
+    containerfile = HERE / (image.containerfile or name) / "Containerfile"
     base_image = base.ensure(image.base)
     with tempfile.TemporaryDirectory(prefix=f"deskpilot-{name}-") as context:
         staged = wheels.stage(list(image.projects), Path(context) / "wheels")
-        inputs = inputs_hash(containerfile, base_image, staged)
+        build_args = {"BASE": base_image}
+        if image.module:
+            build_args["MODULE"] = image.module
+            build_args["PACKAGES"] = " ".join(wheels.project_name(p) for p in image.projects)
+        inputs = inputs_hash(containerfile, build_args, staged)
         if not force and image_label(reference(name), INPUTS_LABEL) == inputs:
             print(f"build.py: {reference(name)} is up to date", file=sys.stderr)
             return False
         command = ["build", "--pull=never", "--network=none", "--file", str(containerfile)]
-        command += ["--build-arg", f"BASE={base_image}", "--tag", reference(name)]
+        for key, value in build_args.items():
+            command += ["--build-arg", f"{key}={value}"]
+        command += ["--tag", reference(name)]
         for key, value in labels(name, image, inputs).items():
             command += ["--label", f"{key}={value}"]
         started = time.monotonic()
