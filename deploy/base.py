@@ -53,6 +53,8 @@ CLEANUP = (
     'rm -rf "$1"/var/lib/apt/lists/* "$1"/var/cache/* "$1"/var/log/*'
     ' && find "$1"/usr -depth -name __pycache__ -type d -exec rm -rf {} +'
 )
+
+
 def cache_dir() -> Path:
     root = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
     return root / "deskpilot" / "images"
@@ -107,7 +109,9 @@ def ensure(kind: str) -> str:
         for old in tar.parent.glob(f"base-{kind}-*.tar"):
             if old != tar and not old.name.endswith(".partial.tar"):
                 old.unlink()  # an older list's base: replaced
-    podman("import", "--quiet", "--message", f"deskpilot base-{kind}", str(tar), image, capture=True)
+    podman(
+        "import", "--quiet", "--message", f"deskpilot base-{kind}", str(tar), image, capture=True
+    )
     return image
 
 
