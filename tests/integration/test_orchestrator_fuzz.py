@@ -127,8 +127,9 @@ def _fuzz(address: str, session_id: str) -> set[grpc.StatusCode]:
                 if method == "CreateSession" and reply.session.id != session_id:
                     # A generated config that is valid starts a session; ending it keeps
                     # the replica under max_sessions, so the target can always come back.
-                    stub.DeleteSession(pb.DeleteSessionRequest(session_id=reply.session.id),
-                                       timeout=CALL_TIMEOUT)
+                    stub.DeleteSession(
+                        pb.DeleteSessionRequest(session_id=reply.session.id), timeout=CALL_TIMEOUT
+                    )
             seen.add(grpc.StatusCode.OK)
         except grpc.RpcError as error:
             code = error.code()  # type: ignore[attr-defined]
