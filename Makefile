@@ -34,13 +34,19 @@ APT_PACKAGES := \
 	fonts-dejavu-core unzip \
 	python3-venv python3-dev gcc g++ pkg-config make
 
+# What builds and runs the container images (deploy/): podman with runc (the runtime
+# deploy/containers.conf names), its rootful networking, and mmdebstrap, which makes the
+# images' Debian bases. Not part of `deps`: only `make images` and `make test` need them.
+IMAGE_PACKAGES := podman runc uidmap fuse-overlayfs slirp4netns containernetworking-plugins \
+	iptables mmdebstrap
+
 # Every package of the workspace, installed editable into one virtualenv.
 PACKAGES := $(patsubst %/pyproject.toml,%,$(wildcard services/*/pyproject.toml sandbox/pyproject.toml))
 PY_INPUTS := requirements-dev.txt $(foreach p,$(PACKAGES),$(p)/pyproject.toml)
 
 SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 
-.PHONY: help run demo test lint format protos docs bench bench-safety train-safety deps system-deps python-deps web-deps k8s-deps npm-command sandbox-venv clean
+.PHONY: help run demo test lint format protos docs bench bench-safety train-safety deps system-deps python-deps web-deps k8s-deps npm-command sandbox-venv image-deps images compose clean
 
 help:
 	@echo "make run      install what is missing, start the local stack (Ctrl-C stops it)"
@@ -49,14 +55,15 @@ help:
 	@echo "make lint     ruff check and format check"
 	@echo "make protos   regenerate the Python stubs from protos/"
 	@echo "make bench    run the benchmarks (not part of the tests)"
+	@echo "make images   build the container images (deploy/) with podman, tagged deskpilot/<name>:dev"
 	@echo "make docs     regenerate the settings table in the README"
 	@echo "make bench-safety / make train-safety   measure / retrain the safety gate"
 
 deps: system-deps python-deps web-deps k8s-deps
 
 # Install only the Debian packages that are missing (dpkg-query is fast; apt is not).
-system-deps:
-	@missing=$$(for p in $(APT_PACKAGES); do \
+define apt-install
+	@missing=$$(for p in $(1); do \
 		dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; \
 	done); \
 	if [ -n "$$missing" ]; then \
@@ -64,6 +71,10 @@ system-deps:
 		$(SUDO) apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing; \
 	fi
+endef
+
+system-deps:
+	$(call apt-install,$(APT_PACKAGES))
 
 python-deps: $(STAMPS)/python-deps $(STAMPS)/sandbox-venv
 
@@ -126,6 +137,17 @@ $(STAMPS)/sandbox-venv: $(foreach p,$(SANDBOX_PACKAGES),$(p)/pyproject.toml)
 		touch $@; \
 	fi
 
+image-deps:
+	$(call apt-install,$(IMAGE_PACKAGES))
+
+# Every image, or some: make images IMAGES='sandbox gateway'. Each is built only when its
+# inputs changed (deploy/README.md); podman reads deploy/containers.conf.
+IMAGES ?=
+export CONTAINERS_CONF ?= $(CURDIR)/deploy/containers.conf
+
+images: image-deps python-deps web-deps
+	$(BIN)/python deploy/build.py $(IMAGES)
+
 run: deps
 	$(BIN)/deskpilot up $(ARGS)
 
@@ -134,7 +156,8 @@ run: deps
 demo: deps
 	$(BIN)/deskpilot up --stand-in $(ARGS)
 
-test: deps
+# images: their tests run them with podman (each is built only when its inputs changed).
+test: deps images
 	$(BIN)/pytest
 
 lint: python-deps
