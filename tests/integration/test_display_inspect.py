@@ -17,7 +17,7 @@ from google.protobuf import struct_pb2
 from deskpilot.common.grpc_client import open_channel
 from deskpilot.common.sandbox_credential import call_metadata
 from deskpilot.orchestrator.sandboxes.client import SandboxClient
-from deskpilot.v1 import common_pb2, display_pb2, display_pb2_grpc
+from deskpilot.v1 import common_pb2, display_pb2, display_pb2_grpc, safety_pb2, safety_pb2_grpc
 from tests.fixtures.sandboxes import local_sandbox, run_bash
 
 pytestmark = [pytest.mark.x11, pytest.mark.timeout(180)]
@@ -73,6 +73,18 @@ async def test_inspect_names_the_widget_at_a_point_and_its_window(desktop: Deskt
     assert "sensitive" in ui.widget.states
 
 
+@pytest.mark.parametrize(
+    ("widget", "name"),
+    [("trash", "Move to Trash"), ("pay", "Pay"), ("accept", "Accept")],
+    ids=["icon-only", "tiny", "faint"],
+)
+async def test_inspect_names_buttons_ocr_cannot_read(
+    desktop: Desktop, widget: str, name: str
+) -> None:
+    ui = await desktop.inspect(desktop.points[widget])
+    assert (ui.widget.role, ui.widget.name) == ("push button", name)
+
+
 async def test_inspect_finds_the_focused_field_and_its_label(desktop: Desktop) -> None:
     ui = await desktop.inspect()  # at the pointer, wherever it is: the focus is the same
     assert ui.focused.role == "password text"
@@ -122,3 +134,46 @@ async def test_the_orchestrator_reads_the_tree_for_clicks_and_typing_only(
     # A point the click itself would refuse: judged without the tree, never an error.
     off = await desktop.client.ui_for(_computer_call(action="left_click", coordinate=[-5, 99_999]))
     assert off is not None and not off.available
+
+
+@pytest.mark.parametrize(
+    ("widget", "rule"),
+    [("button", "computer.click-delete"), ("trash", "computer.click-delete"),
+     ("pay", "computer.click-payment"), ("accept", "computer.click-accept")],
+)  # fmt: skip
+async def test_the_gate_asks_a_person_for_clicks_on_what_the_tree_names(
+    desktop: Desktop, safety: tuple[object, safety_pb2_grpc.SafetyStub], widget: str, rule: str
+) -> None:
+    _, safety_stub = safety
+    call = _computer_call(action="left_click", coordinate=desktop.points[widget])
+    ui = await desktop.client.ui_for(call)
+    assert ui is not None
+    # The screenshot the model saw is not given: the widget alone decides.
+    reply = await safety_stub.CheckAction(
+        safety_pb2.CheckActionRequest(call=call, context=safety_pb2.ActionContext(ui=ui))
+    )
+    assert reply.verdict.decision == safety_pb2.DECISION_CONFIRM
+    assert rule in [r.rule_id for r in reply.verdict.reasons]
+
+
+async def test_typing_is_judged_by_the_field_that_has_the_focus(
+    desktop: Desktop, safety: tuple[object, safety_pb2_grpc.SafetyStub]
+) -> None:
+    _, safety_stub = safety
+
+    async def verdict(text: str) -> list[str]:
+        call = _computer_call(action="type", text=text)
+        ui = await desktop.client.ui_for(call)
+        assert ui is not None
+        reply = await safety_stub.CheckAction(
+            safety_pb2.CheckActionRequest(call=call, context=safety_pb2.ActionContext(ui=ui))
+        )
+        return [r.rule_id for r in reply.verdict.reasons]
+
+    assert await verdict("hunter2") == ["computer.type-into-secret"]  # the password field
+    x, y = desktop.points["cvv"]
+    click = display_pb2.ComputerAction(
+        left_click=display_pb2.ClickAction(coordinate=common_pb2.Point(x=x, y=y))
+    )
+    await desktop.stub.Act(display_pb2.ActRequest(action=click), metadata=desktop.metadata)
+    assert await verdict("123") == ["computer.type-into-card"]  # three digits, a CVV

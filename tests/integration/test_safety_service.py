@@ -18,7 +18,6 @@ from deskpilot.common.config import load_settings
 from deskpilot.common.errors import field_violations
 from deskpilot.common.safety_client import PolicyCheckUnavailable, SafetyGate
 from deskpilot.safety.app import binding, build_servicer
-from deskpilot.safety.ocr import OcrEngine
 from deskpilot.safety.settings import SafetySettings
 from deskpilot.v1 import common_pb2, safety_pb2, safety_pb2_grpc
 from tests.fixtures.auth import test_auth
@@ -33,15 +32,6 @@ def call(name: str, **fields: object) -> common_pb2.ToolCall:
     arguments = Struct()
     arguments.update(fields)
     return common_pb2.ToolCall(name=name, input=arguments)
-
-
-@pytest.fixture
-async def safety(ocr_engine: OcrEngine):
-    settings = load_settings(SafetySettings, None, ocr_workers=1)
-    servicer = build_servicer(settings, engine=ocr_engine)  # served with the test key
-    async with running_server([binding(servicer)]) as (server, channel):
-        yield server, safety_pb2_grpc.SafetyStub(channel)
-    servicer.close()
 
 
 POLICY = safety_pb2.SafetyPolicy(allowed_domains=["example.com"])

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -34,6 +35,10 @@ DIALOG_ROLES = {"dialog", "alert", "file chooser"}
 # A field in a browser's own window, outside any page, is its address (or search) bar.
 BROWSERS = ("firefox", "chromium", "chrome")
 DOCUMENT_ROLES = {"document web", "document frame"}
+# A hit-test that stops at a whole window or page has not reached the widget yet (a fresh
+# Firefox content process answers so until its tree is built): asked once more.
+CONTAINER_ROLES = {"frame", "window", "internal frame", "document web", "document frame"}
+RETRY_SECONDS = 0.05
 # States worth reporting (the rest describe rendering).
 STATES = {
     "focused", "editable", "sensitive", "enabled", "showing", "checked", "selected",
@@ -100,6 +105,11 @@ class _Lookup:
         window = self._window_at(windows, x, y)
         if window is not None:
             widget = self._deepest_at(window, x, y)
+            first = widget.get_role_name()
+            if first in CONTAINER_ROLES:
+                time.sleep(RETRY_SECONDS)
+                widget = self._deepest_at(window, x, y)
+                ui.note = f"hit-test retried: it first stopped at a {first}"
             ui.widget.CopyFrom(self.widget(widget))
             holder = self._holder(widget) or window
             ui.dialog_title = holder.get_name() or ""
@@ -110,6 +120,8 @@ class _Lookup:
         if focused is not None:
             ui.focused.CopyFrom(self.widget(focused))
             ui.focus_in_address_bar = self._in_browser_chrome(focused)
+        if active is not None and self._is_browser(active):
+            ui.url = self._page_url(active, focused)
         return ui
 
     # -- reading one widget ------------------------------------------------------------
@@ -215,11 +227,27 @@ class _Lookup:
                 break
         return " ".join(texts)[:MAX_DIALOG_TEXT]
 
-    def _in_browser_chrome(self, node: Any) -> bool:
-        if node.get_role_name() not in {"entry", "combo box", "text"}:
-            return False
+    def _is_browser(self, node: Any) -> bool:
         app = node.get_application()
         name = (app.get_name() if app is not None else "").lower()
-        if not any(browser in name for browser in BROWSERS):
+        return any(browser in name for browser in BROWSERS)
+
+    def _in_browser_chrome(self, node: Any) -> bool:
+        if node.get_role_name() not in {"entry", "combo box", "text"} or not self._is_browser(node):
             return False
         return not any(a.get_role_name() in DOCUMENT_ROLES for a in self._ancestors(node))
+
+    def _page_url(self, window: Any, focused: Any | None) -> str:
+        """The URL of the page the window shows: its document's, which is what loaded
+        (the address bar may hold what someone is typing)."""
+        document = None
+        if focused is not None:
+            chain = [focused, *self._ancestors(focused)]
+            document = next((n for n in chain if n.get_role_name() in DOCUMENT_ROLES), None)
+        if document is None:
+            document = next(
+                (n for n in self._descendants(window) if n.get_role_name() in DOCUMENT_ROLES),
+                None,
+            )
+        iface = document.get_document_iface() if document is not None else None
+        return (iface.get_document_attribute_value("DocURL") or "") if iface else ""
