@@ -177,3 +177,64 @@ async def test_typing_is_judged_by_the_field_that_has_the_focus(
     )
     await desktop.stub.Act(display_pb2.ActRequest(action=click), metadata=desktop.metadata)
     assert await verdict("123") == ["computer.type-into-card"]  # three digits, a CVV
+
+
+PAGE = (
+    "<!doctype html><title>Checkout</title><button style='position:fixed;inset:0;"
+    "width:100%;height:100%;font-size:40px'>Place order</button>"
+)
+
+
+async def test_firefox_names_the_page_button_its_url_and_the_address_bar(
+    sandbox_dir: Path, safety: tuple[object, safety_pb2_grpc.SafetyStub]
+) -> None:
+    _, safety_stub = safety
+    page = sandbox_dir / "checkout.html"
+    page.write_text(PAGE)
+    page.chmod(0o644)
+    url = page.as_uri()
+    async with local_sandbox(sandbox_dir) as (sandbox, client):
+        await run_bash(
+            client,
+            f"mkdir -p ~/ff; setsid firefox-esr --no-remote --profile ~/ff {url} >~/ff.log 2>&1 &",
+        )
+        geometry = await run_bash(
+            client, "xdotool search --sync --onlyvisible --class firefox getwindowgeometry --shell"
+        )
+        box = dict(line.split("=") for line in geometry.text.split() if "=" in line)
+        # Well inside the page, below the browser's toolbars: the button fills the page.
+        left, top, width, height = (int(box[k]) for k in ("X", "Y", "WIDTH", "HEIGHT"))
+        point = [left + width // 2, top + height * 3 // 4]
+        click = _computer_call(action="left_click", coordinate=point)
+        ui = None
+        for _ in range(150):  # Firefox builds its tree after the page loads
+            ui = await client.ui_for(click)
+            if ui is not None and ui.url == url and ui.widget.name == "Place order":
+                break
+            await asyncio.sleep(0.2)
+        assert ui is not None and ui.url == url, ui
+        assert (ui.widget.role, ui.widget.name) == ("push button", "Place order")
+        assert ui.window_class == "firefox-esr"
+        reply = await safety_stub.CheckAction(
+            safety_pb2.CheckActionRequest(call=click, context=safety_pb2.ActionContext(ui=ui))
+        )
+        assert "computer.click-payment" in [r.rule_id for r in reply.verdict.reasons]
+
+        # Ctrl+L: what is typed now goes to the address bar, and is checked as navigation.
+        async with open_channel(sandbox.endpoints.display_address) as channel:
+            stub = display_pb2_grpc.DisplayStub(channel)
+            keys = display_pb2.ComputerAction(key=display_pb2.KeyAction(text="ctrl+l"))
+            metadata = call_metadata(sandbox.secrets.executor_credential)
+            await stub.Act(display_pb2.ActRequest(action=keys), metadata=metadata)
+        typing = _computer_call(action="type", text="https://evil.example/\n")
+        ui = await client.ui_for(typing)
+        assert ui is not None and ui.focus_in_address_bar, ui
+        reply = await safety_stub.CheckAction(
+            safety_pb2.CheckActionRequest(
+                call=typing,
+                context=safety_pb2.ActionContext(ui=ui),
+                policy=safety_pb2.SafetyPolicy(allowed_domains=["example.com"]),
+            )
+        )
+        assert "network.navigate-not-allowed" in [r.rule_id for r in reply.verdict.reasons]
+        assert reply.verdict.decision != safety_pb2.DECISION_ALLOW
