@@ -64,6 +64,12 @@ async def test_the_sandbox_image_serves_its_desktop_locked_down() -> None:
                 display_pb2.GetInfoRequest(), metadata=call_metadata(credential)
             )
             assert info.physical_size.width == report.screen.width > 0
+            # Its apps publish their accessibility tree on the desktop's session bus.
+            assert "accessibility bus" not in report.missing
+            inspected = await display_pb2_grpc.DisplayStub(channel).Inspect(
+                display_pb2.InspectRequest(), metadata=call_metadata(credential)
+            )
+            assert inspected.ui.available, inspected.ui.note
             with pytest.raises(grpc.aio.AioRpcError) as refused:
                 await display_pb2_grpc.DisplayStub(channel).GetInfo(display_pb2.GetInfoRequest())
             assert refused.value.code() == grpc.StatusCode.UNAUTHENTICATED
