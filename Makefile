@@ -38,7 +38,7 @@ APT_PACKAGES := \
 # deploy/containers.conf names), its rootful networking, and mmdebstrap, which makes the
 # images' Debian bases. Not part of `deps`: only `make images` and `make test` need them.
 IMAGE_PACKAGES := podman runc uidmap fuse-overlayfs slirp4netns containernetworking-plugins \
-	iptables mmdebstrap
+	iptables mmdebstrap catatonit
 
 # Every package of the workspace, installed editable into one virtualenv.
 PACKAGES := $(patsubst %/pyproject.toml,%,$(wildcard services/*/pyproject.toml sandbox/pyproject.toml))
@@ -46,7 +46,7 @@ PY_INPUTS := requirements-dev.txt $(foreach p,$(PACKAGES),$(p)/pyproject.toml)
 
 SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 
-.PHONY: help run demo test lint format protos docs bench bench-safety train-safety deps system-deps python-deps web-deps k8s-deps npm-command sandbox-venv image-deps images clean
+.PHONY: help run demo test lint format protos docs bench bench-safety train-safety deps system-deps python-deps web-deps k8s-deps npm-command sandbox-venv image-deps images compose compose-down clean
 
 help:
 	@echo "make run      install what is missing, start the local stack (Ctrl-C stops it)"
@@ -56,6 +56,7 @@ help:
 	@echo "make protos   regenerate the Python stubs from protos/"
 	@echo "make bench    run the benchmarks (not part of the tests)"
 	@echo "make images   build the container images (deploy/) with podman, tagged deskpilot/<name>:dev"
+	@echo "make compose  run every image in one podman Pod, the page at http://127.0.0.1:8080 (make compose-down)"
 	@echo "make docs     regenerate the settings table in the README"
 	@echo "make bench-safety / make train-safety   measure / retrain the safety gate"
 
@@ -147,6 +148,13 @@ export CONTAINERS_CONF ?= $(CURDIR)/deploy/containers.conf
 
 images: image-deps python-deps web-deps
 	$(BIN)/python deploy/build.py $(IMAGES)
+
+# One machine, real containers: every image in one podman Pod (deploy/compose.py).
+compose: images
+	$(BIN)/python deploy/compose.py up
+
+compose-down:
+	$(BIN)/python deploy/compose.py down
 
 run: deps
 	$(BIN)/deskpilot up $(ARGS)

@@ -22,13 +22,24 @@ def make_provider(
 
             existing = settings.existing
             credential = read_credential_file(Path(existing.credential_file), remove=False)
+            vnc_password = ""
+            if existing.vnc_password_file:
+                try:
+                    vnc_password = Path(existing.vnc_password_file).read_text().strip()
+                except OSError as error:
+                    raise SystemExit(
+                        "deskpilot-orchestrator: cannot read sandbox.existing.vnc_password_file "
+                        f"{existing.vnc_password_file}: {error.strerror}"
+                    ) from None
             return ExistingSandboxProvider(
                 session_pb2.SandboxEndpoints(
                     display_address=existing.display_address,
                     shell_address=existing.shell_address,
                     vnc_address=existing.vnc_address,
                 ),
-                session_pb2.SandboxSecrets(executor_credential=credential),
+                session_pb2.SandboxSecrets(
+                    executor_credential=credential, vnc_password=vnc_password
+                ),
             )
         case "local":
             from deskpilot.orchestrator.sandboxes.local import LocalSandboxProvider

@@ -51,6 +51,11 @@ class ExistingProviderSettings(BaseModel):
         description="File holding the credential its executors require (provider `existing`; "
         "the sandbox's `--credential-file` or its ready report), read at start.",
     )
+    vnc_password_file: str = Field(
+        "",
+        description="File holding its VNC password (the sandbox's `--vnc-password`), which "
+        "the gateway's viewers need; empty: the VNC server asks for none.",
+    )
 
 
 class SandboxProviderSettings(BaseModel):
