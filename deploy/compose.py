@@ -34,6 +34,7 @@ from podman import podman
 
 from deskpilot.bus.identities import BusRole, authorization
 from deskpilot.cli import local_auth
+from deskpilot.cli.token_main import login_link
 from deskpilot.common.sandbox_credential import new_credential, write_credential_file
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -204,9 +205,11 @@ def up(compose: Compose) -> None:
     api_key = os.environ.get("ANTHROPIC_API_KEY", "")
     path = render(compose, api_key)
     podman("kube", "play", "--replace", str(path))
-    print(f"compose: pod {compose.name} is up; the page is http://127.0.0.1:{compose.port}/")
-    token = local_auth.local_auth(compose.data).cli_token_file.resolve()
-    print(f"compose: admin token: {token}; `podman pod logs {compose.name}` shows the logs")
+    page = f"http://127.0.0.1:{compose.port}/"
+    token_file = local_auth.local_auth(compose.data).cli_token_file.resolve()
+    print(f"compose: pod {compose.name} is up; `podman pod logs {compose.name}` shows its logs")
+    print(f"compose: watch and steer in the browser: {login_link(page, token_file.read_text())}")
+    print(f"compose: admin token for the CLI: {token_file}")
     if not api_key:
         print("compose: no ANTHROPIC_API_KEY: sessions are refused until one is set")
 
