@@ -149,6 +149,9 @@ def manifest(compose: Compose, files: dict[str, Path], api_key: str = "") -> dic
         "GATEWAY", compose.port, HOST="0.0.0.0",
         NATS_URL=f"nats://{local['nats']}", NATS_SEED_FILE=f"{secret}/nats-gateway.nk",
         ORCHESTRATOR_ADDRESS=local["orchestrator"], AUTH__TOKEN_FILE=f"{secret}/gateway.token",
+        # No load balancer to drain from here: viewers are told and the gateway stops
+        # within `podman pod rm`'s 10 s.
+        GRACE_SECONDS=3,
     )  # fmt: skip
     sandbox_env = {
         "VNC_HOST": "127.0.0.1", "EXECUTOR_HOST": "127.0.0.1", "VNC_PORT": ADDRESSES["vnc"],
@@ -208,7 +211,7 @@ def up(compose: Compose) -> None:
     page = f"http://127.0.0.1:{compose.port}/"
     token_file = local_auth.local_auth(compose.data).cli_token_file.resolve()
     print(f"compose: pod {compose.name} is up; `podman pod logs {compose.name}` shows its logs")
-    print(f"compose: watch and steer in the browser: {login_link(page, token_file.read_text())}")
+    print(f"compose: watch and steer in the browser: {login_link(page, token_file.read_text().strip())}")
     print(f"compose: admin token for the CLI: {token_file}")
     if not api_key:
         print("compose: no ANTHROPIC_API_KEY: sessions are refused until one is set")
