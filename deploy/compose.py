@@ -211,7 +211,8 @@ def up(compose: Compose) -> None:
     page = f"http://127.0.0.1:{compose.port}/"
     token_file = local_auth.local_auth(compose.data).cli_token_file.resolve()
     print(f"compose: pod {compose.name} is up; `podman pod logs {compose.name}` shows its logs")
-    print(f"compose: watch and steer in the browser: {login_link(page, token_file.read_text().strip())}")
+    link = login_link(page, token_file.read_text().strip())
+    print(f"compose: watch and steer in the browser: {link}")
     print(f"compose: admin token for the CLI: {token_file}")
     if not api_key:
         print("compose: no ANTHROPIC_API_KEY: sessions are refused until one is set")
