@@ -137,18 +137,20 @@ class CheckActionResponse(_message.Message):
     def __init__(self, verdict: _Optional[_Union[Verdict, _Mapping]] = ..., elapsed_ms: _Optional[float] = ...) -> None: ...
 
 class ScanContentRequest(_message.Message):
-    __slots__ = ("text", "image", "source", "session_id", "policy")
+    __slots__ = ("text", "image", "source", "session_id", "policy", "task")
     TEXT_FIELD_NUMBER: _ClassVar[int]
     IMAGE_FIELD_NUMBER: _ClassVar[int]
     SOURCE_FIELD_NUMBER: _ClassVar[int]
     SESSION_ID_FIELD_NUMBER: _ClassVar[int]
     POLICY_FIELD_NUMBER: _ClassVar[int]
+    TASK_FIELD_NUMBER: _ClassVar[int]
     text: str
     image: _common_pb2.Image
     source: ContentSource
     session_id: str
     policy: SafetyPolicy
-    def __init__(self, text: _Optional[str] = ..., image: _Optional[_Union[_common_pb2.Image, _Mapping]] = ..., source: _Optional[_Union[ContentSource, str]] = ..., session_id: _Optional[str] = ..., policy: _Optional[_Union[SafetyPolicy, _Mapping]] = ...) -> None: ...
+    task: str
+    def __init__(self, text: _Optional[str] = ..., image: _Optional[_Union[_common_pb2.Image, _Mapping]] = ..., source: _Optional[_Union[ContentSource, str]] = ..., session_id: _Optional[str] = ..., policy: _Optional[_Union[SafetyPolicy, _Mapping]] = ..., task: _Optional[str] = ...) -> None: ...
 
 class Span(_message.Message):
     __slots__ = ("start", "end", "text", "score", "box")
@@ -165,20 +167,48 @@ class Span(_message.Message):
     def __init__(self, start: _Optional[int] = ..., end: _Optional[int] = ..., text: _Optional[str] = ..., score: _Optional[float] = ..., box: _Optional[_Union[_common_pb2.Rect, _Mapping]] = ...) -> None: ...
 
 class ScanContentResponse(_message.Message):
-    __slots__ = ("injection", "score", "level", "spans", "text", "elapsed_ms")
+    __slots__ = ("injection", "score", "level", "spans", "text", "elapsed_ms", "judge")
     INJECTION_FIELD_NUMBER: _ClassVar[int]
     SCORE_FIELD_NUMBER: _ClassVar[int]
     LEVEL_FIELD_NUMBER: _ClassVar[int]
     SPANS_FIELD_NUMBER: _ClassVar[int]
     TEXT_FIELD_NUMBER: _ClassVar[int]
     ELAPSED_MS_FIELD_NUMBER: _ClassVar[int]
+    JUDGE_FIELD_NUMBER: _ClassVar[int]
     injection: bool
     score: float
     level: InjectionLevel
     spans: _containers.RepeatedCompositeFieldContainer[Span]
     text: str
     elapsed_ms: float
-    def __init__(self, injection: _Optional[bool] = ..., score: _Optional[float] = ..., level: _Optional[_Union[InjectionLevel, str]] = ..., spans: _Optional[_Iterable[_Union[Span, _Mapping]]] = ..., text: _Optional[str] = ..., elapsed_ms: _Optional[float] = ...) -> None: ...
+    judge: JudgeReport
+    def __init__(self, injection: _Optional[bool] = ..., score: _Optional[float] = ..., level: _Optional[_Union[InjectionLevel, str]] = ..., spans: _Optional[_Iterable[_Union[Span, _Mapping]]] = ..., text: _Optional[str] = ..., elapsed_ms: _Optional[float] = ..., judge: _Optional[_Union[JudgeReport, _Mapping]] = ...) -> None: ...
+
+class JudgeReport(_message.Message):
+    __slots__ = ("asked", "injection", "confidence", "reason", "failed", "over_budget", "model", "latency_ms", "input_tokens", "output_tokens", "cost_usd")
+    ASKED_FIELD_NUMBER: _ClassVar[int]
+    INJECTION_FIELD_NUMBER: _ClassVar[int]
+    CONFIDENCE_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    FAILED_FIELD_NUMBER: _ClassVar[int]
+    OVER_BUDGET_FIELD_NUMBER: _ClassVar[int]
+    MODEL_FIELD_NUMBER: _ClassVar[int]
+    LATENCY_MS_FIELD_NUMBER: _ClassVar[int]
+    INPUT_TOKENS_FIELD_NUMBER: _ClassVar[int]
+    OUTPUT_TOKENS_FIELD_NUMBER: _ClassVar[int]
+    COST_USD_FIELD_NUMBER: _ClassVar[int]
+    asked: bool
+    injection: bool
+    confidence: float
+    reason: str
+    failed: bool
+    over_budget: bool
+    model: str
+    latency_ms: float
+    input_tokens: int
+    output_tokens: int
+    cost_usd: float
+    def __init__(self, asked: _Optional[bool] = ..., injection: _Optional[bool] = ..., confidence: _Optional[float] = ..., reason: _Optional[str] = ..., failed: _Optional[bool] = ..., over_budget: _Optional[bool] = ..., model: _Optional[str] = ..., latency_ms: _Optional[float] = ..., input_tokens: _Optional[int] = ..., output_tokens: _Optional[int] = ..., cost_usd: _Optional[float] = ...) -> None: ...
 
 class ValidatePolicyRequest(_message.Message):
     __slots__ = ("policy",)

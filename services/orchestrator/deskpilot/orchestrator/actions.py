@@ -211,6 +211,7 @@ class ActionRunner:
             if not (request.HasField("image") and _is_zoom(call)):
                 request.session_id = self.session.id
             request.policy.CopyFrom(self.session.config.safety_policy)
+            request.task = self.session.config.task  # the judge's trusted context
         answers = await asyncio.gather(*(self.deps.gate.scan(r) for r in requests))
         return list(zip(requests, answers, strict=True))
 

@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import contextlib
 
+import anthropic
+
 from deskpilot.common.grpc_server import ServiceBinding
 from deskpilot.common.identity import Role
 from deskpilot.safety.action_check import ActionChecker
+from deskpilot.safety.judge import ClaudeJudge
 from deskpilot.safety.ocr import OcrEngine, ScreenReader, read_label
 from deskpilot.safety.policy import PolicyError, load_policy
 from deskpilot.safety.scanner import ContentScanner
 from deskpilot.safety.screen_cache import DecodedScreens
 from deskpilot.safety.servicer import SafetyServicer
-from deskpilot.safety.settings import SafetySettings
+from deskpilot.safety.settings import JudgeSettings, SafetySettings
 from deskpilot.safety.taint import TaintStore
 from deskpilot.safety.text_scan import TextScanner
 from deskpilot.v1 import safety_pb2, safety_pb2_grpc
@@ -35,7 +38,23 @@ def build_servicer(settings: SafetySettings, engine: OcrEngine | None = None) ->
         scanner,
         workers=settings.ocr_workers,
         max_image_pixels=settings.max_image_pixels,
+        judge=_judge(settings.judge),
     )
+
+
+def _judge(settings: JudgeSettings) -> ClaudeJudge | None:
+    """The configured judge, or None; one line and exit when it cannot be made."""
+    if not settings.enabled:
+        return None
+    try:
+        return ClaudeJudge(settings)
+    except OSError as error:
+        raise SystemExit(
+            f"deskpilot-safety: cannot read judge.api_key_file {settings.api_key_file}: "
+            f"{error.strerror}"
+        ) from None
+    except anthropic.AnthropicError as error:  # no key anywhere
+        raise SystemExit(f"deskpilot-safety: the judge cannot start: {error}") from None
 
 
 # The gate judges actions for the orchestrator alone: no person or other service calls it

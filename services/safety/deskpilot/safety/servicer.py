@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -12,14 +13,21 @@ from prometheus_client import Counter, Histogram
 from deskpilot.common.errors import FieldViolation, InvalidArgument
 from deskpilot.common.struct_values import NonFiniteNumber, struct_to_dict
 from deskpilot.safety.action_check import ActionChecker, ActionInputError, ActionSituation
+from deskpilot.safety.judge import ClaudeJudge
 from deskpilot.safety.policy import Policy, PolicyError
 from deskpilot.safety.scanner import ContentScanner, ScanResult
 from deskpilot.safety.screen_cache import DEFAULT_MAX_PIXELS, ImageError, check_image
+from deskpilot.safety.taint import TaintMark
 from deskpilot.safety.ui_context import snapshot_of
 from deskpilot.v1 import common_pb2, safety_pb2, safety_pb2_grpc
 
 DECISIONS = Counter(
     "deskpilot_safety_decisions_total", "CheckAction verdicts by decision.", ["decision"]
+)
+JUDGE_ANSWERS = Counter(
+    "deskpilot_safety_judge_answers_total",
+    "What the second-stage judge made of flagged content.",
+    ["answer"],
 )
 SCAN_SECONDS = Histogram(
     "deskpilot_safety_scan_seconds",
@@ -49,10 +57,12 @@ class SafetyServicer(safety_pb2_grpc.SafetyServicer):
         scanner: ContentScanner,
         workers: int = 2,
         max_image_pixels: int = DEFAULT_MAX_PIXELS,
+        judge: ClaudeJudge | None = None,
     ) -> None:
         self.policy = policy
         self.checker = checker
         self.scanner = scanner
+        self.judge = judge
         self.max_image_pixels = max_image_pixels
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="safety")
 
@@ -119,6 +129,8 @@ class SafetyServicer(safety_pb2_grpc.SafetyServicer):
         policy = self._policy(request.policy if request.HasField("policy") else None)
         which = request.WhichOneof("content")
         loop = asyncio.get_running_loop()
+        # The session's mark before this scan: restored if the judge clears what it flags.
+        before = self.scanner.taint.peek(request.session_id) if request.session_id else None
         try:
             if which == "text":
                 source = _SOURCES.get(request.source, "text")
@@ -150,8 +162,38 @@ class SafetyServicer(safety_pb2_grpc.SafetyServicer):
             raise InvalidArgument(f"image.data: {exc}") from None
         except ValueError as exc:
             raise InvalidArgument(str(exc)) from None
+        report = None
+        if self.judge is not None and result.injection:
+            report = await self.judge.report(
+                result.text or request.text,
+                task=request.task,
+                source=_SOURCES.get(request.source, "text"),
+                session_id=request.session_id,
+            )
+            result = self._judged(result, report, request.session_id, before)
         SCAN_SECONDS.labels(which).observe(time.perf_counter() - started)
-        return _scan_response(result, (time.perf_counter() - started) * 1000)
+        response = _scan_response(result, (time.perf_counter() - started) * 1000)
+        if report is not None:
+            response.judge.CopyFrom(report)
+        return response
+
+    def _judged(
+        self,
+        result: ScanResult,
+        report: safety_pb2.JudgeReport,
+        session_id: str,
+        before: TaintMark | None,
+    ) -> ScanResult:
+        """The local verdict after the judge: cleared when it finds no steering, raised to
+        confirm when it finds some or fails; unchanged when it was not asked."""
+        if not report.asked:
+            return result
+        if report.injection:  # failed answers say injection too
+            JUDGE_ANSWERS.labels("failed" if report.failed else "injection").inc()
+            return dataclasses.replace(result, level="confirm")
+        JUDGE_ANSWERS.labels("cleared").inc()
+        self.scanner.taint.restore(session_id, before)
+        return dataclasses.replace(result, level="none")
 
     async def ValidatePolicy(
         self, request: safety_pb2.ValidatePolicyRequest, context: grpc.aio.ServicerContext

@@ -5,10 +5,33 @@ from __future__ import annotations
 from pathlib import Path
 from typing import ClassVar
 
-from pydantic import Field
+from pydantic import BaseModel, Field
 
 from deskpilot.common.security import SecuredServiceSettings
 from deskpilot.safety.screen_cache import DEFAULT_MAX_PIXELS
+
+
+class JudgeSettings(BaseModel):
+    """The `judge` group of the safety gate's settings."""
+
+    enabled: bool = Field(False, description="Ask a Claude model about flagged content.")
+    model: str = Field("claude-haiku-4-5", description="The judge's model.")
+    base_url: str = Field(
+        "", description="Messages API base URL; empty: the SDK's (Anthropic's API)."
+    )
+    api_key_file: Path | None = Field(
+        None, description="File holding the API key; empty: $ANTHROPIC_API_KEY."
+    )
+    timeout_seconds: float = Field(
+        8.0, gt=0, le=60, description="How long one answer may take; then it counts as a fail."
+    )
+    max_tokens: int = Field(256, ge=64, le=4096, description="Most tokens of one answer.")
+    max_calls_per_session: int = Field(
+        30, ge=1, le=10_000, description="Judge calls one session may make; then the local "
+        "detectors' verdict stands.",
+    )  # fmt: skip
+    input_usd_per_mtok: float = Field(1.0, ge=0, description="Price of input tokens (per M).")
+    output_usd_per_mtok: float = Field(5.0, ge=0, description="Price of output tokens (per M).")
 
 
 class SafetySettings(SecuredServiceSettings):
@@ -31,4 +54,8 @@ class SafetySettings(SecuredServiceSettings):
         le=200_000_000,
         description="Largest screenshot (width x height) the gate decodes; bigger ones are "
         "refused from their header, before decoding.",
+    )
+    judge: JudgeSettings = Field(
+        default_factory=JudgeSettings,
+        description="The second-stage judge: a Claude model asked about flagged content.",
     )

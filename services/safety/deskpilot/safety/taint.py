@@ -59,3 +59,14 @@ class TaintStore:
         """Forget a session's mark (a person confirmed)."""
         with self._lock:
             self._marks.pop(session_id, None)
+
+    def restore(self, session_id: str, mark: TaintMark | None) -> None:
+        """Put back the mark the session had before (None: it had none), when what
+        flagged it since was cleared (the second-stage judge found no injection)."""
+        if not session_id:
+            return
+        with self._lock:
+            if mark is None:
+                self._marks.pop(session_id, None)
+            else:
+                self._marks[session_id] = mark
