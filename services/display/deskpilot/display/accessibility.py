@@ -38,7 +38,9 @@ DOCUMENT_ROLES = {"document web", "document frame"}
 # A hit-test that stops at a whole window or page has not reached the widget yet (a fresh
 # Firefox content process answers so until its tree is built): asked once more.
 CONTAINER_ROLES = {"frame", "window", "internal frame", "document web", "document frame"}
-RETRY_SECONDS = 0.05
+RETRY_SECONDS = 0.01
+# What `_first_match` answers for an application without the Collection interface.
+NO_COLLECTION = object()
 # States worth reporting (the rest describe rendering).
 STATES = {
     "focused", "editable", "sensitive", "enabled", "showing", "checked", "selected",
@@ -213,9 +215,26 @@ class _Lookup:
                     yield child
                     queue.append(child)
 
+    def _first_match(self, window: Any, states: list[Any], roles: list[Any]) -> Any | None:
+        """The first descendant of `window` in all `states` (and of one of `roles`), asked
+        of the application in one call (AT-SPI's Collection) where it answers that."""
+        collection = window.get_collection_iface()
+        if collection is None:
+            return NO_COLLECTION
+        match = self.atspi.CollectionMatchType
+        rule = self.atspi.MatchRule.new(
+            self.atspi.StateSet.new(states), match.ALL, {}, match.NONE,
+            roles, match.ANY if roles else match.NONE, [], match.NONE, False,
+        )  # fmt: skip
+        found = collection.get_matches(rule, self.atspi.CollectionSortOrder.CANONICAL, 1, True)
+        return found[0] if found else None
+
     def _focused(self, window: Any) -> Any | None:
         if self._has(window, "FOCUSED"):
             return window
+        found = self._first_match(window, [self.atspi.StateType.FOCUSED], [])
+        if found is not NO_COLLECTION:
+            return found
         return next((n for n in self._descendants(window) if self._has(n, "FOCUSED")), None)
 
     def _dialog_text(self, dialog: Any) -> str:
@@ -245,6 +264,9 @@ class _Lookup:
             chain = [focused, *self._ancestors(focused)]
             document = next((n for n in chain if n.get_role_name() in DOCUMENT_ROLES), None)
         if document is None:
+            showing, web = self.atspi.StateType.SHOWING, self.atspi.Role.DOCUMENT_WEB
+            document = self._first_match(window, [showing], [web])
+        if document is NO_COLLECTION:
             document = next(
                 (n for n in self._descendants(window) if n.get_role_name() in DOCUMENT_ROLES),
                 None,
