@@ -271,7 +271,10 @@ class DisplayExecutor:
     def _settle_times(self, policy: display_pb2.SettlePolicy, name: str) -> SettleTimes:
         for label, value in (("quiet_ms", policy.quiet_ms), ("max_ms", policy.max_ms)):
             if not 0 <= value <= _MAX_SETTLE_MS:
-                raise InvalidArgument(f"settle.{label} must be 0..{_MAX_SETTLE_MS}, got {value}")
+                raise InvalidArgument(
+                    f"settle.{label} must be 0..{_MAX_SETTLE_MS}, got {value}",
+                    field=f"settle.{label}",
+                )
         s = self.settings
         # Keyboard input is echoed at once, so it needs a shorter quiet period.
         default_quiet = s.settle_typing_quiet_ms if name in _KEYBOARD_ACTIONS else s.settle_quiet_ms

@@ -146,10 +146,13 @@ class ShellServicer(shell_pb2_grpc.ShellServicer):
                     "restart takes no command: send `restart: true` alone, then the command"
                 )
             return command
+        where = "tool_call.input.command" if kind == "tool_call" else "command.command"
         if not command.HasField("command") or not command.command.strip():
-            raise InvalidArgument("`command` is empty: give the command line to run")
+            raise InvalidArgument("`command` is empty: give the command line to run", field=where)
         if "\0" in command.command:
-            raise InvalidArgument("`command` contains a NUL character, which bash cannot run")
+            raise InvalidArgument(
+                "`command` contains a NUL character, which bash cannot run", field=where
+            )
         return command
 
     def _timeout(self, seconds: float) -> float:
@@ -158,12 +161,14 @@ class ShellServicer(shell_pb2_grpc.ShellServicer):
         if not math.isfinite(seconds) or seconds < 0:
             raise InvalidArgument(
                 f"timeout_seconds must be positive (or 0 for the default "
-                f"{self.settings.default_timeout_seconds:g} s), got {seconds}"
+                f"{self.settings.default_timeout_seconds:g} s), got {seconds}",
+                field="timeout_seconds",
             )
         if seconds > self.settings.max_timeout_seconds:
             raise InvalidArgument(
                 f"timeout_seconds {seconds:g} is over the limit of "
-                f"{self.settings.max_timeout_seconds:g} s"
+                f"{self.settings.max_timeout_seconds:g} s",
+                field="timeout_seconds",
             )
         return seconds
 
@@ -173,7 +178,8 @@ class ShellServicer(shell_pb2_grpc.ShellServicer):
         if not 0 < limit <= self.settings.max_output_bytes_limit:
             raise InvalidArgument(
                 f"max_output_bytes must be between 1 and {self.settings.max_output_bytes_limit} "
-                f"(or 0 for the default {self.settings.max_output_bytes}), got {limit}"
+                f"(or 0 for the default {self.settings.max_output_bytes}), got {limit}",
+                field="max_output_bytes",
             )
         return limit
 
