@@ -105,6 +105,49 @@ async def test_bad_edit_calls_name_their_fields(
     assert [v.field for v in field_violations(info.value)] == fields, info.value.details()
 
 
+V20250728 = common_pb2.EDITOR_TOOL_VERSION_20250728
+
+
+@pytest.mark.parametrize(
+    ("bad", "fields"),
+    [
+        (shell_pb2.EditRequest(command=shell_pb2.EditCommand()), ["command"]),
+        (
+            shell_pb2.EditRequest(
+                command=shell_pb2.EditCommand(undo_edit=shell_pb2.UndoEditCommand(path="/x")),
+                version=V20250728,
+            ),
+            ["command"],
+        ),
+        (
+            shell_pb2.EditRequest(command=shell_pb2.EditCommand(view=shell_pb2.ViewCommand())),
+            ["command.view.path"],
+        ),
+        (
+            shell_pb2.EditRequest(
+                command=shell_pb2.EditCommand(view=shell_pb2.ViewCommand(path="/x")), version=42
+            ),
+            ["version"],
+        ),
+    ],
+)
+async def test_bad_typed_edit_requests_name_their_fields(
+    shell: ShellHandle, bad: shell_pb2.EditRequest, fields: list[str]
+) -> None:
+    with pytest.raises(grpc.aio.AioRpcError) as info:
+        await shell.stub.Edit(bad)
+    assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert [v.field for v in field_violations(info.value)] == fields, info.value.details()
+
+
+async def test_a_typed_create_without_text_names_the_field(shell: ShellHandle) -> None:
+    create = shell_pb2.CreateCommand(path=str(shell.home / "new.txt"))
+    with pytest.raises(grpc.aio.AioRpcError) as info:
+        await shell.stub.Edit(shell_pb2.EditRequest(command=shell_pb2.EditCommand(create=create)))
+    assert [v.field for v in field_violations(info.value)] == ["command.create.file_text"]
+    assert not (shell.home / "new.txt").exists()
+
+
 def _computer(**fields: object) -> display_pb2.ActRequest:
     return display_pb2.ActRequest(tool_call=_call("computer", "computer_20250124", **fields))
 

@@ -208,15 +208,18 @@ class ShellServicer(shell_pb2_grpc.ShellServicer):
         allowed = tool_calls.editor_fields(version)
         name = tool_calls.EDITOR_VERSION_NAMES[version]
         if verb is None:
-            raise InvalidArgument(f"no command given; allowed for {name}: {', '.join(allowed)}")
+            raise InvalidArgument(
+                f"no command given; allowed for {name}: {', '.join(allowed)}", field="command"
+            )
         if verb not in allowed:
             raise InvalidArgument(
                 f"{verb} is not a command of {name} (it exists only in text_editor_20241022 "
-                f"and text_editor_20250124); allowed: {', '.join(allowed)}"
+                f"and text_editor_20250124); allowed: {', '.join(allowed)}",
+                field="command",
             )
         args = getattr(command, verb)
         if not args.HasField("path"):
-            raise InvalidArgument(f"`path` is required for {verb}")
+            raise InvalidArgument(f"`path` is required for {verb}", field=f"command.{verb}.path")
         # Resolved here for errors before the lock and one lock per real file; the editor
         # resolves again and works only through the descriptors of its own walk.
         path = self.policy.resolve(args.path)
@@ -269,7 +272,8 @@ class ShellServicer(shell_pb2_grpc.ShellServicer):
 
 def _require(args: Any, field: str, verb: str) -> None:
     if not args.HasField(field):
-        raise InvalidArgument(f"`{field}` is required for {verb}")
+        # Only a typed command gets here without it: a raw call's are checked when parsed.
+        raise InvalidArgument(f"`{field}` is required for {verb}", field=f"command.{verb}.{field}")
 
 
 def _bash_response(result: CommandResult, timeout: float) -> shell_pb2.BashResponse:
