@@ -204,3 +204,68 @@ async def test_bad_act_requests_name_their_fields(
     violations = field_violations(info.value)
     assert [v.field for v in violations] == fields, info.value.details()
     assert all(v.description for v in violations)
+
+
+def _typed(**action: object) -> display_pb2.ActRequest:
+    return display_pb2.ActRequest(action=display_pb2.ComputerAction(**action))
+
+
+POINT_OFF_SCREEN = common_pb2.Point(x=5000, y=1)
+SHOT = display_pb2.ComputerAction(screenshot=display_pb2.ScreenshotAction())
+
+
+@pytest.mark.x11
+@pytest.mark.parametrize(
+    ("bad", "fields"),
+    [
+        # Checked against the screen and the keymap, after parsing: the raw call's names.
+        (_computer(action="left_click", coordinate=[5000, 1]), ["tool_call.input.coordinate"]),
+        (_computer(action="key", text="ctrl+nosuchkey"), ["tool_call.input.text"]),
+        (_computer(action="type", text="ok\x00"), ["tool_call.input.text"]),
+        (
+            _computer(action="scroll", scroll_direction="up", scroll_amount=0),
+            ["tool_call.input.scroll_amount"],
+        ),
+        (_computer(action="wait", duration=1e9), ["tool_call.input.duration"]),
+        (
+            _computer(action="left_click_drag", start_coordinate=[1, 1], coordinate=[1, 5000]),
+            ["tool_call.input.coordinate"],
+        ),
+        # A typed action's, by their place in `action`.
+        (
+            _typed(left_click=display_pb2.ClickAction(coordinate=POINT_OFF_SCREEN)),
+            ["action.left_click.coordinate"],
+        ),
+        (
+            _typed(left_click=display_pb2.ClickAction(modifiers="nosuchkey")),
+            ["action.left_click.modifiers"],
+        ),
+        (_typed(key=display_pb2.KeyAction(text="")), ["action.key.text"]),
+        (
+            _typed(scroll=display_pb2.ScrollAction(direction=99, amount=1)),
+            ["action.scroll.direction"],
+        ),
+        (
+            _typed(zoom=display_pb2.ZoomAction(region=common_pb2.Rect(x0=5, x1=1, y1=3))),
+            ["action.zoom.region"],
+        ),
+        (_typed(), ["action"]),
+        (
+            display_pb2.ActRequest(action=SHOT, screen_space=display_pb2.ScreenSpace(mode=99)),
+            ["screen_space"],
+        ),
+        (
+            display_pb2.ActRequest(
+                action=SHOT, screenshot_options=display_pb2.ScreenshotOptions(format=99)
+            ),
+            ["screenshot_options"],
+        ),
+    ],
+)
+async def test_checks_against_the_screen_and_keymap_name_their_fields(
+    display_service: DisplayService, bad: display_pb2.ActRequest, fields: list[str]
+) -> None:
+    with pytest.raises(grpc.aio.AioRpcError) as info:
+        await display_service.stub.Act(bad)
+    assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert [v.field for v in field_violations(info.value)] == fields, info.value.details()

@@ -15,11 +15,11 @@ executor, still before anything is sent to the display.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from deskpilot.common.errors import FieldViolation, InvalidArgument
+from deskpilot.common.errors import FieldViolation, InvalidArgument, naming
 from deskpilot.common.struct_values import NonFiniteNumber, struct_to_dict
 from deskpilot.v1 import common_pb2, display_pb2
 
@@ -31,6 +31,23 @@ TOOLSET = V.COMPUTER_TOOL_VERSION_TOOLSET_20260801
 UNSPECIFIED = V.COMPUTER_TOOL_VERSION_UNSPECIFIED
 # Where a raw call's input fields sit in ActRequest.
 _INPUT = "tool_call.input."
+# A typed action's fields by the names the raw tool call gives them, where they differ.
+_RAW_NAMES = {
+    "duration_seconds": "duration",
+    "direction": "scroll_direction",
+    "amount": "scroll_amount",
+    "modifiers": "text",
+}
+# The path in the ActRequest of one field of the action (by its typed name).
+FieldPath = Callable[[str], str]
+
+
+def field_path(raw: bool, action: str) -> FieldPath:
+    """Where the fields of `action` sit: in the raw call's input, or in the typed action."""
+    if raw:
+        return lambda field: _INPUT + _RAW_NAMES.get(field, field)
+    return lambda field: f"action.{action}.{field}"
+
 
 TOOL_TYPES: dict[str, int] = {
     "computer_20241022": V20241022,
@@ -293,12 +310,16 @@ def _build(action: str, v: Mapping[str, Any]) -> display_pb2.ComputerAction:
 # --- typed actions -------------------------------------------------------------------
 
 
-def validate_action(action: display_pb2.ComputerAction, version: int, limits: ActionLimits) -> str:
-    """Check a typed action against `version`'s rules and `limits`; return its name."""
+def validate_action(
+    action: display_pb2.ComputerAction, version: int, limits: ActionLimits, raw: bool = False
+) -> str:
+    """Check a typed action against `version`'s rules and `limits`; return its name.
+    `raw`: it was parsed from a raw tool call, so a bad field is named as the call has it."""
     name = action.WhichOneof("action")
     if name is None:
-        raise InvalidArgument("the request has no action")
-    _check_action_allowed(name, version)
+        raise InvalidArgument("the request has no action", field="action")
+    _check_action_allowed(name, version, "action")
+    at = field_path(raw, name)
     body = getattr(action, name)
     label = _version_label(version)
     modifiers = getattr(body, "modifiers", "")
@@ -306,35 +327,49 @@ def validate_action(action: display_pb2.ComputerAction, version: int, limits: Ac
         version == V20241022
         or (name == "left_click_drag" and version not in (TOOLSET, UNSPECIFIED))
     ):
-        raise InvalidArgument(f"{name} takes no modifier keys ('text') under {label}")
+        raise InvalidArgument(
+            f"{name} takes no modifier keys ('text') under {label}", field=at("modifiers")
+        )
     if name in CLICK_ACTIONS and version == V20241022 and body.HasField("coordinate"):
         raise InvalidArgument(
-            f"{name} takes no coordinate under {label}; move the mouse with mouse_move first"
+            f"{name} takes no coordinate under {label}; move the mouse with mouse_move first",
+            field=at("coordinate"),
         )
     if name == "left_click_drag" and version != V20241022 and not body.HasField("start_coordinate"):
-        raise InvalidArgument(f"left_click_drag needs 'start_coordinate' under {label}")
+        raise InvalidArgument(
+            f"left_click_drag needs 'start_coordinate' under {label}", field=at("start_coordinate")
+        )
     if name in ("key", "hold_key", "type"):
-        _check_text(name, body.text, limits, allow_empty=False)
+        with naming(at("text")):
+            _check_text(name, body.text, limits, allow_empty=False)
     if name == "key":
         if body.repeat and version not in (TOOLSET, UNSPECIFIED):
-            raise InvalidArgument(f"key takes no 'repeat' under {label}")
+            raise InvalidArgument(f"key takes no 'repeat' under {label}", field=at("repeat"))
         if not 0 <= body.repeat <= limits.max_repeat:
-            raise InvalidArgument(f"key.repeat must be 1..{limits.max_repeat}, got {body.repeat}")
+            raise InvalidArgument(
+                f"key.repeat must be 1..{limits.max_repeat}, got {body.repeat}", field=at("repeat")
+            )
     if name in ("hold_key", "wait"):
-        _check_duration(name, body.duration_seconds, limits)
+        with naming(at("duration_seconds")):
+            _check_duration(name, body.duration_seconds, limits)
     if name == "scroll":
         if body.direction not in SCROLL_DIRECTIONS.values():
-            raise InvalidArgument(f"scroll.direction must be one of {', '.join(SCROLL_DIRECTIONS)}")
+            raise InvalidArgument(
+                f"scroll.direction must be one of {', '.join(SCROLL_DIRECTIONS)}",
+                field=at("direction"),
+            )
         if not 1 <= body.amount <= limits.max_scroll_amount:
             raise InvalidArgument(
-                f"scroll amount must be 1..{limits.max_scroll_amount}, got {body.amount}"
+                f"scroll amount must be 1..{limits.max_scroll_amount}, got {body.amount}",
+                field=at("amount"),
             )
     if name == "zoom":
         r = body.region
         if r.x1 <= r.x0 or r.y1 <= r.y0:
             raise InvalidArgument(
                 f"zoom region [{r.x0}, {r.y0}, {r.x1}, {r.y1}] is empty or inverted: "
-                "need x0 < x1 and y0 < y1"
+                "need x0 < x1 and y0 < y1",
+                field=at("region"),
             )
     return name
 
