@@ -5,6 +5,7 @@ a real Display service on Xvfb, each on a gRPC server on loopback."""
 from __future__ import annotations
 
 import math
+from collections.abc import Awaitable
 
 import grpc
 import pytest
@@ -20,6 +21,16 @@ def _call(name: str, tool_type: str, **fields: object) -> common_pb2.ToolCall:
     arguments = struct_pb2.Struct()
     arguments.update(fields)
     return common_pb2.ToolCall(name=name, tool_type=tool_type, input=arguments)
+
+
+async def _fields_named(call: Awaitable[object]) -> list[str]:
+    """The fields an INVALID_ARGUMENT answer names in its details, each described."""
+    with pytest.raises(grpc.aio.AioRpcError) as info:
+        await call
+    assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT, info.value.details()
+    violations = field_violations(info.value)
+    assert all(v.description for v in violations)
+    return [v.field for v in violations]
 
 
 def _bash(**fields: object) -> common_pb2.ToolCall:
@@ -73,12 +84,7 @@ LS = shell_pb2.BashCommand(command="ls")
 async def test_bad_bash_requests_name_their_fields(
     shell: ShellHandle, bad: shell_pb2.BashRequest, fields: list[str]
 ) -> None:
-    with pytest.raises(grpc.aio.AioRpcError) as info:
-        await shell.stub.Bash(bad)
-    assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
-    violations = field_violations(info.value)
-    assert [v.field for v in violations] == fields, info.value.details()
-    assert all(v.description for v in violations)
+    assert await _fields_named(shell.stub.Bash(bad)) == fields
 
 
 @pytest.mark.parametrize(
@@ -99,10 +105,7 @@ async def test_bad_bash_requests_name_their_fields(
 async def test_bad_edit_calls_name_their_fields(
     shell: ShellHandle, call: common_pb2.ToolCall, fields: list[str]
 ) -> None:
-    with pytest.raises(grpc.aio.AioRpcError) as info:
-        await shell.stub.Edit(shell_pb2.EditRequest(tool_call=call))
-    assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
-    assert [v.field for v in field_violations(info.value)] == fields, info.value.details()
+    assert await _fields_named(shell.stub.Edit(shell_pb2.EditRequest(tool_call=call))) == fields
 
 
 V20250728 = common_pb2.EDITOR_TOOL_VERSION_20250728
@@ -134,17 +137,14 @@ V20250728 = common_pb2.EDITOR_TOOL_VERSION_20250728
 async def test_bad_typed_edit_requests_name_their_fields(
     shell: ShellHandle, bad: shell_pb2.EditRequest, fields: list[str]
 ) -> None:
-    with pytest.raises(grpc.aio.AioRpcError) as info:
-        await shell.stub.Edit(bad)
-    assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
-    assert [v.field for v in field_violations(info.value)] == fields, info.value.details()
+    assert await _fields_named(shell.stub.Edit(bad)) == fields
 
 
 async def test_a_typed_create_without_text_names_the_field(shell: ShellHandle) -> None:
     create = shell_pb2.CreateCommand(path=str(shell.home / "new.txt"))
-    with pytest.raises(grpc.aio.AioRpcError) as info:
-        await shell.stub.Edit(shell_pb2.EditRequest(command=shell_pb2.EditCommand(create=create)))
-    assert [v.field for v in field_violations(info.value)] == ["command.create.file_text"]
+    assert await _fields_named(
+        shell.stub.Edit(shell_pb2.EditRequest(command=shell_pb2.EditCommand(create=create)))
+    ) == ["command.create.file_text"]
     assert not (shell.home / "new.txt").exists()
 
 
@@ -198,12 +198,7 @@ def _computer(**fields: object) -> display_pb2.ActRequest:
 async def test_bad_act_requests_name_their_fields(
     display_service: DisplayService, bad: display_pb2.ActRequest, fields: list[str]
 ) -> None:
-    with pytest.raises(grpc.aio.AioRpcError) as info:
-        await display_service.stub.Act(bad)
-    assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
-    violations = field_violations(info.value)
-    assert [v.field for v in violations] == fields, info.value.details()
-    assert all(v.description for v in violations)
+    assert await _fields_named(display_service.stub.Act(bad)) == fields
 
 
 def _typed(**action: object) -> display_pb2.ActRequest:
@@ -265,7 +260,4 @@ SHOT = display_pb2.ComputerAction(screenshot=display_pb2.ScreenshotAction())
 async def test_checks_against_the_screen_and_keymap_name_their_fields(
     display_service: DisplayService, bad: display_pb2.ActRequest, fields: list[str]
 ) -> None:
-    with pytest.raises(grpc.aio.AioRpcError) as info:
-        await display_service.stub.Act(bad)
-    assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
-    assert [v.field for v in field_violations(info.value)] == fields, info.value.details()
+    assert await _fields_named(display_service.stub.Act(bad)) == fields
