@@ -303,6 +303,61 @@ async def test_non_finite_numbers_in_a_call_are_invalid_argument(
     assert f"context.previous_call.input.{where}" in details
 
 
+@pytest.mark.parametrize(
+    ("bad", "field"),
+    [
+        (safety_pb2.CheckActionRequest(call=call("bash", command=" ")), "call.input.command"),
+        (
+            safety_pb2.CheckActionRequest(call=call("computer", action="explode")),
+            "call.input.action",
+        ),
+        (safety_pb2.CheckActionRequest(call=call("computer", action="type")), "call.input.text"),
+        (
+            safety_pb2.CheckActionRequest(
+                call=call("computer", action="left_click", coordinate=[1])
+            ),
+            "call.input.coordinate",
+        ),
+        (
+            safety_pb2.CheckActionRequest(call=call("str_replace_based_edit_tool", command="rm")),
+            "call.input.command",
+        ),
+        (
+            safety_pb2.CheckActionRequest(call=call("str_replace_based_edit_tool", command="view")),
+            "call.input.path",
+        ),
+        (
+            safety_pb2.CheckActionRequest(call=call("bash", command="ls", x=[math.nan])),
+            "call.input.x[0]",
+        ),
+        (
+            safety_pb2.CheckActionRequest(
+                call=call("bash", command="ls"),
+                context=safety_pb2.ActionContext(screenshot=common_pb2.Image(data=b"garbage")),
+            ),
+            "context.screenshot",
+        ),
+    ],
+)
+async def test_bad_check_requests_name_their_field_in_the_details(
+    safety, bad: safety_pb2.CheckActionRequest, field: str
+) -> None:
+    _, stub = safety
+    with pytest.raises(grpc.aio.AioRpcError) as info:
+        await stub.CheckAction(bad)
+    assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert [v.field for v in field_violations(info.value)] == [field], info.value.details()
+
+
+async def test_a_bad_image_to_scan_names_its_field_in_the_details(safety) -> None:
+    _, stub = safety
+    for data in (b"garbage", png(200, 100)[:60]):  # not an image; a PNG cut short
+        with pytest.raises(grpc.aio.AioRpcError) as info:
+            await stub.ScanContent(safety_pb2.ScanContentRequest(image=common_pb2.Image(data=data)))
+        assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+        assert [v.field for v in field_violations(info.value)] == ["image.data"]
+
+
 async def test_an_undecodable_screenshot_is_invalid_argument(safety) -> None:
     _, stub = safety
     for data in (b"garbage", png(200, 100)[:60]):  # not an image; a PNG cut short

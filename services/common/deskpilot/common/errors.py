@@ -9,7 +9,8 @@ field without parsing the message: `field_violations(rpc_error)` reads them back
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import grpc
@@ -70,6 +71,18 @@ class InvalidArgument(ServiceError):
                 ]
             )
         ]
+
+
+@contextmanager
+def naming(field: str) -> Iterator[None]:
+    """Inside, an InvalidArgument that names no field gets `field`: for checks that know
+    what is wrong with a value but not where the value sat in the request."""
+    try:
+        yield
+    except InvalidArgument as exc:
+        if exc.violations or not field:
+            raise
+        raise InvalidArgument(exc.message, field=field) from None
 
 
 class NotFound(ServiceError):

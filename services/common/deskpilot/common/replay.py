@@ -60,7 +60,8 @@ def check_key(key: str) -> None:
     size = len(key.encode())
     if size > MAX_KEY_BYTES:
         raise InvalidArgument(
-            f"idempotency_key is {size} bytes long; the limit is {MAX_KEY_BYTES} bytes (UTF-8)"
+            f"idempotency_key is {size} bytes long; the limit is {MAX_KEY_BYTES} bytes (UTF-8)",
+            field="idempotency_key",
         )
 
 
@@ -250,7 +251,8 @@ def _check_same_request(key: str, stored: bytes, fingerprint: bytes) -> None:
     if stored != fingerprint:
         raise InvalidArgument(
             f"idempotency_key {key!r} was already used for a different request; "
-            "use a new key for a new request"
+            "use a new key for a new request",
+            field="idempotency_key",
         )
 
 

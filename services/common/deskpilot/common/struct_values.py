@@ -14,7 +14,12 @@ from google.protobuf import struct_pb2
 
 
 class NonFiniteNumber(ValueError):
-    """A number in the input is NaN or infinite; the message names where."""
+    """A number in the input is NaN or infinite; the message names where, and `path` is
+    that place alone (`coordinate[0]`), for a field violation."""
+
+    def __init__(self, message: str, path: str) -> None:
+        super().__init__(message)
+        self.path = path
 
 
 def struct_to_dict(struct: struct_pb2.Struct, where: str = "") -> dict[str, Any]:
@@ -35,7 +40,8 @@ def _value(value: struct_pb2.Value, where: str) -> Any:
         if not math.isfinite(number):
             raise NonFiniteNumber(
                 f"`{where}` is {number}: a tool input's numbers must be finite "
-                "(JSON has no NaN or infinity)"
+                "(JSON has no NaN or infinity)",
+                where,
             )
         return number
     if kind == "string_value":

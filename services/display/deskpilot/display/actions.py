@@ -3,7 +3,9 @@
 The model's raw tool call (`ToolCall`: tool name + JSON input) becomes a typed
 `ComputerAction` here, strictly for the version it was issued under: an unknown action,
 a missing or extra field, a float where the API has an integer, or a value out of range
-is an `InvalidArgument` naming the field and what is allowed. Typed actions go through
+is an `InvalidArgument` naming the field and what is allowed (a raw call's also carries
+the field's path, `tool_call.input.coordinate[0]`, as a BadRequest field violation).
+Typed actions go through
 the same per-version rules, so both paths accept exactly the same things.
 
 What needs the screen (coordinate bounds) or the keymap (key names) is checked by the
@@ -13,11 +15,11 @@ executor, still before anything is sent to the display.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from deskpilot.common.errors import InvalidArgument
+from deskpilot.common.errors import FieldViolation, InvalidArgument, naming
 from deskpilot.common.struct_values import NonFiniteNumber, struct_to_dict
 from deskpilot.v1 import common_pb2, display_pb2
 
@@ -27,6 +29,25 @@ V20250124 = V.COMPUTER_TOOL_VERSION_20250124
 V20251124 = V.COMPUTER_TOOL_VERSION_20251124
 TOOLSET = V.COMPUTER_TOOL_VERSION_TOOLSET_20260801
 UNSPECIFIED = V.COMPUTER_TOOL_VERSION_UNSPECIFIED
+# Where a raw call's input fields sit in ActRequest.
+_INPUT = "tool_call.input."
+# A typed action's fields by the names the raw tool call gives them, where they differ.
+_RAW_NAMES = {
+    "duration_seconds": "duration",
+    "direction": "scroll_direction",
+    "amount": "scroll_amount",
+    "modifiers": "text",
+}
+# The path in the ActRequest of one field of the action (by its typed name).
+FieldPath = Callable[[str], str]
+
+
+def field_path(raw: bool, action: str) -> FieldPath:
+    """Where the fields of `action` sit: in the raw call's input, or in the typed action."""
+    if raw:
+        return lambda field: _INPUT + _RAW_NAMES.get(field, field)
+    return lambda field: f"action.{action}.{field}"
+
 
 TOOL_TYPES: dict[str, int] = {
     "computer_20241022": V20241022,
@@ -121,7 +142,7 @@ def _fields(version: int, action: str) -> dict[str, _Field]:
 def resolve_version(requested: int, tool_call: common_pb2.ToolCall | None = None) -> int:
     """The version to validate under: the request's, or the one the tool call names."""
     if requested not in VERSION_ACTIONS:
-        raise InvalidArgument(f"unknown computer tool version {requested}")
+        raise InvalidArgument(f"unknown computer tool version {requested}", field="version")
     if tool_call is None or not tool_call.tool_type:
         if tool_call is not None and requested == UNSPECIFIED and tool_call.name != "computer":
             return TOOLSET  # a toolset member name is only valid under the toolset
@@ -129,11 +150,16 @@ def resolve_version(requested: int, tool_call: common_pb2.ToolCall | None = None
     from_type = TOOL_TYPES.get(tool_call.tool_type)
     if from_type is None:
         raise InvalidArgument(
-            f"unknown tool_type {tool_call.tool_type!r}; expected one of {sorted(TOOL_TYPES)}"
+            f"unknown tool_type {tool_call.tool_type!r}; expected one of {sorted(TOOL_TYPES)}",
+            field="tool_call.tool_type",
         )
     if requested not in (UNSPECIFIED, from_type):
         raise InvalidArgument(
-            f"tool_type {tool_call.tool_type!r} contradicts version {VERSION_NAMES[requested]}"
+            f"tool_type {tool_call.tool_type!r} contradicts version {VERSION_NAMES[requested]}",
+            violations=[
+                FieldViolation("tool_call.tool_type", f"contradicts {VERSION_NAMES[requested]}"),
+                FieldViolation("version", f"contradicts tool_type {tool_call.tool_type!r}"),
+            ],
         )
     return from_type
 
@@ -143,85 +169,96 @@ def parse_tool_call(call: common_pb2.ToolCall, version: int) -> display_pb2.Comp
     try:
         raw: dict[str, Any] = struct_to_dict(call.input) if call.HasField("input") else {}
     except NonFiniteNumber as exc:
-        raise InvalidArgument(str(exc)) from None
+        raise InvalidArgument(str(exc), field=_INPUT + exc.path) from None
     if version == TOOLSET:
         action = call.name
         if action not in VERSION_ACTIONS[TOOLSET]:
             raise InvalidArgument(
                 f"unknown computer_toolset_20260801 member {call.name!r}; "
-                f"expected one of {', '.join(ALL_ACTIONS)}"
+                f"expected one of {', '.join(ALL_ACTIONS)}",
+                field="tool_call.name",
             )
     else:
         if call.name != "computer":
             raise InvalidArgument(
                 f"tool name {call.name!r} is not the computer tool (expected 'computer' "
-                "or a computer_toolset_20260801 member under that tool_type)"
+                "or a computer_toolset_20260801 member under that tool_type)",
+                field="tool_call.name",
             )
         action = raw.pop("action", None)
         if not isinstance(action, str):
-            raise InvalidArgument("computer tool input needs an 'action' string")
-        _check_action_allowed(action, version)
+            raise InvalidArgument(
+                "computer tool input needs an 'action' string", field=_INPUT + "action"
+            )
+        _check_action_allowed(action, version, _INPUT + "action")
     fields = _fields(version, action)
     extra = sorted(set(raw) - set(fields))
     if extra:
         allowed = ", ".join(fields) or "no fields"
         raise InvalidArgument(
             f"{action} does not accept {', '.join(extra)} under {_version_label(version)} "
-            f"(it takes {allowed})"
+            f"(it takes {allowed})",
+            violations=[
+                FieldViolation(_INPUT + name, f"not a field of {action}") for name in extra
+            ],
         )
     values = {}
     for name, spec in fields.items():
         value = raw.get(name)
         if value is None:
             if spec.required:
-                raise InvalidArgument(f"{action} needs '{name}'")
+                raise InvalidArgument(f"{action} needs '{name}'", field=_INPUT + name)
             continue
         values[name] = _convert(action, name, spec.kind, value)
     return _build(action, values)
 
 
 def _convert(action: str, name: str, kind: str, value: Any) -> Any:
-    where = f"{action}.{name}"
+    where, field = f"{action}.{name}", _INPUT + name
     if kind == "text":
         if not isinstance(value, str):
-            raise InvalidArgument(f"{where} must be a string, got {_json_type(value)}")
+            raise InvalidArgument(f"{where} must be a string, got {_json_type(value)}", field=field)
         return value
     if kind == "int":
-        return _integer(where, value)
+        return _integer(where, value, field)
     if kind == "number":
         if isinstance(value, bool) or not isinstance(value, int | float):
-            raise InvalidArgument(f"{where} must be a number, got {_json_type(value)}")
+            raise InvalidArgument(f"{where} must be a number, got {_json_type(value)}", field=field)
         if not math.isfinite(value):
-            raise InvalidArgument(f"{where} must be finite")
+            raise InvalidArgument(f"{where} must be finite", field=field)
         return float(value)
     if kind == "point":
-        items = _int_list(where, value, 2, "[x, y]")
+        items = _int_list(where, value, 2, "[x, y]", field)
         return common_pb2.Point(x=items[0], y=items[1])
     if kind == "rect":
-        items = _int_list(where, value, 4, "[x0, y0, x1, y1]")
+        items = _int_list(where, value, 4, "[x0, y0, x1, y1]", field)
         return common_pb2.Rect(x0=items[0], y0=items[1], x1=items[2], y1=items[3])
     if kind == "direction":
         if value not in SCROLL_DIRECTIONS:
-            raise InvalidArgument(f"{where} must be one of {', '.join(SCROLL_DIRECTIONS)}")
+            raise InvalidArgument(
+                f"{where} must be one of {', '.join(SCROLL_DIRECTIONS)}", field=field
+            )
         return SCROLL_DIRECTIONS[value]
     raise AssertionError(kind)
 
 
-def _integer(where: str, value: Any) -> int:
+def _integer(where: str, value: Any, field: str) -> int:
     # JSON numbers arrive as floats through Struct: 3.0 is fine, 3.5 and true are not.
     if isinstance(value, bool) or not isinstance(value, int | float):
-        raise InvalidArgument(f"{where} must be an integer, got {_json_type(value)}")
+        raise InvalidArgument(f"{where} must be an integer, got {_json_type(value)}", field=field)
     if not math.isfinite(value) or not float(value).is_integer():
-        raise InvalidArgument(f"{where} must be an integer, got {value!r}")
+        raise InvalidArgument(f"{where} must be an integer, got {value!r}", field=field)
     if abs(value) > 2**31 - 1:
-        raise InvalidArgument(f"{where} is out of range: {value!r}")
+        raise InvalidArgument(f"{where} is out of range: {value!r}", field=field)
     return int(value)
 
 
-def _int_list(where: str, value: Any, size: int, shape: str) -> list[int]:
+def _int_list(where: str, value: Any, size: int, shape: str, field: str) -> list[int]:
     if not isinstance(value, list) or len(value) != size:
-        raise InvalidArgument(f"{where} must be {shape} ({size} integers), got {value!r}")
-    return [_integer(f"{where}[{i}]", item) for i, item in enumerate(value)]
+        raise InvalidArgument(
+            f"{where} must be {shape} ({size} integers), got {value!r}", field=field
+        )
+    return [_integer(f"{where}[{i}]", item, f"{field}[{i}]") for i, item in enumerate(value)]
 
 
 def _json_type(value: Any) -> str:
@@ -273,12 +310,16 @@ def _build(action: str, v: Mapping[str, Any]) -> display_pb2.ComputerAction:
 # --- typed actions -------------------------------------------------------------------
 
 
-def validate_action(action: display_pb2.ComputerAction, version: int, limits: ActionLimits) -> str:
-    """Check a typed action against `version`'s rules and `limits`; return its name."""
+def validate_action(
+    action: display_pb2.ComputerAction, version: int, limits: ActionLimits, raw: bool = False
+) -> str:
+    """Check a typed action against `version`'s rules and `limits`; return its name.
+    `raw`: it was parsed from a raw tool call, so a bad field is named as the call has it."""
     name = action.WhichOneof("action")
     if name is None:
-        raise InvalidArgument("the request has no action")
-    _check_action_allowed(name, version)
+        raise InvalidArgument("the request has no action", field="action")
+    _check_action_allowed(name, version, "action")
+    at = field_path(raw, name)
     body = getattr(action, name)
     label = _version_label(version)
     modifiers = getattr(body, "modifiers", "")
@@ -286,46 +327,61 @@ def validate_action(action: display_pb2.ComputerAction, version: int, limits: Ac
         version == V20241022
         or (name == "left_click_drag" and version not in (TOOLSET, UNSPECIFIED))
     ):
-        raise InvalidArgument(f"{name} takes no modifier keys ('text') under {label}")
+        raise InvalidArgument(
+            f"{name} takes no modifier keys ('text') under {label}", field=at("modifiers")
+        )
     if name in CLICK_ACTIONS and version == V20241022 and body.HasField("coordinate"):
         raise InvalidArgument(
-            f"{name} takes no coordinate under {label}; move the mouse with mouse_move first"
+            f"{name} takes no coordinate under {label}; move the mouse with mouse_move first",
+            field=at("coordinate"),
         )
     if name == "left_click_drag" and version != V20241022 and not body.HasField("start_coordinate"):
-        raise InvalidArgument(f"left_click_drag needs 'start_coordinate' under {label}")
+        raise InvalidArgument(
+            f"left_click_drag needs 'start_coordinate' under {label}", field=at("start_coordinate")
+        )
     if name in ("key", "hold_key", "type"):
-        _check_text(name, body.text, limits, allow_empty=False)
+        with naming(at("text")):
+            _check_text(name, body.text, limits, allow_empty=False)
     if name == "key":
         if body.repeat and version not in (TOOLSET, UNSPECIFIED):
-            raise InvalidArgument(f"key takes no 'repeat' under {label}")
+            raise InvalidArgument(f"key takes no 'repeat' under {label}", field=at("repeat"))
         if not 0 <= body.repeat <= limits.max_repeat:
-            raise InvalidArgument(f"key.repeat must be 1..{limits.max_repeat}, got {body.repeat}")
+            raise InvalidArgument(
+                f"key.repeat must be 1..{limits.max_repeat}, got {body.repeat}", field=at("repeat")
+            )
     if name in ("hold_key", "wait"):
-        _check_duration(name, body.duration_seconds, limits)
+        with naming(at("duration_seconds")):
+            _check_duration(name, body.duration_seconds, limits)
     if name == "scroll":
         if body.direction not in SCROLL_DIRECTIONS.values():
-            raise InvalidArgument(f"scroll.direction must be one of {', '.join(SCROLL_DIRECTIONS)}")
+            raise InvalidArgument(
+                f"scroll.direction must be one of {', '.join(SCROLL_DIRECTIONS)}",
+                field=at("direction"),
+            )
         if not 1 <= body.amount <= limits.max_scroll_amount:
             raise InvalidArgument(
-                f"scroll amount must be 1..{limits.max_scroll_amount}, got {body.amount}"
+                f"scroll amount must be 1..{limits.max_scroll_amount}, got {body.amount}",
+                field=at("amount"),
             )
     if name == "zoom":
         r = body.region
         if r.x1 <= r.x0 or r.y1 <= r.y0:
             raise InvalidArgument(
                 f"zoom region [{r.x0}, {r.y0}, {r.x1}, {r.y1}] is empty or inverted: "
-                "need x0 < x1 and y0 < y1"
+                "need x0 < x1 and y0 < y1",
+                field=at("region"),
             )
     return name
 
 
-def _check_action_allowed(name: str, version: int) -> None:
+def _check_action_allowed(name: str, version: int, field: str = "") -> None:
     allowed = VERSION_ACTIONS[version]
     if name not in allowed:
         known = "unknown action" if name not in ALL_ACTIONS else "action not available"
         raise InvalidArgument(
             f"{known} {name!r} under {_version_label(version)}; "
-            f"expected one of {', '.join(a for a in ALL_ACTIONS if a in allowed)}"
+            f"expected one of {', '.join(a for a in ALL_ACTIONS if a in allowed)}",
+            field=field,
         )
 
 

@@ -29,10 +29,11 @@ from typing import Any, TypeVar
 from mss.exception import ScreenShotError
 from Xlib.error import ConnectionClosedError as XlibConnectionClosed
 
-from deskpilot.common.errors import FailedPrecondition, InvalidArgument, Unavailable
+from deskpilot.common.errors import FailedPrecondition, InvalidArgument, Unavailable, naming
 from deskpilot.common.replay import ReplayCache
 from deskpilot.display import actions, keys
 from deskpilot.display.accessibility import AccessibilityTree
+from deskpilot.display.actions import FieldPath
 from deskpilot.display.capture import Frame, ScreenCapture
 from deskpilot.display.damage import DamageWatch, open_damage_watch
 from deskpilot.display.encode import EncodeOptions, Encoder, resolve_format
@@ -234,7 +235,8 @@ class DisplayExecutor:
         name = "unknown"
         try:
             name, action, scaling, fmt, quality, times = self._validate(request)
-            step = self._prepare(name, getattr(action, name), scaling, fmt, quality)
+            at = actions.field_path(request.WhichOneof("request") == "tool_call", name)
+            step = self._prepare(name, getattr(action, name), scaling, fmt, quality, at)
             response = await self._replays.run(
                 request.idempotency_key,
                 request,
@@ -283,16 +285,21 @@ class DisplayExecutor:
         call = request.tool_call if which == "tool_call" else None
         version = actions.resolve_version(request.version, call)
         action = actions.parse_tool_call(call, version) if call is not None else request.action
-        name = actions.validate_action(action, version, self.limits)
-        scaling = self.scaling(request.screen_space)
+        name = actions.validate_action(action, version, self.limits, raw=call is not None)
+        with naming("screen_space"):
+            scaling = self.scaling(request.screen_space)
         options = request.screenshot_options
-        fmt, quality = resolve_format(options.format, options.quality)
+        with naming("screenshot_options"):
+            fmt, quality = resolve_format(options.format, options.quality)
         return name, action, scaling, fmt, quality, self._settle_times(request.settle, name)
 
     def _settle_times(self, policy: display_pb2.SettlePolicy, name: str) -> SettleTimes:
         for label, value in (("quiet_ms", policy.quiet_ms), ("max_ms", policy.max_ms)):
             if not 0 <= value <= _MAX_SETTLE_MS:
-                raise InvalidArgument(f"settle.{label} must be 0..{_MAX_SETTLE_MS}, got {value}")
+                raise InvalidArgument(
+                    f"settle.{label} must be 0..{_MAX_SETTLE_MS}, got {value}",
+                    field=f"settle.{label}",
+                )
         s = self.settings
         # Keyboard input is echoed at once, so it needs a shorter quiet period.
         default_quiet = s.settle_typing_quiet_ms if name in _KEYBOARD_ACTIONS else s.settle_quiet_ms
@@ -308,10 +315,14 @@ class DisplayExecutor:
             small_change_px=0 if policy.quiet_ms else s.settle_small_change_px,
         )
 
-    def _prepare(self, name: str, body: Any, scaling: Scaling, fmt: int, quality: int) -> Step:
-        """Check everything that needs the screen or keymap and build the step to run."""
+    def _prepare(
+        self, name: str, body: Any, scaling: Scaling, fmt: int, quality: int, at: FieldPath
+    ) -> Step:
+        """Check everything that needs the screen or keymap and build the step to run;
+        `at` names a bad field where the request has it."""
         if name == "key":
-            combos = keys.parse_key_sequence(body.text)
+            with naming(at("text")):
+                combos = keys.parse_key_sequence(body.text)
             repeat = max(1, body.repeat)
 
             async def press_keys() -> str:
@@ -321,7 +332,8 @@ class DisplayExecutor:
 
             return Step(press_keys)
         if name == "hold_key":
-            combos = keys.parse_key_sequence(body.text)
+            with naming(at("text")):
+                combos = keys.parse_key_sequence(body.text)
             held = [keysym for combo in combos for keysym in combo]
             duration = body.duration_seconds
 
@@ -336,7 +348,8 @@ class DisplayExecutor:
             return Step(hold)
         if name == "type":
             text = body.text.replace("\r\n", "\n")
-            keysyms = [keys.char_keysym(char) for char in text]
+            with naming(at("text")):
+                keysyms = [keys.char_keysym(char) for char in text]
 
             async def type_text() -> str:
                 for i in range(0, len(keysyms), TYPE_CHUNK):
@@ -347,7 +360,8 @@ class DisplayExecutor:
         if name in ("cursor_position", "screenshot"):
             return Step(_nothing, sends_input=False)
         if name == "mouse_move":
-            x, y = scaling.to_physical(body.coordinate)
+            with naming(at("coordinate")):
+                x, y = scaling.to_physical(body.coordinate)
             return Step(self._in_thread(lambda: self._in.move(x, y)))
         if name == "left_mouse_down":
             return Step(
@@ -358,24 +372,29 @@ class DisplayExecutor:
             return Step(self._in_thread(lambda: self._in.release_button(BUTTON_LEFT)))
         if name in _CLICKS:
             button, count = _CLICKS[name]
-            at = scaling.to_physical(body.coordinate) if body.HasField("coordinate") else None
-            mods = keys.parse_combination(body.modifiers) if body.modifiers else []
-            return Step(self._in_thread(lambda: self._click(at, button, count, mods)))
+            point = _optional_point(body, scaling, at)
+            with naming(at("modifiers")):
+                mods = keys.parse_combination(body.modifiers) if body.modifiers else []
+            return Step(self._in_thread(lambda: self._click(point, button, count, mods)))
         if name == "left_click_drag":
-            start = (
-                scaling.to_physical(body.start_coordinate, "start_coordinate")
-                if body.HasField("start_coordinate")
-                else None
-            )
-            end = scaling.to_physical(body.coordinate)
-            mods = keys.parse_combination(body.modifiers) if body.modifiers else []
+            with naming(at("start_coordinate")):
+                start = (
+                    scaling.to_physical(body.start_coordinate, "start_coordinate")
+                    if body.HasField("start_coordinate")
+                    else None
+                )
+            with naming(at("coordinate")):
+                end = scaling.to_physical(body.coordinate)
+            with naming(at("modifiers")):
+                mods = keys.parse_combination(body.modifiers) if body.modifiers else []
             return Step(self._in_thread(lambda: self._drag(start, end, mods)))
         if name == "scroll":
-            at = scaling.to_physical(body.coordinate) if body.HasField("coordinate") else None
-            mods = keys.parse_combination(body.modifiers) if body.modifiers else []
+            point = _optional_point(body, scaling, at)
+            with naming(at("modifiers")):
+                mods = keys.parse_combination(body.modifiers) if body.modifiers else []
             button = SCROLL_BUTTONS[_SCROLL_NAMES[body.direction]]
             amount = body.amount
-            return Step(self._in_thread(lambda: self._click(at, button, amount, mods)))
+            return Step(self._in_thread(lambda: self._click(point, button, amount, mods)))
         if name == "wait":
             duration = body.duration_seconds
 
@@ -385,7 +404,8 @@ class DisplayExecutor:
 
             return Step(wait, sends_input=False)
         if name == "zoom":
-            box = scaling.region_to_physical(body.region)
+            with naming(at("region")):
+                box = scaling.region_to_physical(body.region)
             step = Step(_nothing, sends_input=False)
 
             async def zoom() -> str:
@@ -556,3 +576,11 @@ class DisplayExecutor:
 
 async def _nothing() -> str:
     return ""
+
+
+def _optional_point(body: Any, scaling: Scaling, at: FieldPath) -> tuple[int, int] | None:
+    """The physical pixel of the action's `coordinate`, None when it has none."""
+    if not body.HasField("coordinate"):
+        return None
+    with naming(at("coordinate")):
+        return scaling.to_physical(body.coordinate)

@@ -19,7 +19,7 @@ from deskpilot.safety.editor_rules import (
     editor_findings,
     editor_text,
 )
-from deskpilot.safety.findings import Finding
+from deskpilot.safety.findings import Finding, InputError
 from deskpilot.safety.policy import Policy
 from deskpilot.safety.screen_cache import ImageError
 from deskpilot.safety.shell_rules import shell_findings
@@ -30,7 +30,7 @@ from deskpilot.safety.verdict import Decision, Reason, Verdict
 MAX_COMMAND_CHARS = 100_000
 
 
-class ActionInputError(ValueError):
+class ActionInputError(InputError):
     """The tool call cannot be judged because its input is malformed."""
 
 
@@ -62,7 +62,7 @@ class ActionChecker:
     ) -> Verdict:
         """The verdict for one call; raises ActionInputError when the input is malformed."""
         if not isinstance(tool_input, dict):
-            raise ActionInputError("tool input must be a JSON object")
+            raise ActionInputError("tool input must be a JSON object", "call.input")
         findings, text = self._findings(tool, tool_input, situation, policy)
         reasons = [
             Reason(f.rule_id, f.category, policy.decision_for(f.category), f.message)
@@ -81,7 +81,8 @@ class ActionChecker:
             command = tool_input.get("command")
             if not isinstance(command, str) or not command.strip():
                 raise ActionInputError(
-                    "bash input.command must be a non-empty string (or restart: true)"
+                    "bash input.command must be a non-empty string (or restart: true)",
+                    "call.input.command",
                 )
             if len(command) > MAX_COMMAND_CHARS:
                 finding = Finding(
@@ -95,12 +96,12 @@ class ActionChecker:
             try:
                 return list(editor_findings(tool_input)), editor_text(tool_input)
             except EditorInputError as exc:
-                raise ActionInputError(str(exc)) from None
+                raise ActionInputError(str(exc), exc.field) from None
         try:
             action = computer_action(tool, tool_input)
         except ComputerInputError as exc:
             if tool == "computer":
-                raise ActionInputError(str(exc)) from None
+                raise ActionInputError(str(exc), exc.field) from None
             finding = Finding(
                 "tool.unknown", "unknown_tool", f"The gate does not know the tool {tool!r}."
             )
@@ -118,9 +119,9 @@ class ActionChecker:
         try:
             findings = list(computer_findings(action, tool_input, context, policy, self.read_label))
         except ComputerInputError as exc:
-            raise ActionInputError(str(exc)) from None
+            raise ActionInputError(str(exc), exc.field) from None
         except ImageError as exc:  # the click is judged on a screenshot that does not decode
-            raise ActionInputError(f"context.screenshot: {exc}") from None
+            raise ActionInputError(f"context.screenshot: {exc}", "context.screenshot") from None
         text = f"{action} {tool_input.get('text', '')}".strip()
         return findings, text
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from deskpilot.safety.domains import host_of_plain, host_of_url, is_allowed
-from deskpilot.safety.findings import Finding
+from deskpilot.safety.findings import Finding, InputError
 from deskpilot.safety.policy import Policy
 from deskpilot.safety.secrets_scan import find_card_number, find_secret
 from deskpilot.safety.shell_rules import shell_findings
@@ -51,7 +51,7 @@ _TERMINAL_TITLE = re.compile(
 LabelReader = Callable[[bytes, int, int], str]
 
 
-class ComputerInputError(ValueError):
+class ComputerInputError(InputError):
     """The computer call's input is malformed."""
 
 
@@ -72,13 +72,14 @@ def computer_action(tool_name: str, tool_input: dict[str, Any]) -> str:
     """The action name: input.action for `computer`, the tool name for toolset members."""
     if tool_name != "computer":
         if tool_name not in COMPUTER_ACTIONS:
-            raise ComputerInputError(f"unknown tool {tool_name!r}")
+            raise ComputerInputError(f"unknown tool {tool_name!r}", "call.name")
         return tool_name
     action = tool_input.get("action")
     if not isinstance(action, str) or action not in COMPUTER_ACTIONS:
         raise ComputerInputError(
             f"computer input.action must be one of {', '.join(sorted(COMPUTER_ACTIONS))}, "
-            f"got {action!r}"
+            f"got {action!r}",
+            "call.input.action",
         )
     return action
 
@@ -94,7 +95,9 @@ def computer_findings(
     if action == "type":
         text = tool_input.get("text")
         if not isinstance(text, str):
-            raise ComputerInputError("computer type needs input.text as a string")
+            raise ComputerInputError(
+                "computer type needs input.text as a string", "call.input.text"
+            )
         yield from _typing(text, context, policy)
     elif action == "key" and _ENTER_KEYS.match(str(tool_input.get("text", "")).strip()):
         # Enter after typing a bare address in a browser navigates there.
@@ -249,5 +252,7 @@ def _coordinate(tool_input: dict[str, Any], action: str) -> tuple[int, int] | No
         or len(value) != 2
         or not all(isinstance(v, int | float) for v in value)
     ):
-        raise ComputerInputError(f"computer {action} input.{key} must be [x, y], got {value!r}")
+        raise ComputerInputError(
+            f"computer {action} input.{key} must be [x, y], got {value!r}", f"call.input.{key}"
+        )
     return int(value[0]), int(value[1])

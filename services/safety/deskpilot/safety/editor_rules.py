@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from deskpilot.safety.findings import Finding
+from deskpilot.safety.findings import Finding, InputError
 from deskpilot.safety.paths import (
     canonical,
     is_credential_path,
@@ -18,7 +18,7 @@ EDITOR_TOOLS = frozenset({"str_replace_editor", "str_replace_based_edit_tool"})
 EDITOR_COMMANDS = frozenset({"view", "create", "str_replace", "insert", "undo_edit"})
 
 
-class EditorInputError(ValueError):
+class EditorInputError(InputError):
     """The editor call's input is malformed."""
 
 
@@ -29,10 +29,11 @@ def editor_findings(tool_input: dict[str, Any]) -> Iterator[Finding]:
     if not isinstance(command, str) or command not in EDITOR_COMMANDS:
         raise EditorInputError(
             f"editor input.command must be one of {', '.join(sorted(EDITOR_COMMANDS))}, "
-            f"got {command!r}"
+            f"got {command!r}",
+            "call.input.command",
         )
     if not isinstance(path, str) or not path:
-        raise EditorInputError("editor input.path must be a non-empty string")
+        raise EditorInputError("editor input.path must be a non-empty string", "call.input.path")
     shown = canonical(path)
     if command == "view":
         if is_credential_path(path):

@@ -83,7 +83,7 @@ class SafetyServicer(safety_pb2_grpc.SafetyServicer):
         try:
             check_image(data, self.max_image_pixels)
         except ImageError as exc:
-            raise InvalidArgument(f"{where}: {exc}") from None
+            raise InvalidArgument(f"{where}: {exc}", field=where) from None
 
     async def CheckAction(
         self, request: safety_pb2.CheckActionRequest, context: grpc.aio.ServicerContext
@@ -104,7 +104,7 @@ class SafetyServicer(safety_pb2_grpc.SafetyServicer):
                 self._pool, self.checker.check, request.call.name, tool_input, situation, policy
             )
         except ActionInputError as exc:
-            raise InvalidArgument(f"{request.call.name}: {exc}") from None
+            raise InvalidArgument(f"{request.call.name}: {exc}", field=exc.field) from None
         DECISIONS.labels(verdict.decision.name.lower()).inc()
         return safety_pb2.CheckActionResponse(
             verdict=safety_pb2.Verdict(
@@ -144,7 +144,7 @@ class SafetyServicer(safety_pb2_grpc.SafetyServicer):
                 )
             elif which == "image":
                 if not request.image.data:
-                    raise InvalidArgument("image.data is empty")
+                    raise InvalidArgument("image.data is empty", field="image.data")
                 self._check_image(request.image.data, "image.data")
                 # An unchanged screen is answered here; reading one takes a worker.
                 result = self.scanner.unchanged_screen(
@@ -159,7 +159,7 @@ class SafetyServicer(safety_pb2_grpc.SafetyServicer):
             else:
                 raise InvalidArgument("set either text or image to scan")
         except ImageError as exc:
-            raise InvalidArgument(f"image.data: {exc}") from None
+            raise InvalidArgument(f"image.data: {exc}", field="image.data") from None
         except ValueError as exc:
             raise InvalidArgument(str(exc)) from None
         report = None
@@ -220,7 +220,7 @@ def _tool_input(call: common_pb2.ToolCall, where: str) -> dict | None:
     try:
         return struct_to_dict(call.input, where)
     except NonFiniteNumber as exc:
-        raise InvalidArgument(str(exc)) from None
+        raise InvalidArgument(str(exc), field=exc.path) from None
 
 
 def _situation(context: safety_pb2.ActionContext) -> ActionSituation:

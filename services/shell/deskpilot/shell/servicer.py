@@ -146,10 +146,13 @@ class ShellServicer(shell_pb2_grpc.ShellServicer):
                     "restart takes no command: send `restart: true` alone, then the command"
                 )
             return command
+        where = "tool_call.input.command" if kind == "tool_call" else "command.command"
         if not command.HasField("command") or not command.command.strip():
-            raise InvalidArgument("`command` is empty: give the command line to run")
+            raise InvalidArgument("`command` is empty: give the command line to run", field=where)
         if "\0" in command.command:
-            raise InvalidArgument("`command` contains a NUL character, which bash cannot run")
+            raise InvalidArgument(
+                "`command` contains a NUL character, which bash cannot run", field=where
+            )
         return command
 
     def _timeout(self, seconds: float) -> float:
@@ -158,12 +161,14 @@ class ShellServicer(shell_pb2_grpc.ShellServicer):
         if not math.isfinite(seconds) or seconds < 0:
             raise InvalidArgument(
                 f"timeout_seconds must be positive (or 0 for the default "
-                f"{self.settings.default_timeout_seconds:g} s), got {seconds}"
+                f"{self.settings.default_timeout_seconds:g} s), got {seconds}",
+                field="timeout_seconds",
             )
         if seconds > self.settings.max_timeout_seconds:
             raise InvalidArgument(
                 f"timeout_seconds {seconds:g} is over the limit of "
-                f"{self.settings.max_timeout_seconds:g} s"
+                f"{self.settings.max_timeout_seconds:g} s",
+                field="timeout_seconds",
             )
         return seconds
 
@@ -173,7 +178,8 @@ class ShellServicer(shell_pb2_grpc.ShellServicer):
         if not 0 < limit <= self.settings.max_output_bytes_limit:
             raise InvalidArgument(
                 f"max_output_bytes must be between 1 and {self.settings.max_output_bytes_limit} "
-                f"(or 0 for the default {self.settings.max_output_bytes}), got {limit}"
+                f"(or 0 for the default {self.settings.max_output_bytes}), got {limit}",
+                field="max_output_bytes",
             )
         return limit
 
@@ -202,15 +208,18 @@ class ShellServicer(shell_pb2_grpc.ShellServicer):
         allowed = tool_calls.editor_fields(version)
         name = tool_calls.EDITOR_VERSION_NAMES[version]
         if verb is None:
-            raise InvalidArgument(f"no command given; allowed for {name}: {', '.join(allowed)}")
+            raise InvalidArgument(
+                f"no command given; allowed for {name}: {', '.join(allowed)}", field="command"
+            )
         if verb not in allowed:
             raise InvalidArgument(
                 f"{verb} is not a command of {name} (it exists only in text_editor_20241022 "
-                f"and text_editor_20250124); allowed: {', '.join(allowed)}"
+                f"and text_editor_20250124); allowed: {', '.join(allowed)}",
+                field="command",
             )
         args = getattr(command, verb)
         if not args.HasField("path"):
-            raise InvalidArgument(f"`path` is required for {verb}")
+            raise InvalidArgument(f"`path` is required for {verb}", field=f"command.{verb}.path")
         # Resolved here for errors before the lock and one lock per real file; the editor
         # resolves again and works only through the descriptors of its own walk.
         path = self.policy.resolve(args.path)
@@ -263,7 +272,8 @@ class ShellServicer(shell_pb2_grpc.ShellServicer):
 
 def _require(args: Any, field: str, verb: str) -> None:
     if not args.HasField(field):
-        raise InvalidArgument(f"`{field}` is required for {verb}")
+        # Only a typed command gets here without it: a raw call's are checked when parsed.
+        raise InvalidArgument(f"`{field}` is required for {verb}", field=f"command.{verb}.{field}")
 
 
 def _bash_response(result: CommandResult, timeout: float) -> shell_pb2.BashResponse:

@@ -2,7 +2,9 @@
 
 `input` arrives as a google.protobuf.Struct, so numbers are floats: they must be
 integral. Unknown commands and missing, extra or ill-typed fields are INVALID_ARGUMENT
-naming the field and what is allowed. A JSON null counts as an absent optional field.
+naming the field and what is allowed, with its path in the request
+(`tool_call.input.view_range[1]`) as a BadRequest field violation. A JSON null counts as
+an absent optional field.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from deskpilot.common.errors import InvalidArgument
+from deskpilot.common.errors import FieldViolation, InvalidArgument
 from deskpilot.common.struct_values import NonFiniteNumber, struct_to_dict
 from deskpilot.v1 import common_pb2, shell_pb2
 
@@ -34,6 +36,8 @@ BASH_VERSION_NAMES[common_pb2.BASH_TOOL_VERSION_UNSPECIFIED] = "bash_20250124"
 
 _OLD_EDITOR = (common_pb2.EDITOR_TOOL_VERSION_20241022, common_pb2.EDITOR_TOOL_VERSION_20250124)
 _INT32 = (-(2**31), 2**31 - 1)
+# Where a raw call's input fields sit in BashRequest and EditRequest.
+_INPUT = "tool_call.input."
 
 
 def editor_has_undo(version: int) -> bool:
@@ -89,14 +93,19 @@ def _check_version(version: int, names: Mapping[int, str], tool: str) -> None:
             f"{number} ({'unspecified: ' if number == 0 else ''}{name})"
             for number, name in sorted(names.items())
         )
-        raise InvalidArgument(f"unknown {tool} tool version {version}; allowed: {allowed}")
+        raise InvalidArgument(
+            f"unknown {tool} tool version {version}; allowed: {allowed}", field="version"
+        )
 
 
 def bash_version_of(call: common_pb2.ToolCall, version: int) -> int:
     """The version the call was made under: from `version`, or else its tool_type."""
     check_bash_version(version)
     if call.name and call.name != "bash":
-        raise InvalidArgument(f"tool name {call.name!r} is not the bash tool (expected 'bash')")
+        raise InvalidArgument(
+            f"tool name {call.name!r} is not the bash tool (expected 'bash')",
+            field="tool_call.name",
+        )
     return _version_of(call.tool_type, version, BASH_TYPES, BASH_VERSION_NAMES)
 
 
@@ -111,7 +120,8 @@ def editor_version_of(call: common_pb2.ToolCall, version: int) -> int:
     if call.name and call.name != expected:
         raise InvalidArgument(
             f"tool name {call.name!r} does not match {EDITOR_VERSION_NAMES[version]}, "
-            f"whose tool is named {expected!r}"
+            f"whose tool is named {expected!r}",
+            field="tool_call.name",
         )
     return version
 
@@ -122,10 +132,17 @@ def _version_of(
     if not tool_type:
         return version
     if tool_type not in types:
-        raise InvalidArgument(f"unknown tool_type {tool_type!r}; allowed: {', '.join(types)}")
+        raise InvalidArgument(
+            f"unknown tool_type {tool_type!r}; allowed: {', '.join(types)}",
+            field="tool_call.tool_type",
+        )
     if version and types[tool_type] != version:
         raise InvalidArgument(
-            f"tool_type {tool_type!r} contradicts the request's version {names[version]}"
+            f"tool_type {tool_type!r} contradicts the request's version {names[version]}",
+            violations=[
+                FieldViolation("tool_call.tool_type", f"contradicts version {names[version]}"),
+                FieldViolation("version", f"contradicts tool_type {tool_type!r}"),
+            ],
         )
     return types[tool_type]
 
@@ -141,7 +158,10 @@ def parse_bash_call(call: common_pb2.ToolCall, version: int) -> shell_pb2.BashCo
     if "restart" in fields:
         command.restart = _bool(fields, "restart")
     if not command.restart and not command.HasField("command"):
-        raise InvalidArgument("the bash tool needs `command` (a string), or `restart: true`")
+        raise InvalidArgument(
+            "the bash tool needs `command` (a string), or `restart: true`",
+            field=_INPUT + "command",
+        )
     return command
 
 
@@ -152,14 +172,18 @@ def parse_edit_call(call: common_pb2.ToolCall, version: int) -> tuple[shell_pb2.
     fields = _input(call)
     allowed = editor_fields(version)
     if "command" not in fields:
-        raise InvalidArgument(f"`command` is required; allowed for {name}: {', '.join(allowed)}")
+        raise InvalidArgument(
+            f"`command` is required; allowed for {name}: {', '.join(allowed)}",
+            field=_INPUT + "command",
+        )
     verb = _string(fields, "command")
     if verb not in allowed:
         extra = ""
         if verb == "undo_edit":
             extra = " (undo_edit exists only in text_editor_20241022 and text_editor_20250124)"
         raise InvalidArgument(
-            f"unknown command {verb!r} for {name}{extra}; allowed: {', '.join(allowed)}"
+            f"unknown command {verb!r} for {name}{extra}; allowed: {', '.join(allowed)}",
+            field=_INPUT + "command",
         )
     required, optional = allowed[verb]
     del fields["command"]
@@ -169,7 +193,11 @@ def parse_edit_call(call: common_pb2.ToolCall, version: int) -> tuple[shell_pb2.
         raise InvalidArgument(
             f"command {verb!r} of {name} is missing {', '.join(missing)}; "
             f"it takes {', '.join(sorted(required))}"
-            + (f" and optionally {', '.join(sorted(optional))}" if optional else "")
+            + (f" and optionally {', '.join(sorted(optional))}" if optional else ""),
+            violations=[
+                FieldViolation(_INPUT + field, f"required by command {verb!r} of {name}")
+                for field in missing
+            ],
         )
     return _typed_edit(verb, fields), version
 
@@ -206,7 +234,7 @@ def _input(call: common_pb2.ToolCall) -> dict[str, Any]:
     try:
         fields = struct_to_dict(call.input)
     except NonFiniteNumber as exc:
-        raise InvalidArgument(str(exc)) from None
+        raise InvalidArgument(str(exc), field=_INPUT + exc.path) from None
     return {key: value for key, value in fields.items() if value is not None}
 
 
@@ -215,35 +243,40 @@ def _no_extra(fields: Mapping[str, Any], allowed: set[str], what: str) -> None:
     if extra:
         raise InvalidArgument(
             f"unexpected field {', '.join(map(repr, extra))} for {what}; "
-            f"allowed fields: {', '.join(sorted(allowed | {'command'}))}"
+            f"allowed fields: {', '.join(sorted(allowed | {'command'}))}",
+            violations=[FieldViolation(_INPUT + name, f"not a field of {what}") for name in extra],
         )
 
 
 def _string(fields: Mapping[str, Any], name: str) -> str:
     value = fields[name]
     if not isinstance(value, str):
-        raise InvalidArgument(f"`{name}` must be a string, got {_type_name(value)}")
+        raise InvalidArgument(
+            f"`{name}` must be a string, got {_type_name(value)}", field=_INPUT + name
+        )
     return value
 
 
 def _bool(fields: Mapping[str, Any], name: str) -> bool:
     value = fields[name]
     if not isinstance(value, bool):
-        raise InvalidArgument(f"`{name}` must be true or false, got {_type_name(value)}")
+        raise InvalidArgument(
+            f"`{name}` must be true or false, got {_type_name(value)}", field=_INPUT + name
+        )
     return value
 
 
 def _int(fields: Mapping[str, Any], name: str) -> int:
-    return _integral(fields[name], f"`{name}`")
+    return _integral(fields[name], f"`{name}`", _INPUT + name)
 
 
-def _integral(value: Any, what: str) -> int:
+def _integral(value: Any, what: str, field: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int | float):
-        raise InvalidArgument(f"{what} must be an integer, got {_type_name(value)}")
+        raise InvalidArgument(f"{what} must be an integer, got {_type_name(value)}", field=field)
     if isinstance(value, float) and not value.is_integer():
-        raise InvalidArgument(f"{what} must be an integer, got {value}")
+        raise InvalidArgument(f"{what} must be an integer, got {value}", field=field)
     if not _INT32[0] <= value <= _INT32[1]:
-        raise InvalidArgument(f"{what} is out of range: {value}")
+        raise InvalidArgument(f"{what} is out of range: {value}", field=field)
     return int(value)
 
 
@@ -251,9 +284,13 @@ def _view_range(value: Any) -> tuple[int, int]:
     if not isinstance(value, list) or len(value) != 2:
         raise InvalidArgument(
             "`view_range` must be a list of two integers [start, end] (end -1 for the end "
-            f"of the file), got {value!r}"
+            f"of the file), got {value!r}",
+            field=_INPUT + "view_range",
         )
-    return _integral(value[0], "view_range start"), _integral(value[1], "view_range end")
+    return (
+        _integral(value[0], "view_range start", _INPUT + "view_range[0]"),
+        _integral(value[1], "view_range end", _INPUT + "view_range[1]"),
+    )
 
 
 def _type_name(value: Any) -> str:
