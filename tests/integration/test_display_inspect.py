@@ -14,6 +14,7 @@ import grpc
 import pytest
 from google.protobuf import struct_pb2
 
+from deskpilot.common.errors import field_violations
 from deskpilot.common.grpc_client import open_channel
 from deskpilot.common.sandbox_credential import call_metadata
 from deskpilot.orchestrator.sandboxes.client import SandboxClient
@@ -112,6 +113,7 @@ async def test_a_point_off_the_screen_is_refused(desktop: Desktop) -> None:
         await desktop.inspect([99_999, 5])
     assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert "point (99999, 5) is outside the screenshot" in (refused.value.details() or "")
+    assert [v.field for v in field_violations(refused.value)] == ["point"]
 
 
 def _computer_call(**fields: object) -> common_pb2.ToolCall:
@@ -227,7 +229,11 @@ async def test_firefox_names_the_page_button_its_url_and_the_address_bar(
             metadata = call_metadata(sandbox.secrets.executor_credential)
             await stub.Act(display_pb2.ActRequest(action=keys), metadata=metadata)
         typing = _computer_call(action="type", text="https://evil.example/\n")
-        ui = await client.ui_for(typing)
+        for _ in range(50):  # Firefox publishes the focus change a moment after the key
+            ui = await client.ui_for(typing)
+            if ui is not None and ui.focus_in_address_bar:
+                break
+            await asyncio.sleep(0.1)
         assert ui is not None and ui.focus_in_address_bar, ui
         reply = await safety_stub.CheckAction(
             safety_pb2.CheckActionRequest(

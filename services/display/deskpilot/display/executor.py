@@ -256,7 +256,8 @@ class DisplayExecutor:
     async def inspect(self, request: display_pb2.InspectRequest) -> display_pb2.InspectResponse:
         started = time.perf_counter()
         if request.HasField("point"):
-            x, y = self.scaling(request.screen_space).to_physical(request.point, "point")
+            with naming("point"):
+                x, y = self.scaling(request.screen_space).to_physical(request.point, "point")
         else:
             x, y = await self._x(self._in.pointer)
         ui = await self.describe(x, y)
