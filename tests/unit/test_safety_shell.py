@@ -133,6 +133,8 @@ def test_blocks_dangerous_commands(command: str, rule: str) -> None:
         ),
         ("systemctl stop nginx", "shell.stop-service"),
         ("service redis-server stop", "shell.stop-service"),
+        ("yes > /dev/null & yes > /dev/null & yes > /dev/null &", "shell.cpu-burners"),
+        ("cat /dev/urandom > /dev/null & cat /dev/zero > /dev/null &", "shell.cpu-burners"),
     ],
 )
 def test_confirms_consequential_commands(command: str, rule: str) -> None:
@@ -166,6 +168,7 @@ def test_confirms_consequential_commands(command: str, rule: str) -> None:
         "ps aux | grep nginx",
         "systemctl status sshd",
         "grep PermitRootLogin /etc/ssh/sshd_config",
+        "yes | head -3",
     ],
 )
 def test_allows_benign_commands(command: str) -> None:

@@ -33,6 +33,7 @@ CONFIRM_CATEGORIES: dict[str, str] = {
     "secret_entry": "typing a password or key",
     "system_config": "editing files under /etc, ~/.ssh or the system's program folders",
     "power": "shutting down, rebooting, killing every process or stopping system services",
+    "resource_exhaustion": "starting processes that only burn CPU or fill the disk",
     "upload": "sending system files or dotfiles to a server",
     "injection": "acting right after content flagged as a likely prompt injection",
     "unknown_tool": "a tool the gate does not know",

@@ -224,6 +224,13 @@ def shell_findings(command_text: str, policy: Policy) -> list[Finding]:
 def _script_findings(script: Script, text: str, policy: Policy) -> Iterator[Finding]:
     if script.fork_bomb:
         yield Finding("shell.fork-bomb", "fork_bomb", "Defines a function that endlessly forks.")
+    burners = _cpu_burners(script)
+    if burners >= 2:
+        yield Finding(
+            "shell.cpu-burners",
+            "resource_exhaustion",
+            f"Starts {burners} endless output loops (`yes` and the like) that only burn CPU.",
+        )
     if script.unreadable:
         yield Finding(
             "shell.unparsed",
@@ -826,3 +833,26 @@ def _list(items: list[str], limit: int = 3) -> str:
     shown = ", ".join(items[:limit])
     more = len(items) - limit
     return shown + (f" and {more} more" if more > 0 else "") if items else "files"
+
+
+# Programs that write forever until killed; into /dev/null (or nowhere that reads them)
+# they do nothing but use a CPU each.
+_ENDLESS = {"yes"}
+_ENDLESS_SOURCES = {"/dev/zero", "/dev/urandom", "/dev/random"}
+
+
+def _cpu_burners(script: Script) -> int:
+    """How many commands only burn CPU: an endless writer whose output is thrown away."""
+    count = 0
+    for pipeline in script.pipelines:
+        if len(pipeline.commands) != 1:
+            continue  # a reader downstream may stop it (`yes | head`)
+        command = pipeline.commands[0]
+        if not command.argv:
+            continue
+        endless = command.argv[0] in _ENDLESS or (
+            command.argv[0] == "cat" and _ENDLESS_SOURCES & set(command.argv[1:])
+        )
+        discarded = any(target == "/dev/null" for _, target in command.redirects)
+        count += bool(endless and discarded)
+    return count
