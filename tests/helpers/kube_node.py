@@ -213,6 +213,8 @@ class KubeNode:
         if node != self.name:
             return
         running = self._pods.get(meta["uid"])
+        log.debug("pod %s/%s seen (deleting: %s)", meta["namespace"], meta["name"],
+                  bool(meta.get("deletionTimestamp")))  # fmt: skip
         if meta.get("deletionTimestamp"):
             await self._finish_deletion(pod, running)
         elif running is None and (pod.get("status") or {}).get("phase") in (None, "", "Pending"):
@@ -261,11 +263,13 @@ class KubeNode:
         if running is not None and not running.stopping:
             running.stopping = True
             await self._stop_processes(running)
-        with contextlib.suppress(ApiException):
+        try:
             await k8s.CoreV1Api(self._api).delete_namespaced_pod(
-                pod["metadata"]["name"], pod["metadata"]["namespace"], grace_period_seconds=0,
-                body={"preconditions": {"uid": pod["metadata"]["uid"]}},
+                pod["metadata"]["name"], pod["metadata"]["namespace"],
+                body={"gracePeriodSeconds": 0, "preconditions": {"uid": pod["metadata"]["uid"]}},
             )  # fmt: skip
+        except ApiException as exc:
+            log.debug("pod %s: not removed: %s", pod["metadata"]["name"], exc.status)
 
     async def _gone(self, pod: Object) -> None:
         running = self._pods.pop(pod["metadata"]["uid"], None)

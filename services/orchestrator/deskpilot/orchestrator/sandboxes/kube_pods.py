@@ -197,7 +197,7 @@ def pod_state(pod: Object | None) -> PodState:
         return PodState(reason=f"no node can run it: {scheduled.get('message', '')}")
     if conditions.get("Ready", {}).get("status") == "True" and status.get("podIP"):
         return PodState(ready=True)
-    return PodState(reason=f"is {phase or 'Pending'}")
+    return PodState(reason=phase or "Pending")
 
 
 def _ended(status: Object, phase: str) -> str:

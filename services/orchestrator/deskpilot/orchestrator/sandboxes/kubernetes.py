@@ -338,7 +338,7 @@ class KubernetesSandboxProvider:
 
     async def _until_ready(self, name: str) -> Object:
         """The Pod once Ready, watched; Unavailable (why) once it cannot be."""
-        waiting = "is Pending"
+        waiting = "Pending"
 
         async def ready() -> Object:
             nonlocal waiting
@@ -355,7 +355,7 @@ class KubernetesSandboxProvider:
             return await asyncio.wait_for(ready(), self.ready_timeout)
         except TimeoutError:
             raise DeadlineExceeded(
-                f"sandbox pod {name} was not ready within {self.ready_timeout:g} s: it {waiting}"
+                f"sandbox pod {name} was not ready within {self.ready_timeout:g} s ({waiting})"
             ) from None
 
     async def _pod_events(self, name: str) -> AsyncIterator[Object | None]:
