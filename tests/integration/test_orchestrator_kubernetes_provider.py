@@ -20,7 +20,6 @@ from kubernetes_asyncio.watch import Watch
 
 from deskpilot.common.errors import (
     DeadlineExceeded,
-    FailedPrecondition,
     InvalidArgument,
     PermissionDenied,
     ResourceExhausted,
@@ -37,6 +36,14 @@ from tests.fixtures.kube import QUOTA, KubeCluster, reset_quota
 from tests.helpers.k8s import SANDBOXES, SYSTEM
 
 S = session_pb2
+# 1.20 compares an IPv4-mapped IPv6 range as IPv4, so the sandbox egress policy's
+# `::/0 except ::ffff:0:0/96` is "no subset" there; later versions accept it (the
+# manifests are validated for 1.29 and 1.33 by tests/unit/test_k8s_manifests.py).
+KNOWN_1_20_REFUSAL = (
+    'NetworkPolicy/sandbox-egress: NetworkPolicy.extensions "sandbox-egress" is invalid: '
+    'spec.egress[0].to[1].ipBlock.except[1]: Invalid value: "::ffff:0:0/96": must be a '
+    "strict subset of `cidr`"
+)
 TOOLS = TOOL_SETS[S.TOOL_SET_20250124]
 pytestmark = pytest.mark.timeout(300)
 
@@ -52,7 +59,7 @@ async def kube(kube_cluster: KubeCluster) -> AsyncIterator[KubeCluster]:
         await core.delete_collection_namespaced_secret(
             SANDBOXES, label_selector=pods.selector(dict([pods.MANAGED_BY]))
         )
-        for name in ("bad", "no-image", "picky"):
+        for name in ("no-image", "picky"):
             with suppress(ApiException):
                 await core.delete_namespaced_pod_template(name, SANDBOXES)
         await _until_no_pods(core)
@@ -260,9 +267,11 @@ async def test_a_provider_pointed_at_a_namespace_it_may_not_use_says_so(kube: Ku
     try:
         with pytest.raises(PermissionDenied) as refused:
             await kp.acquire("s-x", common_pb2.Size(), "")
-        assert "may not read PodTemplate sandbox in namespace deskpilot-system" in str(
-            refused.value
+        message = str(refused.value)
+        assert "the orchestrator may not list warm sandbox pods in namespace deskpilot-system" in (
+            message
         )
+        assert 'cannot list resource "pods"' in message
     finally:
         await kp.close()
 
@@ -377,19 +386,11 @@ async def test_an_unknown_template_is_a_bad_argument(kube: KubeCluster) -> None:
             await kp.acquire("s-x", common_pb2.Size(), "Not A Name")
 
 
-async def test_a_template_the_api_server_refuses_is_named_in_the_error(kube: KubeCluster) -> None:
-    def invalid(template: dict[str, Any]) -> None:
-        template["template"]["metadata"]["annotations"] = {
-            "seccomp.security.alpha.kubernetes.io/pod": "no-such-profile"
-        }
-
-    await _template(kube, "bad", invalid)
-    async with provider(kube) as kp:
-        with pytest.raises(FailedPrecondition) as refused:
-            await kp.acquire("s-bad", common_pb2.Size(), "bad")
-    message = str(refused.value)
-    assert "the Kubernetes API refused to create a sandbox pod from PodTemplate bad" in message
-    assert "seccomp" in message
-    async with k8s.ApiClient(kube.admin()) as api:
-        secrets = await k8s.CoreV1Api(api).list_namespaced_secret(SANDBOXES)
-    assert [s.metadata.name for s in secrets.items if s.metadata.name.endswith("-session")] == []
+def test_k8s_base_applies_to_kube_apiserver_1_20(kube_cluster: KubeCluster) -> None:
+    """Every object of k8s/base is served by 1.20 (PDB and HPA at their older versions,
+    gRPC probes left out) and accepted, but for the one refusal known to be 1.20's."""
+    assert kube_cluster.skipped == []
+    assert kube_cluster.refused == [KNOWN_1_20_REFUSAL]
+    assert "PodTemplate/sandbox (as v1; gRPC probes left out: sandbox livenessProbe)" in (
+        kube_cluster.applied
+    )
