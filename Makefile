@@ -19,7 +19,8 @@ STAMPS := .make
 # Debian packages: the NATS server, X servers and VNC servers for sandboxes and tests,
 # input/screenshot tools (the reference-implementation baseline in benchmarks), OCR for
 # the safety gate, a light desktop, Chromium for the browser tests, unzip for the kubectl
-# that checks k8s/, and what Python packages need to build (npm: see npm-command).
+# that checks k8s/, etcd for the tests' Kubernetes API server, and what Python packages
+# need to build (npm: see npm-command).
 APT_PACKAGES := \
 	nats-server \
 	xvfb tigervnc-standalone-server tigervnc-tools x11vnc x11-utils xauth \
@@ -28,6 +29,7 @@ APT_PACKAGES := \
 	openbox tint2 xterm firefox-esr mousepad pcmanfm \
 	chromium \
 	fonts-dejavu-core unzip \
+	etcd-server \
 	python3-venv python3-dev gcc g++ pkg-config make
 
 # Every package of the workspace, installed editable into one virtualenv.
@@ -36,7 +38,7 @@ PY_INPUTS := requirements-dev.txt $(foreach p,$(PACKAGES),$(p)/pyproject.toml)
 
 SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 
-.PHONY: help run demo test lint format protos docs bench bench-safety train-safety deps system-deps python-deps web-deps k8s-deps npm-command sandbox-venv clean
+.PHONY: kube-apiserver help run demo test lint format protos docs bench bench-safety train-safety deps system-deps python-deps web-deps k8s-deps npm-command sandbox-venv clean
 
 help:
 	@echo "make run      install what is missing, start the local stack (Ctrl-C stops it)"
@@ -49,6 +51,11 @@ help:
 	@echo "make bench-safety / make train-safety   measure / retrain the safety gate"
 
 deps: system-deps python-deps web-deps k8s-deps
+
+# The tests' real Kubernetes API server (1.20, from Debian's source package), built once
+# into ~/.cache/deskpilot/kube (or $XDG_CACHE_HOME's) and reused: ~10 minutes the first time.
+kube-apiserver:
+	k8s/tools/build_kube_apiserver.sh
 
 # Install only the Debian packages that are missing (dpkg-query is fast; apt is not).
 system-deps:
@@ -130,7 +137,7 @@ run: deps
 demo: deps
 	$(BIN)/deskpilot up --stand-in $(ARGS)
 
-test: deps
+test: deps kube-apiserver
 	$(BIN)/pytest
 
 lint: python-deps
