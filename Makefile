@@ -19,9 +19,10 @@ STAMPS := .make
 # Debian packages: the NATS server, X servers and VNC servers for sandboxes and tests,
 # input/screenshot tools (the reference-implementation baseline in benchmarks), OCR for
 # the safety gate, a light desktop, Chromium for the browser tests, unzip for the kubectl
-# that checks k8s/, the desktop's session bus and accessibility tree (AT-SPI, read through
-# PyGObject, which builds against gobject-introspection and cairo), and what Python
-# packages need to build (npm: see npm-command).
+# that checks k8s/, etcd for the tests' Kubernetes API server, the desktop's session bus
+# and accessibility tree (AT-SPI, read through PyGObject, which builds against
+# gobject-introspection and cairo), and what Python packages need to build (npm: see
+# npm-command).
 APT_PACKAGES := \
 	nats-server \
 	xvfb tigervnc-standalone-server tigervnc-tools x11vnc x11-utils xauth \
@@ -32,6 +33,7 @@ APT_PACKAGES := \
 	libgirepository1.0-dev libcairo2-dev \
 	chromium \
 	fonts-dejavu-core unzip \
+	etcd-server \
 	python3-venv python3-dev gcc g++ pkg-config make
 
 # What builds and runs the container images (deploy/): podman with runc (the runtime
@@ -46,7 +48,7 @@ PY_INPUTS := requirements-dev.txt $(foreach p,$(PACKAGES),$(p)/pyproject.toml)
 
 SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 
-.PHONY: help run demo test lint format protos docs bench bench-safety train-safety deps system-deps python-deps web-deps k8s-deps npm-command sandbox-venv image-deps images compose compose-down clean
+.PHONY: kube-apiserver help run demo test lint format protos docs bench bench-safety train-safety deps system-deps python-deps web-deps k8s-deps npm-command sandbox-venv image-deps images compose compose-down clean
 
 help:
 	@echo "make run      install what is missing, start the local stack (Ctrl-C stops it)"
@@ -61,6 +63,11 @@ help:
 	@echo "make bench-safety / make train-safety   measure / retrain the safety gate"
 
 deps: system-deps python-deps web-deps k8s-deps
+
+# The tests' real Kubernetes API server (1.20, from Debian's source package), built once
+# into ~/.cache/deskpilot/kube (or $XDG_CACHE_HOME's) and reused: ~10 minutes the first time.
+kube-apiserver:
+	k8s/tools/build_kube_apiserver.sh
 
 # Install only the Debian packages that are missing (dpkg-query is fast; apt is not).
 define apt-install
@@ -164,8 +171,9 @@ run: deps
 demo: deps
 	$(BIN)/deskpilot up --stand-in $(ARGS)
 
-# images: their tests run them with podman (each is built only when its inputs changed).
-test: deps images
+# images: their tests run them with podman (each is built only when its inputs changed);
+# kube-apiserver: built once from Debian's source, cached outside the checkout.
+test: deps images kube-apiserver
 	$(BIN)/pytest
 
 lint: python-deps

@@ -6,6 +6,7 @@ pytest_plugins = [
     "tests.fixtures.auth",
     "tests.fixtures.browser",
     "tests.fixtures.grpc",
+    "tests.fixtures.kube",
     "tests.fixtures.nats",
     "tests.fixtures.safety",
     "tests.fixtures.sandboxes",

@@ -56,14 +56,11 @@ from tests.helpers.k8s import (
 DEPLOYED = [c for c in COMPONENTS if c.in_local_stack and not c.on_request]
 WORKLOAD_KIND = {"nats": "StatefulSet"}
 
-# Settings the manifests already set that the code does not have yet: the Kubernetes
-# sandbox provider and its settings, and stream replicas for a JetStream cluster. Each
+# Settings the manifests already set that the code does not have yet: stream replicas
+# for a JetStream cluster. Each
 # is checked to be still missing, so the entry goes once the code lands (and the value
 # is checked from then on).
 PENDING = {
-    "DESKPILOT_ORCHESTRATOR_SANDBOX__PROVIDER": "the value `kubernetes`: the provider to come",
-    "DESKPILOT_ORCHESTRATOR_SANDBOX__KUBERNETES__NAMESPACE": "the provider to come",
-    "DESKPILOT_ORCHESTRATOR_SANDBOX__KUBERNETES__POD_TEMPLATE": "the provider to come",
     "DESKPILOT_ORCHESTRATOR_JETSTREAM_REPLICAS": "streams and buckets on 3 servers in prod",
 }
 SANDBOX_SETTINGS = "deskpilot.sandbox.settings:SandboxSettings"

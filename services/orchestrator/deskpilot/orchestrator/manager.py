@@ -36,7 +36,7 @@ from deskpilot.orchestrator.model import make_client
 from deskpilot.orchestrator.model_endpoint import MISSING_KEY, ModelEndpoint
 from deskpilot.orchestrator.policy_check import check_safety_policy
 from deskpilot.orchestrator.recovery import rebuild
-from deskpilot.orchestrator.sandboxes.provider import SandboxProvider
+from deskpilot.orchestrator.sandboxes.provider import SandboxProvider, SweepingProvider
 from deskpilot.orchestrator.sandboxes.session import SessionSandbox
 from deskpilot.orchestrator.sandboxes.slots import SandboxSlots
 from deskpilot.orchestrator.sealed_secrets import SecretsSeal
@@ -102,8 +102,14 @@ class SessionManager:
     # -- lifecycle ----------------------------------------------------------------------------
 
     async def start(self) -> None:
-        """Begin taking over sessions whose owner is gone."""
+        """Begin taking over sessions whose owner is gone (and, where sandboxes outlive
+        replicas, removing those of sessions that are gone)."""
         self.leases.start()
+        if isinstance(self.provider, SweepingProvider):
+            self.provider.start_sweeping(self._live_session_ids)
+
+    async def _live_session_ids(self) -> list[str]:
+        return [s.id for s in await self.store.list(LIVE)]
 
     async def stop(self) -> None:
         """Stop running sessions without ending them: their leases run out and another

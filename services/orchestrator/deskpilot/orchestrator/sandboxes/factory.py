@@ -47,5 +47,11 @@ def make_provider(
             provider = LocalSandboxProvider.from_settings(settings.local, default_size)
             provider.fill_pool()
             return provider
+        case "kubernetes":
+            from deskpilot.orchestrator.sandboxes.kubernetes import KubernetesSandboxProvider
+
+            kube = KubernetesSandboxProvider.from_settings(settings.kubernetes, default_size)
+            kube.fill_pool()
+            return kube
         case unknown:  # a name added to ProviderName without a provider fails type checks
             assert_never(unknown)

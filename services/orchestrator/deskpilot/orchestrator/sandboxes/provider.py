@@ -4,12 +4,13 @@ Every provider answers `acquire` with the endpoints and secrets of a sandbox who
 executors are serving, takes it back with `release`, and tells through `wait_gone` when one stops by
 itself (killed, or an executor died), so the session can get a fresh one. One module per
 provider implements it: `existing` (a sandbox started elsewhere), `local` (processes on
-this machine, with a warm pool), and later `kubernetes` (one Pod per session).
+this machine, with a warm pool), and `kubernetes` (one Pod per session).
 """
 
 from __future__ import annotations
 
-from typing import Protocol
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Protocol, runtime_checkable
 
 from deskpilot.v1 import common_pb2, session_pb2
 
@@ -38,4 +39,14 @@ class SandboxProvider(Protocol):
 
     async def close(self) -> None:
         """Stop every sandbox this provider started."""
+        ...
+
+
+@runtime_checkable
+class SweepingProvider(Protocol):
+    """A provider whose sandboxes outlive the replica that started them (Pods): it
+    removes, now and then, those whose session no longer exists."""
+
+    def start_sweeping(self, live_sessions: Callable[[], Awaitable[Iterable[str]]]) -> None:
+        """Sweep in the background; `live_sessions` gives the ids of live sessions."""
         ...

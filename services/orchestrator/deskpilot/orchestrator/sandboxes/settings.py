@@ -14,7 +14,11 @@ from pydantic import BaseModel, Field, model_validator
 
 from deskpilot.common.sandbox_credential import read_credential_file
 
-ProviderName = Literal["local", "existing"]
+# Kubernetes object names: a DNS label (namespaces) or subdomain (most others).
+_DNS_LABEL = r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$"
+_DNS_NAME = r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$"
+
+ProviderName = Literal["local", "existing", "kubernetes"]
 
 
 class LocalProviderSettings(BaseModel):
@@ -58,6 +62,50 @@ class ExistingProviderSettings(BaseModel):
     )
 
 
+class KubernetesProviderSettings(BaseModel):
+    """The `kubernetes` provider: one Pod per session, made from a PodTemplate."""
+
+    namespace: str = Field(
+        "deskpilot-sandboxes",
+        pattern=_DNS_LABEL,
+        description="Namespace of the sandbox Pods, their Secrets and the PodTemplate.",
+    )
+    pod_template: str = Field(
+        "sandbox",
+        pattern=_DNS_NAME,
+        description="PodTemplate each session's Pod is made from (a session's "
+        "`sandbox_template` names another one in the same namespace).",
+    )
+    pool_size: int = Field(
+        1, ge=0, le=50, description="Warm, unclaimed sandbox Pods kept ready (shared by replicas)."
+    )
+    kubeconfig: str = Field(
+        "",
+        description="kubeconfig file to reach the API server; empty: the Pod's own "
+        "ServiceAccount (in-cluster).",
+    )
+    context: str = Field(
+        "", description="Context of --sandbox.kubernetes.kubeconfig; empty: its current one."
+    )
+    ready_timeout_seconds: float = Field(
+        180.0,
+        gt=0,
+        le=3600,
+        description="A Pod not Ready after this long fails the session's start.",
+    )
+    warm_max_age_seconds: float = Field(
+        1800.0,
+        gt=0,
+        description="Warm Pods older than this are replaced (their activeDeadlineSeconds runs "
+        "from their start, not their claim).",
+    )
+    sweep_interval_seconds: float = Field(
+        60.0,
+        gt=0,
+        description="How often a replica deletes sandbox Pods whose session no longer exists.",
+    )
+
+
 class SandboxProviderSettings(BaseModel):
     """Which provider gives sessions their sandboxes, and each provider's own settings."""
 
@@ -69,6 +117,7 @@ class SandboxProviderSettings(BaseModel):
     )
     local: LocalProviderSettings = Field(default_factory=LocalProviderSettings)
     existing: ExistingProviderSettings = Field(default_factory=ExistingProviderSettings)
+    kubernetes: KubernetesProviderSettings = Field(default_factory=KubernetesProviderSettings)
 
     @model_validator(mode="after")
     def _existing_needs_its_addresses(self) -> SandboxProviderSettings:
