@@ -31,8 +31,11 @@ from deskpilot.orchestrator.sandboxes.kubernetes import KubernetesSandboxProvide
 from deskpilot.orchestrator.sandboxes.session import SandboxGone, SandboxHooks, SessionSandbox
 from deskpilot.orchestrator.sandboxes.slots import SandboxSlots
 from deskpilot.orchestrator.tools import TOOL_SETS
+from deskpilot.standin import Turn
 from deskpilot.v1 import common_pb2, session_pb2
+from deskpilot.v1 import orchestrator_pb2 as pb
 from tests.fixtures.kube import QUOTA, KubeCluster, reset_quota
+from tests.fixtures.orchestrator import follow_events, status_is
 from tests.helpers.k8s import SANDBOXES, SYSTEM
 
 S = session_pb2
@@ -394,3 +397,41 @@ def test_k8s_base_applies_to_kube_apiserver_1_20(kube_cluster: KubeCluster) -> N
     assert "PodTemplate/sandbox (as v1; gRPC probes left out: sandbox livenessProbe)" in (
         kube_cluster.applied
     )
+
+
+async def test_a_whole_session_runs_in_its_own_pod_with_the_stand_in_model(
+    kube: KubeCluster, orchestrator_stack
+) -> None:
+    # The model (the Messages-API stand-in, scripted) runs a command and takes a
+    # screenshot; both are answered by the session's own sandbox Pod.
+    turns = [
+        Turn.tool_use("bash", {"command": "echo hello from $(id -un)"}),
+        Turn.tool_use("computer", {"action": "screenshot"}),
+        Turn.text("done"),
+    ]
+    async with orchestrator_stack(turns) as stack, provider(kube) as kubernetes:
+        replica = await stack.add_replica(provider=kubernetes)
+        config = S.SessionConfig(task="say hello", model="claude-sonnet-4-6")
+        reply = await replica.stub.CreateSession(pb.CreateSessionRequest(config=config))
+        session_id = reply.session.id
+        events = await follow_events(
+            replica.stub, session_id, status_is(S.SESSION_STATUS_WAITING_INPUT)
+        )
+        results = [e.tool_result for e in events if e.HasField("tool_result")]
+        assert [r.is_error for r in results] == [False, False]
+        assert "hello from deskpilot" in results[0].text
+        assert results[1].images  # the Pod's desktop, captured
+        pods = await _session_pods(kube, session_id)
+        assert len(pods) == 1 and pods[0].status.phase == "Running"
+        await replica.stub.DeleteSession(pb.DeleteSessionRequest(session_id=session_id))
+        await _gone(kube)
+
+
+async def _session_pods(kube: KubeCluster, session_id: str) -> list[k8s.V1Pod]:
+    async with k8s.ApiClient(kube.admin()) as api:
+        listed = await k8s.CoreV1Api(api).list_namespaced_pod(SANDBOXES)
+    return [
+        p for p in listed.items
+        if (p.metadata.labels or {}).get(pods.SESSION_LABEL) == pods.session_label(session_id)
+        and not p.metadata.deletion_timestamp
+    ]  # fmt: skip
