@@ -60,9 +60,7 @@ WORKLOAD_KIND = {"nats": "StatefulSet"}
 # for a JetStream cluster. Each
 # is checked to be still missing, so the entry goes once the code lands (and the value
 # is checked from then on).
-PENDING = {
-    "DESKPILOT_ORCHESTRATOR_JETSTREAM_REPLICAS": "streams and buckets on 3 servers in prod",
-}
+PENDING: dict[str, str] = {}
 SANDBOX_SETTINGS = "deskpilot.sandbox.settings:SandboxSettings"
 
 

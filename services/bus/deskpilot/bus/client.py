@@ -125,6 +125,7 @@ class Bus:
         self._url = url
         self._name = name
         self._kv_handles: dict[str, KeyValue] = {}
+        self._replicas = 1  # of each stream (ensure_resources)
         self._object_stores: dict[str, ObjectStore] = {}
         # Request handlers still running (see serve_requests); kept so none is collected.
         self._answering: set[asyncio.Task[None]] = set()
@@ -268,16 +269,37 @@ class Bus:
 
     # -- resources ----------------------------------------------------------------------------
 
-    async def ensure_resources(self) -> None:
+    async def ensure_resources(self, replicas: int = 1) -> None:
         """Create deskpilot's stream, KV buckets and object store, or verify existing ones.
+        `replicas`: how many servers of a JetStream cluster keep each (an existing one
+        with another count is changed to it).
 
         Idempotent and safe to run from several processes at once. Raises BusConfigError if
-        an existing resource cannot be used (e.g. the events stream has other subjects).
+        an existing resource cannot be used (e.g. the events stream has other subjects) or
+        the cluster has fewer servers than `replicas`.
         """
+        self._replicas = replicas
         await self._ensure_events_stream()
         await self._ensure_kv(SESSIONS_BUCKET, history=1)
         await self._ensure_kv(LEASES_BUCKET, history=1)
         await self._ensure_object_store(SCREENSHOTS_BUCKET)
+        for stream in (EVENTS_STREAM, f"KV_{SESSIONS_BUCKET}", f"KV_{LEASES_BUCKET}",
+                       f"OBJ_{SCREENSHOTS_BUCKET}"):  # fmt: skip
+            await self._ensure_replicas(stream, replicas)
+
+    async def _ensure_replicas(self, stream: str, replicas: int) -> None:
+        info = await self._stream_info(stream)
+        if info is None or info.config.num_replicas == replicas:
+            return
+        info.config.num_replicas = replicas
+        log.info("stream %s: %d replicas", stream, replicas)
+        try:
+            await self._js.update_stream(info.config)
+        except nats.js.errors.APIError as err:
+            raise BusConfigError(
+                f"cannot keep stream {stream} on {replicas} servers: "
+                f"{err.description or err} (is the JetStream cluster that big?)"
+            ) from err
 
     def _events_stream_config(self) -> api.StreamConfig:
         return api.StreamConfig(
@@ -292,7 +314,7 @@ class Bus:
             max_bytes=-1,
             max_msg_size=EVENT_MAX_BYTES,
             duplicate_window=DUPLICATE_WINDOW_SECONDS,
-            num_replicas=1,
+            num_replicas=self._replicas,
             allow_direct=True,
         )
 
@@ -302,7 +324,7 @@ class Bus:
         if info is None:
             try:
                 info = await self._js.add_stream(want)
-            except nats.js.errors.BadRequestError as err:
+            except nats.js.errors.APIError as err:
                 # Either another process created it first (then verify it below) or the
                 # subjects overlap another stream.
                 info = await self._stream_info(EVENTS_STREAM)

@@ -39,7 +39,7 @@ async def build(
         settings.nats_url, f"orchestrator-{settings.replica_id}", seed_file=settings.nats_seed_file
     )
     stack.push_async_callback(bus.close)
-    await bus.ensure_resources()
+    await bus.ensure_resources(replicas=settings.jetstream_replicas)
     provider = make_provider(settings.sandbox, settings.default_size)
     stack.push_async_callback(provider.close)
     manager = SessionManager(bus, provider, settings, model=await inspect_model_endpoint())

@@ -51,6 +51,11 @@ class OrchestratorSettings(SecuredServiceSettings, NatsClientSettings):
         default_factory=_default_replica_id,
         description="This replica's id in session leases; unique per replica.",
     )
+    jetstream_replicas: int = Field(
+        1, ge=1, le=5,
+        description="Servers of the JetStream cluster that keep each stream and bucket "
+        "(events, sessions, leases, screenshots); 3 for a three-server cluster.",
+    )  # fmt: skip
     lease_seconds: float = Field(
         10.0, ge=1, le=300, description="Seconds before a silent owner's sessions are taken over."
     )
