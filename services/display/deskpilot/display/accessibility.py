@@ -82,9 +82,13 @@ class AccessibilityTree:
         atspi, error_type = self._atspi
         try:
             return _Lookup(atspi).context(x, y, window_class)
-        except error_type as error:  # an application went away or did not answer
+        # An application that does not answer raises; one that closes mid-lookup leaves
+        # None where a widget was. Either way the gate judges by OCR, never an error.
+        except (error_type, AttributeError) as error:
             log.info("accessibility tree did not answer: %s", error)
-            return common_pb2.UiContext(available=False, window_class=window_class)
+            return common_pb2.UiContext(
+                available=False, window_class=window_class, note=f"no answer: {error}"[:200]
+            )
 
     @property
     def pool(self) -> ThreadPoolExecutor:
