@@ -147,8 +147,9 @@ async def test_each_grpc_service_image_serves_health_as_an_unprivileged_user(
         status = process_status(name)
         assert status["Uid"].split()[0] == "10001"
         assert status["CapEff"] == NO_CAPABILITIES
-    # The model's SDK lives in the orchestrator's image only.
-    assert ("anthropic" in _python_finds(reference, ("anthropic",))) == (kind == "orchestrator")
+    # Both talk to Claude: the orchestrator drives the model, the safety gate's (optional)
+    # judge asks it about content. The sandbox and the gateway never carry the SDK.
+    assert _python_finds(reference, ("anthropic",)) == ["anthropic"]
 
 
 async def test_the_gateway_image_serves_its_page_as_an_unprivileged_user(
@@ -182,6 +183,7 @@ async def test_the_gateway_image_serves_its_page_as_an_unprivileged_user(
         status = process_status(name)
         assert status["Uid"].split()[0] == "10001"
         assert status["CapEff"] == NO_CAPABILITIES
+    assert _python_finds(reference, ("anthropic", "deskpilot.gateway")) == ["deskpilot.gateway"]
 
 
 async def test_the_nats_image_serves_jetstream_as_an_unprivileged_user() -> None:
