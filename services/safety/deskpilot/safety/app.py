@@ -10,6 +10,7 @@ from deskpilot.common.grpc_server import ServiceBinding
 from deskpilot.common.identity import Role
 from deskpilot.safety.action_check import ActionChecker
 from deskpilot.safety.judge import ClaudeJudge
+from deskpilot.safety.language_pass import LanguagePass
 from deskpilot.safety.ocr import OcrEngine, ScreenReader, read_label
 from deskpilot.safety.policy import PolicyError, load_policy
 from deskpilot.safety.scanner import ContentScanner
@@ -17,21 +18,35 @@ from deskpilot.safety.screen_cache import DecodedScreens
 from deskpilot.safety.servicer import SafetyServicer
 from deskpilot.safety.settings import JudgeSettings, SafetySettings
 from deskpilot.safety.taint import TaintStore
+from deskpilot.safety.tessdata import MissingLanguageError, find_tessdata, second_pass_languages
 from deskpilot.safety.text_scan import TextScanner
 from deskpilot.v1 import safety_pb2, safety_pb2_grpc
 
 
-def build_servicer(settings: SafetySettings, engine: OcrEngine | None = None) -> SafetyServicer:
-    """A servicer with the deployment policy and loaded OCR engines."""
+def build_servicer(
+    settings: SafetySettings,
+    engine: OcrEngine | None = None,
+    languages: LanguagePass | None = None,
+) -> SafetyServicer:
+    """A servicer with the deployment policy and loaded OCR engines. Given an `engine`
+    (tests share one), the language pass is `languages` alone; otherwise both are loaded
+    from the settings (MissingLanguageError when a configured model is absent)."""
     policy = load_policy(settings.policy_file)
-    engine = engine or OcrEngine(settings.ocr_workers, tessdata=settings.tessdata)
+    if engine is None:
+        # Models checked before any is loaded: a missing one is an error at start, not
+        # mid-scan.
+        path = settings.tessdata or find_tessdata()
+        chosen = second_pass_languages(settings.ocr_languages, path)
+        engine = OcrEngine(settings.ocr_workers, tessdata=settings.tessdata)
+        languages = LanguagePass.load(chosen, settings.ocr_workers, settings.tessdata)
     taint = TaintStore()
     # Shared: the screenshot a click is judged on is usually the one just scanned.
     screens = DecodedScreens(max_pixels=settings.max_image_pixels)
     checker = ActionChecker(
         taint, lambda data, x, y: read_label(engine, screens.decode(data), x, y)
     )
-    scanner = ContentScanner(TextScanner(), ScreenReader(engine), taint, screens)
+    reader = ScreenReader(engine, languages=languages)
+    scanner = ContentScanner(TextScanner(), reader, taint, screens)
     return SafetyServicer(
         policy,
         checker,
@@ -74,10 +89,11 @@ def binding(servicer: SafetyServicer) -> ServiceBinding:
 
 
 async def build(settings: SafetySettings, stack: contextlib.AsyncExitStack) -> list[ServiceBinding]:
-    """run_service's build hook; a bad policy file stops the service with one line."""
+    """run_service's build hook; a bad policy file or a missing OCR model stops the service
+    with one line."""
     try:
         servicer = build_servicer(settings)
-    except PolicyError as exc:
+    except (PolicyError, MissingLanguageError) as exc:
         raise SystemExit(f"deskpilot-safety: {exc}") from None
     stack.callback(servicer.close)
     return [binding(servicer)]

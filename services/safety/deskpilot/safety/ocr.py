@@ -1,104 +1,34 @@
-"""OCR with tesseract kept loaded (tesserocr), a per-session changed-tile cache, a pass
-for faint low-contrast text, and reading the label under a click point."""
+"""Reading screenshots: a per-session changed-tile cache, passes for dark panels and faint
+low-contrast text, a second language pass for lines English cannot read, and reading the
+label under a click point. The engines themselves are in ocr_engine.py."""
 
 from __future__ import annotations
 
-import os
-
-os.environ.setdefault("OMP_THREAD_LIMIT", "1")  # one core per engine; must precede the import
-
-import glob
 import hashlib
-import queue
 import threading
 from collections import OrderedDict
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
-import tesserocr
 from PIL import Image, ImageDraw, ImageFilter, ImageOps
 
+from deskpilot.safety.language_pass import LanguagePass
+from deskpilot.safety.ocr_engine import MIN_CONFIDENCE, OcrEngine, Word, confident
+from deskpilot.safety.tessdata import find_tessdata
+
+__all__ = [
+    "MIN_CONFIDENCE",
+    "OcrEngine",
+    "ScreenReader",
+    "Word",
+    "find_tessdata",
+    "label_at",
+    "read_label",
+    "reading_lines",
+    "words_to_text",
+]
+
 TILE = 160
-MIN_CONFIDENCE = 30.0
-
-
-@dataclass(frozen=True)
-class Word:
-    """A word read by OCR and its box in image pixels."""
-
-    text: str
-    x0: int
-    y0: int
-    x1: int
-    y1: int
-
-
-class OcrEngine:
-    """A small pool of loaded tesseract engines (one per worker thread)."""
-
-    def __init__(self, workers: int = 1, lang: str = "eng", tessdata: str = "") -> None:
-        self._pool: queue.Queue[tesserocr.PyTessBaseAPI] = queue.Queue()
-        path = tessdata or find_tessdata()
-        for _ in range(max(1, workers)):
-            api = tesserocr.PyTessBaseAPI(path=path, lang=lang, psm=tesserocr.PSM.SPARSE_TEXT)
-            self._pool.put(api)
-        self._all = list(self._pool.queue)
-
-    @contextmanager
-    def _engine(self) -> Iterator[tesserocr.PyTessBaseAPI]:
-        api = self._pool.get()
-        try:
-            yield api
-        finally:
-            self._pool.put(api)
-
-    def words(
-        self, image: Image.Image, offset: tuple[int, int] = (0, 0), scale: float = 1.0
-    ) -> list[Word]:
-        """Words in `image`; boxes mapped back by `scale` and shifted by `offset`."""
-        out: list[Word] = []
-        with self._engine() as api:
-            api.SetImage(image)
-            api.Recognize()
-            iterator = api.GetIterator()
-            level = tesserocr.RIL.WORD
-            # tesseract gives no iterator when it found no layout at all (a 1-pixel-wide
-            # strip, a blank image): there are no words.
-            for item in tesserocr.iterate_level(iterator, level) if iterator else ():
-                try:
-                    text = item.GetUTF8Text(level)
-                except RuntimeError:  # an empty result raises instead of returning ""
-                    continue
-                if not text or not text.strip() or item.Confidence(level) < MIN_CONFIDENCE:
-                    continue
-                box = item.BoundingBox(level)
-                if box is None:
-                    continue
-                x0, y0, x1, y1 = (int(v / scale) for v in box)
-                out.append(
-                    Word(
-                        text.strip(), x0 + offset[0], y0 + offset[1], x1 + offset[0], y1 + offset[1]
-                    )
-                )
-            api.Clear()
-        return out
-
-    def close(self) -> None:
-        """Release the engines."""
-        for api in self._all:
-            api.End()
-
-
-def find_tessdata() -> str:
-    """$TESSDATA_PREFIX, else the newest Debian tessdata folder holding eng.traineddata."""
-    if os.environ.get("TESSDATA_PREFIX"):
-        return os.environ["TESSDATA_PREFIX"]
-    for candidate in sorted(glob.glob("/usr/share/tesseract-ocr/*/tessdata"), reverse=True):
-        if os.path.exists(os.path.join(candidate, "eng.traineddata")):
-            return candidate
-    return tesserocr.get_languages()[0]
 
 
 # A crop around the click point whose gray levels span less than this holds no text a
@@ -216,8 +146,12 @@ class _SessionTiles:
 class ScreenReader:
     """Reads screenshots, re-reading only tiles changed since the session's last one."""
 
-    def __init__(self, engine: OcrEngine, max_sessions: int = 1000) -> None:
+    def __init__(
+        self, engine: OcrEngine, max_sessions: int = 1000, languages: LanguagePass | None = None
+    ) -> None:
         self.engine = engine
+        self.languages = languages  # lines English cannot read are read again; None: never
+        self.language_reads = 0  # lines read again by the language pass, for tests/metrics
         self._sessions: OrderedDict[str, _SessionTiles] = OrderedDict()
         self._lock = threading.Lock()
         self._max = max_sessions
@@ -256,13 +190,27 @@ class ScreenReader:
                     self._sessions.popitem(last=False)
         return words
 
+    def _words(
+        self, image: Image.Image, offset: tuple[int, int] = (0, 0), scale: float = 1.0
+    ) -> list[Word]:
+        """The English pass, then the language pass over the lines it could not read."""
+        if self.languages is None:
+            return self.engine.words(image, offset=offset, scale=scale)
+        lines, reads = self.languages.improve(
+            image, self.engine.lines(image, offset=offset, scale=scale), offset, scale
+        )
+        if reads:
+            with self._lock:
+                self.language_reads += reads
+        return confident(lines)
+
     def _region_words(self, region: Image.Image, offset: tuple[int, int]) -> list[Word]:
         """Words of a grayscale region; light text on dark panels (banners, coloured
         buttons, dark themes) is read again inverted and replaces the first reading."""
         dark = _dark_mask(region)
         if dark.mean() > 0.5:  # a dark theme: read it all inverted
             region, dark = ImageOps.invert(region), ~dark
-        words = self.engine.words(region, offset=offset)
+        words = self._words(region, offset=offset)
         for bx0, by0, bx1, by1 in _dark_boxes(dark):
             panel = ImageOps.autocontrast(ImageOps.invert(region.crop((bx0, by0, bx1, by1))))
             panel = ImageOps.expand(panel, border=8, fill=255)
@@ -272,7 +220,7 @@ class ScreenReader:
                 for w in words
                 if not _centre_in(w, origin[0] + 8, origin[1] + 8, offset[0] + bx1, offset[1] + by1)
             ]
-            words = inside + self.engine.words(panel, offset=origin)
+            words = inside + self._words(panel, offset=origin)
         return words
 
     def _faint_words(self, gray: Image.Image, changed: set[tuple[int, int]]) -> list[Word]:
@@ -301,7 +249,7 @@ class ScreenReader:
             x0, y0, x1, y1 = _bounds(cluster, gray.size)
             region = canvas.crop((x0, y0, x1, y1))
             region = region.resize((region.width * 2, region.height * 2), Image.LANCZOS)
-            out += self.engine.words(region, offset=(x0, y0), scale=2.0)
+            out += self._words(region, offset=(x0, y0), scale=2.0)
         return out
 
 
@@ -321,7 +269,9 @@ def reading_lines(words: list[Word]) -> list[list[Word]]:
 
 
 def words_to_text(words: list[Word]) -> tuple[str, list[tuple[int, int, Word]]]:
-    """Join words into lines; returns the text and each word's character span."""
+    """Join words into lines; returns the text and each word's character span. Chinese and
+    Japanese are written without spaces, so tesseract's words of those scripts are joined
+    without one ("忽略 之 前" would hide 忽略之前 from the detector)."""
     parts: list[str] = []
     spans: list[tuple[int, int, Word]] = []
     position = 0
@@ -330,13 +280,23 @@ def words_to_text(words: list[Word]) -> tuple[str, list[tuple[int, int, Word]]]:
             parts.append("\n")
             position += 1
         for index, word in enumerate(line):
-            if index:
+            if index and not (_unspaced(line[index - 1].text[-1]) and _unspaced(word.text[0])):
                 parts.append(" ")
                 position += 1
             spans.append((position, position + len(word.text), word))
             parts.append(word.text)
             position += len(word.text)
     return "".join(parts), spans
+
+
+def _unspaced(char: str) -> bool:
+    """A character of a script written without spaces between words: CJK punctuation,
+    kana, CJK ideographs, full-width forms (Korean's Hangul has spaces)."""
+    code = ord(char)
+    return (
+        0x3000 <= code <= 0x30FF or 0x3400 <= code <= 0x4DBF or 0x4E00 <= code <= 0x9FFF
+        or 0xF900 <= code <= 0xFAFF or 0xFF00 <= code <= 0xFF60
+    )  # fmt: skip
 
 
 def _tile_hashes(gray: Image.Image) -> dict[tuple[int, int], bytes]:

@@ -5,10 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import ClassVar
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
 from deskpilot.common.security import SecuredServiceSettings
 from deskpilot.safety.screen_cache import DEFAULT_MAX_PIXELS
+from deskpilot.safety.tessdata import parse_languages
 
 
 class JudgeSettings(BaseModel):
@@ -48,6 +49,13 @@ class SafetySettings(SecuredServiceSettings):
     tessdata: str = Field(
         "", description="tesseract data folder; empty: $TESSDATA_PREFIX or the system one."
     )
+    ocr_languages: str = Field(
+        "auto",
+        description="Languages of the second OCR pass over lines the English pass cannot "
+        "read, in tesseract's codes joined by `+` (`chi_sim+deu+fra+spa`), each of whose "
+        "models must be installed; `auto`: those of chi_sim, deu, fra and spa installed; "
+        "empty: English only.",
+    )
     max_image_pixels: int = Field(
         DEFAULT_MAX_PIXELS,
         ge=1_000_000,
@@ -59,3 +67,10 @@ class SafetySettings(SecuredServiceSettings):
         default_factory=JudgeSettings,
         description="The second-stage judge: a Claude model asked about flagged content.",
     )
+
+    @field_validator("ocr_languages")
+    @classmethod
+    def _check_languages(cls, value: str) -> str:
+        if value.strip() != "auto":
+            parse_languages(value)  # whether installed is known at start, not here
+        return value
