@@ -3,7 +3,9 @@ text, optionally carrying an injection as plain text, faint text or a coloured b
 
 from __future__ import annotations
 
+import functools
 import io
+import os
 import random
 import textwrap
 
@@ -11,6 +13,26 @@ from PIL import Image, ImageDraw, ImageFont
 
 SIZE = (1280, 800)
 _BUTTONS = ("Search", "Next", "Open", "Sign in", "Menu", "Settings", "Back", "Share")
+# For text beyond ASCII (Pillow's built-in font has no accents and no CJK): WenQuanYi Zen
+# Hei (fonts-wqy-zenhei) has Latin, accents and CJK; DejaVu Sans, accents only.
+_UNICODE_FONTS = (
+    "/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc",
+    "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",
+)
+
+Font = ImageFont.FreeTypeFont | ImageFont.ImageFont
+
+
+@functools.lru_cache(maxsize=64)
+def font_for(text: str, size: int) -> Font:
+    """Pillow's built-in font for ASCII text (screens stay as they always were drawn), else
+    the first installed font of _UNICODE_FONTS; the built-in one when none is."""
+    if text.isascii():
+        return ImageFont.load_default(size=size)
+    for path in _UNICODE_FONTS:
+        if os.path.exists(path):
+            return ImageFont.truetype(path, size)
+    return ImageFont.load_default(size=size)
 
 
 def render_screen(
@@ -21,7 +43,6 @@ def render_screen(
     image = Image.new("RGB", SIZE, (250, 250, 250))
     draw = ImageDraw.Draw(image)
     size = rng.choice((14, 15, 16, 18))
-    font = ImageFont.load_default(size=size)
     small = ImageFont.load_default(size=13)
     draw.rectangle((0, 0, SIZE[0], 40), fill=(228, 228, 234))
     draw.text((16, 12), "File  Edit  View  History  Bookmarks  Tools  Help", fill="black",
@@ -34,15 +55,15 @@ def render_screen(
         draw.text((20, 70 + i * 32), label, fill=(40, 40, 90), font=small)
     lines = []
     for paragraph in body.split("\n"):
-        lines.extend(textwrap.wrap(paragraph, width=int(1700 / size)) or [""])
+        lines.extend(_wrap(paragraph, size) or [""])
     injected_at = rng.randrange(0, max(1, min(len(lines), 16))) if injection else -1
     y = 70
     for index, line in enumerate(lines[:20]):
         if index == injected_at and style == "plain":
-            for part in textwrap.wrap(injection or "", width=int(1700 / size)):
-                draw.text((230, y), part, fill=(20, 20, 20), font=font)
+            for part in _wrap(injection or "", size):
+                draw.text((230, y), part, fill=(20, 20, 20), font=font_for(part, size))
                 y += size + 10
-        draw.text((230, y), line, fill=(20, 20, 20), font=font)
+        draw.text((230, y), line, fill=(20, 20, 20), font=font_for(line, size))
         y += size + 10
         if y > SIZE[1] - 120:
             break
@@ -51,11 +72,31 @@ def render_screen(
         draw.rounded_rectangle((x, by, x + 140, by + 40), 8, fill=(30, 110, 220))
         draw.text((x + 30, by + 11), rng.choice(_BUTTONS), fill="white", font=small)
     if injection and style == "faint":
-        draw.text((230, SIZE[1] - 60), injection[:150], fill=(238, 238, 238), font=font)
+        text = injection[: _fits(injection, 150)]
+        draw.text((230, SIZE[1] - 60), text, fill=(238, 238, 238), font=font_for(text, size))
     elif injection and style == "banner":
         draw.rectangle((200, SIZE[1] - 90, SIZE[0], SIZE[1] - 40), fill=(180, 30, 40))
-        draw.text((230, SIZE[1] - 75), injection[:130], fill="white", font=font)
+        text = injection[: _fits(injection, 130)]
+        draw.text((230, SIZE[1] - 75), text, fill="white", font=font_for(text, size))
     return image
+
+
+def _wide(text: str) -> bool:
+    """Whether `text` holds full-width (CJK) characters, each as wide as two Latin ones."""
+    return any(ord(c) >= 0x2E80 for c in text)
+
+
+def _fits(text: str, latin: int) -> int:
+    """How many characters of `text` fit where `latin` Latin characters do."""
+    return latin // 2 if _wide(text) else latin
+
+
+def _wrap(text: str, size: int) -> list[str]:
+    """`text` in lines of the page's width; CJK, which has no spaces, is cut anywhere."""
+    width = _fits(text, int(1700 / size))
+    if _wide(text):
+        return [text[i : i + width] for i in range(0, len(text), width)]
+    return textwrap.wrap(text, width=width)
 
 
 def png_bytes(image: Image.Image) -> bytes:
@@ -77,12 +118,11 @@ def render_buttons_page(
     """A PNG page of rounded buttons with centred labels, and lines of text."""
     image = Image.new("RGB", size, "white")
     draw = ImageDraw.Draw(image)
-    font = ImageFont.load_default(size=16)
     for box, fill, colour, label in buttons:
         draw.rounded_rectangle(box, 8, fill=fill)
-        width = draw.textlength(label, font=font)
+        width = draw.textlength(label, font=font_for(label, 16))
         middle = ((box[0] + box[2] - width) / 2, (box[1] + box[3]) / 2 - 9)
-        draw.text(middle, label, fill=colour, font=font)
+        draw.text(middle, label, fill=colour, font=font_for(label, 16))
     for position, text, colour in lines:
-        draw.text(position, text, fill=colour, font=font)
+        draw.text(position, text, fill=colour, font=font_for(text, 16))
     return png_bytes(image)
