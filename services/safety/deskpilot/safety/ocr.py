@@ -191,14 +191,23 @@ class ScreenReader:
         return words
 
     def _words(
-        self, image: Image.Image, offset: tuple[int, int] = (0, 0), scale: float = 1.0
+        self,
+        image: Image.Image,
+        offset: tuple[int, int] = (0, 0),
+        scale: float = 1.0,
+        panels: list[tuple[int, int, int, int]] = (),
     ) -> list[Word]:
-        """The English pass, then the language pass over the lines it could not read."""
+        """The English pass, then the language pass over the lines it could not read.
+        Words centred in `panels` (boxes in the output's pixels) are left out: those are
+        read again inverted, and their first reading is noise for the language pass."""
         if self.languages is None:
-            return self.engine.words(image, offset=offset, scale=scale)
-        lines, reads = self.languages.improve(
-            image, self.engine.lines(image, offset=offset, scale=scale), offset, scale
-        )
+            words = self.engine.words(image, offset=offset, scale=scale)
+            return [w for w in words if not any(_centre_in(w, *box) for box in panels)]
+        lines = [
+            [r for r in line if not any(_centre_in(r.word, *box) for box in panels)]
+            for line in self.engine.lines(image, offset=offset, scale=scale)
+        ]
+        lines, reads = self.languages.improve(image, [ln for ln in lines if ln], offset, scale)
         if reads:
             with self._lock:
                 self.language_reads += reads
@@ -210,17 +219,14 @@ class ScreenReader:
         dark = _dark_mask(region)
         if dark.mean() > 0.5:  # a dark theme: read it all inverted
             region, dark = ImageOps.invert(region), ~dark
-        words = self._words(region, offset=offset)
-        for bx0, by0, bx1, by1 in _dark_boxes(dark):
+        boxes = _dark_boxes(dark)
+        panels = [(offset[0] + x0, offset[1] + y0, offset[0] + x1, offset[1] + y1)
+                  for x0, y0, x1, y1 in boxes]  # fmt: skip
+        words = self._words(region, offset=offset, panels=panels)
+        for bx0, by0, bx1, by1 in boxes:
             panel = ImageOps.autocontrast(ImageOps.invert(region.crop((bx0, by0, bx1, by1))))
             panel = ImageOps.expand(panel, border=8, fill=255)
-            origin = (offset[0] + bx0 - 8, offset[1] + by0 - 8)
-            inside = [
-                w
-                for w in words
-                if not _centre_in(w, origin[0] + 8, origin[1] + 8, offset[0] + bx1, offset[1] + by1)
-            ]
-            words = inside + self._words(panel, offset=origin)
+            words += self._words(panel, offset=(offset[0] + bx0 - 8, offset[1] + by0 - 8))
         return words
 
     def _faint_words(self, gray: Image.Image, changed: set[tuple[int, int]]) -> list[Word]:
