@@ -17,6 +17,8 @@ from deskpilot.safety.action_check import TAINT_RULE, ActionSituation
 from deskpilot.safety.verdict import Decision, Reason, Verdict
 from deskpilot.v1 import safety_pb2
 
+SECRET_CATEGORIES = frozenset({"payment", "secret_entry"})
+
 
 def _action_reasons(verdict: Verdict) -> list[Reason]:
     """The CONFIRM reasons about the action itself (the taint asks for one on any action)."""
@@ -38,8 +40,13 @@ def should_ask(verdict: Verdict, situation: ActionSituation) -> bool:
 
 def describe(tool: str, tool_input: dict[str, Any], verdict: Verdict) -> str:
     """The action in the gate's words: why its rules want it confirmed, then the call."""
-    why = " ".join(r.message for r in _action_reasons(verdict))
-    call = json.dumps(tool_input, ensure_ascii=False, sort_keys=True)
+    reasons = _action_reasons(verdict)
+    why = " ".join(r.message for r in reasons)
+    shown = dict(tool_input)
+    # A card number or password stays on the machine: the rules' sentence says what it is.
+    if "text" in shown and any(r.category in SECRET_CATEGORIES for r in reasons):
+        shown["text"] = "(withheld: a secret the gate does not send to the judge)"
+    call = json.dumps(shown, ensure_ascii=False, sort_keys=True)
     return f"{why} The {tool} tool call's input: {call}"
 
 

@@ -115,7 +115,8 @@ class SafetyServicer(safety_pb2_grpc.SafetyServicer):
         report = None
         if self._judges_actions() and should_ask(verdict, situation):
             report = await self._judge_action(request, tool_input, verdict)
-            verdict = judged(verdict, report)
+            if report is not None:
+                verdict = judged(verdict, report)
         DECISIONS.labels(verdict.decision.name.lower()).inc()
         response = safety_pb2.CheckActionResponse(
             verdict=_verdict_proto(verdict), elapsed_ms=(time.perf_counter() - started) * 1000
