@@ -8,10 +8,11 @@ pytest_plugins = [
     "tests.fixtures.grpc",
     "tests.fixtures.kube",
     "tests.fixtures.nats",
+    # Before safety, which builds on it.
+    "tests.fixtures.standin",
     "tests.fixtures.safety",
     "tests.fixtures.sandboxes",
     "tests.fixtures.shell",
-    "tests.fixtures.standin",
     "tests.fixtures.xdisplay",
     # Last: it builds on the fixtures above (importing it earlier would skip their
     # assertion rewriting).

@@ -72,9 +72,13 @@ class SafetyGate:
         call: common_pb2.ToolCall,
         context: safety_pb2.ActionContext | None = None,
         policy: safety_pb2.SafetyPolicy | None = None,
+        task: str = "",
     ) -> safety_pb2.Verdict:
-        """The gate's verdict, or BLOCK with a reason saying why there is none."""
-        request = safety_pb2.CheckActionRequest(call=call, context=context, policy=policy)
+        """The gate's verdict, or BLOCK with a reason saying why there is none. `task` is
+        the user's task: trusted context for the gate's judge."""
+        request = safety_pb2.CheckActionRequest(
+            call=call, context=context, policy=policy, task=task
+        )
         try:
             response = await self._stub.CheckAction(request, timeout=self.timeout)
         except grpc.aio.AioRpcError as exc:

@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from deskpilot.v1 import common_pb2 as deskpilot_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19\x64\x65skpilot/v1/safety.proto\x12\x0c\x64\x65skpilot.v1\x1a\x19\x64\x65skpilot/v1/common.proto\"r\n\nPolicyRule\x12\n\n\x02id\x18\x01 \x01(\t\x12\r\n\x05tools\x18\x02 \x03(\t\x12\x0f\n\x07pattern\x18\x03 \x01(\t\x12(\n\x08\x64\x65\x63ision\x18\x04 \x01(\x0e\x32\x16.deskpilot.v1.Decision\x12\x0e\n\x06reason\x18\x05 \x01(\t\"\xa5\x02\n\x0cSafetyPolicy\x12\x17\n\x0f\x61llowed_domains\x18\x01 \x03(\t\x12M\n\x12\x63\x61tegory_decisions\x18\x02 \x03(\x0b\x32\x31.deskpilot.v1.SafetyPolicy.CategoryDecisionsEntry\x12\'\n\x05rules\x18\x03 \x03(\x0b\x32\x18.deskpilot.v1.PolicyRule\x12\x17\n\x0ftaint_threshold\x18\x04 \x01(\x02\x12\x19\n\x11\x63onfirm_threshold\x18\x05 \x01(\x02\x1aP\n\x16\x43\x61tegoryDecisionsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12%\n\x05value\x18\x02 \x01(\x0e\x32\x16.deskpilot.v1.Decision:\x02\x38\x01\"\xd4\x01\n\rActionContext\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12\'\n\nscreenshot\x18\x02 \x01(\x0b\x32\x13.deskpilot.v1.Image\x12\x0b\n\x03url\x18\x03 \x01(\t\x12\x14\n\x0cwindow_title\x18\x04 \x01(\t\x12\x0f\n\x07tainted\x18\x05 \x01(\x08\x12-\n\rprevious_call\x18\x06 \x01(\x0b\x32\x16.deskpilot.v1.ToolCall\x12#\n\x02ui\x18\x07 \x01(\x0b\x32\x17.deskpilot.v1.UiContext\"\x94\x01\n\x12\x43heckActionRequest\x12$\n\x04\x63\x61ll\x18\x01 \x01(\x0b\x32\x16.deskpilot.v1.ToolCall\x12,\n\x07\x63ontext\x18\x02 \x01(\x0b\x32\x1b.deskpilot.v1.ActionContext\x12*\n\x06policy\x18\x03 \x01(\x0b\x32\x1a.deskpilot.v1.SafetyPolicy\"f\n\x06Reason\x12\x0f\n\x07rule_id\x18\x01 \x01(\t\x12\x10\n\x08\x63\x61tegory\x18\x02 \x01(\t\x12(\n\x08\x64\x65\x63ision\x18\x03 \x01(\x0e\x32\x16.deskpilot.v1.Decision\x12\x0f\n\x07message\x18\x04 \x01(\t\"o\n\x07Verdict\x12(\n\x08\x64\x65\x63ision\x18\x01 \x01(\x0e\x32\x16.deskpilot.v1.Decision\x12%\n\x07reasons\x18\x02 \x03(\x0b\x32\x14.deskpilot.v1.Reason\x12\x13\n\x0b\x66\x61il_closed\x18\x03 \x01(\x08\"Q\n\x13\x43heckActionResponse\x12&\n\x07verdict\x18\x01 \x01(\x0b\x32\x15.deskpilot.v1.Verdict\x12\x12\n\nelapsed_ms\x18\x02 \x01(\x01\"\xd0\x01\n\x12ScanContentRequest\x12\x0e\n\x04text\x18\x01 \x01(\tH\x00\x12$\n\x05image\x18\x02 \x01(\x0b\x32\x13.deskpilot.v1.ImageH\x00\x12+\n\x06source\x18\x03 \x01(\x0e\x32\x1b.deskpilot.v1.ContentSource\x12\x12\n\nsession_id\x18\x04 \x01(\t\x12*\n\x06policy\x18\x05 \x01(\x0b\x32\x1a.deskpilot.v1.SafetyPolicy\x12\x0c\n\x04task\x18\x06 \x01(\tB\t\n\x07\x63ontent\"`\n\x04Span\x12\r\n\x05start\x18\x01 \x01(\x05\x12\x0b\n\x03\x65nd\x18\x02 \x01(\x05\x12\x0c\n\x04text\x18\x03 \x01(\t\x12\r\n\x05score\x18\x04 \x01(\x02\x12\x1f\n\x03\x62ox\x18\x05 \x01(\x0b\x32\x12.deskpilot.v1.Rect\"\xd3\x01\n\x13ScanContentResponse\x12\x11\n\tinjection\x18\x01 \x01(\x08\x12\r\n\x05score\x18\x02 \x01(\x02\x12+\n\x05level\x18\x03 \x01(\x0e\x32\x1c.deskpilot.v1.InjectionLevel\x12!\n\x05spans\x18\x04 \x03(\x0b\x32\x12.deskpilot.v1.Span\x12\x0c\n\x04text\x18\x05 \x01(\t\x12\x12\n\nelapsed_ms\x18\x06 \x01(\x01\x12(\n\x05judge\x18\x07 \x01(\x0b\x32\x19.deskpilot.v1.JudgeReport\"\xda\x01\n\x0bJudgeReport\x12\r\n\x05\x61sked\x18\x01 \x01(\x08\x12\x11\n\tinjection\x18\x02 \x01(\x08\x12\x12\n\nconfidence\x18\x03 \x01(\x02\x12\x0e\n\x06reason\x18\x04 \x01(\t\x12\x0e\n\x06\x66\x61iled\x18\x05 \x01(\x08\x12\x13\n\x0bover_budget\x18\x06 \x01(\x08\x12\r\n\x05model\x18\x07 \x01(\t\x12\x12\n\nlatency_ms\x18\x08 \x01(\x01\x12\x14\n\x0cinput_tokens\x18\t \x01(\x05\x12\x15\n\routput_tokens\x18\n \x01(\x05\x12\x10\n\x08\x63ost_usd\x18\x0b \x01(\x01\"C\n\x15ValidatePolicyRequest\x12*\n\x06policy\x18\x01 \x01(\x0b\x32\x1a.deskpilot.v1.SafetyPolicy\"/\n\rPolicyProblem\x12\r\n\x05\x66ield\x18\x01 \x01(\t\x12\x0f\n\x07message\x18\x02 \x01(\t\"G\n\x16ValidatePolicyResponse\x12-\n\x08problems\x18\x01 \x03(\x0b\x32\x1b.deskpilot.v1.PolicyProblem*b\n\x08\x44\x65\x63ision\x12\x18\n\x14\x44\x45\x43ISION_UNSPECIFIED\x10\x00\x12\x12\n\x0e\x44\x45\x43ISION_ALLOW\x10\x01\x12\x14\n\x10\x44\x45\x43ISION_CONFIRM\x10\x02\x12\x12\n\x0e\x44\x45\x43ISION_BLOCK\x10\x03*\xa6\x01\n\rContentSource\x12\x1e\n\x1a\x43ONTENT_SOURCE_UNSPECIFIED\x10\x00\x12\x1d\n\x19\x43ONTENT_SOURCE_SCREENSHOT\x10\x01\x12\x1e\n\x1a\x43ONTENT_SOURCE_BASH_OUTPUT\x10\x02\x12\x1c\n\x18\x43ONTENT_SOURCE_FILE_TEXT\x10\x03\x12\x18\n\x14\x43ONTENT_SOURCE_OTHER\x10\x04*\x83\x01\n\x0eInjectionLevel\x12\x1f\n\x1bINJECTION_LEVEL_UNSPECIFIED\x10\x00\x12\x18\n\x14INJECTION_LEVEL_NONE\x10\x01\x12\x19\n\x15INJECTION_LEVEL_TAINT\x10\x02\x12\x1b\n\x17INJECTION_LEVEL_CONFIRM\x10\x03\x32\x8d\x02\n\x06Safety\x12R\n\x0b\x43heckAction\x12 .deskpilot.v1.CheckActionRequest\x1a!.deskpilot.v1.CheckActionResponse\x12R\n\x0bScanContent\x12 .deskpilot.v1.ScanContentRequest\x1a!.deskpilot.v1.ScanContentResponse\x12[\n\x0eValidatePolicy\x12#.deskpilot.v1.ValidatePolicyRequest\x1a$.deskpilot.v1.ValidatePolicyResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19\x64\x65skpilot/v1/safety.proto\x12\x0c\x64\x65skpilot.v1\x1a\x19\x64\x65skpilot/v1/common.proto\"r\n\nPolicyRule\x12\n\n\x02id\x18\x01 \x01(\t\x12\r\n\x05tools\x18\x02 \x03(\t\x12\x0f\n\x07pattern\x18\x03 \x01(\t\x12(\n\x08\x64\x65\x63ision\x18\x04 \x01(\x0e\x32\x16.deskpilot.v1.Decision\x12\x0e\n\x06reason\x18\x05 \x01(\t\"\xa5\x02\n\x0cSafetyPolicy\x12\x17\n\x0f\x61llowed_domains\x18\x01 \x03(\t\x12M\n\x12\x63\x61tegory_decisions\x18\x02 \x03(\x0b\x32\x31.deskpilot.v1.SafetyPolicy.CategoryDecisionsEntry\x12\'\n\x05rules\x18\x03 \x03(\x0b\x32\x18.deskpilot.v1.PolicyRule\x12\x17\n\x0ftaint_threshold\x18\x04 \x01(\x02\x12\x19\n\x11\x63onfirm_threshold\x18\x05 \x01(\x02\x1aP\n\x16\x43\x61tegoryDecisionsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12%\n\x05value\x18\x02 \x01(\x0e\x32\x16.deskpilot.v1.Decision:\x02\x38\x01\"\xd4\x01\n\rActionContext\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12\'\n\nscreenshot\x18\x02 \x01(\x0b\x32\x13.deskpilot.v1.Image\x12\x0b\n\x03url\x18\x03 \x01(\t\x12\x14\n\x0cwindow_title\x18\x04 \x01(\t\x12\x0f\n\x07tainted\x18\x05 \x01(\x08\x12-\n\rprevious_call\x18\x06 \x01(\x0b\x32\x16.deskpilot.v1.ToolCall\x12#\n\x02ui\x18\x07 \x01(\x0b\x32\x17.deskpilot.v1.UiContext\"\xa2\x01\n\x12\x43heckActionRequest\x12$\n\x04\x63\x61ll\x18\x01 \x01(\x0b\x32\x16.deskpilot.v1.ToolCall\x12,\n\x07\x63ontext\x18\x02 \x01(\x0b\x32\x1b.deskpilot.v1.ActionContext\x12*\n\x06policy\x18\x03 \x01(\x0b\x32\x1a.deskpilot.v1.SafetyPolicy\x12\x0c\n\x04task\x18\x04 \x01(\t\"f\n\x06Reason\x12\x0f\n\x07rule_id\x18\x01 \x01(\t\x12\x10\n\x08\x63\x61tegory\x18\x02 \x01(\t\x12(\n\x08\x64\x65\x63ision\x18\x03 \x01(\x0e\x32\x16.deskpilot.v1.Decision\x12\x0f\n\x07message\x18\x04 \x01(\t\"o\n\x07Verdict\x12(\n\x08\x64\x65\x63ision\x18\x01 \x01(\x0e\x32\x16.deskpilot.v1.Decision\x12%\n\x07reasons\x18\x02 \x03(\x0b\x32\x14.deskpilot.v1.Reason\x12\x13\n\x0b\x66\x61il_closed\x18\x03 \x01(\x08\"{\n\x13\x43heckActionResponse\x12&\n\x07verdict\x18\x01 \x01(\x0b\x32\x15.deskpilot.v1.Verdict\x12\x12\n\nelapsed_ms\x18\x02 \x01(\x01\x12(\n\x05judge\x18\x03 \x01(\x0b\x32\x19.deskpilot.v1.JudgeReport\"\xd0\x01\n\x12ScanContentRequest\x12\x0e\n\x04text\x18\x01 \x01(\tH\x00\x12$\n\x05image\x18\x02 \x01(\x0b\x32\x13.deskpilot.v1.ImageH\x00\x12+\n\x06source\x18\x03 \x01(\x0e\x32\x1b.deskpilot.v1.ContentSource\x12\x12\n\nsession_id\x18\x04 \x01(\t\x12*\n\x06policy\x18\x05 \x01(\x0b\x32\x1a.deskpilot.v1.SafetyPolicy\x12\x0c\n\x04task\x18\x06 \x01(\tB\t\n\x07\x63ontent\"`\n\x04Span\x12\r\n\x05start\x18\x01 \x01(\x05\x12\x0b\n\x03\x65nd\x18\x02 \x01(\x05\x12\x0c\n\x04text\x18\x03 \x01(\t\x12\r\n\x05score\x18\x04 \x01(\x02\x12\x1f\n\x03\x62ox\x18\x05 \x01(\x0b\x32\x12.deskpilot.v1.Rect\"\xd3\x01\n\x13ScanContentResponse\x12\x11\n\tinjection\x18\x01 \x01(\x08\x12\r\n\x05score\x18\x02 \x01(\x02\x12+\n\x05level\x18\x03 \x01(\x0e\x32\x1c.deskpilot.v1.InjectionLevel\x12!\n\x05spans\x18\x04 \x03(\x0b\x32\x12.deskpilot.v1.Span\x12\x0c\n\x04text\x18\x05 \x01(\t\x12\x12\n\nelapsed_ms\x18\x06 \x01(\x01\x12(\n\x05judge\x18\x07 \x01(\x0b\x32\x19.deskpilot.v1.JudgeReport\"\xda\x01\n\x0bJudgeReport\x12\r\n\x05\x61sked\x18\x01 \x01(\x08\x12\x11\n\tinjection\x18\x02 \x01(\x08\x12\x12\n\nconfidence\x18\x03 \x01(\x02\x12\x0e\n\x06reason\x18\x04 \x01(\t\x12\x0e\n\x06\x66\x61iled\x18\x05 \x01(\x08\x12\x13\n\x0bover_budget\x18\x06 \x01(\x08\x12\r\n\x05model\x18\x07 \x01(\t\x12\x12\n\nlatency_ms\x18\x08 \x01(\x01\x12\x14\n\x0cinput_tokens\x18\t \x01(\x05\x12\x15\n\routput_tokens\x18\n \x01(\x05\x12\x10\n\x08\x63ost_usd\x18\x0b \x01(\x01\"C\n\x15ValidatePolicyRequest\x12*\n\x06policy\x18\x01 \x01(\x0b\x32\x1a.deskpilot.v1.SafetyPolicy\"/\n\rPolicyProblem\x12\r\n\x05\x66ield\x18\x01 \x01(\t\x12\x0f\n\x07message\x18\x02 \x01(\t\"G\n\x16ValidatePolicyResponse\x12-\n\x08problems\x18\x01 \x03(\x0b\x32\x1b.deskpilot.v1.PolicyProblem*b\n\x08\x44\x65\x63ision\x12\x18\n\x14\x44\x45\x43ISION_UNSPECIFIED\x10\x00\x12\x12\n\x0e\x44\x45\x43ISION_ALLOW\x10\x01\x12\x14\n\x10\x44\x45\x43ISION_CONFIRM\x10\x02\x12\x12\n\x0e\x44\x45\x43ISION_BLOCK\x10\x03*\xa6\x01\n\rContentSource\x12\x1e\n\x1a\x43ONTENT_SOURCE_UNSPECIFIED\x10\x00\x12\x1d\n\x19\x43ONTENT_SOURCE_SCREENSHOT\x10\x01\x12\x1e\n\x1a\x43ONTENT_SOURCE_BASH_OUTPUT\x10\x02\x12\x1c\n\x18\x43ONTENT_SOURCE_FILE_TEXT\x10\x03\x12\x18\n\x14\x43ONTENT_SOURCE_OTHER\x10\x04*\x83\x01\n\x0eInjectionLevel\x12\x1f\n\x1bINJECTION_LEVEL_UNSPECIFIED\x10\x00\x12\x18\n\x14INJECTION_LEVEL_NONE\x10\x01\x12\x19\n\x15INJECTION_LEVEL_TAINT\x10\x02\x12\x1b\n\x17INJECTION_LEVEL_CONFIRM\x10\x03\x32\x8d\x02\n\x06Safety\x12R\n\x0b\x43heckAction\x12 .deskpilot.v1.CheckActionRequest\x1a!.deskpilot.v1.CheckActionResponse\x12R\n\x0bScanContent\x12 .deskpilot.v1.ScanContentRequest\x1a!.deskpilot.v1.ScanContentResponse\x12[\n\x0eValidatePolicy\x12#.deskpilot.v1.ValidatePolicyRequest\x1a$.deskpilot.v1.ValidatePolicyResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -34,12 +34,12 @@ if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_SAFETYPOLICY_CATEGORYDECISIONSENTRY']._loaded_options = None
   _globals['_SAFETYPOLICY_CATEGORYDECISIONSENTRY']._serialized_options = b'8\001'
-  _globals['_DECISION']._serialized_start=2083
-  _globals['_DECISION']._serialized_end=2181
-  _globals['_CONTENTSOURCE']._serialized_start=2184
-  _globals['_CONTENTSOURCE']._serialized_end=2350
-  _globals['_INJECTIONLEVEL']._serialized_start=2353
-  _globals['_INJECTIONLEVEL']._serialized_end=2484
+  _globals['_DECISION']._serialized_start=2139
+  _globals['_DECISION']._serialized_end=2237
+  _globals['_CONTENTSOURCE']._serialized_start=2240
+  _globals['_CONTENTSOURCE']._serialized_end=2406
+  _globals['_INJECTIONLEVEL']._serialized_start=2409
+  _globals['_INJECTIONLEVEL']._serialized_end=2540
   _globals['_POLICYRULE']._serialized_start=70
   _globals['_POLICYRULE']._serialized_end=184
   _globals['_SAFETYPOLICY']._serialized_start=187
@@ -49,27 +49,27 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_ACTIONCONTEXT']._serialized_start=483
   _globals['_ACTIONCONTEXT']._serialized_end=695
   _globals['_CHECKACTIONREQUEST']._serialized_start=698
-  _globals['_CHECKACTIONREQUEST']._serialized_end=846
-  _globals['_REASON']._serialized_start=848
-  _globals['_REASON']._serialized_end=950
-  _globals['_VERDICT']._serialized_start=952
-  _globals['_VERDICT']._serialized_end=1063
-  _globals['_CHECKACTIONRESPONSE']._serialized_start=1065
-  _globals['_CHECKACTIONRESPONSE']._serialized_end=1146
-  _globals['_SCANCONTENTREQUEST']._serialized_start=1149
-  _globals['_SCANCONTENTREQUEST']._serialized_end=1357
-  _globals['_SPAN']._serialized_start=1359
-  _globals['_SPAN']._serialized_end=1455
-  _globals['_SCANCONTENTRESPONSE']._serialized_start=1458
-  _globals['_SCANCONTENTRESPONSE']._serialized_end=1669
-  _globals['_JUDGEREPORT']._serialized_start=1672
-  _globals['_JUDGEREPORT']._serialized_end=1890
-  _globals['_VALIDATEPOLICYREQUEST']._serialized_start=1892
-  _globals['_VALIDATEPOLICYREQUEST']._serialized_end=1959
-  _globals['_POLICYPROBLEM']._serialized_start=1961
-  _globals['_POLICYPROBLEM']._serialized_end=2008
-  _globals['_VALIDATEPOLICYRESPONSE']._serialized_start=2010
-  _globals['_VALIDATEPOLICYRESPONSE']._serialized_end=2081
-  _globals['_SAFETY']._serialized_start=2487
-  _globals['_SAFETY']._serialized_end=2756
+  _globals['_CHECKACTIONREQUEST']._serialized_end=860
+  _globals['_REASON']._serialized_start=862
+  _globals['_REASON']._serialized_end=964
+  _globals['_VERDICT']._serialized_start=966
+  _globals['_VERDICT']._serialized_end=1077
+  _globals['_CHECKACTIONRESPONSE']._serialized_start=1079
+  _globals['_CHECKACTIONRESPONSE']._serialized_end=1202
+  _globals['_SCANCONTENTREQUEST']._serialized_start=1205
+  _globals['_SCANCONTENTREQUEST']._serialized_end=1413
+  _globals['_SPAN']._serialized_start=1415
+  _globals['_SPAN']._serialized_end=1511
+  _globals['_SCANCONTENTRESPONSE']._serialized_start=1514
+  _globals['_SCANCONTENTRESPONSE']._serialized_end=1725
+  _globals['_JUDGEREPORT']._serialized_start=1728
+  _globals['_JUDGEREPORT']._serialized_end=1946
+  _globals['_VALIDATEPOLICYREQUEST']._serialized_start=1948
+  _globals['_VALIDATEPOLICYREQUEST']._serialized_end=2015
+  _globals['_POLICYPROBLEM']._serialized_start=2017
+  _globals['_POLICYPROBLEM']._serialized_end=2064
+  _globals['_VALIDATEPOLICYRESPONSE']._serialized_start=2066
+  _globals['_VALIDATEPOLICYRESPONSE']._serialized_end=2137
+  _globals['_SAFETY']._serialized_start=2543
+  _globals['_SAFETY']._serialized_end=2812
 # @@protoc_insertion_point(module_scope)

@@ -97,14 +97,16 @@ class ActionContext(_message.Message):
     def __init__(self, session_id: _Optional[str] = ..., screenshot: _Optional[_Union[_common_pb2.Image, _Mapping]] = ..., url: _Optional[str] = ..., window_title: _Optional[str] = ..., tainted: _Optional[bool] = ..., previous_call: _Optional[_Union[_common_pb2.ToolCall, _Mapping]] = ..., ui: _Optional[_Union[_common_pb2.UiContext, _Mapping]] = ...) -> None: ...
 
 class CheckActionRequest(_message.Message):
-    __slots__ = ("call", "context", "policy")
+    __slots__ = ("call", "context", "policy", "task")
     CALL_FIELD_NUMBER: _ClassVar[int]
     CONTEXT_FIELD_NUMBER: _ClassVar[int]
     POLICY_FIELD_NUMBER: _ClassVar[int]
+    TASK_FIELD_NUMBER: _ClassVar[int]
     call: _common_pb2.ToolCall
     context: ActionContext
     policy: SafetyPolicy
-    def __init__(self, call: _Optional[_Union[_common_pb2.ToolCall, _Mapping]] = ..., context: _Optional[_Union[ActionContext, _Mapping]] = ..., policy: _Optional[_Union[SafetyPolicy, _Mapping]] = ...) -> None: ...
+    task: str
+    def __init__(self, call: _Optional[_Union[_common_pb2.ToolCall, _Mapping]] = ..., context: _Optional[_Union[ActionContext, _Mapping]] = ..., policy: _Optional[_Union[SafetyPolicy, _Mapping]] = ..., task: _Optional[str] = ...) -> None: ...
 
 class Reason(_message.Message):
     __slots__ = ("rule_id", "category", "decision", "message")
@@ -129,12 +131,14 @@ class Verdict(_message.Message):
     def __init__(self, decision: _Optional[_Union[Decision, str]] = ..., reasons: _Optional[_Iterable[_Union[Reason, _Mapping]]] = ..., fail_closed: _Optional[bool] = ...) -> None: ...
 
 class CheckActionResponse(_message.Message):
-    __slots__ = ("verdict", "elapsed_ms")
+    __slots__ = ("verdict", "elapsed_ms", "judge")
     VERDICT_FIELD_NUMBER: _ClassVar[int]
     ELAPSED_MS_FIELD_NUMBER: _ClassVar[int]
+    JUDGE_FIELD_NUMBER: _ClassVar[int]
     verdict: Verdict
     elapsed_ms: float
-    def __init__(self, verdict: _Optional[_Union[Verdict, _Mapping]] = ..., elapsed_ms: _Optional[float] = ...) -> None: ...
+    judge: JudgeReport
+    def __init__(self, verdict: _Optional[_Union[Verdict, _Mapping]] = ..., elapsed_ms: _Optional[float] = ..., judge: _Optional[_Union[JudgeReport, _Mapping]] = ...) -> None: ...
 
 class ScanContentRequest(_message.Message):
     __slots__ = ("text", "image", "source", "session_id", "policy", "task")

@@ -145,7 +145,11 @@ class ActionRunner:
         ui = await self.deps.desktop.ui_for(call) if executor is Executor.DISPLAY else None
         if ui is not None:
             context.ui.CopyFrom(ui)
-        return await self.deps.gate.check(call, context, policy=self.session.config.safety_policy)
+        config = self.session.config
+        # The task is the judge's trusted context, as in the scans.
+        return await self.deps.gate.check(
+            call, context, policy=config.safety_policy, task=config.task
+        )
 
     async def _execute(
         self, call: common_pb2.ToolCall, executor: Executor, member: bool

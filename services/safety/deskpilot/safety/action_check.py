@@ -28,6 +28,7 @@ from deskpilot.safety.ui_context import UiSnapshot
 from deskpilot.safety.verdict import Decision, Reason, Verdict
 
 MAX_COMMAND_CHARS = 100_000
+TAINT_RULE = "injection.tainted"  # the reason a tainted session's actions carry
 
 
 class ActionInputError(InputError):
@@ -131,7 +132,7 @@ class ActionChecker:
         if situation.tainted or mark is not None:
             where = f" in {mark.source}" if mark else ""
             yield Reason(
-                "injection.tainted",
+                TAINT_RULE,
                 "injection",
                 decision,
                 f"Content the agent just saw{where} looks like a prompt injection.",
@@ -164,4 +165,4 @@ def _previous_action(tool: str, tool_input: dict[str, Any]) -> str:
     return tool
 
 
-__all__ = ["ActionChecker", "ActionInputError", "ActionSituation", "Decision"]
+__all__ = ["TAINT_RULE", "ActionChecker", "ActionInputError", "ActionSituation", "Decision"]

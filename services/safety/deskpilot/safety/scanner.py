@@ -144,7 +144,10 @@ class ContentScanner:
         elif score >= policy.taint_threshold:
             level = "taint"
         if level != "none":
-            self.taint.mark(session_id, score, source, spans[0].text if spans else "")
+            # The judge reads every flagged stretch, strongest first, before later
+            # consequential actions of the session.
+            excerpt = "\n…\n".join(span.text for span in spans) or text
+            self.taint.mark(session_id, score, source, excerpt)
         return ScanResult(score, level, spans, text)
 
 

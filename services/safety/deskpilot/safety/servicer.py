@@ -13,12 +13,14 @@ from prometheus_client import Counter, Histogram
 from deskpilot.common.errors import FieldViolation, InvalidArgument
 from deskpilot.common.struct_values import NonFiniteNumber, struct_to_dict
 from deskpilot.safety.action_check import ActionChecker, ActionInputError, ActionSituation
+from deskpilot.safety.action_judge import describe, judged, should_ask
 from deskpilot.safety.judge import ClaudeJudge
 from deskpilot.safety.policy import Policy, PolicyError
 from deskpilot.safety.scanner import ContentScanner, ScanResult
 from deskpilot.safety.screen_cache import DEFAULT_MAX_PIXELS, ImageError, check_image
-from deskpilot.safety.taint import TaintMark
+from deskpilot.safety.taint import TaintState
 from deskpilot.safety.ui_context import snapshot_of
+from deskpilot.safety.verdict import Verdict
 from deskpilot.v1 import common_pb2, safety_pb2, safety_pb2_grpc
 
 DECISIONS = Counter(
@@ -27,6 +29,11 @@ DECISIONS = Counter(
 JUDGE_ANSWERS = Counter(
     "deskpilot_safety_judge_answers_total",
     "What the second-stage judge made of flagged content.",
+    ["answer"],
+)
+ACTION_JUDGE_ANSWERS = Counter(
+    "deskpilot_safety_action_judge_answers_total",
+    "What the second-stage judge made of a consequential action in a tainted session.",
     ["answer"],
 )
 SCAN_SECONDS = Histogram(
@@ -105,22 +112,47 @@ class SafetyServicer(safety_pb2_grpc.SafetyServicer):
             )
         except ActionInputError as exc:
             raise InvalidArgument(f"{request.call.name}: {exc}", field=exc.field) from None
+        report = None
+        if self._judges_actions() and should_ask(verdict, situation):
+            report = await self._judge_action(request, tool_input, verdict)
+            if report is not None:
+                verdict = judged(verdict, report)
         DECISIONS.labels(verdict.decision.name.lower()).inc()
-        return safety_pb2.CheckActionResponse(
-            verdict=safety_pb2.Verdict(
-                decision=int(verdict.decision),
-                reasons=[
-                    safety_pb2.Reason(
-                        rule_id=r.rule_id,
-                        category=r.category,
-                        decision=int(r.decision),
-                        message=r.message,
-                    )
-                    for r in verdict.reasons
-                ],
-            ),
-            elapsed_ms=(time.perf_counter() - started) * 1000,
+        response = safety_pb2.CheckActionResponse(
+            verdict=_verdict_proto(verdict), elapsed_ms=(time.perf_counter() - started) * 1000
         )
+        if report is not None:
+            response.judge.CopyFrom(report)
+        return response
+
+    def _judges_actions(self) -> bool:
+        return self.judge is not None and self.judge.settings.before_actions
+
+    async def _judge_action(
+        self, request: safety_pb2.CheckActionRequest, tool_input: dict, verdict: Verdict
+    ) -> safety_pb2.JudgeReport | None:
+        """The judge's opinion on whether what flagged the session steers the agent toward
+        this action; None when the gate no longer holds that content (the caller's taint
+        alone: the local CONFIRM stands)."""
+        assert self.judge is not None
+        session_id = request.context.session_id
+        flagged = self.checker.taint.flagged(session_id)
+        if flagged is None or not flagged.excerpt:
+            return None
+        report = await self.judge.report_action(
+            describe(request.call.name, tool_input, verdict),
+            flagged.excerpt,
+            task=request.task,
+            source=flagged.source,
+            session_id=session_id,
+        )
+        if report.over_budget:
+            ACTION_JUDGE_ANSWERS.labels("over_budget").inc()
+        elif report.injection:
+            ACTION_JUDGE_ANSWERS.labels("failed" if report.failed else "steered").inc()
+        else:
+            ACTION_JUDGE_ANSWERS.labels("not_steered").inc()
+        return report
 
     async def ScanContent(
         self, request: safety_pb2.ScanContentRequest, context: grpc.aio.ServicerContext
@@ -130,7 +162,7 @@ class SafetyServicer(safety_pb2_grpc.SafetyServicer):
         which = request.WhichOneof("content")
         loop = asyncio.get_running_loop()
         # The session's mark before this scan: restored if the judge clears what it flags.
-        before = self.scanner.taint.peek(request.session_id) if request.session_id else None
+        before = self.scanner.taint.state(request.session_id)
         try:
             if which == "text":
                 source = _SOURCES.get(request.source, "text")
@@ -182,7 +214,7 @@ class SafetyServicer(safety_pb2_grpc.SafetyServicer):
         result: ScanResult,
         report: safety_pb2.JudgeReport,
         session_id: str,
-        before: TaintMark | None,
+        before: TaintState,
     ) -> ScanResult:
         """The local verdict after the judge: cleared when it finds no steering, raised to
         confirm when it finds some or fails; unchanged when it was not asked."""
@@ -234,6 +266,18 @@ def _situation(context: safety_pb2.ActionContext) -> ActionSituation:
         previous_tool=previous.name,
         previous_input=_tool_input(previous, "context.previous_call.input"),
         ui=snapshot_of(context.ui),
+    )
+
+
+def _verdict_proto(verdict: Verdict) -> safety_pb2.Verdict:
+    return safety_pb2.Verdict(
+        decision=int(verdict.decision),
+        reasons=[
+            safety_pb2.Reason(
+                rule_id=r.rule_id, category=r.category, decision=int(r.decision), message=r.message
+            )
+            for r in verdict.reasons
+        ],
     )
 
 

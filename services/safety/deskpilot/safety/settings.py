@@ -31,6 +31,10 @@ class JudgeSettings(BaseModel):
         30, ge=1, le=10_000, description="Judge calls one session may make; then the local "
         "detectors' verdict stands.",
     )  # fmt: skip
+    before_actions: bool = Field(
+        True, description="Also ask it before a consequential action of a tainted session "
+        "(one the rules want confirmed): steered or failed blocks it.",
+    )  # fmt: skip
     input_usd_per_mtok: float = Field(1.0, ge=0, description="Price of input tokens (per M).")
     output_usd_per_mtok: float = Field(5.0, ge=0, description="Price of output tokens (per M).")
 
