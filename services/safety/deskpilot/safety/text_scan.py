@@ -1,12 +1,23 @@
-"""Scoring text for prompt injection: normalised, in overlapping windows, rules + model."""
+"""Scoring text for prompt injection: normalised, in overlapping windows, in two stages.
+
+Stage one, every window: the fast n-gram model sharpened by the rules. Stage two, only
+windows in another language (`multilingual.other_language`), at most `max_windows` per
+scan, the highest-scored first: the multilingual head's probability replaces the fast
+model's, which knows English n-grams only. A strong rule keeps its floor either way.
+English text never reaches stage two, so its cost is the fast model's.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from deskpilot.safety.features import LinearModel
 from deskpilot.safety.injection_rules import rule_score
+from deskpilot.safety.multilingual import HEAD_FILE, Embedder, MultilingualHead, other_language
 from deskpilot.safety.normalize import decode_base64_blobs, normalise
 
 MODEL_FILE = Path(__file__).with_name("data") / "injection_model.npz"
@@ -33,22 +44,65 @@ class TextScore:
     spans: tuple[ScoredSpan, ...]
 
 
-class TextScanner:
-    """Scores text with the trained model and the rules."""
+@dataclass(frozen=True)
+class WindowScore:
+    """Stage one's verdict on a window: score, rule names, whether a strong rule fired."""
 
-    def __init__(self, model: LinearModel | None = None) -> None:
+    score: float
+    rules: tuple[str, ...]
+    strong: bool
+
+
+class SecondStage:
+    """The multilingual head over embeddings of other-language windows."""
+
+    def __init__(
+        self,
+        head: MultilingualHead,
+        embed: Callable[[list[str]], np.ndarray],
+        max_windows: int = 4,
+    ) -> None:
+        self.head = head
+        self.embed = embed
+        self.max_windows = max_windows
+
+    @classmethod
+    def load(cls, threads: int = 1, max_windows: int = 4) -> SecondStage:
+        """The shipped head and the e5 model, loaded now: a service that cannot load them
+        fails at start, not in the middle of a scan."""
+        return cls(MultilingualHead.load(HEAD_FILE), Embedder(threads).embed, max_windows)
+
+    def probabilities(self, texts: list[str]) -> np.ndarray:
+        return self.head.probabilities(self.embed(texts))
+
+
+class TextScanner:
+    """Scores text with the trained model and the rules, and the second stage if given."""
+
+    def __init__(self, model: LinearModel | None = None, second: SecondStage | None = None) -> None:
         self.model = model or LinearModel.load(str(MODEL_FILE))
+        self.second = second
+
+    @classmethod
+    def shipped(cls, second_stage: bool = True, threads: int = 1) -> TextScanner:
+        """The committed model, with the committed second stage unless turned off."""
+        return cls(second=SecondStage.load(threads) if second_stage else None)
 
     def score_window(self, raw: str) -> tuple[float, tuple[str, ...]]:
-        """Score of one window of raw text; text hidden in base64 is scored on its own too."""
-        best: tuple[float, tuple[str, ...]] = self._score_normalised(normalise(raw))
+        """Stage one's score of one window of raw text (base64 inside scored on its own)."""
+        window = self._fast(raw)
+        return window.score, window.rules
+
+    def _fast(self, raw: str) -> WindowScore:
+        best = self._score_normalised(normalise(raw))
         for decoded in decode_base64_blobs(raw):
-            best = max(best, self._score_normalised(normalise(decoded)))
+            other = self._score_normalised(normalise(decoded))
+            best = other if other.score > best.score else best
         return best
 
-    def _score_normalised(self, text: str) -> tuple[float, tuple[str, ...]]:
+    def _score_normalised(self, text: str) -> WindowScore:
         if not text:
-            return 0.0, ()
+            return WindowScore(0.0, (), False)
         model = self.model.score(text)
         rules, strong, names = rule_score(text)
         # Weak rules only sharpen the model (benign text says "ignore" too); strong ones
@@ -56,19 +110,38 @@ class TextScanner:
         combined = 1.0 - (1.0 - model) * (1.0 - 0.75 * rules)
         if model < 0.15:
             combined = min(combined, 0.45)
-        return max(combined, STRONG_FLOOR * strong), tuple(names)
+        return WindowScore(max(combined, STRONG_FLOOR * strong), tuple(names), strong > 0)
 
     def scan(self, text: str, floor: float = 0.3) -> TextScore:
         """Score every window of `text`; spans at or above `floor`, highest first."""
-        spans = []
-        best = 0.0
-        for start, end in windows(text):
-            score, names = self.score_window(text[start:end])
-            best = max(best, score)
-            if score >= floor:
-                spans.append(ScoredSpan(start, end, score, names))
+        bounds = windows(text)
+        scored = [self._fast(text[start:end]) for start, end in bounds]
+        if self.second is not None:
+            scored = self._second_opinion(text, bounds, scored)
+        spans = [
+            ScoredSpan(start, end, window.score, window.rules)
+            for (start, end), window in zip(bounds, scored, strict=True)
+            if window.score >= floor
+        ]
         spans.sort(key=lambda s: -s.score)
+        best = max((window.score for window in scored), default=0.0)
         return TextScore(best, tuple(_merge(spans)))
+
+    def _second_opinion(
+        self, text: str, bounds: list[tuple[int, int]], scored: list[WindowScore]
+    ) -> list[WindowScore]:
+        assert self.second is not None
+        chosen = [i for i, (start, end) in enumerate(bounds) if other_language(text[start:end])]
+        chosen.sort(key=lambda i: -scored[i].score)
+        chosen = chosen[: self.second.max_windows]
+        if not chosen:
+            return scored
+        probabilities = self.second.probabilities([text[slice(*bounds[i])] for i in chosen])
+        out = list(scored)
+        for i, probability in zip(chosen, probabilities, strict=True):
+            floor = STRONG_FLOOR if scored[i].strong else 0.0
+            out[i] = WindowScore(max(float(probability), floor), scored[i].rules, scored[i].strong)
+        return out
 
 
 def windows(text: str) -> list[tuple[int, int]]:

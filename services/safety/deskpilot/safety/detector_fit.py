@@ -1,0 +1,131 @@
+"""Fitting the two-stage detector, the one way shipping and every benchmark fold do it.
+
+`fit` takes labelled sources and returns a TextScanner and its threshold:
+1. Training texts are the sources' texts plus "mention, not use" copies: up to 80 attacks
+   of each source quoted inside reports and articles, labelled benign.
+2. A fifth of each source is held back, untouched, to choose the threshold.
+3. Stage one: logistic regression over the hashed n-gram features.
+4. Stage two: logistic regression over e5 vectors of windows sampled per source (capped,
+   so the biggest sources do not drown the rest). A benign text gives up to
+   WINDOWS_PER_TEXT windows; an injection only its highest-scored window, since the
+   attack usually sits in one window of a long text.
+5. The threshold: the scanner's score that flags 3 % of the held-back benign texts.
+Needs the `train` extra (scikit-learn).
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from deskpilot.safety.features import N_FEATURES, LinearModel, feature_indices
+from deskpilot.safety.hard_negatives import mention
+from deskpilot.safety.multilingual import MultilingualHead
+from deskpilot.safety.normalize import normalise
+from deskpilot.safety.text_scan import SecondStage, TextScanner, windows
+
+TARGET_FPR = 0.03
+HELD_BACK = 0.2
+MENTIONS_PER_SOURCE = 80
+WINDOWS_PER_TEXT = 6
+SAMPLE_CAP = 1500
+# BIPIA's texts are long contexts, each window of which costs a full e5 pass.
+SAMPLE_CAPS = {"bipia": 300}
+MAX_WINDOWS = 4
+
+Labelled = list[tuple[str, int]]
+Embed = Callable[[list[str]], np.ndarray]
+
+
+@dataclass(frozen=True)
+class Detector:
+    scanner: TextScanner
+    threshold: float  # of the two-stage scanner
+    fast_threshold: float  # of stage one alone, for comparison
+
+
+def fit(sources: dict[str, Labelled], embed: Embed, c: float = 4.0, seed: int = 1) -> Detector:
+    """The detector trained on `sources`; the threshold chosen on a fifth held back."""
+    from sklearn.linear_model import LogisticRegression
+
+    tune: list[tuple[str, str, int]] = []
+    train: list[tuple[str, str, int]] = []
+    for name, rows in sources.items():
+        # Every draw is seeded by the source alone, so a source contributes the same
+        # training rows and windows to every fold it is in (and their vectors are cached).
+        rng = random.Random(f"{seed}:{name}")
+        attacks = [text for text, label in rows if label == 1]
+        quoted = rng.sample(attacks, min(MENTIONS_PER_SOURCE, len(attacks)))
+        named = [(name, text, label) for text, label in rows]
+        named += [(name, mention(attack, rng), 0) for attack in quoted]
+        rng.shuffle(named)
+        cut = int(len(named) * HELD_BACK)
+        tune += named[:cut]
+        train += named[cut:]
+
+    fast = LogisticRegression(C=c, class_weight="balanced", max_iter=2000)
+    fast.fit(build_matrix([t for _, t, _ in train]), np.asarray([y for _, _, y in train]))
+    model = LinearModel(fast.coef_[0].astype(np.float16), float(fast.intercept_[0]))
+    stage_one = TextScanner(model)
+
+    texts, labels = sample_windows(train, stage_one, seed)
+    head_fit = LogisticRegression(C=1.0, class_weight="balanced", max_iter=2000)
+    head_fit.fit(embed(texts), np.asarray(labels))
+    head = MultilingualHead(head_fit.coef_[0], float(head_fit.intercept_[0]))
+    scanner = TextScanner(model, SecondStage(head, embed, MAX_WINDOWS))
+
+    tune_labels = np.asarray([y for _, _, y in tune])
+    tune_texts = [t for _, t, _ in tune]
+    threshold = threshold_for(scores(scanner, tune_texts), tune_labels, TARGET_FPR)
+    fast_threshold = threshold_for(scores(stage_one, tune_texts), tune_labels, TARGET_FPR)
+    return Detector(scanner, threshold, fast_threshold)
+
+
+def sample_windows(
+    rows: list[tuple[str, str, int]], stage_one: TextScanner, seed: int
+) -> tuple[list[str], list[int]]:
+    """Windows for the head: capped per source; an injection gives its top window."""
+    by_source: dict[str, list[tuple[str, int]]] = {}
+    for name, text, label in rows:
+        by_source.setdefault(name, []).append((text, label))
+    texts, labels = [], []
+    for name, items in by_source.items():
+        cap = SAMPLE_CAPS.get(name, SAMPLE_CAP)
+        rng = random.Random(f"{seed}:{name}:windows")
+        for text, label in rng.sample(items, min(cap, len(items))):
+            spans = [text[start:end] for start, end in windows(text)]
+            if label == 1 and len(spans) > 1:
+                spans = [max(spans, key=lambda s: stage_one.score_window(s)[0])]
+            for span in spans[:WINDOWS_PER_TEXT]:
+                texts.append(span)
+                labels.append(label)
+    return texts, labels
+
+
+def scores(scanner: TextScanner, texts: list[str]) -> np.ndarray:
+    return np.asarray([scanner.scan(t).score for t in texts])
+
+
+def threshold_for(values: np.ndarray, labels: np.ndarray, fpr: float) -> float:
+    """The lowest score that flags at most `fpr` of the benign texts."""
+    benign = np.sort(values[labels == 0])
+    return float(benign[min(len(benign) - 1, int(np.ceil(len(benign) * (1 - fpr))))])
+
+
+def build_matrix(texts: list[str]):
+    """Binary, L2-normalised sparse rows, exactly as LinearModel.score sees them."""
+    from scipy.sparse import csr_matrix
+
+    indptr, indices, values = [0], [], []
+    for text in texts:
+        idx = feature_indices(normalise(text))
+        indices.append(idx)
+        values.append(np.full(idx.size, 1.0 / np.sqrt(max(idx.size, 1)), dtype=np.float32))
+        indptr.append(indptr[-1] + idx.size)
+    return csr_matrix(
+        (np.concatenate(values), np.concatenate(indices), np.asarray(indptr)),
+        shape=(len(texts), N_FEATURES),
+    )
