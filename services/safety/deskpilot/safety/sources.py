@@ -19,6 +19,7 @@ import io
 import json
 import os
 import random
+import re
 import subprocess
 import sys
 import zipfile
@@ -26,7 +27,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from deskpilot.safety import datasets, hard_negatives
+from deskpilot.safety import agent_attacks, datasets, hard_negatives
 
 Labelled = list[tuple[str, int]]
 MAX_CHARS = 4000  # a window's worth and more; longer texts are cut
@@ -179,18 +180,81 @@ LANGUAGES = ("de", "fr", "es", "pt", "it", "zh_CN")
 LOCALE_DIR = Path("/usr/share/locale")
 
 
-def _translations(limit: int = 3000, min_chars: int = 30) -> Labelled:
+def _translations(messages: int = 3000, per_language: int = 400) -> Labelled:
+    """Interface strings of the catalogues, and paragraphs of the translated manual pages
+    (prose that tells the reader what to do, in the reader's language)."""
     import polib  # the `train` extra
 
-    texts: list[str] = []
+    strings: list[str] = []
     for language in LANGUAGES:
         for name in CATALOGUES:
             path = LOCALE_DIR / language / "LC_MESSAGES" / f"{name}.mo"
             if path.exists():
-                texts += [e.msgstr for e in polib.mofile(str(path)) if len(e.msgstr) >= min_chars]
-    unique = list(dict.fromkeys(texts))
-    random.Random(17).shuffle(unique)
-    return [(t, 0) for t in unique[:limit]]
+                strings += [e.msgstr for e in polib.mofile(str(path)) if len(e.msgstr) >= 40]
+    rng = random.Random(17)
+    unique = list(dict.fromkeys(strings))
+    picked = rng.sample(unique, min(messages, len(unique)))
+    for language in LANGUAGES:
+        paragraphs = list(dict.fromkeys(_man_paragraphs(MAN_DIR / language)))
+        picked += rng.sample(paragraphs, min(per_language, len(paragraphs)))
+    return [(t, 0) for t in picked]
+
+
+MAN_DIR = Path("/usr/share/man")
+_ROFF_BREAK = (".PP", ".P", ".LP", ".SH", ".SS", ".TP", ".IP")
+_ROFF_ESCAPE = re.compile(r"\\f[BIRP]|\\\(..|\\[-e&]|\\s[+-]?\d")
+
+
+def _man_paragraphs(folder: Path) -> list[str]:
+    """Running-text paragraphs of the gzipped roff pages under `folder`."""
+    import gzip
+
+    out: list[str] = []
+    for path in sorted(folder.glob("man*/*.gz")):
+        try:
+            source = gzip.decompress(path.read_bytes()).decode("utf-8", "replace")
+        except (OSError, EOFError, gzip.BadGzipFile):
+            continue
+        lines: list[str] = []
+        for line in [*source.splitlines(), ".PP"]:
+            if line.startswith((".", "'")):
+                if line.split(" ")[0] in _ROFF_BREAK and lines:
+                    out.append(" ".join(" ".join(lines).split()))
+                    lines = []
+                continue
+            lines.append(_ROFF_ESCAPE.sub("", line))
+    return [p for p in out if 80 <= len(p) <= 1200]
+
+
+DOC_DIR = Path("/usr/share/doc")
+
+
+def _debian_docs(paragraphs: int = 2500, messages: int = 1500) -> Labelled:
+    """Prose written for people: paragraphs of the installed packages' READMEs (install
+    steps, warnings, "you must ..."), and the English originals of the catalogues above."""
+    import gzip
+
+    import polib  # the `train` extra
+
+    found: list[str] = []
+    for path in sorted(DOC_DIR.glob("*/README*")):
+        try:
+            raw = gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_bytes()
+        except (OSError, EOFError, gzip.BadGzipFile):
+            continue  # a directory, a broken link or a damaged archive: not prose
+        for block in re.split(r"\n\s*\n", raw.decode("utf-8", "replace")):
+            text = " ".join(block.split())
+            if 80 <= len(text) <= 1500 and sum(c.isalpha() for c in text) > 0.7 * len(text):
+                found.append(text)
+    english: list[str] = []
+    for name in CATALOGUES:
+        path = LOCALE_DIR / "de" / "LC_MESSAGES" / f"{name}.mo"
+        if path.exists():
+            english += [e.msgid for e in polib.mofile(str(path)) if len(e.msgid) >= 30]
+    rng = random.Random(19)
+    docs, ui = list(dict.fromkeys(found)), list(dict.fromkeys(english))
+    picked = rng.sample(docs, min(paragraphs, len(docs))) + rng.sample(ui, min(messages, len(ui)))
+    return [(t, 0) for t in picked]
 
 
 SOURCES = (
@@ -212,9 +276,17 @@ SOURCES = (
            "labelled injections and benign look-alikes, several languages", _bastion),
     Source("spikee", f"{SPIKEE} wheel, {SPIKEE_SEEDS}", "Apache-2.0",
            "jailbreak templates x instructions; false-positive checks", _spikee),
+    Source("agent-composed", "this project (agent_attacks.py)", "this project's",
+           "agent-directed attacks composed from parts; benign twins addressed to people "
+           "and accounts that describe the attacks",
+           lambda: agent_attacks.composed(600, 23) + agent_attacks.discussed(400, 29)),
     Source("discussion", "this project (hard_negatives.py)", "this project's",
            "pages that discuss attacks; instructions written for people", _discussion),
-    Source("translations", "Debian's message catalogues (/usr/share/locale)", "each "
-           "package's (GPL/LGPL; read locally, not redistributed)",
-           "benign interface text in six languages", _translations),
+    Source("translations", "Debian's message catalogues (/usr/share/locale) and "
+           "translated manual pages (/usr/share/man/<lang>)", "each package's (GPL/LGPL; "
+           "read locally, not redistributed)", "benign interface text and prose in six "
+           "languages", _translations),
+    Source("debian-docs", "installed packages' READMEs (/usr/share/doc) and the catalogues' "
+           "English originals", "each package's (read locally, not redistributed)",
+           "prose and interface text written for people", _debian_docs),
 )  # fmt: skip
