@@ -49,15 +49,25 @@ def feature_indices(text: str, n_features: int = N_FEATURES) -> np.ndarray:
 class LinearModel:
     """Logistic regression over hashed features, loaded from a .npz (no pickle)."""
 
-    def __init__(self, weights: np.ndarray, bias: float) -> None:
+    def __init__(self, weights: np.ndarray, bias: float, rule_weight: float = 0.75) -> None:
         self.weights = weights.astype(np.float32)
         self.bias = float(bias)
+        self.rule_weight = rule_weight  # how the scanner combines the rules with it
 
     @classmethod
     def load(cls, path: str) -> LinearModel:
         """Read weights saved by the training script."""
         with np.load(path, allow_pickle=False) as data:
-            return cls(data["weights"], float(data["bias"][0]))
+            rule_weight = float(data["rule_weight"][0]) if "rule_weight" in data else 0.75
+            return cls(data["weights"], float(data["bias"][0]), rule_weight)
+
+    def save(self, path: str) -> None:
+        np.savez_compressed(
+            path,
+            weights=self.weights.astype(np.float16),
+            bias=np.asarray([self.bias], dtype=np.float32),
+            rule_weight=np.asarray([self.rule_weight], dtype=np.float32),
+        )
 
     def score(self, text: str) -> float:
         """Probability that `text` (normalised) is a prompt injection."""

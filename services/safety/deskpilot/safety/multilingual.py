@@ -74,20 +74,26 @@ class Embedder:
 class MultilingualHead:
     """Logistic regression over e5 vectors, with the threshold it was tuned to."""
 
-    def __init__(self, weights: np.ndarray, bias: float) -> None:
+    def __init__(self, weights: np.ndarray, bias: float, keep_fast: bool = False) -> None:
         if weights.shape != (DIMENSIONS,):
             raise ValueError(f"head weights have shape {weights.shape}, not ({DIMENSIONS},)")
         self.weights = weights.astype(np.float32)
         self.bias = float(bias)
+        # Whether a routed window keeps stage one's score when it is higher (fitted).
+        self.keep_fast = keep_fast
 
     @classmethod
     def load(cls, path: Path = HEAD_FILE) -> MultilingualHead:
         with np.load(path, allow_pickle=False) as data:
-            return cls(data["weights"], float(data["bias"][0]))
+            keep_fast = bool(data["keep_fast"][0]) if "keep_fast" in data else False
+            return cls(data["weights"], float(data["bias"][0]), keep_fast)
 
     def save(self, path: Path) -> None:
         np.savez_compressed(
-            path, weights=self.weights, bias=np.asarray([self.bias], dtype=np.float32)
+            path,
+            weights=self.weights,
+            bias=np.asarray([self.bias], dtype=np.float32),
+            keep_fast=np.asarray([self.keep_fast]),
         )
 
     def probabilities(self, vectors: np.ndarray) -> np.ndarray:

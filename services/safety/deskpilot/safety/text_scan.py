@@ -3,7 +3,7 @@
 Stage one, every window: the fast n-gram model sharpened by the rules. Stage two, only
 windows in another language (`multilingual.other_language`), at most `max_windows` per
 scan, the highest-scored first: the multilingual head's probability replaces the fast
-model's, which knows English n-grams only. A strong rule keeps its floor either way.
+model's (or, if fitting found it better, raises it). A strong rule keeps its floor.
 English text never reaches stage two, so its cost is the fast model's.
 """
 
@@ -79,9 +79,16 @@ class SecondStage:
 class TextScanner:
     """Scores text with the trained model and the rules, and the second stage if given."""
 
-    def __init__(self, model: LinearModel | None = None, second: SecondStage | None = None) -> None:
+    def __init__(
+        self,
+        model: LinearModel | None = None,
+        second: SecondStage | None = None,
+        rule_weight: float | None = None,
+    ) -> None:
         self.model = model or LinearModel.load(str(MODEL_FILE))
         self.second = second
+        # How much the weak rules sharpen the model; fitted with it (detector_fit).
+        self.rule_weight = self.model.rule_weight if rule_weight is None else rule_weight
 
     @classmethod
     def shipped(cls, second_stage: bool = True, threads: int = 1) -> TextScanner:
@@ -107,7 +114,7 @@ class TextScanner:
         rules, strong, names = rule_score(text)
         # Weak rules only sharpen the model (benign text says "ignore" too); strong ones
         # (ignore previous instructions, hide it from the user, a note to the AI) flag alone.
-        combined = 1.0 - (1.0 - model) * (1.0 - 0.75 * rules)
+        combined = 1.0 - (1.0 - model) * (1.0 - self.rule_weight * rules)
         if model < 0.15:
             combined = min(combined, 0.45)
         return WindowScore(max(combined, STRONG_FLOOR * strong), tuple(names), strong > 0)
@@ -140,6 +147,8 @@ class TextScanner:
         out = list(scored)
         for i, probability in zip(chosen, probabilities, strict=True):
             floor = STRONG_FLOOR if scored[i].strong else 0.0
+            if self.second.head.keep_fast:
+                floor = max(floor, scored[i].score)
             out[i] = WindowScore(max(float(probability), floor), scored[i].rules, scored[i].strong)
         return out
 

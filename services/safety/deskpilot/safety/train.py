@@ -12,8 +12,6 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-import numpy as np
-
 from deskpilot.safety.datasets import screen_cases
 from deskpilot.safety.detector_fit import fit
 from deskpilot.safety.embeddings import EmbeddingCache
@@ -52,12 +50,7 @@ def main(argv: list[str] | None = None) -> None:
     print(f"trained on {total} texts from {len(data)} sources; threshold at 3 % FPR on a "
           f"fifth held back: {detector.threshold:.3f} (stage one alone "
           f"{detector.fast_threshold:.3f})")  # fmt: skip
-    model = detector.scanner.model
-    np.savez_compressed(
-        args.model_out,
-        weights=model.weights.astype(np.float16),
-        bias=np.asarray([model.bias], dtype=np.float32),
-    )
+    detector.scanner.model.save(str(args.model_out))
     assert detector.scanner.second is not None
     detector.scanner.second.head.save(args.head_out)
     for path in (args.model_out, args.head_out):
