@@ -204,6 +204,7 @@ bench: deps
 bench-safety: deps
 	$(BIN)/pip install --quiet -e './services/safety[train]'
 	$(BIN)/python bench/bench_safety_loso.py
+	$(BIN)/python bench/bench_safety_screens.py
 	$(BIN)/python bench/bench_safety_actions.py
 	$(BIN)/python bench/bench_safety.py
 

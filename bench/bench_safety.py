@@ -1,9 +1,10 @@
-"""Safety gate figures on data the model never trained on (`make bench-safety`).
+"""Safety gate actions and latencies (`make bench-safety`).
 
 Prints: the action confusion matrix, dangerous actions allowed, friction on benign
-commands, injection recall at 1 % / 5 % FPR, FPR on NotInject (held-out file) and on
-benign screenshots, and latencies (CheckAction, ScanContent on text and screenshots)
-with RSS. Baselines are measured in the same run (bashlex parse alone, tesseract alone).
+commands, and latencies (CheckAction, ScanContent on English and German text and on
+screenshots) with RSS. Injection quality on held-out data is bench_safety_loso.py's
+(text) and bench_safety_screens.py's (screens). Baselines are measured in the same run
+(bashlex parse alone, tesseract alone).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from PIL import ImageDraw
 
 from deskpilot.safety import render
 from deskpilot.safety.action_check import ActionChecker, ActionSituation
-from deskpilot.safety.datasets import DATA_DIR, labelled, notinject, screen_cases
+from deskpilot.safety.datasets import DATA_DIR, labelled, screen_cases
 from deskpilot.safety.ocr import OcrEngine, ScreenReader, read_label
 from deskpilot.safety.policy import load_policy
 from deskpilot.safety.scanner import ContentScanner
@@ -230,34 +231,6 @@ def actions(checker: ActionChecker, policy, engine: OcrEngine) -> None:
     )
 
 
-def injection(scanner: TextScanner) -> None:
-    test = list(labelled("test"))
-    scores = np.asarray([scanner.scan(t).score for t, _, _ in test])
-    labels = np.asarray([y for _, y, _ in test])
-    negatives = np.sort(scores[labels == 0])
-    print("\n== Injection (held-out split) ==")
-    for fpr in (0.01, 0.05):
-        threshold = negatives[int(np.ceil(len(negatives) * (1 - fpr))) - 1]
-        recall = float((scores[labels == 1] > threshold).mean())
-        print(f"recall at {fpr:.0%} FPR: {recall:.1%} (threshold {threshold:.3f})")
-    policy = load_policy()
-    held_out = notinject(("NotInject_three.json",))
-    fp = sum(scanner.scan(t).score >= policy.taint_threshold for t in held_out)
-    print(f"FPR on NotInject (held-out file, {len(held_out)}): {fp / len(held_out):.1%}")
-    everything = notinject(("NotInject_one.json", "NotInject_two.json", "NotInject_three.json"))
-    fp_all = sum(scanner.scan(t).score >= policy.taint_threshold for t in everything)
-    print(
-        f"FPR on all NotInject ({len(everything)}, two files trained on): "
-        f"{fp_all / len(everything):.1%}"
-    )
-    recall_t = float((scores[labels == 1] >= policy.taint_threshold).mean())
-    fpr_t = float((scores[labels == 0] >= policy.taint_threshold).mean())
-    print(
-        f"at the default taint threshold {policy.taint_threshold}: recall {recall_t:.1%}, "
-        f"FPR {fpr_t:.1%}"
-    )
-
-
 SCREENS = 200  # held-out pages; the first 60 are the set measured before, timed in full
 TIMED_SCREENS = 60
 
@@ -295,7 +268,9 @@ def screens(engine: OcrEngine, text_scanner: TextScanner) -> None:
         incr_ms.append((time.perf_counter() - started) * 1000)
     clean_hits, clean_n = flagged["clean"]
     injected_hits, injected_n = flagged["injected"]
-    print("\n== Screenshots (1280x800, rendered, held-out texts) ==")
+    # The shipped detector trains on BIPIA and the authored attacks these pages carry: the
+    # counts are in-sample. Held-out screens are bench_safety_screens.py's.
+    print("\n== Screenshots (1280x800, rendered; detection in-sample, latency is the point) ==")
     print(
         f"benign screenshots flagged: {clean_hits}/{clean_n} "
         f"({clean_hits / clean_n:.1%}, target <= 3%)"
@@ -355,17 +330,35 @@ def latencies(checker: ActionChecker, scanner: TextScanner, policy) -> None:
         f"ScanContent 20 000 chars: p50 {statistics.median(text_ms):.1f} ms, "
         f"p99 {pct(text_ms, 99):.1f} ms (target <= 30 ms)"
     )
+    # The hard case: every window in another language, so the second stage embeds its
+    # max_windows of them; a fresh text each time (nothing is cached in the service).
+    other_ms = []
+    for i in range(10):
+        german = " ".join(
+            f"Die Lieferung {i}-{n} wird für Sie am Montag bereitgestellt und die Rechnung "
+            "ist in Ihrem Konto."
+            for n in range(200)
+        )[:20_000]
+        started = time.perf_counter()
+        scanner.scan(german)
+        other_ms.append((time.perf_counter() - started) * 1000)
+    print(
+        f"ScanContent 20 000 chars of German (second stage on {scanner.second.max_windows} "
+        f"windows): p50 {statistics.median(other_ms):.1f} ms, p99 {pct(other_ms, 99):.1f} ms "
+        f"({statistics.median(other_ms) / statistics.median(text_ms):.1f}x English)"
+        if scanner.second
+        else "second stage off"
+    )
 
 
 def main() -> None:
     policy = load_policy().with_domains(ALLOW)
     checker = ActionChecker()
-    text_scanner = TextScanner()
+    text_scanner = TextScanner.shipped()
     print(f"RSS after loading model: {rss_mb():.0f} MiB")
     engine = OcrEngine(1)
     print(f"RSS with one tesseract engine: {rss_mb():.0f} MiB")
     actions(checker, policy, engine)
-    injection(text_scanner)
     latencies(checker, text_scanner, policy)
     screens(engine, text_scanner)
     print(f"\npeak RSS: {rss_mb():.0f} MiB")

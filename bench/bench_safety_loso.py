@@ -1,17 +1,19 @@
-"""Injection detection measured on sources the model did not learn from (`make bench-safety`).
+"""Injection detection measured on sources the detector did not learn from (`make bench-safety`).
 
-Leave one source out: for each source of `deskpilot.safety.sources`, a model is trained the
-way `make train-safety` trains (logistic regression over the same hashed features) on
-every *other* source; its threshold is chosen on a fifth of that training data held back
-(the score at which 3 % of its benign texts are flagged); then it is scored on the left-out
-source at that fixed threshold. Printed per source: AUROC (sources with both labels),
-recall and false-positive rate at the threshold, and the same for the gate as shipped
-(model + rules, at the policy's taint threshold), marked where the shipped model saw the
-source in training.
+Leave one source out: for each source of `deskpilot.safety.sources`, the two-stage detector
+is fitted exactly as `make train-safety` fits the shipped one (`detector_fit.fit`: n-gram
+model, multilingual head, mention-augmented negatives) on every *other* source; its
+threshold is the score flagging 3 % of the benign texts of a fifth of that training data
+held back; then it is scored on the left-out source at that fixed threshold. Printed per
+source: AUROC (sources with both labels), recall and false-positive rate, for the two
+stages together and for stage one alone (at its own threshold), and the texts routed to
+the second stage. The shipped detector trains on every source, so no figure of it here
+would be held-out; none is printed.
 
-What it does not cover: screenshots (text only here; OCR'd screens are in
-bench_safety.py), the second-stage judge, and sources of one label (only recall or only
-the false-positive rate means anything there).
+What it does not cover: screenshots (bench_safety_screens.py reads rendered screens),
+the Claude judge, and sources of one label (only recall or only the false-positive rate
+means anything there). e5 vectors are cached under $XDG_CACHE_HOME (the first run embeds
+some 15 000 windows: about 10 minutes on two cores).
 """
 
 from __future__ import annotations
@@ -21,14 +23,11 @@ import time
 
 import numpy as np
 
-from deskpilot.safety.policy import load_policy
+from deskpilot.safety.detector_fit import TARGET_FPR, fit, scores
+from deskpilot.safety.embeddings import EmbeddingCache
+from deskpilot.safety.multilingual import other_language
 from deskpilot.safety.sources import SOURCES, Source
 from deskpilot.safety.text_scan import TextScanner
-from deskpilot.safety.train import build_matrix
-
-TARGET_FPR = 0.03
-# What the shipped model was trained on (train.py via datasets.labelled).
-SEEN_BY_SHIPPED = {"bipia", "notinject", "nl2bash", "authored"}
 
 
 def auroc(labels: np.ndarray, scores: np.ndarray) -> float | None:
@@ -59,64 +58,46 @@ def at_threshold(labels: np.ndarray, scores: np.ndarray, threshold: float) -> tu
     return recall, fpr
 
 
-def threshold_for(scores: np.ndarray, labels: np.ndarray, fpr: float) -> float:
-    """The lowest score that flags at most `fpr` of the benign texts."""
-    benign = np.sort(scores[labels == 0])
-    return float(benign[min(len(benign) - 1, int(np.ceil(len(benign) * (1 - fpr))))])
-
-
 def main() -> None:
-    from sklearn.linear_model import LogisticRegression
-
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--c", type=float, default=4.0, help="inverse regularisation")
+    parser.add_argument("--only", nargs="*", help="hold out only these sources")
     args = parser.parse_args()
     started = time.perf_counter()
-    data: dict[str, tuple[list[str], np.ndarray]] = {}
-    for source in SOURCES:
-        rows = source.texts()
-        data[source.name] = ([t for t, _ in rows], np.asarray([y for _, y in rows]))
-    matrices = {name: build_matrix(texts) for name, (texts, _) in data.items()}
-    scanner, policy = TextScanner(), load_policy(None)
-    shipped = {
-        name: np.asarray([scanner.scan(t).score for t in texts])
-        for name, (texts, _) in data.items()
-    }
-    print(f"{sum(len(t) for t, _ in data.values())} texts from {len(SOURCES)} sources "
-          f"({time.perf_counter() - started:.0f} s to read, featurise and score)\n")  # fmt: skip
-    print(f"{'held-out source':<15} {'texts':>6} {'inj':>5} | {'LOSO AUROC':>10} {'recall':>7} "
-          f"{'FPR':>6} {'thr':>5} | {'shipped AUROC':>13} {'recall':>7} {'FPR':>6}")  # fmt: skip
-    from scipy.sparse import vstack
-
-    rng = np.random.default_rng(1)
-    aurocs = []
+    data = {source.name: source.texts() for source in SOURCES}
+    cache = EmbeddingCache()
+    print(f"{sum(len(rows) for rows in data.values())} texts from {len(SOURCES)} sources\n")
+    print(f"{'held-out source':<14} {'texts':>6} {'inj':>5} {'2nd':>5} | {'AUROC':>6} "
+          f"{'recall':>6} {'FPR':>6} {'thr':>5} | {'stage one':>9} {'recall':>6} "
+          f"{'FPR':>6}")  # fmt: skip
+    areas: dict[str, float] = {}
     for source in SOURCES:
         held = source.name
-        others = [n for n in data if n != held]
-        x = vstack([matrices[n] for n in others]).tocsr()
-        y = np.concatenate([data[n][1] for n in others])
-        tune = rng.random(len(y)) < 0.2  # held back to choose the threshold
-        model = LogisticRegression(C=args.c, class_weight="balanced", max_iter=2000)
-        model.fit(x[~tune], y[~tune])
-        threshold = threshold_for(model.predict_proba(x[tune])[:, 1], y[tune], TARGET_FPR)
-        labels = data[held][1]
-        scores = model.predict_proba(matrices[held])[:, 1]
-        area = auroc(labels, scores)
+        if args.only and held not in args.only:
+            continue
+        detector = fit({n: rows for n, rows in data.items() if n != held}, cache.embed, args.c)
+        texts = [t for t, _ in data[held]]
+        labels = np.asarray([y for _, y in data[held]])
+        two = scores(detector.scanner, texts)
+        one = scores(TextScanner(detector.scanner.model), texts)
+        area, fast_area = auroc(labels, two), auroc(labels, one)
         if area is not None:
-            aurocs.append(area)
-        recall, fpr = at_threshold(labels, scores, threshold)
-        ship_area = auroc(labels, shipped[held])
-        ship_recall, ship_fpr = at_threshold(labels, shipped[held], policy.taint_threshold)
-        seen = "*" if held in SEEN_BY_SHIPPED else " "
+            areas[held] = area
+        recall, fpr = at_threshold(labels, two, detector.threshold)
+        fast_recall, fast_fpr = at_threshold(labels, one, detector.fast_threshold)
+        routed = sum(other_language(t) for t in texts)
         print(
-            f"{held:<15} {len(labels):>6} {int(labels.sum()):>5} | "
-            f"{_fmt(area):>10} {recall:>7} {fpr:>6} {threshold:>5.2f} | "
-            f"{_fmt(ship_area):>12}{seen} {ship_recall:>7} {ship_fpr:>6}"
+            f"{held:<14} {len(labels):>6} {int(labels.sum()):>5} {routed:>5} | "
+            f"{_fmt(area):>6} {recall:>6} {fpr:>6} {detector.threshold:>5.2f} | "
+            f"{_fmt(fast_area):>9} {fast_recall:>6} {fast_fpr:>6}",
+            flush=True,
         )
-    print(f"\nLOSO AUROC: worst {min(aurocs):.3f}, median {float(np.median(aurocs)):.3f} "
-          f"(target >= 0.95 on every source); thresholds at {TARGET_FPR:.0%} FPR on training "
-          "data held back; * = the shipped model trained on that source (not a held-out "
-          f"figure). Took {time.perf_counter() - started:.0f} s.")  # fmt: skip
+    if areas:
+        print(f"\nLOSO AUROC: worst {min(areas.values()):.3f} ({min(areas, key=areas.get)}), "
+              f"median {float(np.median(list(areas.values()))):.3f}; target >= 0.95 on every "
+              f"source. Thresholds at {TARGET_FPR:.0%} FPR on training data held back; "
+              f"2nd = texts with a window in another language (routed to the head). "
+              f"Took {time.perf_counter() - started:.0f} s.")  # fmt: skip
     _describe_sources(SOURCES)
 
 

@@ -1,5 +1,5 @@
 """Synthetic screenshots for training and measuring: a browser-like page of ordinary
-text, optionally carrying an injection as plain text, faint text or a coloured banner."""
+text, optionally carrying an injection as plain, faint, tiny or footer text or a banner."""
 
 from __future__ import annotations
 
@@ -38,7 +38,8 @@ def font_for(text: str, size: int) -> Font:
 def render_screen(
     body: str, injection: str | None = None, style: str = "plain", seed: int = 0
 ) -> Image.Image:
-    """A page showing `body`; `injection` is drawn in `style`: plain, faint or banner."""
+    """A page showing `body`; `injection` is drawn in `style`: plain, faint, banner, tiny
+    (9 px grey) or footer (small type under a rule at the bottom)."""
     rng = random.Random(seed)
     image = Image.new("RGB", SIZE, (250, 250, 250))
     draw = ImageDraw.Draw(image)
@@ -78,6 +79,15 @@ def render_screen(
         draw.rectangle((200, SIZE[1] - 90, SIZE[0], SIZE[1] - 40), fill=(180, 30, 40))
         text = injection[: _fits(injection, 130)]
         draw.text((230, SIZE[1] - 75), text, fill="white", font=font_for(text, size))
+    elif injection and style == "tiny":  # 9 px grey text, where a page hides fine print
+        for i, part in enumerate(_wrap(injection, 9)[:3]):
+            draw.text((230, SIZE[1] - 100 + i * 12), part, fill=(120, 120, 120),
+                      font=font_for(part, 9))  # fmt: skip
+    elif injection and style == "footer":  # under a rule, in the footer's small type
+        draw.line((220, SIZE[1] - 80, SIZE[0] - 20, SIZE[1] - 80), fill=(200, 200, 200))
+        for i, part in enumerate(_wrap(injection, 13)[:3]):
+            draw.text((230, SIZE[1] - 70 + i * 16), part, fill=(90, 90, 90),
+                      font=font_for(part, 13))  # fmt: skip
     return image
 
 
