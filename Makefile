@@ -22,8 +22,8 @@ STAMPS := .make
 # second pass; a CJK font to draw its test screens), a light desktop, Chromium for the
 # browser tests, unzip for the kubectl that checks k8s/, etcd for the tests' Kubernetes
 # API server, the desktop's session bus and accessibility tree (AT-SPI, read through
-# PyGObject, which builds against gobject-introspection and cairo), and what Python
-# packages need to build (npm: see npm-command).
+# PyGObject, which builds against gobject-introspection and cairo; GTK's bindings for the
+# test windows it reads), and what Python packages need to build (npm: see npm-command).
 APT_PACKAGES := \
 	nats-server \
 	xvfb tigervnc-standalone-server tigervnc-tools x11vnc x11-utils xauth \
@@ -31,7 +31,7 @@ APT_PACKAGES := \
 	tesseract-ocr tesseract-ocr-eng libtesseract-dev libleptonica-dev \
 	tesseract-ocr-chi-sim tesseract-ocr-deu tesseract-ocr-fra tesseract-ocr-spa fonts-wqy-zenhei \
 	openbox tint2 xterm firefox-esr mousepad pcmanfm \
-	dbus-daemon dbus-session-bus-common at-spi2-core gir1.2-atspi-2.0 \
+	dbus-daemon dbus-session-bus-common at-spi2-core gir1.2-atspi-2.0 gir1.2-gtk-3.0 \
 	libgirepository1.0-dev libcairo2-dev \
 	chromium \
 	fonts-dejavu-core unzip \
