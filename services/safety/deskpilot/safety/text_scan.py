@@ -24,6 +24,7 @@ MODEL_FILE = Path(__file__).with_name("data") / "injection_model.npz"
 WINDOW_CHARS = 400
 STRONG_FLOOR = 0.65
 STRIDE_CHARS = 200
+MIN_WORDS = 4  # fewer: the model alone cannot flag the window
 
 
 @dataclass(frozen=True)
@@ -115,7 +116,10 @@ class TextScanner:
         # Weak rules only sharpen the model (benign text says "ignore" too); strong ones
         # (ignore previous instructions, hide it from the user, a note to the AI) flag alone.
         combined = 1.0 - (1.0 - model) * (1.0 - self.rule_weight * rules)
-        if model < 0.15:
+        # A model over L2-normalised features gives a two-word text the full weight of its
+        # few n-grams ("output" alone scored 0.73, so every silent command's "(no output)"
+        # tainted its session): too short to instruct anyone, it flags by a strong rule only.
+        if model < 0.15 or len(text.split()) < MIN_WORDS:
             combined = min(combined, 0.45)
         return WindowScore(max(combined, STRONG_FLOOR * strong), tuple(names), strong > 0)
 
