@@ -123,9 +123,8 @@ def test_an_unchanged_screenshot_is_not_read_again_and_still_taints(
     assert quick is not None and quick.score == first.score
     assert scanner.unchanged_screen(render_page([]), policy, "s") is None
     assert scanner.unchanged_screen(shot, policy, "") is None  # no session, no memory
-    lenient = policy.merged(
-        safety_pb2.SafetyPolicy(taint_threshold=0.999, confirm_threshold=0.9999)
-    )
+    # Thresholds no score reaches: the kept reading is judged again, not its old verdict.
+    lenient = policy.merged(safety_pb2.SafetyPolicy(taint_threshold=1.0, confirm_threshold=1.0))
     assert not scanner.scan_image(shot, lenient, "s").injection  # thresholds apply afresh
     assert engine.calls == calls
     scanner.scan_image(shot, policy, "other-session")
