@@ -1,9 +1,12 @@
-"""Tool definitions per tool set, and which executor runs a tool_use."""
+"""Tool definitions per tool set, which executor runs a tool_use, and what of its result the
+gate scans."""
 
 from __future__ import annotations
 
 import pytest
 
+from deskpilot.orchestrator.actions import scan_requests
+from deskpilot.orchestrator.sandboxes.client import NO_OUTPUT, ToolOutcome, format_bash
 from deskpilot.orchestrator.tools import (
     TOOL_SETS,
     Executor,
@@ -11,7 +14,7 @@ from deskpilot.orchestrator.tools import (
     tool_definitions,
     tool_set_for_model,
 )
-from deskpilot.v1 import session_pb2
+from deskpilot.v1 import common_pb2, session_pb2, shell_pb2
 
 
 @pytest.mark.parametrize("tool_set", list(TOOL_SETS))
@@ -48,3 +51,13 @@ def test_default_tool_set_follows_the_model() -> None:
     assert tool_set_for_model("claude-3-5-sonnet-20241022") == session_pb2.TOOL_SET_20241022
     assert tool_set_for_model("claude-3-7-sonnet-20250219") == session_pb2.TOOL_SET_20250124
     assert tool_set_for_model("claude-sonnet-4-6") == session_pb2.TOOL_SET_20251124
+
+
+def test_a_silent_commands_placeholder_is_not_sent_to_the_gate() -> None:
+    # "(no output)" is the orchestrator's own text; scanning it once tainted sessions.
+    call = common_pb2.ToolCall(name="bash", tool_use_id="t1")
+    silent = ToolOutcome(text=format_bash(shell_pb2.BashResponse(exit_code=0)))
+    assert silent.text == NO_OUTPUT
+    assert scan_requests(call, Executor.BASH, silent) == []
+    printed = ToolOutcome(text="hello")
+    assert [r.text for r in scan_requests(call, Executor.BASH, printed)] == ["hello"]

@@ -22,7 +22,7 @@ from deskpilot.common.cancellation import raise_if_cancelled
 from deskpilot.common.safety_client import SafetyGate
 from deskpilot.orchestrator import results
 from deskpilot.orchestrator.progress import ProgressWatch
-from deskpilot.orchestrator.sandboxes.client import ExecutorUnavailable, ToolOutcome
+from deskpilot.orchestrator.sandboxes.client import NO_OUTPUT, ExecutorUnavailable, ToolOutcome
 from deskpilot.orchestrator.sandboxes.session import FixedSandbox, SessionSandbox
 from deskpilot.orchestrator.screenshots import SessionScreenshots
 from deskpilot.orchestrator.tools import (
@@ -289,7 +289,8 @@ def scan_requests(
 ) -> list[safety_pb2.ScanContentRequest]:
     """What of an outcome the gate scans: its text (by where it came from) and its image."""
     requests = []
-    if outcome.text.strip():
+    # The placeholder of a silent command is the orchestrator's own text: nothing to scan.
+    if outcome.text.strip() and outcome.text != NO_OUTPUT:
         source = {
             Executor.EDITOR: safety_pb2.CONTENT_SOURCE_FILE_TEXT,
             Executor.BASH: safety_pb2.CONTENT_SOURCE_BASH_OUTPUT,

@@ -14,7 +14,7 @@ from anthropic.types.beta import (
     BetaToolResultBlockParam,
 )
 
-from deskpilot.orchestrator.sandboxes.client import ToolOutcome
+from deskpilot.orchestrator.sandboxes.client import NO_OUTPUT, ToolOutcome
 from deskpilot.orchestrator.tools import COMPUTER_TOOLSET_NAME
 from deskpilot.orchestrator.truncation import DEFAULT_MAX_RESULT_CHARACTERS, bounded
 from deskpilot.v1 import common_pb2
@@ -64,7 +64,7 @@ def tool_result(
     if flagged:
         content.append(BetaTextBlockParam(type="text", text=INJECTION_NOTE))
     if not content:
-        content.append(BetaTextBlockParam(type="text", text="(no output)"))
+        content.append(BetaTextBlockParam(type="text", text=NO_OUTPUT))
     block = BetaToolResultBlockParam(
         type="tool_result", tool_use_id=tool_use_id, content=content, is_error=outcome.is_error
     )

@@ -247,6 +247,10 @@ def outcome_unknown(detail: str) -> ToolOutcome:
     )
 
 
+# What a command that printed nothing returns: the orchestrator's words, not the sandbox's.
+NO_OUTPUT = "(no output)"
+
+
 def format_bash(reply: shell_pb2.BashResponse) -> str:
     """The text the model reads: stdout, then stderr and anything unusual, labelled."""
     parts = [reply.stdout.rstrip("\n")] if reply.stdout else []
@@ -258,7 +262,7 @@ def format_bash(reply: shell_pb2.BashResponse) -> str:
         parts.append(f"({reply.note})")
     if reply.restarted and not reply.note:
         parts.append("(the shell was restarted)")
-    return "\n".join(parts) if parts else "(no output)"
+    return "\n".join(parts) if parts else NO_OUTPUT
 
 
 def _field(call: common_pb2.ToolCall, name: str) -> str:
