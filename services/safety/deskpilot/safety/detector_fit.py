@@ -36,7 +36,6 @@ WINDOWS_PER_TEXT = 6
 SAMPLE_CAP = 1500
 # BIPIA's texts are long contexts, each window of which costs a full e5 pass.
 SAMPLE_CAPS = {"bipia": 300}
-MAX_WINDOWS = 4
 RULE_WEIGHTS = (0.0, 0.25, 0.5, 0.75)
 
 Labelled = list[tuple[str, int]]
@@ -91,7 +90,7 @@ def fit(sources: dict[str, Labelled], embed: Embed, c: float = 4.0, seed: int = 
     ]
     if routed:
         calibrate(head, [tune_texts[i] for i in routed], embed, fast_threshold)
-    scanner = TextScanner(model, SecondStage(head, embed, MAX_WINDOWS))
+    scanner = TextScanner(model, SecondStage(head, embed))
     head.keep_fast = max((False, True), key=lambda keep: _recall(scanner, head, keep, tune))
     threshold = threshold_for(scores(scanner, tune_texts), tune_labels, TARGET_FPR)
     return Detector(scanner, threshold, fast_threshold)

@@ -25,6 +25,8 @@ WINDOW_CHARS = 400
 STRONG_FLOOR = 0.65
 STRIDE_CHARS = 200
 MIN_WORDS = 4  # fewer: the model alone cannot flag the window
+# Windows embedded per scan at most (~100 ms each): bounds a page in another language.
+MAX_WINDOWS = 4
 
 
 @dataclass(frozen=True)
@@ -61,14 +63,14 @@ class SecondStage:
         self,
         head: MultilingualHead,
         embed: Callable[[list[str]], np.ndarray],
-        max_windows: int = 4,
+        max_windows: int = MAX_WINDOWS,
     ) -> None:
         self.head = head
         self.embed = embed
         self.max_windows = max_windows
 
     @classmethod
-    def load(cls, threads: int = 1, max_windows: int = 4) -> SecondStage:
+    def load(cls, threads: int = 1, max_windows: int = MAX_WINDOWS) -> SecondStage:
         """The shipped head and the e5 model, loaded now: a service that cannot load them
         fails at start, not in the middle of a scan."""
         return cls(MultilingualHead.load(HEAD_FILE), Embedder(threads).embed, max_windows)
