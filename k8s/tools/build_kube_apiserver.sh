@@ -43,8 +43,10 @@ if [ ! -f "$ORIG" ]; then
             | $SUDO tee "$list" >/dev/null
     fi
     $SUDO apt-get update -qq
-    (cd "$SRC_DIR" && apt-get source --download-only "kubernetes=$VERSION-1" ||
-        apt-get source --download-only kubernetes)
+    # --tar-only: the build needs only the upstream tarball, and mirrors may carry it
+    # without the .dsc and Debian patches (a whole `apt-get source` then fails on those).
+    # apt checks the tarball against the archive's signed Sources index either way.
+    (cd "$SRC_DIR" && apt-get source --download-only --tar-only "kubernetes=$VERSION-1")
     [ -f "$ORIG" ] || { echo "no $ORIG after apt-get source" >&2; exit 1; }
 fi
 
