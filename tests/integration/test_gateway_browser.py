@@ -74,6 +74,9 @@ async def test_the_page_lists_sessions_and_starts_one(orchestrator_stack, contex
         await expect(row).to_contain_text("an earlier task")
         await expect(row.locator(".badge.standin")).to_have_text("stand-in")
         await expect(row.locator(".badge").first).to_have_text("waiting for you")
+        # The stand-in's tokens are priced like Claude's, but nothing was paid.
+        await expect(row).to_contain_text("no cost (stand-in)")
+        await expect(row).not_to_contain_text("$")
         await page.screenshot(path=shot_path("list-1280"))
         await page.set_viewport_size({"width": 1920, "height": 1080})
         await page.screenshot(path=shot_path("list-1920"))
@@ -109,6 +112,7 @@ async def test_the_session_page_shows_the_desktop_drawing(
             await asyncio.sleep(0.1)
         assert (await _canvas_pixel(page, 300, 200))[:3] == [255, 0, 0]
         await expect(page.locator(".mode")).to_have_text("view only")
+        await expect(page.locator(".facts")).to_contain_text("no cost (stand-in)")
         await page.screenshot(path=shot_path("session-1280"))
         await page.set_viewport_size({"width": 1920, "height": 1080})
         await page.screenshot(path=shot_path("session-1920"))

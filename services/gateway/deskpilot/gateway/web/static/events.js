@@ -15,7 +15,11 @@ const ENDED = new Set(["SESSION_STATUS_FINISHED", "SESSION_STATUS_CANCELLED", "S
 
 export const statusLabel = (status) => (STATUS[status] || [String(status || "unknown").toLowerCase(), "idle"]);
 export const hasEnded = (session) => ENDED.has(session.status);
-export const cost = (session) => `$${Number(session.usage?.cost_usd || 0).toFixed(3)}`;
+// A stand-in session's tokens are priced as Claude's would be (cost limits still apply),
+// but nothing was paid: say so, as the CLI does, instead of a dollar figure.
+export const cost = (session) => (session.model_is_stand_in
+  ? "no cost (stand-in)"
+  : `$${Number(session.usage?.cost_usd || 0).toFixed(3)}`);
 
 // Every payload of deskpilot.v1.Event, grouped for the log's filter.
 export const KINDS = {
