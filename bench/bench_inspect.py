@@ -7,13 +7,15 @@ of buttons and fields (tests/helpers/gtk_widgets.py) and then Firefox showing a 
   gRPC round trip and one X query);
 - Display.Inspect at a button (widget, window, focus; the hard case: the whole lookup),
   and at the pointer (what typing asks);
-- the same in Firefox, whose tree is bigger and answers from another process.
+- the same in Firefox, whose tree is bigger and answers from another process: at once
+  after it shows the page (still starting up: the hard case) and again --settle-seconds
+  later.
 
 Prints p50 / p99 in ms, the ratio to the baseline, and the target from issue 15
 (CheckAction p99 <= 30 ms with the widget lookup; CheckAction itself, without OCR, is
 ~1 ms p99 in bench_safety.py).
 
-    python bench/bench_inspect.py [--calls 200]
+    python bench/bench_inspect.py [--calls 200] [--settle-seconds 40]
 """
 
 from __future__ import annotations
@@ -70,6 +72,10 @@ async def bash(client: SandboxClient, command: str) -> str:
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--calls", type=int, default=200)
+    parser.add_argument(
+        "--settle-seconds", type=float, default=40.0,
+        help="how long Firefox runs before the second Firefox measurement",
+    )  # fmt: skip
     args = parser.parse_args()
     folder = Path(tempfile.mkdtemp(prefix="deskpilot-bench-inspect-"))
     folder.chmod(0o711)  # noqa: ASYNC240 - before anything runs
@@ -129,7 +135,14 @@ async def main() -> None:
                 if reply.ui.widget.name == "Place order":
                     break
                 await asyncio.sleep(0.2)
-            results["Inspect, Firefox page button"] = await timed(
+            # Right after it shows the page, a fresh Firefox is still starting up (profile,
+            # caches, its other processes) on the same two cores: the hard case, and what
+            # a session's first click in a browser meets. Later it is idle.
+            results["Inspect, Firefox just started"] = await timed(
+                lambda: stub.Inspect(in_page, metadata=metadata), args.calls
+            )
+            await asyncio.sleep(args.settle_seconds)
+            results[f"Inspect, Firefox {args.settle_seconds:g} s later"] = await timed(
                 lambda: stub.Inspect(in_page, metadata=metadata), args.calls
             )
         await client.close()
@@ -142,10 +155,12 @@ async def main() -> None:
         median, p90 = statistics.median(times), sorted(times)[int(len(times) * 0.9)]
         print(f"{name:<30} {median:>8.1f} {p90:>8.1f} {p99(times):>8.1f} {max(times):>7.1f} "
               f"{median / baseline:>10.1f}x")  # fmt: skip
-    worst = max(p99(t) for n, t in results.items() if n.startswith("Inspect"))
-    verdict = "PASS" if worst + 1.2 <= TARGET_P99_MS else "MISS"
-    print(f"\nworst Inspect p99 {worst:.1f} ms + CheckAction p99 ~1.2 ms: {verdict} against "
-          f"the {TARGET_P99_MS:.0f} ms target ({args.calls} calls each)")  # fmt: skip
+    print()
+    for name, times in results.items():
+        if name.startswith("Inspect"):
+            verdict = "PASS" if p99(times) + 1.2 <= TARGET_P99_MS else "MISS"
+            print(f"{name}: p99 {p99(times):.1f} ms + CheckAction p99 ~1.2 ms: {verdict} "
+                  f"against the {TARGET_P99_MS:.0f} ms target ({args.calls} calls)")  # fmt: skip
 
 
 if __name__ == "__main__":
