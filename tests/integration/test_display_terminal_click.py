@@ -5,7 +5,9 @@ still waits the full quiet and returns the window.
 
 The executor here waits a quiet period far longer than the short one, so which rule ended
 a wait shows without measuring anything finely (each response also names the rule, through
-the `deskpilot_display_settles_total{ended_by}` counter)."""
+the `deskpilot_display_settles_total{ended_by}` counter). The short waits are longer than
+the defaults too (50 ms after a small change, 40 ms when nothing changes), so a machine
+under load that draws the click's window late still shows the rule the test is about."""
 
 from __future__ import annotations
 
@@ -30,7 +32,9 @@ from tests.fixtures.xdisplay import running_xterm
 
 pytestmark = pytest.mark.x11
 
-QUIET_MS = 3000  # the full quiet period: far beyond the short one (50 ms)
+QUIET_MS = 3000  # the full quiet period: far beyond the short ones
+SHORT_QUIET_MS = 400  # after a small change
+FIRST_CHANGE_MS = 600  # when nothing changes at all
 # 60x15 cells of the default 6x13 font: about x 100..464, y 100..299 of 1280x800.
 TERMINAL = "60x15+100+100"
 IN_TERMINAL = [common_pb2.Point(x=250, y=200), common_pb2.Point(x=300, y=230)]
@@ -49,6 +53,7 @@ async def stub(x_display: XServer) -> AsyncIterator[display_pb2_grpc.DisplayStub
     settings = load_settings(
         DisplaySettings, None, display=x_display.display,
         settle_quiet_ms=QUIET_MS, settle_max_ms=2 * QUIET_MS + 2000,
+        settle_typing_quiet_ms=SHORT_QUIET_MS, settle_first_change_ms=FIRST_CHANGE_MS,
     )  # fmt: skip
     executor = DisplayExecutor(settings)
     await executor.open()
