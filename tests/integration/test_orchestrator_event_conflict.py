@@ -5,6 +5,7 @@ the stored history, with one gap-free, duplicate-free sequence of events."""
 
 from __future__ import annotations
 
+import grpc
 import pytest
 
 from deskpilot.orchestrator.events import SessionEvents
@@ -17,7 +18,9 @@ pytestmark = pytest.mark.timeout(120)
 
 
 async def test_a_conflicting_writer_stops_the_replica_not_the_session(orchestrator_stack) -> None:
-    async with orchestrator_stack([Turn.text("ready"), Turn.text("going on")]) as stack:
+    async with orchestrator_stack(
+        [Turn.text("ready"), Turn.text("going on"), Turn.text("and on")]
+    ) as stack:
         created = await stack.stub.CreateSession(
             orchestrator_pb2.CreateSessionRequest(config=S.SessionConfig(task="wait"))
         )
@@ -28,8 +31,13 @@ async def test_a_conflicting_writer_stops_the_replica_not_the_session(orchestrat
         stale = SessionEvents(stack.bus, sid, "replica-stale", first[-1].sequence)
         await stale.publish(0, user_message=events_pb2.UserMessage(text="late", author="x"))
 
-        # The owner's next write meets it: the owner stops, and the session goes on.
-        await stack.stub.SendMessage(orchestrator_pb2.SendMessageRequest(session_id=sid, text="on"))
+        # The owner's next write meets it: the owner stops, and the session goes on. The
+        # message that write carried was recorded nowhere: its sender is told so.
+        send = orchestrator_pb2.SendMessageRequest(session_id=sid, text="on")
+        with pytest.raises(grpc.aio.AioRpcError) as refused:
+            await stack.stub.SendMessage(send)
+        assert refused.value.code() == grpc.StatusCode.UNAVAILABLE
+        assert "was not delivered: send it again" in refused.value.details()
         rest = await follow_events(
             stack.stub, sid,
             lambda e: e.HasField("model_response") and e.sequence > first[-1].sequence + 1,
@@ -43,3 +51,19 @@ async def test_a_conflicting_writer_stops_the_replica_not_the_session(orchestrat
             await stack.stub.GetSession(orchestrator_pb2.GetSessionRequest(session_id=sid))
         ).session
         assert session.status != S.SESSION_STATUS_FAILED, session.status_reason
+
+        # The replica that took the session over ran the model for the stored message:
+        # the session said so, and waits for input after that turn.
+        changes = [e.status_changed.to for e in rest if e.HasField("status_changed")]
+        assert changes[:1] == [S.SESSION_STATUS_RUNNING]
+        # Sent again, the message reaches that replica, once.
+        await follow_events(stack.stub, sid, status_is(S.SESSION_STATUS_WAITING_INPUT),
+                            from_sequence=rest[-1].sequence + 1)  # fmt: skip
+        await stack.stub.SendMessage(send)
+        after = await follow_events(
+            stack.stub, sid, lambda e: e.HasField("model_response"),
+            from_sequence=rest[-1].sequence + 1,
+        )  # fmt: skip
+        everything = [*events, *after]
+        sent = [e for e in everything if e.HasField("user_message") and e.user_message.text == "on"]
+        assert len(sent) == 1

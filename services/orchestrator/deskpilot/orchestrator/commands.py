@@ -99,12 +99,14 @@ class SessionCommands:
             message = command.send_message
             taken = loop.send_message(message.text, message.author or "user")
             await until_settled(taken, entry.task, loop)
+            undelivered(taken, entry.task, session_id, "the message")
         elif kind == "resolve_confirmation":
             r = command.resolve_confirmation
             resolved = loop.resolve_confirmation(
                 r.confirmation_id, r.approve, r.resolved_by, r.reason
             )
             await until_settled(resolved, entry.task, loop)
+            undelivered(resolved, entry.task, session_id, "the decision")
         elif kind == "cancel":
             loop.cancel(command.cancel.reason)
             if entry.task and not await until_settled(entry.task, entry.task, loop):
@@ -135,8 +137,16 @@ class SessionCommands:
                 message = command.send_message
                 taken = entry.loop.queue_message(message.text, message.author or "user")
                 await until_settled(taken, entry.task, entry.loop)
+                undelivered(taken, entry.task, session_id, "the message")
                 return entry.loop.session
         status = S.SessionStatus.Name(session.status).removeprefix("SESSION_STATUS_").lower()
+        if session.status not in ENDED:
+            # Its owner stopped (it died, or let the session go): a replica's scan takes it
+            # over once its lease is gone, so the same command goes through then.
+            raise Unavailable(
+                f"session {session_id} is {status} but no replica is running it right now "
+                "(its owner stopped; another takes it over shortly): try again"
+            )
         raise FailedPrecondition(f"session {session_id} is {status}; no replica is running it")
 
 
@@ -154,6 +164,21 @@ async def until_settled(
         if loop.stalled is not None and not awaited.done():
             return False
     return True
+
+
+def undelivered(
+    applied: asyncio.Future[None], task: asyncio.Task[None] | None, session_id: str, what: str
+) -> None:
+    """Raise when the loop ended before it took `what` in: the session stopped here (it
+    ended, or another writer's events made this replica let it go), and `what` went with
+    the loop, recorded nowhere. Answering with the session would tell the caller it
+    arrived; UNAVAILABLE tells them to send it again, to whoever runs the session now."""
+    if (applied.done() and not applied.cancelled()) or task is None or not task.done():
+        return
+    raise Unavailable(
+        f"session {session_id} stopped on this replica before it took {what} in; "
+        f"{what} was not delivered: send it again"
+    )
 
 
 def _has_ended(entry: Owned) -> bool:

@@ -2,7 +2,9 @@
 
 Each message carries a future that the loop settles once the message is in the
 conversation and the session runs again, so the command that brought it can answer with
-the session as it is after it.
+the session as it is after it; also once the message is recorded, if the loop stops right
+after. A message whose loop stopped before recording it is unsettled: its command says it
+was not delivered.
 """
 
 from __future__ import annotations

@@ -28,7 +28,7 @@ from deskpilot.orchestrator.confirmations import Confirmations
 from deskpilot.orchestrator.context import ContextPolicy, count_images
 from deskpilot.orchestrator.desk_control import DeskControl
 from deskpilot.orchestrator.events import SessionEvents
-from deskpilot.orchestrator.inbox import Inbox
+from deskpilot.orchestrator.inbox import Inbox, UserMessage
 from deskpilot.orchestrator.model import (
     RetryReporter,
     add_usage,
@@ -263,10 +263,12 @@ class SessionLoop:
         owed = owed_tool_uses(self.conversation)
         if owed or self.conversation[-1]["role"] == "user":
             await self._ensure_desktop()
-        if owed:
+            # The model owes a turn (a message came before the interruption, or a writer
+            # that lost the session stored one): it runs now, whatever the record said.
             await self.recorder.set_status(
                 S.SESSION_STATUS_RUNNING, "resumed after an interruption"
             )
+        if owed:
             answers = await self.actions.run(owed)
             if self.conversation[-1]["role"] == "user":
                 self.conversation[-1]["content"].extend(answers)
@@ -338,19 +340,26 @@ class SessionLoop:
         idle = self.deps.settings.idle_release_seconds if self.desktop.held else 0
         message = await self._inbox.get(idle_seconds=idle, on_idle=self._release_idle_desktop)
         await self._add_user_message(message.text, message.author)
-        await self.recorder.set_status(S.SESSION_STATUS_RUNNING, "")
-        message.settle()
+        try:
+            await self.recorder.set_status(S.SESSION_STATUS_RUNNING, "")
+        finally:
+            # Recorded: whatever happens next, its sender must not send it again.
+            message.settle()
 
     async def _take_waiting_messages(self) -> None:
         """Messages queued while the model owed no turn (e.g. continuing a finished session
         whose last turn was tool results) go into the next request, and the session runs."""
         waiting = self._inbox.take_waiting()
-        for message in waiting:
-            await self._add_user_message(message.text, message.author)
-        if waiting:
-            await self.recorder.set_status(S.SESSION_STATUS_RUNNING, "")
-        for message in waiting:
-            message.settle()
+        recorded: list[UserMessage] = []
+        try:
+            for message in waiting:
+                await self._add_user_message(message.text, message.author)
+                recorded.append(message)
+            if waiting:
+                await self.recorder.set_status(S.SESSION_STATUS_RUNNING, "")
+        finally:
+            for message in recorded:  # the others' senders are told to send them again
+                message.settle()
 
     async def _release_idle_desktop(self) -> None:
         """No message came for idle_release_seconds: give the sandbox back; the next step
