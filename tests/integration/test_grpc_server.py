@@ -15,11 +15,14 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 from grpc_status import rpc_status
 
+from deskpilot.cli.settings import CliSettings
+from deskpilot.cli.terminal import explain_error
 from deskpilot.common import errors
 from deskpilot.common.config import ServiceSettings, load_settings
 from deskpilot.common.grpc_client import open_channel
 from deskpilot.common.grpc_server import GrpcServer, PortUnavailable, ServiceBinding
 from deskpilot.common.metrics import serve_metrics
+from deskpilot.common.net import free_port
 from deskpilot.v1 import safety_pb2, safety_pb2_grpc, shell_pb2, shell_pb2_grpc
 from tests.fixtures.grpc import running_server
 
@@ -30,6 +33,8 @@ async def _echo(request: bytes, context: grpc.aio.ServicerContext) -> bytes:
         b"missing": errors.NotFound("session s-1 not found"),
         b"state": errors.FailedPrecondition("session is finished"),
         b"crash": KeyError("secret-internal-detail"),
+        b"later": errors.Unavailable("session s-1 is changing hands: try again", retry_after=1.5),
+        b"down": errors.Unavailable("the gate is down"),
         b"field": errors.InvalidArgument("text is required", field="text"),
         b"fields": errors.InvalidArgument(
             "a: too long; b: not a number",
@@ -205,6 +210,37 @@ async def test_invalid_arguments_carry_their_fields_in_the_status_details(echo) 
         assert errors.field_violations(info.value) == violations
     status = rpc_status.from_call(info.value)
     assert status is None  # b"invalid" named no field
+
+
+async def test_a_retry_later_carries_its_delay_and_the_cli_tells_it_from_a_lost_server(
+    echo,
+) -> None:
+    """google.rpc.RetryInfo: the server answered and says when to try again. The CLI shows
+    the server's words for it, and "cannot reach" only where nothing answered."""
+    server, _ = echo
+    settings = load_settings(CliSettings, None, orchestrator=server.address)
+    errors_seen = {}
+    async with open_channel(server.address, retry=False) as channel:
+        for request in (b"later", b"down"):
+            with pytest.raises(grpc.aio.AioRpcError) as info:
+                await channel.unary_unary("/test.Echo/Echo")(request)
+            assert info.value.code() == grpc.StatusCode.UNAVAILABLE
+            errors_seen[request] = info.value
+    port = free_port()  # nothing listens there
+    async with open_channel(f"127.0.0.1:{port}", retry=False, default_timeout=5) as channel:
+        with pytest.raises(grpc.aio.AioRpcError) as info:
+            await channel.unary_unary("/test.Echo/Echo")(b"hi")
+        errors_seen[b"nobody"] = info.value
+    assert errors.retry_delay(errors_seen[b"later"]) == 1.5
+    assert errors.retry_delay(errors_seen[b"down"]) is None
+    assert errors.retry_delay(errors_seen[b"nobody"]) is None
+    assert explain_error(errors_seen[b"later"], settings) == (
+        "session s-1 is changing hands: try again (the orchestrator says to try again in 1.5 s)"
+    )
+    for request in (b"down", b"nobody"):
+        assert explain_error(errors_seen[request], settings).startswith(
+            f"cannot reach the orchestrator at {server.address}"
+        )
 
 
 async def test_streams_deliver_items_then_the_mapped_error(echo) -> None:

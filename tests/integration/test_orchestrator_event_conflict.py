@@ -8,6 +8,7 @@ from __future__ import annotations
 import grpc
 import pytest
 
+from deskpilot.common.errors import retry_delay
 from deskpilot.orchestrator.events import SessionEvents
 from deskpilot.standin import Turn
 from deskpilot.v1 import events_pb2, orchestrator_pb2, session_pb2
@@ -38,6 +39,7 @@ async def test_a_conflicting_writer_stops_the_replica_not_the_session(orchestrat
             await stack.stub.SendMessage(send)
         assert refused.value.code() == grpc.StatusCode.UNAVAILABLE
         assert "was not delivered: send it again" in refused.value.details()
+        assert retry_delay(refused.value) == 1.0  # the orchestrator answered: not a lost server
         rest = await follow_events(
             stack.stub, sid,
             lambda e: e.HasField("model_response") and e.sequence > first[-1].sequence + 1,

@@ -15,6 +15,7 @@ from deskpilot.cli.prompt import LineReader
 from deskpilot.cli.render import Style
 from deskpilot.cli.settings import CliSettings
 from deskpilot.common.client_tokens import TokenSource
+from deskpilot.common.errors import retry_delay
 from deskpilot.common.grpc_client import open_channel
 from deskpilot.v1.orchestrator_pb2_grpc import OrchestratorStub
 
@@ -66,14 +67,18 @@ async def execute(
         term.err.write(f"deskpilot {name}: {exc}\n")
         return 2
     except grpc.aio.AioRpcError as exc:
-        term.err.write(f"deskpilot {name}: {_explain(exc, settings)}\n")
+        term.err.write(f"deskpilot {name}: {explain_error(exc, settings)}\n")
         return 2 if exc.code() == grpc.StatusCode.INVALID_ARGUMENT else 1
     finally:
         await channel.close()
 
 
-def _explain(error: grpc.aio.AioRpcError, settings: CliSettings) -> str:
+def explain_error(error: grpc.aio.AioRpcError, settings: CliSettings) -> str:
+    """One line for a failed call, naming what the person can do about it."""
     details = error.details() or error.code().name
+    if (delay := retry_delay(error)) is not None:
+        # The orchestrator answered: the session was changing hands, not the server gone.
+        return f"{details} (the orchestrator says to try again in {delay:g} s)"
     if error.code() in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
         return (
             f"cannot reach the orchestrator at {settings.orchestrator} ({details}); is "

@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 import grpc
-from google.protobuf import any_pb2
+from google.protobuf import any_pb2, duration_pb2
 from google.protobuf.message import DecodeError, Message
 from google.rpc import error_details_pb2, status_pb2
 from grpc_status import rpc_status
@@ -116,9 +116,25 @@ class PermissionDenied(ServiceError):
 
 
 class Unavailable(ServiceError):
-    """A dependency is down; retrying later may succeed."""
+    """A dependency is down; retrying later may succeed.
+
+    `retry_after` (seconds): the service itself answered and says when the same request
+    should go through; it becomes a google.rpc.RetryInfo in the status details, which
+    `retry_delay(rpc_error)` reads back, so a client can tell this from a server it could
+    not reach at all."""
 
     code = grpc.StatusCode.UNAVAILABLE
+
+    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+    def status_details(self) -> list[Message]:
+        if self.retry_after is None:
+            return []
+        delay = duration_pb2.Duration()
+        delay.FromNanoseconds(int(self.retry_after * 1e9))
+        return [error_details_pb2.RetryInfo(retry_delay=delay)]
 
 
 class DeadlineExceeded(ServiceError):
@@ -148,17 +164,32 @@ def rich_status(error: ServiceError) -> grpc.Status | None:
     return rpc_status.to_status(status)
 
 
-def field_violations(error: grpc.RpcError) -> list[FieldViolation]:
-    """The BadRequest field violations in a failed call's status details (a client's
-    view; empty when there are none or they cannot be read)."""
+def _details(error: grpc.RpcError) -> list[any_pb2.Any]:
+    """The packed details of a failed call's status; empty when there are none or they
+    cannot be read."""
     try:
         status = rpc_status.from_call(error)  # type: ignore[arg-type]
     except (ValueError, DecodeError):  # a status whose details do not match the call
         return []
-    if status is None:
-        return []
+    return list(status.details) if status is not None else []
+
+
+def retry_delay(error: grpc.RpcError) -> float | None:
+    """The seconds after which the server that answered says to try again (its
+    RetryInfo); None when it sent none, as when it could not be reached."""
+    for detail in _details(error):
+        if detail.Is(error_details_pb2.RetryInfo.DESCRIPTOR):
+            info = error_details_pb2.RetryInfo()
+            detail.Unpack(info)
+            return info.retry_delay.ToNanoseconds() / 1e9
+    return None
+
+
+def field_violations(error: grpc.RpcError) -> list[FieldViolation]:
+    """The BadRequest field violations in a failed call's status details (a client's
+    view; empty when there are none or they cannot be read)."""
     found = []
-    for detail in status.details:
+    for detail in _details(error):
         if detail.Is(error_details_pb2.BadRequest.DESCRIPTOR):
             request = error_details_pb2.BadRequest()
             detail.Unpack(request)

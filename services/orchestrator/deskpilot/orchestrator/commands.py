@@ -33,6 +33,8 @@ ENDED = (S.SESSION_STATUS_FINISHED, S.SESSION_STATUS_CANCELLED, S.SESSION_STATUS
 _CONTROL_TIMEOUT = 10.0
 # How often a command waiting for the loop checks whether it waits for space.
 _STALL_CHECK_SECONDS = 0.5
+# When to send a command again that met a session changing hands (said in RetryInfo).
+_RETRY_SECONDS = 1.0
 
 
 class SessionCommands:
@@ -81,13 +83,18 @@ class SessionCommands:
     async def _apply(self, session_id: str, command: orchestrator_pb2.ControlCommand) -> S.Session:
         entry = self.leases.owned.get(session_id)
         if entry is None:
-            raise Unavailable(f"session {session_id} moved to another replica; try again")
+            raise Unavailable(
+                f"session {session_id} moved to another replica; try again",
+                retry_after=_RETRY_SECONDS,
+            )
         await entry.ready.wait()
         loop = entry.loop
         if loop is None:
             raise FailedPrecondition(f"session {session_id} is not running")
         if _has_ended(entry):
-            raise Unavailable(f"session {session_id} has just ended here; try again")
+            raise Unavailable(
+                f"session {session_id} has just ended here; try again", retry_after=_RETRY_SECONDS
+            )
         kind = command.WhichOneof("command")
         if loop.stalled is not None and kind != "cancel":
             raise ResourceExhausted(
@@ -145,7 +152,8 @@ class SessionCommands:
             # over once its lease is gone, so the same command goes through then.
             raise Unavailable(
                 f"session {session_id} is {status} but no replica is running it right now "
-                "(its owner stopped; another takes it over shortly): try again"
+                "(its owner stopped; another takes it over shortly): try again",
+                retry_after=_RETRY_SECONDS,
             )
         raise FailedPrecondition(f"session {session_id} is {status}; no replica is running it")
 
@@ -177,7 +185,8 @@ def undelivered(
         return
     raise Unavailable(
         f"session {session_id} stopped on this replica before it took {what} in; "
-        f"{what} was not delivered: send it again"
+        f"{what} was not delivered: send it again",
+        retry_after=_RETRY_SECONDS,
     )
 
 
