@@ -19,6 +19,14 @@ from deskpilot.common.client_tokens import TokenFile, TokenFileError
 from deskpilot.common.config import SettingsError, load_settings
 from deskpilot.common.tokens import unverified_subject
 
+# TLS to an orchestrator that serves it (a Kubernetes deployment): flags as the services
+# name theirs, read by CliSettings (DESKPILOT_CLI_TLS__CA_FILE, ...).
+TLS_FLAGS = {
+    "ca-file": "CA (PEM) to check the orchestrator's certificate against; turns TLS on",
+    "cert-file": "your client certificate (PEM), where the orchestrator asks for one",
+    "key-file": "the private key of --tls.cert-file (PEM)",
+}
+
 
 def add_session_parsers(commands: argparse._SubParsersAction) -> None:
     """The commands that talk to an orchestrator."""
@@ -35,6 +43,9 @@ def add_session_parsers(commands: argparse._SubParsersAction) -> None:
         "takeovers (default var/auth/cli.token, written by `deskpilot up`, else "
         "~/.config/deskpilot/token; DESKPILOT_CLI_TOKEN_FILE)",
     )
+    for name, text in TLS_FLAGS.items():
+        common.add_argument(f"--tls.{name}", dest=f"tls_{name.replace('-', '_')}",
+                            metavar="PATH", help=text)  # fmt: skip
     config = _session_config_parser()
     run = commands.add_parser(
         "run", parents=[common, config], help="start a session and show it live; Ctrl-C cancels it"
@@ -135,8 +146,14 @@ SESSION_COMMANDS: dict[str, Command] = {
 def session_command(args: argparse.Namespace) -> int:
     """Run one session command on this process's terminal."""
     overrides = {k: v for k in ("orchestrator", "token_file") if (v := getattr(args, k))}
+    tls_flags = [
+        part
+        for name in TLS_FLAGS
+        if (value := getattr(args, f"tls_{name.replace('-', '_')}", None))
+        for part in (f"--tls.{name}", value)
+    ]
     try:
-        settings = load_settings(CliSettings, None, **overrides)
+        settings = load_settings(CliSettings, tls_flags, **overrides)
         token = TokenFile(settings.token_path())
     except SettingsError as exc:
         print(f"deskpilot {args.command}: {exc}", file=sys.stderr)

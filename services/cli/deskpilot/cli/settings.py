@@ -9,6 +9,7 @@ from pydantic import Field
 
 from deskpilot.cli.local_auth import AUTH_FOLDER, CLI_TOKEN, DEFAULT_DATA_DIR
 from deskpilot.common.config import CommonSettings
+from deskpilot.common.security import TlsSettings
 
 # Where the CLI looks for its token when none is configured: what `deskpilot up` writes
 # (its default data dir, relative to where you run), then a token of your own.
@@ -16,6 +17,23 @@ DEFAULT_TOKEN_FILES = (
     DEFAULT_DATA_DIR / AUTH_FOLDER / CLI_TOKEN,
     Path("~/.config/deskpilot/token"),
 )
+
+
+class CliTlsSettings(TlsSettings):
+    """TLS to the orchestrator, off by default (loopback); what a Kubernetes deployment
+    whose orchestrator serves mutual TLS needs."""
+
+    cert_file: Path | None = Field(
+        None,
+        description="Your client certificate (PEM), for an orchestrator that asks for one "
+        "(mutual TLS); with key_file.",
+    )
+    key_file: Path | None = Field(None, description="The private key of cert_file (PEM).")
+    ca_file: Path | None = Field(
+        None,
+        description="CA certificates (PEM) that the orchestrator's certificate is checked "
+        "against; turns TLS on.",
+    )
 
 
 class CliSettings(CommonSettings):
@@ -34,6 +52,8 @@ class CliSettings(CommonSettings):
         "and takeovers. Empty: var/auth/cli.token (written by `deskpilot up`), else "
         "~/.config/deskpilot/token.",
     )
+
+    tls: CliTlsSettings = Field(default_factory=CliTlsSettings)
 
     def token_path(self) -> Path:
         """The token file to present: the configured one, or the first default that exists

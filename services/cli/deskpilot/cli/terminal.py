@@ -17,6 +17,7 @@ from deskpilot.cli.settings import CliSettings
 from deskpilot.common.client_tokens import TokenSource
 from deskpilot.common.errors import retry_delay
 from deskpilot.common.grpc_client import open_channel
+from deskpilot.common.security import SecurityNotConfigured, channel_credentials
 from deskpilot.v1.orchestrator_pb2_grpc import OrchestratorStub
 
 EXIT_INTERRUPTED = 130
@@ -60,7 +61,12 @@ async def execute(
 ) -> int:
     """Run `command` with a channel to the orchestrator presenting `token`; report errors
     as one line."""
-    channel = open_channel(settings.orchestrator, token=token)
+    try:
+        credentials = channel_credentials(settings.tls)
+    except SecurityNotConfigured as exc:  # a certificate or key it cannot read
+        term.err.write(f"deskpilot {name}: {exc}\n")
+        return 2
+    channel = open_channel(settings.orchestrator, token=token, credentials=credentials)
     try:
         return await command(args, OrchestratorStub(channel), term)
     except UsageError as exc:
