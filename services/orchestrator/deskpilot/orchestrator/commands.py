@@ -196,6 +196,10 @@ def _has_ended(entry: Owned) -> bool:
 
 
 def _error_for(code: int, message: str) -> ServiceError:
+    """The error the owning replica answered with. (Its UNAVAILABLE is a replica that
+    answered, like ours: said with RetryInfo, as `_apply` says it.)"""
+    if code == Unavailable.code.value[0]:
+        return Unavailable(message, retry_after=_RETRY_SECONDS)
     for cls in ServiceError.__subclasses__():
         if cls.code.value[0] == code:
             return cls(message)
